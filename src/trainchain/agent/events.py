@@ -1,0 +1,80 @@
+"""The events file: the single source of a trial's metrics (standard library only).
+
+The agent appends one JSON object per line to ``$TRAINCHAIN_EVENTS``; the controller tails it
+live. Every event has ``type`` and ``time`` (Unix seconds). The types:
+
+``start``        {"entrypoint", "argv", "pid", "resumed": bool}
+``param``        {"name", "value", "how"}  how: constant|argparse|click|prompt|env|keras
+``prompt``       {"prompt", "param", "value"}  an ``input()`` answered from the parameters
+``epoch``        {"epoch": int (1-based, as Keras prints), "metrics": {name: float}}
+``metric``       {"name", "value", "source"}  a final metric; source: sdk|keras_evaluate|
+                 metrics_json|stdout  (``step`` optional for sdk metrics)
+``checkpoint``   {"path", "epoch"}
+``model``        {"path", "framework"}
+``architecture`` {"knobs": {...}, "before": {"layers", "params"}, "after": {"layers", "params"}}
+``oom``          {"batch_size"}   the agent halved a Keras batch size after an OOM restart
+``end``          {"status": "ok"|"error", "exception": {"type", "message", "file", "line"} | None}
+
+Unknown types must be ignored by readers, so the agent can grow without breaking controllers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+_lock = threading.Lock()
+
+
+def events_path() -> str | None:
+    return os.environ.get("TRAINCHAIN_EVENTS")
+
+
+def emit(type_: str, **fields: Any) -> None:
+    """Append one event; a no-op when the script runs outside trainchain."""
+    path = events_path()
+    if not path:
+        return
+    record = {"type": type_, "time": time.time(), **fields}
+    line = json.dumps(record, default=_jsonable) + "\n"
+    with _lock, open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+
+
+def read_events(path: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Read complete lines from ``offset``; return the events and the new offset.
+
+    A partial last line (the writer is mid-write) is left for the next call.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    events = []
+    for raw in data[: end + 1].splitlines():
+        if not raw.strip():
+            continue
+        try:
+            events.append(json.loads(raw))
+        except ValueError:
+            continue  # a torn line from a killed writer; the next one is whole
+    return events, offset + end + 1
+
+
+def _jsonable(value: Any) -> Any:
+    for attr in ("item", "tolist"):  # numpy scalars and arrays
+        if hasattr(value, attr):
+            try:
+                return getattr(value, attr)()
+            except Exception:  # noqa: BLE001 - fall back to str below
+                break
+    return str(value)

@@ -1,0 +1,83 @@
+"""The run report: what `trainchain run --json` prints, notifiers send and the API returns.
+
+Built from the store by ``pipeline.build_report``; plain dataclasses so every consumer
+(CLI, notify, server, Jenkins stage) shares one shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class RunStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # target reached
+    TARGET_NOT_REACHED = "target_not_reached"  # budget spent; the best is still registered
+    FAILED = "failed"
+    SUPERSEDED = "superseded"  # a newer push to the same branch replaced it while queued
+
+
+@dataclass
+class AttemptReport:
+    number: int
+    outcome: str
+    reason: str = ""
+    first_epoch: int | None = None
+    last_epoch: int | None = None
+    resumed_from: int | None = None  # epoch of the checkpoint this attempt resumed from
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+@dataclass
+class TrialReport:
+    number: int
+    state: str  # TrialState value
+    value: float | None
+    params: dict[str, Any]
+    metric_source: str | None = None
+    attempts: list[AttemptReport] = field(default_factory=list)
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # [{"epoch": 1, "metrics": {..}}]
+    error: str | None = None
+
+
+@dataclass
+class MetricSpec:
+    name: str
+    goal: str  # "maximize" | "minimize"
+    target: float
+
+
+@dataclass
+class ModelReport:
+    name: str
+    version: int
+    aliases: list[str]
+    path: str
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    status: str  # RunStatus value
+    source: str
+    commit: str | None
+    branch: str | None
+    profile: str | None
+    metric: MetricSpec
+    baseline: dict[str, Any] | None  # {"value", "params"}
+    best: dict[str, Any] | None  # {"trial", "value", "params"}
+    trials: list[TrialReport]
+    model: ModelReport | None
+    error: str | None
+    failed_stage: str | None = None
+    became_champion: bool = False
+    stages: dict[str, str] = field(default_factory=dict)  # stage -> StageState value
+    started_at: str | None = None
+    ended_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,133 @@
+"""The Runtime contract: where a trial's process runs (a local virtualenv or a container).
+
+A runtime is used from one controller thread at a time per trial; ``TrialProcess`` methods may
+be called from a watcher thread while another waits (``kill``/``stop`` must be safe to call
+concurrently with ``wait``). Implementations must never touch the user's checkout: a trial runs
+in ``TrialSpec.workdir``, a fresh copy made by the caller.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LogSink = Callable[[str], None]
+
+
+class OutcomeKind(str, enum.Enum):
+    SUCCEEDED = "succeeded"  # exit 0
+    FAILED = "failed"  # non-zero exit code
+    KILLED = "killed"  # ended by a signal we did not send for pruning/timeout
+    OOM = "oom"  # killed by the kernel's (or the container's) OOM killer
+    TIMEOUT = "timeout"  # exceeded the trial timeout; we killed it
+    STOPPED = "stopped"  # we stopped it on purpose (pruned)
+    LOST = "lost"  # the process or container vanished
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    exit_code: int | None = None
+    signal: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Everything that goes into an environment; its hash names the venv or image."""
+
+    profile: str
+    packages: tuple[str, ...]  # pinned requirements from the profile table
+    project_requirements: tuple[str, ...] = ()  # the project's own, installed on top
+    python: str = "3.11"
+
+    def key(self) -> str:
+        blob = json.dumps(
+            [self.profile, self.packages, self.project_requirements, self.python], sort_keys=True
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A provisioned environment: a venv's interpreter or an image tag."""
+
+    runtime: str
+    key: str
+    python: str = ""  # interpreter path (local runtime)
+    image: str = ""  # image tag (docker runtime)
+    created: bool = False  # True when this call built it, False when it was reused
+
+
+@dataclass(frozen=True)
+class Resources:
+    memory: str | None = None  # "4g"
+    cpus: float | None = None
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One attempt of one trial. Paths are on the controller's host."""
+
+    run_id: str
+    trial: int
+    attempt: int
+    workdir: Path  # fresh working copy of the commit; the script's cwd
+    entrypoint: str  # relative to workdir
+    args: tuple[str, ...] = ()
+    params: dict[str, object] = field(default_factory=dict)
+    output_dir: Path = Path()
+    checkpoint_dir: Path = Path()
+    events_path: Path = Path()
+    log_path: Path = Path()  # stdout+stderr go here as they come
+    data: dict[str, Path] = field(default_factory=dict)  # visible as ./NAME in workdir
+    extra_env: dict[str, str] = field(default_factory=dict)
+    resources: Resources = Resources()
+
+
+class TrialProcess(ABC):
+    """A running attempt."""
+
+    id: str  # pid or container id
+
+    @abstractmethod
+    def poll(self) -> Outcome | None:
+        """Return the outcome if the attempt has ended, else None. Never blocks."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        """Block until the attempt ends (return its outcome) or ``timeout`` passes (None)."""
+
+    @abstractmethod
+    def stop(self, reason: str) -> None:
+        """Ask the attempt to end (SIGTERM, then SIGKILL after a grace period); outcome STOPPED."""
+
+    @abstractmethod
+    def kill(self, kind: OutcomeKind, reason: str) -> None:
+        """End it at once (SIGKILL) and report ``kind`` (TIMEOUT, STOPPED...) as its outcome."""
+
+
+class Runtime(ABC):
+    """Where trials run. Implementations: ``LocalRuntime``, ``DockerRuntime``."""
+
+    name: str
+
+    @abstractmethod
+    def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
+        """Build or reuse the environment for ``spec`` (keyed by ``spec.key()``).
+
+        Called in job2 once per run; must be idempotent and safe when two controllers race.
+        Raises ``EnvironmentBuildError`` naming the failing requirement and the tool's reason.
+        """
+
+    @abstractmethod
+    def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
+        """Start ``python -m trainchain.agent <entrypoint> [args]`` for one attempt."""
+
+    def describe(self) -> str:
+        return self.name
