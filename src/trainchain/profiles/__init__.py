@@ -1,0 +1,1 @@
+"""Environment profiles (repo2docker-style buildpacks) and their package table."""
