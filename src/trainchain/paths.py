@@ -1,0 +1,35 @@
+"""Where trainchain keeps its state: ``TRAINCHAIN_HOME`` (default ``~/.trainchain``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def home() -> Path:
+    path = Path(os.environ.get("TRAINCHAIN_HOME") or Path.home() / ".trainchain").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def db_url() -> str:
+    """``TRAINCHAIN_DB_URL`` or SQLite under the home."""
+    return os.environ.get("TRAINCHAIN_DB_URL") or f"sqlite:///{home() / 'trainchain.db'}"
+
+
+def envs_dir() -> Path:
+    return _sub("envs")
+
+
+def runs_dir() -> Path:
+    return _sub("runs")
+
+
+def models_dir() -> Path:
+    return _sub("models")
+
+
+def _sub(name: str) -> Path:
+    path = home() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
