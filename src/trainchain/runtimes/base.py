@@ -129,5 +129,14 @@ class Runtime(ABC):
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         """Start ``python -m trainchain.agent <entrypoint> [args]`` for one attempt."""
 
+    def reap(self, process_id: str, run_id: str) -> bool:
+        """Stop an attempt left running by a controller that died (found by its id).
+
+        Returns True if something was stopped. Used by resume so a trial is never trained twice
+        at once. The default knows nothing to stop.
+        """
+        return False
+
     def describe(self) -> str:
         return self.name
+

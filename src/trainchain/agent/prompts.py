@@ -1,0 +1,93 @@
+"""``input()`` answered from the parameters, matched by the prompt's text.
+
+``Enter no_of_epoch:`` is answered by the parameter ``no_of_epoch`` (``naming.prompt_param_name``
+gives the name; failing an exact match, a parameter whose name appears in the prompt as whole
+words). The answer is echoed as a terminal would. A prompt nobody answers ends the trial with
+exit code 2 and the parameter to set; standalone with a terminal, the real user is asked.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from trainchain.agent import events
+from trainchain.agent.naming import prompt_param_name
+from trainchain.agent.state import TrialState
+
+_NON_WORD = re.compile(r"[^0-9a-zA-Z]+")
+
+
+class UnansweredPrompt(BaseException):
+    """The script asked a question no parameter answers.
+
+    A ``BaseException`` (like ``SystemExit``) so a script's ``except Exception`` cannot swallow
+    it and loop on the prompt forever.
+    """
+
+    exit_code = 2
+
+    def __init__(self, prompt: str, param: str) -> None:
+        self.prompt = prompt
+        self.param = param
+        super().__init__(
+            f"the script asked {prompt.strip()!r} and no parameter answers it; "
+            f"set it with --param {param}=<value> (or params: {param} in trainchain.yaml)"
+        )
+
+
+def match_param(prompt: str, params: dict[str, Any]) -> str | None:
+    """The parameter that answers ``prompt``: exact name first, then a name inside the prompt."""
+    name = prompt_param_name(prompt)
+    if name in params:
+        return name
+    normalized = {_NON_WORD.sub("_", p).strip("_").lower(): p for p in params}
+    if name in normalized:
+        return normalized[name]
+    padded = f"_{name}_"
+    for key in sorted(normalized, key=len, reverse=True):  # the most specific name wins
+        if key and f"_{key}_" in padded:
+            return normalized[key]
+    return None
+
+
+def _as_answer(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        import json
+
+        return json.dumps(value)
+    return str(value)
+
+
+def install(state: TrialState) -> Callable[..., str]:
+    """Replace ``builtins.input``; return the original (for the terminal fallback)."""
+    original = builtins.input
+
+    def answer(prompt: object = "") -> str:
+        text = str(prompt)
+        param = match_param(text, state.params)
+        if param is None:
+            if not state.under_controller and _stdin_is_tty():
+                return original(prompt)
+            raise UnansweredPrompt(text, prompt_param_name(text))
+        reply = _as_answer(state.params[param])
+        sys.stdout.write(f"{text}{reply}\n")  # what a terminal would show
+        sys.stdout.flush()
+        events.emit("prompt", prompt=text, param=param, value=state.params[param])
+        state.mark_applied(param, state.params[param], "prompt")
+        return reply
+
+    builtins.input = answer
+    return original
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False

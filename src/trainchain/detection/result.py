@@ -1,0 +1,96 @@
+"""The detector's answer: plain frozen dataclasses with a JSON shape fixed by the spine issue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainchain.profiles.base import EvidenceItem
+
+PARAM_SOURCES = ("constant", "argparse", "click", "prompt", "config")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A knob of the user's script and how it reaches the script (``source``)."""
+
+    name: str
+    source: str  # one of PARAM_SOURCES
+    type: str  # "int" | "float" | "bool" | "str"
+    default: Any
+    file: str
+    line: int | None
+    choices: tuple[Any, ...] | None = None
+    required: bool | None = None
+    flag: str | None = None  # argparse/click: the option string to pass ("--lr")
+    prompt: str | None = None  # prompt: the text input() shows
+    low: float | None = None  # click IntRange/FloatRange bounds
+    high: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name, "source": self.source, "type": self.type,
+            "default": self.default, "file": self.file, "line": self.line,
+        }
+        for key in ("choices", "required", "flag", "prompt", "low", "high"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = list(value) if key == "choices" else value
+        return out
+
+
+@dataclass(frozen=True)
+class Skipped:
+    file: str
+    line: int | None
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "error": self.error}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """Everything job2 learned about a project by reading it.
+
+    ``imports`` are the third-party top-level modules of the training scope; pass
+    ``env_imports`` to ``trainchain.profiles.table.env_packages(profile, imports)``.
+    ``keras_defaults`` holds literal ``fit``/optimizer values (``epochs``, ``batch_size``,
+    ``learning_rate``) that centre the Keras knobs' ranges; it is not part of the JSON.
+    """
+
+    profile: str
+    framework: str
+    model_family: str
+    entrypoint: str
+    entrypoint_reason: str
+    profile_reason: str
+    parameters: tuple[Parameter, ...]
+    evidence: tuple[EvidenceItem, ...]
+    requirements: tuple[str, ...]
+    imports: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
+    keras_sequential: bool
+    keras_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def env_imports(self) -> tuple[str, ...]:
+        return self.imports
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "framework": self.framework,
+            "model_family": self.model_family,
+            "entrypoint": self.entrypoint,
+            "parameters": [p.to_dict() for p in self.parameters],
+            "evidence": [e.to_dict() for e in self.evidence],
+            "requirements": list(self.requirements),
+            "imports": list(self.imports),
+            "entrypoint_reason": self.entrypoint_reason,
+            "skipped": [s.to_dict() for s in self.skipped],
+            "keras_sequential": self.keras_sequential,
+        }

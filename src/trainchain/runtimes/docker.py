@@ -1,0 +1,350 @@
+"""DockerRuntime: one container per attempt, on an image tagged by the environment's hash.
+
+Mounts (host -> container):
+
+- ``TrialSpec.workdir`` -> ``/code``, **read-write**: it is already a disposable copy made for
+  this attempt, and many scripts write next to themselves (``model.h5``, ``plots/``);
+- ``TrialSpec.data[NAME]`` -> ``/code/NAME`` read-only;
+- output -> ``/output``, checkpoints -> ``/checkpoints``, the events file's directory ->
+  ``/trainchain/events`` (all writable); the staged agent -> ``/opt/trainchain/agent`` read-only
+  (shadowing the copy baked into the image, so the controller's agent is the one that runs).
+
+The container runs as the calling uid:gid (files on the host stay the user's), with no network,
+the memory/CPU limits of ``TrialSpec.resources``, docker's init as PID 1 (signals reach the
+script) and the labels ``trainchain.run``/``trainchain.trial``/``trainchain.attempt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainchain import images
+from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
+from trainchain.runtimes.base import (
+    Environment,
+    EnvSpec,
+    LogSink,
+    Outcome,
+    OutcomeKind,
+    Runtime,
+    TrialProcess,
+    TrialSpec,
+)
+from trainchain.runtimes.staging import agent_dir
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 10
+CODE, OUTPUT, CHECKPOINTS = "/code", "/output", "/checkpoints"
+EVENTS_DIR, AGENT_DIR = "/trainchain/events", "/opt/trainchain/agent"
+LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def connect(timeout: int = 60) -> Any:
+    """A Docker SDK client that answers, or ``RuntimeUnavailableError`` saying what to do."""
+    try:
+        import docker
+    except ImportError as exc:
+        raise RuntimeUnavailableError(
+            "the Docker SDK for Python is not installed: pip install 'trainchain[docker]', "
+            "or use --runtime local"
+        ) from exc
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise RuntimeUnavailableError(
+            f"no Docker engine answers at {docker_host()} ({exc}): start dockerd "
+            "(scripts/start-dockerd.sh), set DOCKER_HOST, or use --runtime local"
+        ) from exc
+    return client
+
+
+@dataclass(frozen=True)
+class TrialContainer:
+    """A trial container found by its labels (for the monitor and ``resume``)."""
+
+    id: str
+    name: str
+    run_id: str
+    trial: int
+    attempt: int
+    status: str  # created | running | exited | dead ...
+    image: str
+
+
+class DockerRuntime(Runtime):
+    """Runs each attempt as a container of the environment's image (never pulled)."""
+
+    name = "docker"
+
+    def __init__(self, client: Any = None, options: images.BuildOptions | None = None) -> None:
+        self.client = client if client is not None else connect()
+        self.options = options or images.BuildOptions.from_env()
+
+    def describe(self) -> str:
+        return f"docker ({docker_host()})"
+
+    def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
+        plan = images.env_plan(spec.profile, spec.packages, spec.project_requirements, self.options)
+        built = images.ensure_image(self.client, plan, log)
+        return Environment(runtime=self.name, key=spec.key(), image=plan.tag, created=built)
+
+    def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
+        import docker.errors
+
+        if not env.image or not images.image_exists(self.client, env.image):
+            raise EnvironmentBuildError(
+                f"image {env.image or '(none)'} is not in the Docker engine: provision the "
+                "environment again (trainchain images build PROFILE); trainchain never pulls "
+                "training images from a registry"
+            )
+        for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
+            directory.mkdir(parents=True, exist_ok=True)
+        trial.log_path.parent.mkdir(parents=True, exist_ok=True)
+        for name in trial.data:  # a mount point made by dockerd would belong to root
+            (trial.workdir / name).mkdir(parents=True, exist_ok=True)
+        try:
+            container = self.client.containers.run(
+                env.image,
+                command=[trial.entrypoint, *trial.args],
+                detach=True,
+                init=True,
+                name=_container_name(trial),
+                labels={
+                    LABEL_RUN: trial.run_id,
+                    LABEL_TRIAL: str(trial.trial),
+                    LABEL_ATTEMPT: str(trial.attempt),
+                },
+                environment=container_environ(trial),
+                volumes=_volumes(trial),
+                working_dir=CODE,
+                user=f"{os.getuid()}:{os.getgid()}",
+                network_mode="none",
+                **_limits(trial),
+            )
+        except docker.errors.DockerException as exc:
+            raise RuntimeUnavailableError(
+                f"cannot start a container of {env.image} for trial {trial.trial} of run "
+                f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"
+            ) from exc
+        log.info(
+            "trial %s/%s attempt %s: container %s",
+            trial.run_id,
+            trial.trial,
+            trial.attempt,
+            container.short_id,
+        )
+        return DockerProcess(container, trial.log_path)
+
+    def find_trial_containers(self, run_id: str | None = None) -> list[TrialContainer]:
+        """Trial containers (running or not) of ``run_id``, or of every run."""
+        label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
+        found = []
+        for container in self.client.containers.list(all=True, filters={"label": label}):
+            labels = container.labels
+            found.append(
+                TrialContainer(
+                    id=container.id,
+                    name=container.name,
+                    run_id=labels.get(LABEL_RUN, ""),
+                    trial=int(labels.get(LABEL_TRIAL, "0")),
+                    attempt=int(labels.get(LABEL_ATTEMPT, "0")),
+                    status=container.status,
+                    image=(container.image.tags or [container.image.id])[0]
+                    if container.image
+                    else "",
+                )
+            )
+        return sorted(found, key=lambda c: (c.run_id, c.trial, c.attempt))
+
+    def attach(self, container_id: str, log_path: Path) -> TrialProcess:
+        """Re-attach to a container that outlived its controller (logs append to ``log_path``)."""
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(container_id)
+        except docker.errors.NotFound as exc:
+            raise RuntimeUnavailableError(
+                f"container {container_id} no longer exists: resume the trial from its checkpoint"
+            ) from exc
+        return DockerProcess(container, log_path, since_now=True)
+
+
+def container_environ(trial: TrialSpec) -> dict[str, str]:
+    """The trial's environment with the paths as the container sees them."""
+    environ = {
+        "PYTHONPATH": AGENT_DIR,
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TRAINCHAIN_CODE": CODE,
+        "TRAINCHAIN_PARAMS": json.dumps(trial.params),
+        "TRAINCHAIN_OUTPUT_DIR": OUTPUT,
+        "TRAINCHAIN_CHECKPOINT_DIR": CHECKPOINTS,
+        "TRAINCHAIN_EVENTS": f"{EVENTS_DIR}/{trial.events_path.name}",
+        "TRAINCHAIN_RUN": trial.run_id,
+        "TRAINCHAIN_TRIAL": str(trial.trial),
+        "TRAINCHAIN_ATTEMPT": str(trial.attempt),
+        "HOME": "/tmp/home",  # the calling uid has no home in the image
+    }
+    if trial.resources.cpus:
+        threads = str(max(1, int(trial.resources.cpus)))
+        environ.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads)
+    environ.update(trial.extra_env)
+    return environ
+
+
+def _volumes(trial: TrialSpec) -> dict[str, dict[str, str]]:
+    volumes = {
+        str(trial.workdir.resolve()): {"bind": CODE, "mode": "rw"},
+        str(trial.output_dir.resolve()): {"bind": OUTPUT, "mode": "rw"},
+        str(trial.checkpoint_dir.resolve()): {"bind": CHECKPOINTS, "mode": "rw"},
+        str(trial.events_path.parent.resolve()): {"bind": EVENTS_DIR, "mode": "rw"},
+        str(agent_dir()): {"bind": AGENT_DIR, "mode": "ro"},
+    }
+    for name, source in trial.data.items():
+        volumes[str(Path(source).resolve())] = {"bind": f"{CODE}/{name}", "mode": "ro"}
+    return volumes
+
+
+def _limits(trial: TrialSpec) -> dict[str, Any]:
+    limits: dict[str, Any] = {}
+    if trial.resources.memory:
+        # no swap beyond the limit: an OOM is an OOM, not a crawl
+        limits["mem_limit"] = limits["memswap_limit"] = trial.resources.memory
+    if trial.resources.cpus:
+        limits["nano_cpus"] = int(trial.resources.cpus * 1e9)
+    return limits
+
+
+def _container_name(trial: TrialSpec) -> str:
+    safe = "".join(c if c.isalnum() or c in "_.-" else "-" for c in trial.run_id)[:40]
+    return f"trainchain-{safe}-t{trial.trial}-a{trial.attempt}-{secrets.token_hex(3)}"
+
+
+class DockerProcess(TrialProcess):
+    """A running container; a waiter thread records its end, a log thread copies its output."""
+
+    def __init__(self, container: Any, log_path: Path, since_now: bool = False) -> None:
+        self.container = container
+        self.id = container.id
+        self._log_path = log_path
+        self._forced: tuple[OutcomeKind, str] | None = None
+        self._outcome: Outcome | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._logger = threading.Thread(
+            target=self._copy_logs,
+            args=(since_now,),
+            name=f"logs-{container.short_id}",
+            daemon=True,
+        )
+        self._waiter = threading.Thread(
+            target=self._wait_end, name=f"wait-{container.short_id}", daemon=True
+        )
+        self._logger.start()
+        self._waiter.start()
+
+    def poll(self) -> Outcome | None:
+        return self._outcome if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        return self._outcome if self._done.wait(timeout) else None
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            self._forced = self._forced or (OutcomeKind.STOPPED, reason)
+        self._call("stop", timeout=STOP_GRACE_SECONDS)  # SIGTERM, SIGKILL after the grace
+
+    def kill(self, kind: OutcomeKind, reason: str) -> None:
+        with self._lock:
+            self._forced = self._forced or (kind, reason)
+        self._call("kill")
+
+    def _call(self, method: str, **kwargs: Any) -> None:
+        import docker.errors
+
+        try:
+            getattr(self.container, method)(**kwargs)
+        except docker.errors.DockerException as exc:  # already gone or ended: the waiter sees it
+            log.debug("%s %s: %s", method, self.container.short_id, exc)
+
+    def _copy_logs(self, since_now: bool) -> None:
+        import docker.errors
+
+        kwargs: dict[str, Any] = {"stream": True, "follow": True}
+        if since_now:
+            kwargs["tail"] = 0
+        try:
+            with open(self._log_path, "ab", buffering=0) as sink:
+                for chunk in self.container.logs(**kwargs):
+                    sink.write(chunk)
+        except (docker.errors.DockerException, OSError) as exc:
+            log.warning("log stream of %s ended: %s", self.container.short_id, exc)
+        except Exception as exc:  # noqa: BLE001 - the engine's connection dropping mid-stream
+            log.warning("log stream of %s broke: %s", self.container.short_id, exc)
+
+    def _wait_end(self) -> None:
+        import docker.errors
+        import requests
+
+        try:
+            self.container.wait()  # no timeout: blocks until the container ends
+            self.container.reload()
+            state: dict[str, Any] = self.container.attrs["State"]
+        except docker.errors.NotFound:
+            state = {"Lost": "the container was removed while it ran"}
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            state = {"Lost": f"lost contact with the Docker engine ({exc})"}
+        self._logger.join(timeout=30)
+        with self._lock:
+            forced = self._forced
+        self._outcome = classify(state, forced)
+        if "Lost" not in state:
+            self._call("remove", v=True)  # with its anonymous volumes
+        self._done.set()
+
+
+def classify(state: dict[str, Any], forced: tuple[OutcomeKind, str] | None) -> Outcome:
+    """The outcome of an ended container from its ``State`` (``docker inspect``)."""
+    if "Lost" in state:
+        return Outcome(OutcomeKind.LOST, reason=str(state["Lost"]))
+    code = int(state.get("ExitCode", -1))
+    if forced:
+        return Outcome(forced[0], exit_code=code, reason=forced[1])
+    if state.get("OOMKilled"):
+        return Outcome(
+            OutcomeKind.OOM,
+            exit_code=code,
+            reason="killed by the out-of-memory killer (memory limit reached)",
+        )
+    if code == 0:
+        return Outcome(OutcomeKind.SUCCEEDED, exit_code=0)
+    if 128 < code <= 128 + 64:  # the init reports a child killed by signal N as 128+N
+        sig = code - 128
+        return Outcome(
+            OutcomeKind.KILLED, exit_code=code, signal=sig, reason=f"killed by {_signal_name(sig)}"
+        )
+    error = state.get("Error") or ""
+    reason = f"exited with code {code}" + (f": {error}" if error else "")
+    return Outcome(OutcomeKind.FAILED, exit_code=code, reason=reason)
+
+
+def _signal_name(sig: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"

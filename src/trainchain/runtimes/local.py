@@ -1,0 +1,220 @@
+"""LocalRuntime: trials as subprocesses in a cached virtualenv per environment hash."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+from trainchain import paths
+from trainchain.errors import EnvironmentBuildError
+from trainchain.runtimes.base import (
+    Environment,
+    EnvSpec,
+    LogSink,
+    Outcome,
+    OutcomeKind,
+    Runtime,
+    TrialProcess,
+    TrialSpec,
+)
+from trainchain.runtimes.staging import agent_dir
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class LocalRuntime(Runtime):
+    """Runs each attempt as ``<venv>/bin/python -m trainchain.agent`` on this machine."""
+
+    name = "local"
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.envs = home or paths.envs_dir()
+
+    def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
+        key = spec.key()
+        target = self.envs / key
+        python = target / "bin" / "python"
+        with _file_lock(self.envs / f".{key}.lock"):
+            if (target / ".complete").exists():
+                log(f"environment {key} ({spec.profile}) reused: {target}")
+                return Environment(runtime=self.name, key=key, python=str(python))
+            shutil.rmtree(target, ignore_errors=True)  # a half-built one from a killed build
+            log(f"creating environment {key} ({spec.profile}) in {target}")
+            venv.EnvBuilder(with_pip=True, clear=True).create(target)
+            packages = [*spec.packages, *spec.project_requirements]
+            if packages:
+                self._pip_install(python, packages, log)
+            (target / ".complete").write_text(" ".join(packages) + "\n")
+        return Environment(runtime=self.name, key=key, python=str(python), created=True)
+
+    def _pip_install(self, python: Path, packages: list[str], log: LogSink) -> None:
+        cmd = [str(python), "-m", "pip", "install", "--no-input", "--progress-bar", "off", *packages]
+        log("$ pip install " + " ".join(packages))
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_pip_env()
+        )
+        tail: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            log(line)
+            tail = (tail + [line])[-25:]
+        if proc.wait() != 0:
+            raise EnvironmentBuildError(_pip_failure(packages, tail))
+
+    def reap(self, process_id: str, run_id: str) -> bool:
+        """Kill an orphaned attempt: only if /proc shows it belongs to ``run_id``."""
+        try:
+            environ = Path(f"/proc/{int(process_id)}/environ").read_bytes()
+        except (OSError, ValueError):
+            return False
+        if f"TRAINCHAIN_RUN={run_id}".encode() not in environ.split(b"\0"):
+            return False  # the pid was reused by something else
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(process_id), signal.SIGKILL)
+        return True
+
+    def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
+        for name, source in trial.data.items():
+            link = trial.workdir / name
+            if link.is_symlink() or link.exists():
+                continue
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(Path(source).resolve(), target_is_directory=Path(source).is_dir())
+        for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
+            directory.mkdir(parents=True, exist_ok=True)
+        trial.log_path.parent.mkdir(parents=True, exist_ok=True)
+        environ = trial_environ(trial, agent_dir(), trial.output_dir, trial.checkpoint_dir, trial.events_path)
+        cmd = [env.python or sys.executable, "-m", "trainchain.agent", trial.entrypoint, *trial.args]
+        log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
+        proc = subprocess.Popen(
+            cmd,
+            cwd=trial.workdir,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill reaches its children too
+        )
+        return LocalProcess(proc, log_file)
+
+
+def trial_environ(
+    trial: TrialSpec, agent: Path, output_dir: Path, checkpoint_dir: Path, events: Path
+) -> dict[str, str]:
+    """The environment of a trial (paths as the training process sees them)."""
+    import json
+
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    environ.update(
+        PYTHONPATH=str(agent),
+        PYTHONUNBUFFERED="1",
+        TF_CPP_MIN_LOG_LEVEL=environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        TRAINCHAIN_PARAMS=json.dumps(trial.params),
+        TRAINCHAIN_OUTPUT_DIR=str(output_dir),
+        TRAINCHAIN_CHECKPOINT_DIR=str(checkpoint_dir),
+        TRAINCHAIN_EVENTS=str(events),
+        TRAINCHAIN_RUN=trial.run_id,
+        TRAINCHAIN_TRIAL=str(trial.trial),
+        TRAINCHAIN_ATTEMPT=str(trial.attempt),
+    )
+    if trial.resources.cpus:
+        threads = str(max(1, int(trial.resources.cpus)))
+        environ.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads)
+    environ.update(trial.extra_env)
+    return environ
+
+
+class LocalProcess(TrialProcess):
+    def __init__(self, proc: subprocess.Popen[bytes], log_file: object) -> None:
+        self.proc = proc
+        self.id = str(proc.pid)
+        self._log_file = log_file
+        self._forced: tuple[OutcomeKind, str] | None = None
+        self._lock = threading.Lock()
+
+    def poll(self) -> Outcome | None:
+        code = self.proc.poll()
+        return None if code is None else self._outcome(code)
+
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self._outcome(code)
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            self._forced = self._forced or (OutcomeKind.STOPPED, reason)
+        self._signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+
+    def kill(self, kind: OutcomeKind, reason: str) -> None:
+        with self._lock:
+            self._forced = self._forced or (kind, reason)
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def _outcome(self, code: int) -> Outcome:
+        close = getattr(self._log_file, "close", None)
+        if close:
+            close()
+        if self._forced:
+            kind, reason = self._forced
+            return Outcome(kind, exit_code=code, reason=reason)
+        if code == 0:
+            return Outcome(OutcomeKind.SUCCEEDED, exit_code=0)
+        if code < 0:
+            sig = -code
+            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            return Outcome(OutcomeKind.KILLED, signal=sig, reason=f"killed by {name}")
+        return Outcome(OutcomeKind.FAILED, exit_code=code, reason=f"exited with code {code}")
+
+
+def _pip_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
+
+_NO_DIST = re.compile(r"No matching distribution found for (\S+)")
+
+
+def _pip_failure(packages: list[str], tail: list[str]) -> str:
+    text = "\n".join(tail)
+    match = _NO_DIST.search(text)
+    culprit = match.group(1) if match else None
+    errors = [line for line in tail if line.startswith("ERROR")] or tail[-5:]
+    head = f"cannot install {culprit!r}" if culprit else "pip could not install the environment"
+    return (
+        f"{head}: {' / '.join(errors)}\n  requirements: {' '.join(packages)}\n"
+        "  fix the pin in requirements.txt (or the profile), or check the package index"
+    )

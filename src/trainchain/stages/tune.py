@@ -1,0 +1,218 @@
+"""job4 — tune: below the target, search parameters and architecture with Optuna (ask/tell).
+
+The study lives in trainchain's database, so a resumed run continues the same study; the
+previous runs' best parameters are tried first (warm start); a trial that reaches the target
+ends the search; pruned trials are stopped live from their epoch metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainchain.trials import metrics as M
+from trainchain.trials.policy import TrialState
+from trainchain.trials.runner import TrialResult, TrialRunner
+
+log = logging.getLogger(__name__)
+MAX_DUPLICATE_ASKS = 50  # a tiny space can be exhausted; stop asking after this many repeats
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_trials: int  # including the baseline
+    timeout: float | None = None
+    max_epochs_total: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    study_name: str
+    storage_url: str
+    space: dict[str, dict[str, Any]]
+    metric: str
+    goal: str
+    target: float
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int | None = None
+    warm_start: list[dict[str, Any]] = field(default_factory=list)  # params to try first
+    fixed: dict[str, Any] = field(default_factory=dict)  # always passed (prompt answers...)
+
+
+@dataclass
+class TuneResult:
+    trials: list[TrialResult]
+    reached: bool
+    stop_reason: str
+
+
+def tune(
+    runner: TrialRunner, settings: SearchSettings, budget: Budget, done: list[TrialResult],
+    first_number: int, notify: Callable[[str], None] = lambda _m: None,
+) -> TuneResult:
+    """Run trials numbered from ``first_number`` until the target or the budget."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _study(optuna, settings)
+    distributions = to_distributions(optuna, settings.space)
+    if not distributions:
+        return TuneResult([], False, "nothing to tune: no parameters were found or declared")
+    _warm_start(study, settings, distributions)
+    started = time.monotonic()
+    results: list[TrialResult] = []
+    seen = {_key(r.params) for r in done}
+    number, duplicates = first_number, 0
+    while True:
+        spent = len(done) + len(results)
+        epochs = sum(r.epochs for r in done + results)
+        stop = _budget_spent(budget, spent, epochs, time.monotonic() - started)
+        if stop:
+            return TuneResult(results, False, stop)
+        resumed = runner.store.trial(runner.setup.run_id, number)
+        if resumed is not None and resumed.optuna_number is not None:
+            trial = optuna.trial.Trial(study, _trial_id(study, resumed.optuna_number))
+            params = dict(resumed.params)
+        else:
+            trial = study.ask(distributions)
+            params = {**settings.fixed, **trial.params}
+            if _key(params) in seen:
+                duplicates += 1
+                earlier = next((r for r in done + results if _key(r.params) == _key(params)), None)
+                study.tell(trial, earlier.value if earlier and earlier.value is not None else None,
+                           state=None if earlier and earlier.value is not None else optuna.trial.TrialState.FAIL)
+                if duplicates > MAX_DUPLICATE_ASKS:
+                    return TuneResult(results, False, "the search space is exhausted")
+                continue
+        seen.add(_key(params))
+        result = runner.run(number, params, _pruning_hook(trial, settings), optuna_number=trial.number)
+        _tell(optuna, study, trial, result)
+        results.append(result)
+        number += 1
+        if M.reaches(result.value, settings.target, settings.goal) and result.state == TrialState.COMPLETE:
+            return TuneResult(results, True, f"trial {result.number} reached the target")
+
+
+def _study(optuna: Any, settings: SearchSettings) -> Any:
+    storage = optuna.storages.RDBStorage(
+        settings.storage_url, engine_kwargs={"connect_args": {"timeout": 30}}
+        if settings.storage_url.startswith("sqlite") else {},
+    )
+    return optuna.create_study(
+        study_name=settings.study_name, storage=storage, load_if_exists=True,
+        direction=settings.goal, sampler=make_sampler(optuna, settings),
+        pruner=make_pruner(optuna, settings.pruner),
+    )
+
+
+def make_sampler(optuna: Any, settings: SearchSettings) -> Any:
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=settings.seed)
+    if settings.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=settings.seed, warn_independent_sampling=False)
+    if settings.sampler == "grid":
+        return optuna.samplers.GridSampler(grid_space(settings.space), seed=settings.seed)
+    # Few startup trials: a trial costs minutes, not milliseconds, and the target is close.
+    return optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=4, multivariate=True,
+                                      warn_independent_sampling=False)
+
+
+def make_pruner(optuna: Any, name: str) -> Any:
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+
+
+def to_distributions(optuna: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    D = optuna.distributions
+    out: dict[str, Any] = {}
+    for name, dim in space.items():
+        kind = dim.get("type")
+        if kind == "int":
+            out[name] = D.IntDistribution(int(dim["low"]), int(dim["high"]), log=bool(dim.get("log")))
+        elif kind == "float":
+            out[name] = D.FloatDistribution(float(dim["low"]), float(dim["high"]), log=bool(dim.get("log")))
+        elif kind == "bool":
+            out[name] = D.CategoricalDistribution([False, True])
+        elif kind == "categorical" and dim.get("choices"):
+            out[name] = D.CategoricalDistribution(list(dim["choices"]))
+    return out
+
+
+def grid_space(space: dict[str, dict[str, Any]], points: int = 4) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for name, dim in space.items():
+        kind = dim.get("type")
+        if kind == "int":
+            low, high = int(dim["low"]), int(dim["high"])
+            step = max(1, (high - low) // (points - 1))
+            grid[name] = list(range(low, high + 1, step))
+        elif kind == "float":
+            low, high = float(dim["low"]), float(dim["high"])
+            if dim.get("log"):
+                grid[name] = [math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (points - 1)) for i in range(points)]
+            else:
+                grid[name] = [low + i * (high - low) / (points - 1) for i in range(points)]
+        elif kind == "bool":
+            grid[name] = [False, True]
+        elif dim.get("choices"):
+            grid[name] = list(dim["choices"])
+    return grid
+
+
+def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, Any]) -> None:
+    if study.trials:
+        return  # a resumed study already has its history
+    for params in settings.warm_start:
+        fitting = {k: v for k, v in params.items() if k in distributions and distributions[k]._contains(distributions[k].to_internal_repr(v))}
+        if fitting:
+            study.enqueue_trial(fitting, skip_if_exists=True)
+
+
+def _pruning_hook(trial: Any, settings: SearchSettings) -> Callable[[int, dict[str, float]], bool]:
+    def hook(epoch: int, metrics: dict[str, float]) -> bool:
+        name = settings.metric if settings.metric != "auto" else ("accuracy" if settings.goal == "maximize" else "loss")
+        value = M.epoch_value(metrics, name)
+        if value is None:
+            return False
+        trial.report(value, epoch)
+        return bool(trial.should_prune())
+
+    return hook
+
+
+def _tell(optuna: Any, study: Any, trial: Any, result: TrialResult) -> None:
+    states = optuna.trial.TrialState
+    if result.state == TrialState.COMPLETE and result.value is not None:
+        study.tell(trial, result.value, skip_if_finished=True)
+    elif result.state == TrialState.PRUNED:
+        study.tell(trial, state=states.PRUNED, skip_if_finished=True)
+    else:
+        study.tell(trial, state=states.FAIL, skip_if_finished=True)
+
+
+def _trial_id(study: Any, number: int) -> int:
+    return int(study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+
+
+def _budget_spent(budget: Budget, trials: int, epochs: int, elapsed: float) -> str | None:
+    if trials >= budget.max_trials:
+        return f"max_trials ({budget.max_trials}) spent"
+    if budget.timeout is not None and elapsed >= budget.timeout:
+        return f"timeout ({budget.timeout:g}s) spent"
+    if budget.max_epochs_total is not None and epochs >= budget.max_epochs_total:
+        return f"max_epochs_total ({budget.max_epochs_total}) spent"
+    return None
+
+
+def _key(params: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(params, sort_keys=True, default=str)

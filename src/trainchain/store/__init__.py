@@ -1,0 +1,169 @@
+"""The state store: one database (SQLite in WAL mode by default, or TRAINCHAIN_DB_URL).
+
+Every write commits before the caller moves on, so a killed controller loses at most the
+step it was in; a failed write raises ``StoreError`` (nothing is lost silently).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from trainchain import paths
+from trainchain.errors import NotFoundError, StoreError
+from trainchain.store.models import (
+    Attempt,
+    Base,
+    EpochMetric,
+    ModelAlias,
+    ModelVersion,
+    Notification,
+    Project,
+    Run,
+    StageRun,
+    Trial,
+    WebhookDelivery,
+    utcnow,
+)
+
+__all__ = [
+    "Attempt", "EpochMetric", "ModelAlias", "ModelVersion", "Notification", "Project", "Run",
+    "StageRun", "Store", "Trial", "WebhookDelivery", "utcnow",
+]
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Store:
+    """Database access. Thread-safe: each ``session()`` is its own unit of work."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or paths.db_url()
+        try:
+            self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot open the database {self._safe_url()}: {exc.__class__.__name__}: "
+                f"{exc.orig if hasattr(exc, 'orig') else exc}; check TRAINCHAIN_DB_URL"
+            ) from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(f"database write failed on {self._safe_url()}: {exc}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- runs -------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> Run:
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                matches = s.scalars(select(Run).where(Run.id.startswith(run_id))).all()
+                if len(matches) == 1:
+                    return matches[0]
+                raise NotFoundError(
+                    f"no run {run_id!r} in {self._safe_url()}; `trainchain runs list` shows the runs"
+                )
+            return run
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            for key, value in fields.items():
+                setattr(run, key, value)
+
+    def stage(self, run_id: str, stage: str) -> StageRun | None:
+        with self.session() as s:
+            return s.scalars(
+                select(StageRun).where(StageRun.run_id == run_id, StageRun.stage == stage)
+            ).first()
+
+    def set_stage(self, run_id: str, stage: str, state: str, **fields: Any) -> None:
+        with self.session() as s:
+            row = s.scalars(
+                select(StageRun).where(StageRun.run_id == run_id, StageRun.stage == stage)
+            ).first()
+            if row is None:
+                row = StageRun(run_id=run_id, stage=stage)
+                s.add(row)
+            row.state = state
+            if state == "running":
+                row.started_at, row.ended_at, row.error = utcnow(), None, None
+            elif state in ("succeeded", "failed", "skipped"):
+                row.ended_at = utcnow()
+            for key, value in fields.items():
+                setattr(row, key, value)
+
+    # -- trials -----------------------------------------------------------------------------
+    def trial(self, run_id: str, number: int) -> Trial | None:
+        with self.session() as s:
+            return s.scalars(
+                select(Trial).where(Trial.run_id == run_id, Trial.number == number)
+            ).first()
+
+    def trials(self, run_id: str) -> list[Trial]:
+        with self.session() as s:
+            return list(s.scalars(select(Trial).where(Trial.run_id == run_id).order_by(Trial.number)))
+
+    def update_trial(self, trial_id: int, **fields: Any) -> None:
+        with self.session() as s:
+            trial = s.get(Trial, trial_id)
+            assert trial is not None
+            for key, value in fields.items():
+                setattr(trial, key, value)
+
+    # -- models -----------------------------------------------------------------------------
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        with self.session() as s:
+            return list(
+                s.scalars(select(ModelVersion).where(ModelVersion.name == name).order_by(ModelVersion.version))
+            )
+
+    def aliases(self, name: str) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.scalars(select(ModelAlias).where(ModelAlias.name == name))
+            return {row.alias: row.version for row in rows}
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        with self.session() as s:
+            row = s.scalars(
+                select(ModelAlias).where(ModelAlias.name == name, ModelAlias.alias == alias)
+            ).first()
+            if row is None:
+                s.add(ModelAlias(name=name, alias=alias, version=version))
+            else:
+                row.version = version

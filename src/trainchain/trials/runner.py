@@ -1,0 +1,284 @@
+"""TrialRunner: one trial = attempts under supervision until it completes, is pruned or fails.
+
+It copies the commit, starts an attempt through the runtime, tails the events file (epochs go
+to the store and to ``on_epoch``, which may ask to prune), applies the restart policy after an
+abnormal end, and chooses the trial's metric. Every step is recorded before the next, so a
+killed controller resumes an unfinished trial from its checkpoint instead of starting over.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainchain.agent.events import read_events
+from trainchain.runtimes.base import Environment, Outcome, OutcomeKind, Resources, Runtime, TrialSpec
+from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
+from trainchain.trials import metrics as M
+from trainchain.trials.policy import AttemptSummary, TrialState, decide
+from trainchain.trials.workspace import fresh_copy, trial_dirs
+
+log = logging.getLogger(__name__)
+Progress = Callable[[dict[str, Any]], None]
+EpochHook = Callable[[int, dict[str, float]], bool]  # True = prune this trial now
+POLL_SECONDS = 0.25
+STDOUT_PATTERNS_HINT = (
+    "metric events from trainchain.agent.log_metric, Keras fit/evaluate, metrics.json in the "
+    "output dir, printed lines like 'accuracy: 0.81', 'val_accuracy=0.9', 'test_acc=0.93', "
+    "'final accuracy  83'"
+)
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """What every trial of a run shares."""
+
+    run_id: str
+    run_dir: Path
+    snapshot: Path
+    entrypoint: str
+    args: tuple[str, ...] = ()
+    data: dict[str, Path] = field(default_factory=dict)
+    metric: str = "auto"
+    goal: str = "maximize"
+    trial_timeout: float | None = None
+    stall_timeout: float | None = None
+    max_restarts: int = 3
+    resources: Resources = Resources()
+    restart_backoff: float = 1.0
+
+
+@dataclass
+class TrialResult:
+    number: int
+    state: TrialState
+    params: dict[str, Any]
+    value: float | None = None
+    metric_name: str | None = None
+    metric_source: str | None = None
+    model_path: str | None = None
+    error: str | None = None
+    epochs: int = 0
+
+
+class TrialRunner:
+    def __init__(
+        self, store: Store, runtime: Runtime, env: Environment, setup: TrialSetup,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store, self.runtime, self.env, self.setup = store, runtime, env, setup
+        self.progress = progress or (lambda _event: None)
+
+    # -- public ------------------------------------------------------------------------------
+    def run(
+        self, number: int, params: dict[str, Any], on_epoch: EpochHook | None = None,
+        optuna_number: int | None = None,
+    ) -> TrialResult:
+        trial = self._trial_row(number, params, optuna_number)
+        if trial.state != TrialState.RUNNING.value:
+            return self._result(trial)  # finished before a controller restart: never rerun
+        self.progress({"kind": "trial_start", "trial": number, "params": trial.params})
+        self._close_orphans(trial)
+        trial = self.store.trial(self.setup.run_id, number) or trial
+        history = [self._summary(a) for a in trial.attempts]
+        params = dict(trial.params)
+        while True:
+            attempt_no = len(history) + 1
+            outcome, events = self._attempt(trial, attempt_no, params, on_epoch)
+            summary = _summarize(outcome, events)
+            history.append(summary)
+            decision = decide(history, self.setup.max_restarts, self.setup.restart_backoff)
+            self._end_attempt(trial.id, attempt_no, outcome, events, decision.reason)
+            if outcome.kind == OutcomeKind.SUCCEEDED:
+                return self._finish_success(trial, events, attempt_no)
+            if outcome.kind == OutcomeKind.STOPPED:
+                return self._finish(trial, TrialState.PRUNED, error=outcome.reason)
+            if not decision.restart:
+                return self._finish(trial, TrialState.FAILED, error=self._failure(trial, summary, decision.reason, attempt_no))
+            if decision.halve_batch:
+                params["keras.batch_size"] = max(1, int(_batch_size(events, params)) // 2)
+                self.store.update_trial(trial.id, params=dict(params))
+            self.progress({"kind": "restart", "trial": number, "reason": decision.reason})
+            time.sleep(decision.backoff)
+            trial = self.store.trial(self.setup.run_id, number) or trial
+
+    # -- attempts ----------------------------------------------------------------------------
+    def _attempt(
+        self, trial: Trial, attempt_no: int, params: dict[str, Any], on_epoch: EpochHook | None
+    ) -> tuple[Outcome, list[dict[str, Any]]]:
+        dirs = trial_dirs(self.setup.run_dir, trial.number)
+        workdir = fresh_copy(self.setup.snapshot, dirs.work(attempt_no))
+        spec = TrialSpec(
+            run_id=self.setup.run_id, trial=trial.number, attempt=attempt_no, workdir=workdir,
+            entrypoint=self.setup.entrypoint, args=self.setup.args, params=params,
+            output_dir=dirs.output, checkpoint_dir=dirs.checkpoints,
+            events_path=dirs.events(attempt_no), log_path=dirs.log(attempt_no),
+            data=self.setup.data, resources=self.setup.resources,
+        )
+        dirs.events(attempt_no).unlink(missing_ok=True)
+        process = self.runtime.start(self.env, spec)
+        with self.store.session() as s:
+            s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
+        events: list[dict[str, Any]] = []
+        offset, started, last_activity, last_size = 0, time.monotonic(), time.monotonic(), 0
+        outcome: Outcome | None = None
+        while outcome is None:
+            outcome = process.wait(POLL_SECONDS)
+            new, offset = read_events(str(spec.events_path), offset)
+            events.extend(new)
+            size = spec.log_path.stat().st_size if spec.log_path.exists() else 0
+            if new or size != last_size:
+                last_activity, last_size = time.monotonic(), size
+            for ev in new:
+                if ev.get("type") == "epoch" and self._record_epoch(trial, attempt_no, ev, on_epoch):
+                    process.stop("pruned: below the median of earlier trials at this epoch")
+            if outcome is not None:
+                break
+            now = time.monotonic()
+            if self.setup.trial_timeout and now - started > self.setup.trial_timeout:
+                process.kill(OutcomeKind.TIMEOUT, f"exceeded the trial timeout of {self.setup.trial_timeout:g}s")
+            elif self.setup.stall_timeout and now - last_activity > self.setup.stall_timeout:
+                process.kill(OutcomeKind.KILLED, f"stalled: no output for {self.setup.stall_timeout:g}s")
+        new, offset = read_events(str(spec.events_path), offset)
+        events.extend(new)
+        for ev in new:
+            if ev.get("type") == "epoch":
+                self._record_epoch(trial, attempt_no, ev, None)
+        return outcome, events
+
+    def _record_epoch(self, trial: Trial, attempt: int, ev: dict[str, Any], hook: EpochHook | None) -> bool:
+        epoch = int(ev.get("epoch", 0))
+        values = {k: float(v) for k, v in (ev.get("metrics") or {}).items() if M._is_number(v)}
+        with self.store.session() as s:
+            s.add(EpochMetric(trial_id=trial.id, attempt=attempt, epoch=epoch, metrics=values))
+            row = s.get(Attempt, _attempt_id(s, trial.id, attempt))
+            if row is not None:
+                row.first_epoch = row.first_epoch or epoch
+                row.last_epoch = epoch
+        self.progress({"kind": "epoch", "trial": trial.number, "epoch": epoch, "metrics": values})
+        return bool(hook and hook(epoch, values))
+
+    def _end_attempt(self, trial_id: int, number: int, outcome: Outcome, events: list[dict[str, Any]], reason: str) -> None:
+        resumed = next((ev.get("initial_epoch") for ev in events if ev.get("type") == "fit" and ev.get("initial_epoch")), None)
+        with self.store.session() as s:
+            row = s.get(Attempt, _attempt_id(s, trial_id, number))
+            if row is None:
+                return
+            row.outcome = outcome.kind.value
+            row.reason = outcome.reason if outcome.kind == OutcomeKind.SUCCEEDED else reason
+            row.ended_at = utcnow()
+            if resumed:
+                row.resumed_from = int(resumed)
+
+    # -- endings ------------------------------------------------------------------------------
+    def _finish_success(self, trial: Trial, events: list[dict[str, Any]], attempt_no: int) -> TrialResult:
+        choice = M.choose_metric(events, self.setup.metric, self.setup.goal)
+        if choice is None:
+            tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
+            wanted = "any metric" if self.setup.metric == "auto" else f"metric {self.setup.metric!r}"
+            error = (
+                f"trial {trial.number}: no {wanted} found; tried {STDOUT_PATTERNS_HINT}. "
+                f"Set metric: in trainchain.yaml or print it. Last lines of output:\n{tail}"
+            )
+            return self._finish(trial, TrialState.FAILED, error=error)
+        model = next((ev.get("path") for ev in reversed(events) if ev.get("type") == "model"), None)
+        info = {k: v for ev in events if ev.get("type") == "architecture" for k, v in [("architecture", ev)]}
+        applied = [ev for ev in events if ev.get("type") in ("param", "prompt")]
+        self.store.update_trial(
+            trial.id, value=choice.value, metric_name=choice.name, metric_source=choice.source,
+            metrics=choice.all_metrics, model_path=model, info={**info, "applied": applied},
+        )
+        return self._finish(trial, TrialState.COMPLETE)
+
+    def _finish(self, trial: Trial, state: TrialState, error: str | None = None) -> TrialResult:
+        self.store.update_trial(trial.id, state=state.value, error=error, ended_at=utcnow())
+        fresh = self.store.trial(self.setup.run_id, trial.number)
+        assert fresh is not None
+        result = self._result(fresh)
+        self.progress({"kind": "trial_end", "trial": trial.number, "state": state.value,
+                       "value": result.value, "metric": result.metric_name, "error": error})
+        return result
+
+    def _failure(self, trial: Trial, summary: AttemptSummary, decision: str, attempt_no: int) -> str:
+        exc = summary.exception
+        tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
+        head = f"trial {trial.number} failed: {decision}"
+        if exc and exc.get("type") and str(exc.get("type")) not in decision:
+            head += f"\n  {exc.get('type')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
+        return f"{head}\n  last lines of output:\n{tail}"
+
+    # -- rows ---------------------------------------------------------------------------------
+    def _trial_row(self, number: int, params: dict[str, Any], optuna_number: int | None) -> Trial:
+        existing = self.store.trial(self.setup.run_id, number)
+        if existing is not None:
+            return existing
+        with self.store.session() as s:
+            s.add(Trial(run_id=self.setup.run_id, number=number, params=params,
+                        optuna_number=optuna_number, started_at=utcnow()))
+        row = self.store.trial(self.setup.run_id, number)
+        assert row is not None
+        return row
+
+    def _close_orphans(self, trial: Trial) -> None:
+        """An attempt still 'running' belongs to a controller that died: stop it, mark it lost."""
+        for attempt in trial.attempts:
+            if attempt.outcome != "running":
+                continue
+            stopped = bool(attempt.process_id) and self.runtime.reap(attempt.process_id or "", self.setup.run_id)
+            with self.store.session() as s:
+                row = s.get(Attempt, attempt.id)
+                if row is not None:
+                    row.outcome = OutcomeKind.LOST.value
+                    row.reason = "the controller stopped during this attempt" + (
+                        "; its orphaned process was stopped" if stopped else ""
+                    )
+                    row.ended_at = utcnow()
+
+    def _summary(self, a: Attempt) -> AttemptSummary:
+        return AttemptSummary(OutcomeKind(a.outcome) if a.outcome in OutcomeKind._value2member_map_ else OutcomeKind.LOST,
+                              a.reason, None, a.last_epoch)
+
+    def _result(self, t: Trial) -> TrialResult:
+        return TrialResult(
+            number=t.number, state=TrialState(t.state), params=dict(t.params), value=t.value,
+            metric_name=t.metric_name, metric_source=t.metric_source, model_path=t.model_path,
+            error=t.error, epochs=len(t.epochs),
+        )
+
+
+def _attempt_id(session: Any, trial_id: int, number: int) -> int | None:
+    from sqlalchemy import select
+
+    return session.scalar(select(Attempt.id).where(Attempt.trial_id == trial_id, Attempt.number == number))
+
+
+def _summarize(outcome: Outcome, events: list[dict[str, Any]]) -> AttemptSummary:
+    end = next((ev for ev in reversed(events) if ev.get("type") == "end"), None)
+    epochs = [int(ev["epoch"]) for ev in events if ev.get("type") == "epoch" and "epoch" in ev]
+    exception = end.get("exception") if end else None
+    reason = outcome.reason
+    if outcome.kind == OutcomeKind.FAILED and exception:
+        reason = f"{outcome.reason}: {exception.get('type')}: {exception.get('message')}"
+    elif outcome.kind == OutcomeKind.FAILED and end and end.get("message"):
+        reason = f"{outcome.reason}: {end.get('message')}"
+    return AttemptSummary(outcome.kind, reason, exception, max(epochs) if epochs else None)
+
+
+def _batch_size(events: list[dict[str, Any]], params: dict[str, Any]) -> int:
+    for ev in reversed(events):
+        if ev.get("type") == "fit" and ev.get("batch_size"):
+            return int(ev["batch_size"])
+    return int(params.get("keras.batch_size") or 32)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return "    (no output)"
+    rows = [row for row in text.replace("\r", "\n").splitlines() if row.strip()][-lines:]
+    return "\n".join(f"    {row}" for row in rows) or "    (no output)"
