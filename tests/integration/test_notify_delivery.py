@@ -110,7 +110,7 @@ class Mailbox:
             and auth_data.password.decode() == PASSWORD
         if ok:
             self.logins.append(USER)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
 
 @pytest.fixture
@@ -281,3 +281,189 @@ def one_message(box: Mailbox) -> tuple[list[str], EmailMessage]:
         time.sleep(0.02)
     assert len(box.messages) == 1
     return box.messages[0]
+
+
+# --- slack, webhook, github ------------------------------------------------------------------
+
+
+def test_slack_gets_incoming_webhook_json(http: Recorder, report: Any,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
+    result = one(dispatch("target_not_reached", report, channels(
+        {"slack": {"webhook_url_env": "TC_SLACK"}}), backoff=0))
+    assert result.ok and result.detail == "HTTP 200" and result.channel == "slack:TC_SLACK"
+    (request,) = http.requests
+    assert request["path"] == SLACK_PATH
+    assert request["headers"]["Content-Type"].startswith("application/json")
+    body = json.loads(request["body"])
+    assert "did not reach the target" in body["text"]
+    assert body["blocks"][0]["type"] == "header"
+    fields = [f["text"] for b in body["blocks"] if b["type"] == "section" for f in b["fields"]]
+    assert any(f.startswith("*Tried*\nepochs 3..15; learning_rate 0.0005..0.01") for f in fields)
+    assert all(len(b.get("fields", [])) <= 10 for b in body["blocks"])
+
+
+def test_webhook_is_signed_with_hmac_and_has_a_delivery_id(http: Recorder, report: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_HOOK_SECRET", HOOK_SECRET)
+    result = one(dispatch("succeeded", report, channels(
+        {"webhook": {"url": http.url + "/hooks/tc", "secret_env": "TC_HOOK_SECRET"}}), backoff=0))
+    assert result.ok, result.error
+    (request,) = http.requests
+    headers, raw = request["headers"], request["body"]
+    expected = "sha256=" + hmac.new(HOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Trainchain-Signature-256"], expected)
+    assert headers["X-Trainchain-Event"] == "succeeded"
+    body = json.loads(raw)
+    assert body["delivery"] == headers["X-Trainchain-Delivery"] and len(body["delivery"]) == 36
+    assert body["test"] is True and body["run"]["best"]["value"] == pytest.approx(0.917)
+    assert body["delivery"] in result.detail
+
+
+def test_webhook_retries_on_500_with_the_same_delivery_id(http: Recorder, report: Any) -> None:
+    http.status, http.answer = 500, b"boom"
+    result = one(dispatch("failed", report, channels(
+        {"webhook": {"url": http.url + "/hooks/tc"}}), retries=2, backoff=0.01))
+    assert not result.ok and result.attempts == 3 and len(http.requests) == 3
+    assert "HTTP 500: boom" in (result.error or "")
+    assert len({r["headers"]["X-Trainchain-Delivery"] for r in http.requests}) == 1
+    assert "X-Trainchain-Signature-256" not in http.requests[0]["headers"]  # no secret_env
+
+
+def test_http_404_is_not_retried(http: Recorder, report: Any,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    http.status, http.answer = 404, b"no_service"
+    monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
+    result = one(dispatch("failed", report, channels(
+        {"slack": {"webhook_url_env": "TC_SLACK"}}), retries=3, backoff=0))
+    assert not result.ok and result.attempts == 1 and len(http.requests) == 1
+    assert "HTTP 404: no_service" in (result.error or "") and "TC_SLACK" in (result.error or "")
+
+
+def test_timeout_is_retried_and_recorded(http: Recorder, report: Any) -> None:
+    http.delay = 5.0
+    started = time.monotonic()
+    result = one(dispatch("succeeded", report, channels(
+        {"webhook": {"url": http.url + "/slow"}}), retries=1, backoff=0.01, timeout=0.3))
+    assert not result.ok and result.attempts == 2
+    assert "did not answer within 0.3s" in (result.error or "")
+    assert time.monotonic() - started < 4  # bounded by our timeout, not by the server
+
+
+def test_refused_connection_is_retried_and_recorded(report: Any) -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    result = one(dispatch("succeeded", report, channels({"webhook": {"url": url}}),
+                          retries=2, backoff=0.01))
+    assert not result.ok and result.attempts == 3
+    assert "unreachable (connection refused)" in (result.error or "")
+
+
+@pytest.mark.parametrize(("event", "state"), [("started", "pending"), ("succeeded", "success"),
+                                              ("target_not_reached", "failure"),
+                                              ("failed", "error")])
+def test_github_commit_status(http: Recorder, monkeypatch: pytest.MonkeyPatch, event: str,
+                              state: str) -> None:
+    monkeypatch.setenv("TC_GH", TOKEN)
+    http.status, http.answer = 201, b'{"id": 1}'
+    run = sample_report("git@github.com:acme/digits.git", SHA, "main", event=event)
+    item = {"github_status": {"token_env": "TC_GH", "api_url": http.url + "/api/v3/",
+                              "target_url": "https://tc.example.com/runs/{run_id}"},
+            "on": ["started", "succeeded", "target_not_reached", "failed"]}
+    result = one(dispatch(event, run, channels(item), backoff=0))
+    assert result.ok, result.error
+    (request,) = http.requests
+    assert request["path"] == f"/api/v3/repos/acme/digits/statuses/{SHA}"
+    assert request["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert request["headers"]["Accept"] == "application/vnd.github+json"
+    body = json.loads(request["body"])
+    assert body["state"] == state and body["context"] == "trainchain/test"
+    assert body["target_url"] == f"https://tc.example.com/runs/{run.run_id}"
+    assert 0 < len(body["description"]) <= 140
+    if event in ("succeeded", "target_not_reached"):
+        assert "val_accuracy 0.917" in body["description"]
+
+
+def test_channels_only_get_their_events(http: Recorder, report: Any,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_GH", TOKEN)
+    items = channels({"webhook": {"url": http.url + "/a"}},  # default: not "started"
+                     {"github_status": {"token_env": "TC_GH", "api_url": http.url},
+                      "on": ["started"]})
+    assert [r.channel for r in dispatch("started", report, items, backoff=0)] == ["github_status"]
+    assert [r.channel for r in dispatch("failed", report, items, backoff=0)] == ["webhook:127.0.0.1:"
+                                                                                  f"{http.server_address[1]}/a"]
+
+
+@pytest.mark.parametrize("smtp", ["starttls"], indirect=True)
+def test_no_secret_reaches_logs_or_results(http: Recorder, smtp: tuple[str, Mailbox], report: Any,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Every channel fails once (HTTP 500 / bad SMTP login) and succeeds once; grep for secrets."""
+    smtp_url, box = smtp
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
+    monkeypatch.setenv("TC_HOOK_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("TC_GH", TOKEN)
+    monkeypatch.setenv("TC_SMTP", smtp_url)
+    items = channels(
+        {"email": {"to": ["a@example.com"], "smtp_url_env": "TC_SMTP"}},
+        {"slack": {"webhook_url_env": "TC_SLACK"}},
+        {"webhook": {"url": http.url + "/hook", "secret_env": "TC_HOOK_SECRET"}},
+        {"github_status": {"token_env": "TC_GH", "api_url": http.url}},
+    )
+    http.status, http.answer = 500, f"echo {TOKEN} {HOOK_SECRET}".encode()  # a leaky server
+    failed = dispatch("failed", report, items, retries=1, backoff=0)
+    http.status, http.answer = 200, b"ok"
+    sent = dispatch("succeeded", report, items, retries=0, backoff=0)
+    assert [r.ok for r in failed] == [True, False, False, False]  # plain SMTP: no AUTH offered
+    assert [r.ok for r in sent] == [True, True, True, True]
+    persisted = json.dumps([dataclasses.asdict(r) for r in failed + sent])
+    for secret in SECRETS:
+        assert secret not in persisted, secret
+        assert secret not in caplog.text, secret
+    assert "***" in persisted  # the leaky answer was scrubbed, not dropped
+    assert len(box.messages) == 2
+
+
+# --- trainchain notify test ------------------------------------------------------------------
+
+
+def write_config(path: Path, notify_items: list[dict[str, Any]]) -> None:
+    text = yaml.safe_dump({"metric": {"name": "val_accuracy"}, "notify": notify_items})
+    (path / "trainchain.yaml").write_text(text.replace("'on':", "on:"), encoding="utf-8")
+
+
+def test_cli_sends_on_every_channel(tmp_path: Path, http: Recorder, smtp: tuple[str, Mailbox],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    url, box = smtp
+    monkeypatch.setenv("TC_SMTP", url)
+    monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
+    write_config(tmp_path, [
+        {"email": {"to": ["ml-team@example.com"], "smtp_url_env": "TC_SMTP"}},
+        {"slack": {"webhook_url_env": "TC_SLACK"}, "on": ["failed"]},  # forced anyway
+    ])
+    result = CliRunner().invoke(notify, ["test", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "ok     email:ml-team@example.com: accepted by 127.0.0.1" in result.output
+    assert "ok     slack:TC_SLACK: HTTP 200" in result.output
+    assert "[TEST]" in one_message(box)[1]["Subject"] and len(http.requests) == 1
+
+
+def test_cli_exits_1_when_a_channel_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TC_MISSING", raising=False)
+    write_config(tmp_path, [{"slack": {"webhook_url_env": "TC_MISSING"}}])
+    result = CliRunner().invoke(notify, ["test", str(tmp_path), "--retries", "0"])
+    assert result.exit_code == 1
+    assert "FAILED slack:TC_MISSING: slack:TC_MISSING: environment variable TC_MISSING is not set" \
+        in result.output
+
+
+def test_cli_without_channels_is_a_config_error(tmp_path: Path) -> None:
+    from trainchain.errors import ConfigError
+
+    result = CliRunner().invoke(notify, ["test", str(tmp_path)])
+    assert isinstance(result.exception, ConfigError)
+    assert "no trainchain.yaml in" in str(result.exception)
+    write_config(tmp_path, [])
+    result = CliRunner().invoke(notify, ["test", str(tmp_path)])
+    assert isinstance(result.exception, ConfigError) and "no notify: channels" in str(result.exception)

@@ -52,6 +52,7 @@ class FileFacts:
     bases: list[tuple[str, str, int]] = field(default_factory=list)  # class, base qualname, line
     legacy_imports: list[tuple[str, int, str]] = field(default_factory=list)  # symbol, line, why
     has_main_guard: bool = False
+    aliases: dict[str, str] = field(default_factory=dict)  # local name -> imported qualname
 
     def frameworks_used(self) -> set[str]:
         found = {kb.framework_of(c.qualname) for c in self.calls}
@@ -63,8 +64,8 @@ class FileFacts:
 def analyze(rel: str, tree: ast.Module) -> FileFacts:
     collector = _Collector()
     collector.visit(tree)
-    facts = FileFacts(rel, imports=collector.imports, has_main_guard=_has_main_guard(tree))
-    aliases = collector.aliases
+    facts = FileFacts(rel, imports=collector.imports, has_main_guard=has_main_guard(tree))
+    aliases = facts.aliases = collector.aliases
     var_types: dict[str, str] = {}
     for var, dotted in collector.assigned:
         qual = _resolve(dotted, aliases)
@@ -183,7 +184,7 @@ def _literals(node: ast.Call) -> tuple[tuple[str, object], ...]:
     return tuple(out)
 
 
-def _has_main_guard(tree: ast.Module) -> bool:
+def has_main_guard(tree: ast.Module) -> bool:
     for node in tree.body:
         if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
             sides = [node.test.left, *node.test.comparators]

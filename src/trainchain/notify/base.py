@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from trainchain.errors import NotifyError
 from trainchain.notify.config import NotifyChannel, NotifyEvent
@@ -51,6 +52,8 @@ class Notifier(ABC):
 
     #: stable, secret-free label shown in results and logs ("email:ml@x.org", "slack:ENV")
     name: str = "notifier"
+    #: the environment variables holding this notifier's secrets
+    secret_envs: tuple[str, ...] = ()
 
     def __init__(self, events: Iterable[NotifyEvent | str] = ALL_EVENTS) -> None:
         self.events = frozenset(NotifyEvent(e) for e in events)
@@ -78,8 +81,17 @@ class Notifier(ABC):
         return value
 
     def add_secret(self, value: str) -> None:
-        if value:
-            self._secrets.add(value)
+        """Scrub ``value`` (and, for a URL, its password and query) from errors and logs."""
+        if not value:
+            return
+        self._secrets.add(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return
+        for piece in (parts.password, unquote(parts.password or ""), parts.query):
+            if piece:
+                self._secrets.add(piece)
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret this notifier has seen replaced by ``***``."""
@@ -123,7 +135,7 @@ def deliver(
         delay = backoff * 2 ** (attempts - 1)
         logger.info("retrying %s on %s in %.2fs: %s", event, notifier.name, delay, error)
         sleep(delay)
-    logger.warning("notification %s on %s failed after %d attempt(s): %s",
+    logger.warning("could not send the %s notification on %s (%d attempt(s)): %s",
                    event, notifier.name, attempts, error)
     return DeliveryResult(notifier.name, event, False, attempts, error)
 
@@ -158,6 +170,12 @@ def dispatch(
     todo = [n for n in notifiers if isinstance(n, DeliveryResult) or force or n.wants(event)]
     if not todo:
         return []
+    # every notifier scrubs every channel's secrets: a server may echo another one's token
+    shared = {os.environ.get(env, "") for n in todo if isinstance(n, Notifier) for env in n.secret_envs}
+    for item in todo:
+        if isinstance(item, Notifier):
+            for value in shared:
+                item.add_secret(value.strip())
 
     def run(item: Notifier | DeliveryResult) -> DeliveryResult:
         if isinstance(item, DeliveryResult):

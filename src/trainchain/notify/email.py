@@ -96,6 +96,7 @@ class SmtpNotifier(Notifier):
     ) -> None:
         super().__init__(events)
         self.settings = settings
+        self.secret_envs = (settings.smtp_url_env,)
         self.timeout = timeout
         more = f"+{len(settings.to) - 1}" if len(settings.to) > 1 else ""
         self.name = f"email:{settings.to[0]}{more}"

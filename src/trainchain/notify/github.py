@@ -47,6 +47,7 @@ class GithubStatusNotifier(Notifier):
     ) -> None:
         super().__init__(events)
         self.settings = settings
+        self.secret_envs = (settings.token_env,)
         self.timeout = timeout
         self.name = f"github_status:{settings.repo}" if settings.repo else "github_status"
 

@@ -59,6 +59,7 @@ class SlackNotifier(Notifier):
     ) -> None:
         super().__init__(events)
         self.settings = settings
+        self.secret_envs = (settings.webhook_url_env,)
         self.timeout = timeout
         self.name = f"slack:{settings.webhook_url_env}"
 

@@ -53,6 +53,7 @@ class WebhookNotifier(Notifier):
     ) -> None:
         super().__init__(events)
         self.settings = settings
+        self.secret_envs = tuple(e for e in (settings.secret_env,) if e)
         self.timeout = timeout
         parts = urlsplit(settings.url)
         self.name = f"webhook:{parts.netloc.rpartition('@')[2]}{parts.path}"  # no query, no user

@@ -1,0 +1,25 @@
+# The two commands the README starts with. Both work on a fresh machine (root for `test`).
+.PHONY: demo test test-fast bench bench-quick lint
+
+PYTHON ?= python3
+
+demo:
+	bash scripts/setup.sh demo
+	trainchain run examples/digits-cnn
+
+test:
+	bash scripts/setup.sh test
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
+
+test-fast:
+	$(PYTHON) -m pytest -q -m "not slow and not docker and not browser"
+
+bench:
+	$(PYTHON) bench/run.py --full
+
+bench-quick:
+	$(PYTHON) bench/run.py --quick
+
+lint:
+	ruff check src tests
+	mypy src

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine for trainchain's demo and test suite. Idempotent.
+#
+#   scripts/setup.sh demo    # Python packages for the CLI and the keras example
+#   scripts/setup.sh test    # + system packages and services the tests use (root)
+set -euo pipefail
+what="${1:-demo}"
+cd "$(dirname "$0")/.."
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != "0" ]; then echo "need root to apt-get install ${missing[*]}" >&2; exit 1; fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+apt_install git
+python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins]"
+
+if [ "$what" = "test" ]; then
+    apt_install docker.io debootstrap chromium postgresql
+    python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins,postgres,test]"
+    bash scripts/start-dockerd.sh
+    bash scripts/base-image.sh
+    bash scripts/start-postgres.sh
+fi

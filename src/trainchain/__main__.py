@@ -1,0 +1,5 @@
+"""``python -m trainchain`` = the ``trainchain`` command."""
+
+from trainchain.cli import main
+
+main()

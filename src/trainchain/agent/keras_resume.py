@@ -1,0 +1,185 @@
+"""Resuming Keras training across restarts of the same trial, without changing the script.
+
+Each ``fit`` call N of the process gets ``$TRAINCHAIN_CHECKPOINT_DIR/keras-fit-N``:
+- while it trains, Keras' ``BackupAndRestore`` keeps the weights, optimizer state and epoch
+  there, so a killed attempt resumes at the interrupted epoch (a corrupted backup falls back to
+  the previous one, else to a clean start, and says so);
+- when it finishes, ``completed.weights.h5`` + ``completed.json`` mark it done, so a restarted
+  script that calls ``fit`` several times skips the calls that already finished.
+``BackupAndRestore`` needs a built model, so an unbuilt one is built from its first batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+from trainchain.agent import events
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_built(model: Any, kwargs: dict[str, Any]) -> bool:
+    """Build ``model`` by calling it on one sample of ``fit``'s input; False when impossible."""
+    if getattr(model, "built", False):
+        return True
+    sample = _first_inputs(kwargs)
+    if sample is None:
+        return False
+    try:
+        model(sample)
+    except Exception as exc:  # noqa: BLE001 - fall back to training without checkpoints
+        logger.warning("could not build the model on a sample (%s: %s)", type(exc).__name__, exc)
+        return False
+    return bool(getattr(model, "built", False))
+
+
+def _first_inputs(kwargs: dict[str, Any]) -> Any:
+    x = kwargs.get("x")
+    if x is None:
+        return None
+    if hasattr(x, "shape") and hasattr(x, "__getitem__"):  # numpy / tensor
+        return x[:1]
+    if isinstance(x, list | tuple) and x and all(hasattr(a, "shape") for a in x):
+        return [a[:1] for a in x]
+    if isinstance(x, dict):
+        return {k: v[:1] for k, v in x.items()}
+    if hasattr(x, "element_spec") and hasattr(x, "take"):  # tf.data.Dataset
+        for element in x.take(1):
+            return element[0] if isinstance(element, tuple) else element
+        return None
+    if hasattr(x, "__getitem__") and hasattr(x, "__len__"):  # keras Sequence / PyDataset
+        batch = x[0]
+        return batch[0] if isinstance(batch, tuple | list) else batch
+    if hasattr(x, "__next__"):  # a generator: peek, then hand fit the whole stream back
+        first = next(x)
+        kwargs["x"] = _chain(first, x)
+        return first[0] if isinstance(first, tuple | list) else first
+    return None
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def set_batch_size(kwargs: dict[str, Any], size: int) -> bool:
+    """Apply ``keras.batch_size`` to ``fit``'s input; False (with a warning) when impossible."""
+    x = kwargs.get("x")
+    if hasattr(x, "element_spec") and hasattr(x, "unbatch"):  # tf.data: re-batch it
+        kwargs["x"] = x.unbatch().batch(size)
+        return True
+    if x is not None and hasattr(x, "batch_size") and hasattr(x, "__getitem__"):
+        x.batch_size = size  # Keras 2 image iterators read it per epoch
+        return True
+    if not (hasattr(x, "shape") or isinstance(x, list | tuple | dict)):
+        logger.warning("keras.batch_size=%d not applied: fit's input %s is batched by the "
+                       "script", size, type(x).__name__)
+        return False
+    kwargs["batch_size"] = size
+    return True
+
+
+def _paths(ckpt_dir: str) -> tuple[str, str]:
+    return (os.path.join(ckpt_dir, "completed.weights.h5"),
+            os.path.join(ckpt_dir, "completed.json"))
+
+
+def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
+    """The restored History of a fit call that already finished in an earlier attempt."""
+    weights, meta_path = _paths(ckpt_dir)
+    if not (os.path.exists(weights) and os.path.exists(meta_path)):
+        return None
+    try:
+        with open(meta_path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+        if meta.get("epochs") != epochs:
+            return None
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and hasattr(optimizer, "build") and not getattr(
+            optimizer, "built", True
+        ):
+            optimizer.build(model.trainable_variables)
+        model.load_weights(weights)
+    except Exception as exc:  # noqa: BLE001 - a damaged marker: train this fit again
+        logger.warning("finished fit in %s cannot be restored (%s: %s); training it again",
+                       ckpt_dir, type(exc).__name__, exc)
+        return None
+    history = keras.callbacks.History()
+    history.set_model(model)
+    history.history = meta.get("history", {})
+    history.epoch = meta.get("epoch", [])
+    history.params = meta.get("params", {})
+    return history
+
+
+def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None:
+    weights, meta_path = _paths(ckpt_dir)
+    try:
+        os.makedirs(ckpt_dir, exist_ok=True)
+        tmp = os.path.join(ckpt_dir, "completed.tmp.weights.h5")
+        model.save_weights(tmp)
+        os.replace(tmp, weights)
+        meta = {
+            "epochs": epochs,
+            "history": _jsonable(getattr(history, "history", {})),
+            "epoch": list(getattr(history, "epoch", [])),
+            "params": _jsonable(getattr(history, "params", {}) or {}),
+        }
+        with open(meta_path + ".tmp", "w", encoding="utf-8") as fh:
+            json.dump(meta, fh)
+        os.replace(meta_path + ".tmp", meta_path)
+    except Exception as exc:  # noqa: BLE001 - training succeeded; only resume is weaker
+        logger.warning("could not record the finished fit in %s (%s: %s)",
+                       ckpt_dir, type(exc).__name__, exc)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: getattr(v, "tolist", lambda: str(v))()))
+
+
+_backup_classes: dict[str, type] = {}
+
+
+def backup_callback(keras: Any, backup_dir: str) -> Any:
+    """A ``BackupAndRestore`` on ``backup_dir`` that emits events and survives a bad backup."""
+    base = keras.callbacks.BackupAndRestore
+    key = f"{base.__module__}.{base.__qualname__}"
+    if key not in _backup_classes:
+        _backup_classes[key] = _make_backup_class(base)
+    import inspect
+
+    options: dict[str, Any] = {"save_freq": "epoch", "delete_checkpoint": True}
+    if "double_checkpoint" in inspect.signature(base.__init__).parameters:
+        options["double_checkpoint"] = True  # keep the previous backup for a torn write
+    return _backup_classes[key](backup_dir, **options)
+
+
+def _make_backup_class(base: type) -> type:
+    class TrainchainBackup(base):  # type: ignore[misc, valid-type]
+        def on_train_begin(self, logs: Any = None) -> None:
+            resumed = os.path.isdir(self.backup_dir) and bool(os.listdir(self.backup_dir))
+            try:
+                super().on_train_begin(logs)
+            except Exception as exc:  # noqa: BLE001 - unreadable backup: start clean, say so
+                logger.warning("the checkpoint in %s is unreadable (%s: %s); this fit starts "
+                               "from its first epoch", self.backup_dir, type(exc).__name__, exc)
+                shutil.rmtree(self.backup_dir, ignore_errors=True)
+                if hasattr(self.model, "_initial_epoch"):
+                    self.model._initial_epoch = None
+                events.emit("checkpoint", path=self.backup_dir, epoch=None, restored=False,
+                            error=f"{type(exc).__name__}: {exc}")
+                return
+            if resumed:
+                epoch = getattr(self.model, "_initial_epoch", None)
+                events.emit("checkpoint", path=self.backup_dir, epoch=epoch, restored=True)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            super().on_epoch_end(epoch, logs)
+            events.emit("checkpoint", path=self.backup_dir, epoch=epoch + 1)
+
+    return TrainchainBackup

@@ -1,0 +1,143 @@
+"""``detect(path)``: read a project once and say how to train it, with the reasons.
+
+Pure: no network, no import or execution of the project. Every file is read once and parsed
+once (``sources.scan``); per-file facts are computed lazily, only for the files the decision
+needs (candidate entrypoints and what they import).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from trainchain.detection import knowledge as kb
+from trainchain.detection.entrypoint import choose
+from trainchain.detection.params import extract
+from trainchain.detection.project import ProjectFacts, ProjectIndex
+from trainchain.detection.requirements import parse_requirements
+from trainchain.detection.result import Detection, Parameter, Skipped
+from trainchain.detection.sources import SourceFile, scan
+from trainchain.errors import DetectionError
+from trainchain.profiles import PROFILES
+from trainchain.profiles.base import EvidenceItem
+
+log = logging.getLogger(__name__)
+
+
+def detect(
+    path: Path,
+    entrypoint: str | None = None,
+    declared_params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Detection:
+    """Detect profile, entrypoint and parameters of the project at ``path``.
+
+    ``entrypoint`` and ``declared_params`` come from trainchain.yaml (``entrypoint:`` and
+    ``params:``). Raises ``DetectionError`` when nothing trains or the entrypoint does not parse.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DetectionError(
+            f"project path {str(root)!r} is not a directory; pass the folder that holds the "
+            "training code (e.g. `trainchain detect .`)"
+        )
+    files = scan(root)
+    index = ProjectIndex(files)
+    rel, reason = choose(files, entrypoint, index.training_signs)
+    source = files.sources[rel]
+    if source.tree is None:
+        raise DetectionError(_unparseable(source, root))
+    requirements = parse_requirements(files.other_files)
+    project = index.project_facts(rel, requirements)
+    profile, evidence = _choose_profile(project)
+    facts = index.facts(rel)
+    aliases = facts.aliases if facts else {}
+    parameters = extract(source.tree, rel, aliases)
+    parameters += _declared(declared_params, {p.name for p in parameters})
+    items = [EvidenceItem(rel, None, "entrypoint", reason), *evidence.items]
+    detection = Detection(
+        profile=profile.name,
+        framework=profile.framework,
+        model_family=_family(project, profile.framework),
+        entrypoint=rel,
+        entrypoint_reason=reason,
+        profile_reason=evidence.reason,
+        parameters=tuple(parameters),
+        evidence=tuple(items),
+        requirements=tuple(r.text for r in requirements),
+        imports=project.imports,
+        skipped=tuple(Skipped(s.rel, s.error[0], s.error[1])
+                      for s in files.sources.values() if s.error),
+        keras_sequential=profile.framework == "keras" and _is_sequential(project),
+        keras_defaults=_keras_defaults(project) if profile.framework == "keras" else {},
+    )
+    log.debug("detected %s in %s: %s", detection.profile, root, evidence.reason)
+    return detection
+
+
+def _unparseable(source: SourceFile, root: Path) -> str:
+    line, message = source.error or (None, "unreadable")
+    where = f"{source.rel}:{line}" if line else source.rel
+    return (f"cannot parse the entrypoint {where}: {message}; fix the file, or set "
+            f"`entrypoint:` in {root / 'trainchain.yaml'} to the script that trains")
+
+
+def _choose_profile(project: ProjectFacts) -> tuple[Any, Any]:
+    for profile in PROFILES:
+        evidence = profile.detect(project)
+        if evidence is not None:
+            return profile, evidence
+    raise AssertionError("the generic profile always answers")  # pragma: no cover
+
+
+def _family(project: ProjectFacts, framework: str) -> str:
+    if framework == "generic":
+        return "other"
+    items = project.fitted.get(framework, []) + project.built.get(framework, [])
+    names = [item.symbol.split(" ", 1)[0].removesuffix(".fit").rsplit(".", 1)[-1]
+             for item in items]
+    if framework == "sklearn":
+        fitted = [n for n in names if kb.family_of(n)]
+        return kb.family_of(fitted[0]) or "other" if fitted else "other"
+    return kb.pick_family(names)
+
+
+def _is_sequential(project: ProjectFacts) -> bool:
+    return any(qual in kb.KERAS_SEQUENTIAL for _, _, qual, _ in project.calls())
+
+
+def _keras_defaults(project: ProjectFacts) -> dict[str, Any]:
+    """Literal epochs/batch_size of ``fit`` and learning rate of the optimizer, if written."""
+    found: dict[str, Any] = {}
+    for facts in project.files.values():
+        for method in facts.methods:
+            if method.method in ("fit", "fit_generator"):
+                for key, value in method.literals:
+                    if key in ("epochs", "batch_size") and isinstance(value, int):
+                        found.setdefault(key, value)
+        for call in facts.calls:
+            if call.qualname.rsplit(".", 1)[-1] in kb.KERAS_OPTIMIZERS:
+                for key, value in call.literals:
+                    if key in ("learning_rate", "lr") and isinstance(value, float):
+                        found.setdefault("learning_rate", value)
+    return found
+
+
+def _declared(declared: Mapping[str, Mapping[str, Any]] | None,
+              known: set[str]) -> list[Parameter]:
+    """``params:`` of trainchain.yaml not found in the script: passed via TRAINCHAIN_PARAMS.
+
+    A declared name that the script already exposes keeps its discovered source (that is how
+    the value reaches the script); the declared range still applies in the search space.
+    """
+    out = []
+    for name, spec in (declared or {}).items():
+        if name in known:
+            continue
+        spec = spec if isinstance(spec, Mapping) else {}
+        kind = str(spec.get("type", "float"))
+        ptype = {"categorical": "str"}.get(kind, kind)
+        out.append(Parameter(name, "config", ptype, spec.get("default"), "trainchain.yaml", None,
+                             choices=tuple(spec["choices"]) if spec.get("choices") else None))
+    return out

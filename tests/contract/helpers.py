@@ -1,0 +1,73 @@
+"""Helpers shared by the runtime contract suite and the Docker/image integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tests.services import require, require_docker
+from trainchain.runtimes.base import Resources, TrialSpec
+
+DEFAULT_BASE_IMAGE = "trainchain/base:bookworm"
+
+
+def docker_client() -> Any:
+    """A client of a running engine (skip locally / fail in CI when there is none)."""
+    require_docker()
+    import docker
+
+    return docker.from_env(timeout=120)
+
+
+def build_options() -> Any:
+    """Build options for tests: ``TRAINCHAIN_BASE_IMAGE`` (default the debootstrapped base) and
+    ``TRAINCHAIN_CA_CERTS`` when set. The base image must exist: no registry is reachable."""
+    from trainchain.images import BuildOptions
+
+    base = os.environ.get("TRAINCHAIN_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+    client = docker_client()
+    import docker.errors
+
+    try:
+        client.images.get(base)
+        present = True
+    except docker.errors.ImageNotFound:
+        present = False
+    require(present, f"base image {base} is absent: run scripts/base-image.sh")
+    certs = os.environ.get("TRAINCHAIN_CA_CERTS")
+    wheels = os.environ.get("TRAINCHAIN_WHEELS")
+    return BuildOptions(
+        base_image=base,
+        ca_certs=Path(certs) if certs else None,
+        wheels=Path(wheels) if wheels else None,
+    )
+
+
+def trial_spec(root: Path, workdir: Path, **overrides: Any) -> TrialSpec:
+    """A ``TrialSpec`` whose host directories all live under ``root``."""
+    fields: dict[str, Any] = {
+        "run_id": "contract",
+        "trial": 1,
+        "attempt": 1,
+        "workdir": workdir,
+        "entrypoint": "train.py",
+        "output_dir": root / "output",
+        "checkpoint_dir": root / "checkpoints",
+        "events_path": root / "events" / "events.jsonl",
+        "log_path": root / "logs" / "trial.log",
+        "resources": Resources(),
+    }
+    fields.update(overrides)
+    return TrialSpec(**fields)
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def metric_events(path: Path) -> dict[str, float]:
+    return {e["name"]: e["value"] for e in read_events(path) if e.get("type") == "metric"}

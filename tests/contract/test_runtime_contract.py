@@ -1,0 +1,211 @@
+"""The Runtime contract, written once and run against every runtime (after Optuna's storage suite).
+
+Each case runs a real trial (``python -m trainchain.agent train.py``) of a tiny pure-Python
+script in the ``generic`` environment: a virtualenv for ``local``, an image for ``docker``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.helpers import build_options, metric_events, trial_spec
+from tests.services import require
+from trainchain.runtimes import get_runtime
+from trainchain.runtimes.base import (
+    Environment,
+    EnvSpec,
+    OutcomeKind,
+    Resources,
+    Runtime,
+    TrialProcess,
+    TrialSpec,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+SCRIPT = '''\
+"""Contract script: pure Python; CONTRACT_MODE chooses how it ends."""
+import json, os, pathlib, signal, sys, time
+
+SCALE = 1  # a module-level constant: the agent rewrites it from the parameters
+
+mode = os.environ.get("CONTRACT_MODE", "ok")
+out = pathlib.Path(os.environ["TRAINCHAIN_OUTPUT_DIR"])
+ckpt = pathlib.Path(os.environ["TRAINCHAIN_CHECKPOINT_DIR"])
+params = json.loads(os.environ.get("TRAINCHAIN_PARAMS", "{}"))
+print(f"scale={SCALE} params={json.dumps(params, sort_keys=True)}", flush=True)
+(ckpt / "state.json").write_text(json.dumps({"step": 1}))
+pathlib.Path("written_next_to_script.txt").write_text("the working directory is writable")
+if os.path.isdir("data"):
+    (out / "data_seen.txt").write_text(pathlib.Path("data/input.txt").read_text())
+    try:
+        pathlib.Path("data/intruder.txt").write_text("x")
+        (out / "data_writable.txt").write_text("yes")
+    except OSError:
+        pass
+if mode == "fail":
+    print("failing on purpose", flush=True)
+    sys.exit(3)
+if mode == "signal":
+    os.kill(os.getpid(), signal.SIGKILL)
+if mode == "oom":
+    hog = []
+    while True:
+        hog.append(b"\\x01" * (16 << 20))  # touched pages: they count against the limit
+if mode == "slow":
+    for i in range(1200):
+        print(f"tick {i}", flush=True)
+        time.sleep(0.2)
+(out / "model.json").write_text(json.dumps({"scale": SCALE}))
+(out / "metrics.json").write_text(json.dumps({"accuracy": 0.25 * SCALE}))
+print(f"accuracy={0.25 * SCALE}", flush=True)
+'''
+
+Provisioned = tuple[Runtime, Environment]
+RUNTIMES = [pytest.param("local"), pytest.param("docker", marks=pytest.mark.docker)]
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def provisioned(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Runtime, Environment]]:
+    name: str = request.param
+    module = f"trainchain.runtimes.{name}"
+    require(importlib.util.find_spec(module) is not None, f"{module} is not written yet")
+    saved = dict(os.environ)
+    os.environ["TRAINCHAIN_HOME"] = str(tmp_path_factory.mktemp(f"home-{name}"))
+    if name == "docker":
+        options = build_options()  # skips (or fails in CI) without an engine or base image
+        os.environ["TRAINCHAIN_BASE_IMAGE"] = options.base_image
+    try:
+        runtime = get_runtime(name)
+        env = runtime.provision(EnvSpec(profile="generic", packages=()), lambda line: None)
+        yield runtime, env
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _start(
+    provisioned: Provisioned, tmp_path: Path, mode: str = "ok", **overrides: object
+) -> tuple[TrialSpec, TrialProcess]:
+    runtime, env = provisioned
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "train.py").write_text(SCRIPT)
+    extra_env = {"CONTRACT_MODE": mode}
+    spec = trial_spec(
+        tmp_path,
+        workdir,
+        run_id=f"contract-{uuid.uuid4().hex[:8]}",
+        extra_env=extra_env,
+        **overrides,
+    )
+    return spec, runtime.start(env, spec)
+
+
+def _log(spec: TrialSpec) -> str:
+    return spec.log_path.read_text() if spec.log_path.exists() else ""
+
+
+def test_params_applied_and_metrics_captured(provisioned: Provisioned, tmp_path: Path) -> None:
+    spec, proc = _start(provisioned, tmp_path, params={"SCALE": 2})
+    outcome = proc.wait(240)
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
+    assert "scale=2" in _log(spec)
+    assert '"SCALE": 2' in _log(spec)  # TRAINCHAIN_PARAMS reached the process
+    assert metric_events(spec.events_path)["accuracy"] == pytest.approx(0.5)
+
+
+def test_output_checkpoint_and_workdir_written(provisioned: Provisioned, tmp_path: Path) -> None:
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "input.txt").write_text("digits v1")
+    spec, proc = _start(provisioned, tmp_path, data={"data": data})
+    outcome = proc.wait(240)
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
+    assert (spec.output_dir / "model.json").read_text() == '{"scale": 1}'
+    assert (spec.checkpoint_dir / "state.json").exists()
+    assert (spec.workdir / "written_next_to_script.txt").exists()
+    assert (spec.output_dir / "data_seen.txt").read_text() == "digits v1"
+    for path in (spec.output_dir / "model.json", spec.checkpoint_dir / "state.json"):
+        assert path.stat().st_uid == os.getuid()  # files on the host belong to the caller
+    if provisioned[0].name == "docker":  # data is mounted read-only in containers
+        assert not (spec.output_dir / "data_writable.txt").exists()
+        assert not (data / "intruder.txt").exists()
+
+
+def test_nonzero_exit_is_failed(provisioned: Provisioned, tmp_path: Path) -> None:
+    spec, proc = _start(provisioned, tmp_path, mode="fail")
+    outcome = proc.wait(240)
+    assert outcome is not None, _log(spec)
+    assert (outcome.kind, outcome.exit_code) == (OutcomeKind.FAILED, 3), _log(spec)
+    assert "failing on purpose" in _log(spec)
+
+
+def test_killed_by_signal(provisioned: Provisioned, tmp_path: Path) -> None:
+    spec, proc = _start(provisioned, tmp_path, mode="signal")
+    outcome = proc.wait(240)
+    assert outcome is not None, _log(spec)
+    assert outcome.kind is OutcomeKind.KILLED, (outcome, _log(spec))
+    assert outcome.signal == signal.SIGKILL
+
+
+def test_real_oom_under_memory_limit(provisioned: Provisioned, tmp_path: Path) -> None:
+    if provisioned[0].name == "local":
+        pytest.skip(
+            "local: no per-trial memory limit to exceed (OOM is only classified in containers)"
+        )
+    spec, proc = _start(provisioned, tmp_path, mode="oom", resources=Resources(memory="96m"))
+    outcome = proc.wait(240)
+    assert outcome is not None, _log(spec)
+    assert outcome.kind is OutcomeKind.OOM, (outcome, _log(spec))
+
+
+def test_log_streams_while_running_and_timeout_kill(
+    provisioned: Provisioned, tmp_path: Path
+) -> None:
+    spec, proc = _start(provisioned, tmp_path, mode="slow")
+    sizes = []
+    deadline = time.monotonic() + 120
+    while len(sizes) < 2 and time.monotonic() < deadline:
+        text = _log(spec)
+        if "tick" in text and (not sizes or len(text) > sizes[-1]):
+            sizes.append(len(text))
+        time.sleep(0.5)
+    assert proc.poll() is None, "the slow trial should still be running"
+    assert len(sizes) == 2 and sizes[1] > sizes[0], f"log did not grow while running: {sizes}"
+    proc.kill(OutcomeKind.TIMEOUT, "trial_timeout of 5s exceeded")
+    outcome = proc.wait(60)
+    assert outcome is not None and outcome.kind is OutcomeKind.TIMEOUT
+    assert outcome.reason == "trial_timeout of 5s exceeded"
+
+
+def test_stop_reports_stopped(provisioned: Provisioned, tmp_path: Path) -> None:
+    spec, proc = _start(provisioned, tmp_path, mode="slow")
+    deadline = time.monotonic() + 120
+    while "tick" not in _log(spec) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    proc.stop("pruned at epoch 1")
+    outcome = proc.wait(60)
+    assert outcome is not None and outcome.kind is OutcomeKind.STOPPED
+    assert outcome.reason == "pruned at epoch 1"
+
+
+def test_cleanup_leaves_nothing_running(provisioned: Provisioned, tmp_path: Path) -> None:
+    runtime, _ = provisioned
+    spec, proc = _start(provisioned, tmp_path, mode="fail")
+    assert proc.wait(240) is not None
+    if runtime.name == "docker":
+        assert runtime.find_trial_containers(spec.run_id) == []  # type: ignore[attr-defined]
+    else:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(proc.id), 0)
