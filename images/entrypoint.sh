@@ -11,8 +11,8 @@ trainchain training image: the container trains as soon as it starts.
       -v "$PWD":/code:ro -v "$PWD/out":/output [-v "$PWD/ckpt":/checkpoints] \
       IMAGE [ENTRYPOINT [ARGS...]]
 
-runs `python -m trainchain.agent [ENTRYPOINT [ARGS...]]` on the project. Without ENTRYPOINT the
-agent finds it (train.py, main.py, a notebook, or entrypoint: in trainchain.yaml).
+runs `python -m trainchain.agent ENTRYPOINT [ARGS...]` on the project. Without ENTRYPOINT it is
+found: entrypoint: in trainchain.yaml, else train.py, else main.py, else the only *.ipynb.
 
 Mounts
   /code          the project (read-only is fine: it is copied to a writable scratch directory
@@ -78,6 +78,27 @@ if [ "$copy" = 1 ]; then
     code="$work"
 fi
 cd "$code"
+
+# No entrypoint given: trainchain.yaml's entrypoint:, else train.py, main.py, the only notebook.
+if [ "$#" = 0 ]; then
+    found=""
+    if [ -f trainchain.yaml ]; then
+        found="$(sed -n 's/^entrypoint:[[:space:]]*["'\'']\{0,1\}\([^"'\''#[:space:]]*\).*$/\1/p' trainchain.yaml | head -n 1)"
+    fi
+    for candidate in train.py main.py; do
+        if [ -z "$found" ] && [ -f "$candidate" ]; then found="$candidate"; fi
+    done
+    if [ -z "$found" ]; then
+        set -- ./*.ipynb
+        if [ "$#" = 1 ] && [ -f "$1" ]; then found="$1"; fi
+    fi
+    if [ -z "$found" ]; then
+        echo "trainchain: no training entrypoint in $code: looked for entrypoint: in trainchain.yaml, train.py, main.py, a single *.ipynb; pass it: docker run IMAGE script.py [ARGS...]" >&2
+        exit 2
+    fi
+    echo "trainchain: entrypoint $found"
+    set -- "$found"
+fi
 
 # Not PID 1 (docker run --init, or the trainchain runtime): the init forwards signals.
 if [ "$$" != 1 ]; then

@@ -360,6 +360,7 @@ def _run_build(client: Any, context: Path, plan: ImagePlan, nocache: bool) -> It
 
     step, pending = "", ""
     tail: list[str] = []
+    error: str | None = None
     try:
         stream = client.api.build(
             path=str(context),
@@ -372,9 +373,9 @@ def _run_build(client: Any, context: Path, plan: ImagePlan, nocache: bool) -> It
             nocache=nocache,
             decode=True,
         )
-        for chunk in stream:
+        for chunk in stream:  # read to the end even after an error: that closes the response
             if "error" in chunk:
-                raise EnvironmentBuildError(_failure(plan, step, tail, pending, chunk["error"]))
+                error = error or str(chunk["error"])
             pending += chunk.get("stream", "")
             *lines, pending = pending.split("\n")
             for line in lines:
@@ -387,6 +388,8 @@ def _run_build(client: Any, context: Path, plan: ImagePlan, nocache: bool) -> It
                 yield line
     except docker.errors.DockerException as exc:
         raise EnvironmentBuildError(_failure(plan, step, tail, pending, str(exc))) from exc
+    if error is not None:
+        raise EnvironmentBuildError(_failure(plan, step, tail, pending, error))
     if pending.strip():
         yield pending.rstrip()
 

@@ -18,6 +18,12 @@ def db_url() -> str:
 
 
 def envs_dir() -> Path:
+    """Virtualenvs, shareable between homes with ``TRAINCHAIN_ENVS_DIR``."""
+    shared = os.environ.get("TRAINCHAIN_ENVS_DIR")
+    if shared:
+        path = Path(shared).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     return _sub("envs")
 
 

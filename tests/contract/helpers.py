@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.services import require, require_docker
+from tests.services import require
 from trainchain.runtimes.base import Resources, TrialSpec
 
 DEFAULT_BASE_IMAGE = "trainchain/base:bookworm"
 
 
-def docker_client() -> Any:
-    """A client of a running engine (skip locally / fail in CI when there is none)."""
-    require_docker()
+def require_engine() -> None:
+    """Skip locally / fail in CI without a Docker engine (closing the probe's connection:
+    pytest runs with ``filterwarnings = error`` and a leaked socket is a ResourceWarning)."""
+    try:
+        import docker
+
+        with contextlib.closing(docker.from_env(timeout=10)) as client:
+            client.ping()
+        ok, why = True, ""
+    except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
+        ok, why = False, str(exc)
+    require(ok, f"no Docker engine answers ({why}); start it with scripts/start-dockerd.sh")
+
+
+@contextlib.contextmanager
+def docker_client() -> Iterator[Any]:
+    """A client of a running engine, closed afterwards."""
+    require_engine()
     import docker
 
-    return docker.from_env(timeout=120)
+    with contextlib.closing(docker.from_env(timeout=300)) as client:
+        yield client
 
 
 def build_options() -> Any:
@@ -27,14 +45,14 @@ def build_options() -> Any:
     from trainchain.images import BuildOptions
 
     base = os.environ.get("TRAINCHAIN_BASE_IMAGE") or DEFAULT_BASE_IMAGE
-    client = docker_client()
     import docker.errors
 
-    try:
-        client.images.get(base)
-        present = True
-    except docker.errors.ImageNotFound:
-        present = False
+    with docker_client() as client:
+        try:
+            client.images.get(base)
+            present = True
+        except docker.errors.ImageNotFound:
+            present = False
     require(present, f"base image {base} is absent: run scripts/base-image.sh")
     certs = os.environ.get("TRAINCHAIN_CA_CERTS")
     wheels = os.environ.get("TRAINCHAIN_WHEELS")

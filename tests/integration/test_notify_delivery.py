@@ -43,7 +43,6 @@ SLACK_PATH = "/services/T000/B000/slackSECRETxyz"
 SECRETS = (PASSWORD, TOKEN, HOOK_SECRET, "slackSECRETxyz")
 
 
-
 # --- servers ---------------------------------------------------------------------------------
 
 
@@ -67,7 +66,9 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
@@ -104,18 +105,23 @@ class Mailbox:
         self.messages.append((list(envelope.rcpt_tos), msg))
         return "250 OK"
 
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
-                     auth_data: Any) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER \
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == USER
             and auth_data.password.decode() == PASSWORD
+        )
         if ok:
             self.logins.append(USER)
         return AuthResult(success=ok, handled=False)
 
 
 @pytest.fixture
-def smtp(request: pytest.FixtureRequest, tls_files: tuple[Path, Path],
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Mailbox]]:
+def smtp(
+    request: pytest.FixtureRequest, tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Mailbox]]:
     """A running aiosmtpd; param: plain | starttls (AUTH, TLS required) | smtps (implicit TLS).
 
     Yields the URL the notifier should use (with credentials) and the mailbox.
@@ -127,13 +133,20 @@ def smtp(request: pytest.FixtureRequest, tls_files: tuple[Path, Path],
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_files[0]))  # the client trusts our cert
     kwargs: dict[str, Any] = {"server_hostname": "mx.test"}
     if mode == "starttls":
-        kwargs |= {"tls_context": context, "require_starttls": True,
-                   "authenticator": box.authenticate, "auth_require_tls": True}
+        kwargs |= {
+            "tls_context": context,
+            "require_starttls": True,
+            "authenticator": box.authenticate,
+            "auth_require_tls": True,
+        }
         url = f"smtp://{USER.replace('@', '%40')}:{PASSWORD}@127.0.0.1:{port}"
     elif mode == "smtps":
         # implicit TLS: aiosmtpd does not count it as "TLS" for AUTH, hence require_tls False
-        kwargs |= {"ssl_context": context, "authenticator": box.authenticate,
-                   "auth_require_tls": False}
+        kwargs |= {
+            "ssl_context": context,
+            "authenticator": box.authenticate,
+            "auth_require_tls": False,
+        }
         url = f"smtps://{USER.replace('@', '%40')}:{PASSWORD}@127.0.0.1:{port}"
     else:
         url = f"smtp://127.0.0.1:{port}"
@@ -170,8 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.requests.append({"path": self.path, "headers": dict(self.headers),
-                                     "body": body})
+        self.server.requests.append(
+            {"path": self.path, "headers": dict(self.headers), "body": body}
+        )
         if self.server.delay:
             self.server.release.wait(self.server.delay)
         self.send_response(self.server.status)
@@ -215,13 +229,20 @@ def one(results: list[DeliveryResult]) -> DeliveryResult:
 
 
 @pytest.mark.parametrize("smtp", ["plain", "starttls", "smtps"], indirect=True)
-def test_email_is_received_with_text_html_and_chart(smtp: tuple[str, Mailbox], report: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_email_is_received_with_text_html_and_chart(
+    smtp: tuple[str, Mailbox], report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, box = smtp
     monkeypatch.setenv("TC_SMTP", url)
     to = ["ml-team@example.com", "lead@example.com"]
-    result = one(dispatch("succeeded", report, channels(
-        {"email": {"to": to, "smtp_url_env": "TC_SMTP", "subject_prefix": "[ci]"}}), backoff=0))
+    result = one(
+        dispatch(
+            "succeeded",
+            report,
+            channels({"email": {"to": to, "smtp_url_env": "TC_SMTP", "subject_prefix": "[ci]"}}),
+            backoff=0,
+        )
+    )
     assert result.ok, result.error
     assert result.attempts == 1 and "2 recipient(s)" in result.detail
 
@@ -231,11 +252,13 @@ def test_email_is_received_with_text_html_and_chart(smtp: tuple[str, Mailbox], r
     assert "val_accuracy 0.917 >= target 0.9" in msg["Subject"]
     if "smtp://127.0.0.1" not in url:  # authenticated modes logged in as our user
         assert box.logins == [USER] and msg["From"] == USER
-    text = msg.get_body(("plain",)).get_content()
+    plain, rich = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert plain is not None and rich is not None
+    text = plain.get_content()
     assert "Best parameters: epochs=15, learning_rate=0.0005" in text
     assert "Model:           notify-test v3" in text and "now the champion" in text
-    html = msg.get_body(("html",)).get_content()
-    svg = html[html.index("<svg"): html.index("</svg>") + 6]
+    html = rich.get_content()
+    svg = html[html.index("<svg") : html.index("</svg>") + 6]
     tree = ElementTree.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert len(tree.findall(f".//{ns}circle")) == len(report.trials)
@@ -244,33 +267,74 @@ def test_email_is_received_with_text_html_and_chart(smtp: tuple[str, Mailbox], r
 
 
 @pytest.mark.parametrize("smtp", ["starttls"], indirect=True)
-def test_email_wrong_password_is_a_permanent_failure(smtp: tuple[str, Mailbox], report: Any,
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_email_wrong_password_is_a_permanent_failure(
+    smtp: tuple[str, Mailbox],
+    report: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     url, box = smtp
     monkeypatch.setenv("TC_SMTP", url.replace(PASSWORD, "wrong-" + PASSWORD))
     caplog.set_level(logging.DEBUG)
-    result = one(dispatch("failed", report, channels(
-        {"email": {"to": ["a@example.com"], "smtp_url_env": "TC_SMTP"}}), retries=3, backoff=0))
+    result = one(
+        dispatch(
+            "failed",
+            report,
+            channels({"email": {"to": ["a@example.com"], "smtp_url_env": "TC_SMTP"}}),
+            retries=3,
+            backoff=0,
+        )
+    )
     assert not result.ok and result.attempts == 1  # retrying cannot fix credentials
     assert "rejected the login" in (result.error or "") and "TC_SMTP" in (result.error or "")
     assert box.messages == []
     assert PASSWORD not in caplog.text and PASSWORD not in repr(dataclasses.asdict(result))
 
 
-def test_email_refused_connection_is_retried_then_recorded(report: Any,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("smtp", ["starttls"], indirect=True)
+def test_email_untrusted_certificate_is_permanent(
+    smtp: tuple[str, Mailbox], report: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url, box = smtp
+    empty = tmp_path / "no-ca.pem"
+    empty.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))  # trust nothing: our cert is self-signed
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.setenv("TC_SMTP", url)
+    item = {"email": {"to": ["a@example.com"], "smtp_url_env": "TC_SMTP"}}
+    result = one(dispatch("succeeded", report, channels(item), retries=2, backoff=0))
+    assert not result.ok and result.attempts == 1 and box.messages == []
+    assert "TLS certificate not trusted" in (result.error or "")
+    assert "SSL_CERT_FILE" in (result.error or "") and PASSWORD not in (result.error or "")
+
+
+def test_email_refused_connection_is_retried_then_recorded(
+    report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TC_SMTP", f"smtp://127.0.0.1:{free_port()}")
-    result = one(dispatch("succeeded", report, channels(
-        {"email": {"to": ["a@example.com"], "smtp_url_env": "TC_SMTP"}}), retries=2, backoff=0.01))
+    result = one(
+        dispatch(
+            "succeeded",
+            report,
+            channels({"email": {"to": ["a@example.com"], "smtp_url_env": "TC_SMTP"}}),
+            retries=2,
+            backoff=0.01,
+        )
+    )
     assert not result.ok and result.attempts == 3
     assert "unreachable" in (result.error or "") and "127.0.0.1" in (result.error or "")
 
 
 def test_email_missing_variable_names_it(report: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TC_NOPE", raising=False)
-    result = one(dispatch("succeeded", report, channels(
-        {"email": {"to": ["a@example.com"], "smtp_url_env": "TC_NOPE"}}), backoff=0))
+    result = one(
+        dispatch(
+            "succeeded",
+            report,
+            channels({"email": {"to": ["a@example.com"], "smtp_url_env": "TC_NOPE"}}),
+            backoff=0,
+        )
+    )
     assert not result.ok and result.attempts == 1
     assert "TC_NOPE is not set" in (result.error or "") and "export TC_NOPE" in (result.error or "")
 
@@ -286,11 +350,18 @@ def one_message(box: Mailbox) -> tuple[list[str], EmailMessage]:
 # --- slack, webhook, github ------------------------------------------------------------------
 
 
-def test_slack_gets_incoming_webhook_json(http: Recorder, report: Any,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slack_gets_incoming_webhook_json(
+    http: Recorder, report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
-    result = one(dispatch("target_not_reached", report, channels(
-        {"slack": {"webhook_url_env": "TC_SLACK"}}), backoff=0))
+    result = one(
+        dispatch(
+            "target_not_reached",
+            report,
+            channels({"slack": {"webhook_url_env": "TC_SLACK"}}),
+            backoff=0,
+        )
+    )
     assert result.ok and result.detail == "HTTP 200" and result.channel == "slack:TC_SLACK"
     (request,) = http.requests
     assert request["path"] == SLACK_PATH
@@ -303,11 +374,18 @@ def test_slack_gets_incoming_webhook_json(http: Recorder, report: Any,
     assert all(len(b.get("fields", [])) <= 10 for b in body["blocks"])
 
 
-def test_webhook_is_signed_with_hmac_and_has_a_delivery_id(http: Recorder, report: Any,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhook_is_signed_with_hmac_and_has_a_delivery_id(
+    http: Recorder, report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TC_HOOK_SECRET", HOOK_SECRET)
-    result = one(dispatch("succeeded", report, channels(
-        {"webhook": {"url": http.url + "/hooks/tc", "secret_env": "TC_HOOK_SECRET"}}), backoff=0))
+    result = one(
+        dispatch(
+            "succeeded",
+            report,
+            channels({"webhook": {"url": http.url + "/hooks/tc", "secret_env": "TC_HOOK_SECRET"}}),
+            backoff=0,
+        )
+    )
     assert result.ok, result.error
     (request,) = http.requests
     headers, raw = request["headers"], request["body"]
@@ -322,20 +400,35 @@ def test_webhook_is_signed_with_hmac_and_has_a_delivery_id(http: Recorder, repor
 
 def test_webhook_retries_on_500_with_the_same_delivery_id(http: Recorder, report: Any) -> None:
     http.status, http.answer = 500, b"boom"
-    result = one(dispatch("failed", report, channels(
-        {"webhook": {"url": http.url + "/hooks/tc"}}), retries=2, backoff=0.01))
+    result = one(
+        dispatch(
+            "failed",
+            report,
+            channels({"webhook": {"url": http.url + "/hooks/tc"}}),
+            retries=2,
+            backoff=0.01,
+        )
+    )
     assert not result.ok and result.attempts == 3 and len(http.requests) == 3
     assert "HTTP 500: boom" in (result.error or "")
     assert len({r["headers"]["X-Trainchain-Delivery"] for r in http.requests}) == 1
     assert "X-Trainchain-Signature-256" not in http.requests[0]["headers"]  # no secret_env
 
 
-def test_http_404_is_not_retried(http: Recorder, report: Any,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_404_is_not_retried(
+    http: Recorder, report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     http.status, http.answer = 404, b"no_service"
     monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
-    result = one(dispatch("failed", report, channels(
-        {"slack": {"webhook_url_env": "TC_SLACK"}}), retries=3, backoff=0))
+    result = one(
+        dispatch(
+            "failed",
+            report,
+            channels({"slack": {"webhook_url_env": "TC_SLACK"}}),
+            retries=3,
+            backoff=0,
+        )
+    )
     assert not result.ok and result.attempts == 1 and len(http.requests) == 1
     assert "HTTP 404: no_service" in (result.error or "") and "TC_SLACK" in (result.error or "")
 
@@ -343,8 +436,16 @@ def test_http_404_is_not_retried(http: Recorder, report: Any,
 def test_timeout_is_retried_and_recorded(http: Recorder, report: Any) -> None:
     http.delay = 5.0
     started = time.monotonic()
-    result = one(dispatch("succeeded", report, channels(
-        {"webhook": {"url": http.url + "/slow"}}), retries=1, backoff=0.01, timeout=0.3))
+    result = one(
+        dispatch(
+            "succeeded",
+            report,
+            channels({"webhook": {"url": http.url + "/slow"}}),
+            retries=1,
+            backoff=0.01,
+            timeout=0.3,
+        )
+    )
     assert not result.ok and result.attempts == 2
     assert "did not answer within 0.3s" in (result.error or "")
     assert time.monotonic() - started < 4  # bounded by our timeout, not by the server
@@ -352,23 +453,36 @@ def test_timeout_is_retried_and_recorded(http: Recorder, report: Any) -> None:
 
 def test_refused_connection_is_retried_and_recorded(report: Any) -> None:
     url = f"http://127.0.0.1:{free_port()}/hook"
-    result = one(dispatch("succeeded", report, channels({"webhook": {"url": url}}),
-                          retries=2, backoff=0.01))
+    result = one(
+        dispatch("succeeded", report, channels({"webhook": {"url": url}}), retries=2, backoff=0.01)
+    )
     assert not result.ok and result.attempts == 3
     assert "unreachable (connection refused)" in (result.error or "")
 
 
-@pytest.mark.parametrize(("event", "state"), [("started", "pending"), ("succeeded", "success"),
-                                              ("target_not_reached", "failure"),
-                                              ("failed", "error")])
-def test_github_commit_status(http: Recorder, monkeypatch: pytest.MonkeyPatch, event: str,
-                              state: str) -> None:
+@pytest.mark.parametrize(
+    ("event", "state"),
+    [
+        ("started", "pending"),
+        ("succeeded", "success"),
+        ("target_not_reached", "failure"),
+        ("failed", "error"),
+    ],
+)
+def test_github_commit_status(
+    http: Recorder, monkeypatch: pytest.MonkeyPatch, event: str, state: str
+) -> None:
     monkeypatch.setenv("TC_GH", TOKEN)
     http.status, http.answer = 201, b'{"id": 1}'
     run = sample_report("git@github.com:acme/digits.git", SHA, "main", event=event)
-    item = {"github_status": {"token_env": "TC_GH", "api_url": http.url + "/api/v3/",
-                              "target_url": "https://tc.example.com/runs/{run_id}"},
-            "on": ["started", "succeeded", "target_not_reached", "failed"]}
+    item = {
+        "github_status": {
+            "token_env": "TC_GH",
+            "api_url": http.url + "/api/v3/",
+            "target_url": "https://tc.example.com/runs/{run_id}",
+        },
+        "on": ["started", "succeeded", "target_not_reached", "failed"],
+    }
     result = one(dispatch(event, run, channels(item), backoff=0))
     assert result.ok, result.error
     (request,) = http.requests
@@ -383,21 +497,28 @@ def test_github_commit_status(http: Recorder, monkeypatch: pytest.MonkeyPatch, e
         assert "val_accuracy 0.917" in body["description"]
 
 
-def test_channels_only_get_their_events(http: Recorder, report: Any,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_channels_only_get_their_events(
+    http: Recorder, report: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TC_GH", TOKEN)
-    items = channels({"webhook": {"url": http.url + "/a"}},  # default: not "started"
-                     {"github_status": {"token_env": "TC_GH", "api_url": http.url},
-                      "on": ["started"]})
+    items = channels(
+        {"webhook": {"url": http.url + "/a"}},  # default: not "started"
+        {"github_status": {"token_env": "TC_GH", "api_url": http.url}, "on": ["started"]},
+    )
     assert [r.channel for r in dispatch("started", report, items, backoff=0)] == ["github_status"]
-    assert [r.channel for r in dispatch("failed", report, items, backoff=0)] == ["webhook:127.0.0.1:"
-                                                                                  f"{http.server_address[1]}/a"]
+    assert [r.channel for r in dispatch("failed", report, items, backoff=0)] == [
+        f"webhook:127.0.0.1:{http.server_address[1]}/a"
+    ]
 
 
 @pytest.mark.parametrize("smtp", ["starttls"], indirect=True)
-def test_no_secret_reaches_logs_or_results(http: Recorder, smtp: tuple[str, Mailbox], report: Any,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_reaches_logs_or_results(
+    http: Recorder,
+    smtp: tuple[str, Mailbox],
+    report: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Every channel fails once (HTTP 500 / bad SMTP login) and succeeds once; grep for secrets."""
     smtp_url, box = smtp
     caplog.set_level(logging.DEBUG)
@@ -429,19 +550,23 @@ def test_no_secret_reaches_logs_or_results(http: Recorder, smtp: tuple[str, Mail
 
 
 def write_config(path: Path, notify_items: list[dict[str, Any]]) -> None:
-    text = yaml.safe_dump({"metric": {"name": "val_accuracy"}, "notify": notify_items})
+    text = yaml.safe_dump({"metric": "val_accuracy", "notify": notify_items})
     (path / "trainchain.yaml").write_text(text.replace("'on':", "on:"), encoding="utf-8")
 
 
-def test_cli_sends_on_every_channel(tmp_path: Path, http: Recorder, smtp: tuple[str, Mailbox],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_sends_on_every_channel(
+    tmp_path: Path, http: Recorder, smtp: tuple[str, Mailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, box = smtp
     monkeypatch.setenv("TC_SMTP", url)
     monkeypatch.setenv("TC_SLACK", http.url + SLACK_PATH)
-    write_config(tmp_path, [
-        {"email": {"to": ["ml-team@example.com"], "smtp_url_env": "TC_SMTP"}},
-        {"slack": {"webhook_url_env": "TC_SLACK"}, "on": ["failed"]},  # forced anyway
-    ])
+    write_config(
+        tmp_path,
+        [
+            {"email": {"to": ["ml-team@example.com"], "smtp_url_env": "TC_SMTP"}},
+            {"slack": {"webhook_url_env": "TC_SLACK"}, "on": ["failed"]},  # forced anyway
+        ],
+    )
     result = CliRunner().invoke(notify, ["test", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "ok     email:ml-team@example.com: accepted by 127.0.0.1" in result.output
@@ -454,8 +579,7 @@ def test_cli_exits_1_when_a_channel_fails(tmp_path: Path, monkeypatch: pytest.Mo
     write_config(tmp_path, [{"slack": {"webhook_url_env": "TC_MISSING"}}])
     result = CliRunner().invoke(notify, ["test", str(tmp_path), "--retries", "0"])
     assert result.exit_code == 1
-    assert "FAILED slack:TC_MISSING: slack:TC_MISSING: environment variable TC_MISSING is not set" \
-        in result.output
+    assert "FAILED slack:TC_MISSING: environment variable TC_MISSING is not set" in result.output
 
 
 def test_cli_without_channels_is_a_config_error(tmp_path: Path) -> None:
@@ -466,4 +590,6 @@ def test_cli_without_channels_is_a_config_error(tmp_path: Path) -> None:
     assert "no trainchain.yaml in" in str(result.exception)
     write_config(tmp_path, [])
     result = CliRunner().invoke(notify, ["test", str(tmp_path)])
-    assert isinstance(result.exception, ConfigError) and "no notify: channels" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "no notify: channels" in str(
+        result.exception
+    )

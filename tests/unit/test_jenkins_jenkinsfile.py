@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from tests.services import require
+
 from trainchain.jenkins import make_options
 from trainchain.jenkins.jenkinsfile import render_jenkinsfile
 
@@ -37,7 +37,11 @@ class Call:
     node: Any  # the lark subtree
 
     def calls(self, name: str) -> list[Call]:
-        return [call for call in iter_calls(self.node) if call.name == name and call.node is not self.node]
+        return [
+            call
+            for call in iter_calls(self.node)
+            if call.name == name and call.node is not self.node
+        ]
 
 
 def parse(text: str) -> Any:
@@ -49,22 +53,52 @@ def parse(text: str) -> Any:
     from groovy_parser.tokenizer import GroovyRestrictedTokenizer
 
     tokens = list(GroovyRestrictedTokenizer().get_tokens(text))
-    return create_groovy_parser().parse(tokens)  # type: ignore[arg-type]
+    return create_groovy_parser().parse(tokens)
 
 
 def token_text(subtree: Any) -> str:
     return str(subtree.children[0].value[1])  # groovy-parser tokens: (type, text, raw)
 
 
+def call_name(path_expression: Any) -> str | None:
+    """`name` when the path expression starts with a bare identifier (`stage(...)`, `sh ...`)."""
+    primary = path_expression.children[0]
+    if getattr(primary, "data", None) != "primary":
+        return None
+    identifier = primary.children[0]
+    return token_text(identifier) if getattr(identifier, "data", None) == "identifier" else None
+
+
 def iter_calls(tree: Any) -> Iterator[Call]:
-    for node in tree.iter_subtrees_topdown():
-        if node.data != "command_expression":
+    """Every call in document order: command style (`stage('x') { }`, `sh 'y'`) and `f(...)`."""
+    heads: set[int] = set()
+    for node in tree.iter_subtrees_topdown():  # pre-order, i.e. document order
+        if node.data == "command_expression":
+            head = next(
+                (
+                    s
+                    for s in node.children[0].iter_subtrees_topdown()
+                    if s.data == "path_expression"
+                ),
+                None,
+            )
+            if head is None or call_name(head) is None:
+                continue
+            heads.add(id(head))
+        elif node.data == "path_expression" and id(node) not in heads:
+            arguments = [c for c in node.children[1:] if getattr(c, "data", None) == "path_element"]
+            if not arguments or not any(a.find_data("arguments") for a in arguments):
+                continue
+            head = node
+        else:
             continue
-        head = next(node.children[0].find_data("identifier"), None)
-        if head is None:
+        name = call_name(head)
+        if name is None:
             continue
-        strings = [token_text(s) for s in node.find_data("string_literal")]
-        yield Call(token_text(head), strings, node)
+        strings = [
+            token_text(s) for s in node.iter_subtrees_topdown() if s.data == "string_literal"
+        ]
+        yield Call(name, strings, node)
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +121,11 @@ def test_six_stages_in_order(trees: dict[str, Any], variant: str) -> None:
 @pytest.mark.parametrize("variant", ["full", "minimal"])
 def test_each_stage_runs_its_trainchain_command(trees: dict[str, Any], variant: str) -> None:
     for stage in stages(trees[variant]):
-        commands = [s for s in stage.strings if s.startswith("trainchain ")]
+        commands = [s for sh in stage.calls("sh") for s in sh.strings]
         if stage.strings[0] == "fetch":
-            branch = "main"
-            expected = f'trainchain stage fetch --source "$GIT_URL" --ref "$GIT_COMMIT" --branch {branch}'
+            expected = (
+                'trainchain stage fetch --source "$GIT_URL" --ref "$GIT_COMMIT" --branch main'
+            )
         else:
             expected = f'trainchain stage {stage.strings[0]} --run "$RUN_ID"'
         assert commands == [expected]

@@ -1,4 +1,4 @@
-"""`jobs.yaml` rendered to job XML by the real jenkins-job-builder, then checked element by element."""
+"""`jobs.yaml` rendered to job XML by the real jenkins-job-builder, then checked element-wise."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from tests.services import require
+
 from trainchain.jenkins import ExportOptions, export_chain, make_options
 
 REPO = "git@github.com:team/Digits_CNN.git"
@@ -57,7 +57,9 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ET.E
 
 @pytest.fixture(scope="module")
 def minimal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ET.Element]]:
-    return export(tmp_path_factory.mktemp("min"), make_options("https://github.com/t/model", poll=""))
+    return export(
+        tmp_path_factory.mktemp("min"), make_options("https://github.com/t/model", poll="")
+    )
 
 
 def job(xml: dict[str, ET.Element], number: int, prefix: str = "digits-cnn") -> ET.Element:
@@ -85,10 +87,13 @@ def test_job1_scm_url_branch_and_credentials(full: tuple[Path, dict[str, ET.Elem
     assert text(scm, remote + "credentialsId") == "github-deploy-key"
     assert text(scm, "branches/hudson.plugins.git.BranchSpec/name") == "*/release/2.0"
     for number in range(2, 7):  # only job1 clones; the others read the run from the database
-        assert job(full[1], number).find("scm").get("class") == "hudson.scm.NullSCM"  # type: ignore[union-attr]
+        other = job(full[1], number).find("scm")
+        assert other is not None and other.get("class") == "hudson.scm.NullSCM"
 
 
-def test_job1_github_push_trigger_and_poll_fallback(full: tuple[Path, dict[str, ET.Element]]) -> None:
+def test_job1_github_push_trigger_and_poll_fallback(
+    full: tuple[Path, dict[str, ET.Element]],
+) -> None:
     triggers = job(full[1], 1).find("triggers")
     assert triggers is not None
     assert triggers.find("com.cloudbees.jenkins.GitHubPushTrigger") is not None
@@ -106,7 +111,9 @@ def test_job1_runs_fetch_and_writes_the_run_id(full: tuple[Path, dict[str, ET.El
     assert script.index("rm -f trainchain-run.properties") < script.index("trainchain stage fetch")
 
 
-def test_job1_passes_run_id_from_the_properties_file(full: tuple[Path, dict[str, ET.Element]]) -> None:
+def test_job1_passes_run_id_from_the_properties_file(
+    full: tuple[Path, dict[str, ET.Element]],
+) -> None:
     config = job(full[1], 1).find(f"publishers/{PT}BuildTrigger/configs/{PT}BuildTriggerConfig")
     assert config is not None
     assert text(config, "projects") == "digits-cnn-job2-detect"
@@ -124,7 +131,9 @@ def test_job1_passes_run_id_from_the_properties_file(full: tuple[Path, dict[str,
 def test_each_job_triggers_the_next_with_run_id(
     full: tuple[Path, dict[str, ET.Element]], number: int, condition: str
 ) -> None:
-    configs = job(full[1], number).findall(f"publishers/{PT}BuildTrigger/configs/{PT}BuildTriggerConfig")
+    configs = job(full[1], number).findall(
+        f"publishers/{PT}BuildTrigger/configs/{PT}BuildTriggerConfig"
+    )
     assert len(configs) == 1
     config = configs[0]
     assert text(config, "projects") == f"digits-cnn-job{number + 1}-{JOBS[number]}"
@@ -146,6 +155,7 @@ def test_jobs_2_to_6_declare_run_id_and_run_their_stage(
         "hudson.model.StringParameterDefinition"
     )
     assert [text(p, "name") for p in params] == ["RUN_ID"]
+    assert text(params[0], "trim") == "true"
     shells = root.findall("builders/hudson.tasks.Shell")
     assert len(shells) == 1
     script = text(shells[0], "command")
@@ -192,7 +202,10 @@ def test_database_url_bound_from_credentials_in_every_job(
         root = job(full[1], number)
         assert text(root, binding + "variable") == "TRAINCHAIN_DB_URL"
         assert text(root, binding + "credentialsId") == "trainchain-db-url"
-        assert root.find("buildWrappers/hudson.plugins.timestamper.TimestamperBuildWrapper") is not None
+        assert (
+            root.find("buildWrappers/hudson.plugins.timestamper.TimestamperBuildWrapper")
+            is not None
+        )
 
 
 def test_ssh_key_lent_to_fetch_only(full: tuple[Path, dict[str, ET.Element]]) -> None:
@@ -230,13 +243,20 @@ def test_minimal_export_has_no_poll_labels_or_bindings(
     job1 = job(xml, 1, "model")
     assert job1.find("triggers/com.cloudbees.jenkins.GitHubPushTrigger") is not None
     assert job1.find("triggers/hudson.triggers.SCMTrigger") is None
-    assert job1.find("scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/credentialsId") is None
+    assert (
+        job1.find("scm/userRemoteConfigs/hudson.plugins.git.UserRemoteConfig/credentialsId") is None
+    )
     assert text(job1, "scm/branches/hudson.plugins.git.BranchSpec/name") == "*/main"
     for number in range(1, 7):
         root = job(xml, number, "model")
         assert root.find("assignedNode") is None
         assert text(root, "canRoam") == "true"
-        assert root.find("buildWrappers/org.jenkinsci.plugins.credentialsbinding.impl.SecretBuildWrapper") is None
+        assert (
+            root.find(
+                "buildWrappers/org.jenkinsci.plugins.credentialsbinding.impl.SecretBuildWrapper"
+            )
+            is None
+        )
     assert "Polling is off" in (out / "README.md").read_text()
 
 

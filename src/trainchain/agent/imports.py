@@ -1,8 +1,8 @@
-"""Run a callback right after a module is imported, without importing it ourselves.
+"""Post-import hooks: run a patch right after a module (keras, click, sklearn) is imported.
 
-The agent must not import keras, click or sklearn (they may be absent, and importing TensorFlow
-costs seconds): a ``sys.meta_path`` finder wraps the loader of the watched modules so the hook
-runs once the module's body has executed, before the importer gets it back.
+The agent may not import frameworks itself (they may be absent, and importing TensorFlow costs
+seconds), so it waits for the script to import them. A meta-path finder wraps the loader of
+the watched modules; the callback runs once the module's code has executed.
 """
 
 from __future__ import annotations
@@ -12,75 +12,100 @@ import importlib.machinery
 import logging
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from types import ModuleType
+import types
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
-Hook = Callable[[ModuleType], None]
+Hook = Callable[[types.ModuleType], None]
+
+_hooks: dict[str, list[Hook]] = {}
+_lock = threading.RLock()
 
 
-class PostImportFinder(importlib.abc.MetaPathFinder):
-    """Find watched modules through the other finders, then wrap their loader's exec_module."""
+def install(hooks: Mapping[str, Hook]) -> None:
+    """Register ``{module name: hook}``; each hook runs once, right after that import."""
+    for name, hook in hooks.items():
+        when_imported(name, hook)
 
-    def __init__(self, hooks: dict[str, Hook]) -> None:
-        self._hooks = dict(hooks)
+
+def when_imported(name: str, hook: Hook) -> None:
+    """Call ``hook(module)`` after ``name`` is imported (at once if it already is)."""
+    with _lock:
+        module = sys.modules.get(name)
+        if module is None:
+            _hooks.setdefault(name, []).append(hook)
+            _install_finder()
+            return
+    _run(hook, module)
+
+
+def _run(hook: Hook, module: types.ModuleType) -> None:
+    try:
+        hook(module)
+    except Exception:  # noqa: BLE001 - a failing patch must never break the user's import
+        logger.warning("trainchain hook for %s failed", module.__name__, exc_info=True)
+
+
+def _install_finder() -> None:
+    if not any(isinstance(f, _HookFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _HookFinder())
+
+
+class _HookFinder(importlib.abc.MetaPathFinder):
+    """Finds watched modules through the other finders, then wraps their loader."""
+
+    def __init__(self) -> None:
         self._busy = threading.local()
 
     def find_spec(
         self,
         fullname: str,
         path: Sequence[str] | None,
-        target: ModuleType | None = None,
+        target: types.ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        hook = self._hooks.get(fullname)
-        if hook is None or getattr(self._busy, "name", None) == fullname:
+        if fullname not in _hooks or getattr(self._busy, fullname.replace(".", "_"), False):
             return None
-        self._busy.name = fullname
+        setattr(self._busy, fullname.replace(".", "_"), True)
         try:
-            spec = None
             for finder in sys.meta_path:
                 if finder is self or not hasattr(finder, "find_spec"):
                     continue
                 spec = finder.find_spec(fullname, path, target)
                 if spec is not None:
                     break
+            else:
+                return None
         finally:
-            self._busy.name = None
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            setattr(self._busy, fullname.replace(".", "_"), False)
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        _wrap_loader(spec.loader, fullname, hook)
+        spec.loader = _HookLoader(spec.loader, fullname)
         return spec
 
 
-def _wrap_loader(loader: importlib.abc.Loader, fullname: str, hook: Hook) -> None:
-    original = loader.exec_module
+class _HookLoader(importlib.abc.Loader):
+    """Delegates to the real loader; runs the hooks after ``exec_module``."""
 
-    def exec_module(module: ModuleType) -> None:
-        original(module)
-        run_hook(fullname, hook, module)
+    def __init__(self, loader: Any, fullname: str) -> None:
+        self._loader = loader
+        self._fullname = fullname
 
-    # The loader instance belongs to this one spec, so patching it touches nothing else, and
-    # ``module.__loader__`` stays the real loader for importlib.resources and friends.
-    loader.exec_module = exec_module  # type: ignore[method-assign]
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        result: types.ModuleType | None = self._loader.create_module(spec)
+        return result
 
+    def exec_module(self, module: types.ModuleType) -> None:
+        # Put the real loader back so introspection (importlib.resources, pkgutil) sees it.
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        with _lock:
+            hooks = _hooks.pop(self._fullname, [])
+        for hook in hooks:
+            _run(hook, module)
 
-def run_hook(fullname: str, hook: Hook, module: ModuleType) -> None:
-    try:
-        hook(module)
-    except Exception as exc:  # noqa: BLE001 - a broken hook must never break the user's import
-        logger.warning("could not hook %s (%s: %s); training continues without it",
-                       fullname, type(exc).__name__, exc)
-
-
-def install(hooks: dict[str, Hook]) -> None:
-    """Watch ``hooks``' modules; modules already imported are hooked at once."""
-    pending = {}
-    for name, hook in hooks.items():
-        module = sys.modules.get(name)
-        if module is not None:
-            run_hook(name, hook, module)
-        else:
-            pending[name] = hook
-    if pending:
-        sys.meta_path.insert(0, PostImportFinder(pending))
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)

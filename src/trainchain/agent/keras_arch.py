@@ -55,7 +55,10 @@ def apply_once(model: Any, keras: Any, state: TrialState) -> None:
 
 
 def plan_layers(
-    old: list[Any], batch_shape: tuple[Any, ...], knobs: dict[str, Any], keras: Any,
+    old: list[Any],
+    batch_shape: tuple[Any, ...],
+    knobs: dict[str, Any],
+    keras: Any,
     notes: list[str],
 ) -> list[Any]:
     """New, unbuilt layers: the old ones from their configs, scaled, with blocks and dropout."""
@@ -84,14 +87,14 @@ def plan_layers(
 def _add_conv_blocks(
     layers: list[Any], batch_shape: tuple[Any, ...], blocks: int, keras: Any, notes: list[str]
 ) -> None:
-    flat = next((i for i, l in enumerate(layers) if type(l).__name__ == "Flatten"), None)
+    flat = next((i for i, lay in enumerate(layers) if type(lay).__name__ == "Flatten"), None)
     if flat is None:
         notes.append("no Flatten layer: keras.extra_conv_blocks not applied")
         return
     shape = batch_shape
     for layer in layers[:flat]:
         shape = _shape(layer.compute_output_shape(shape))
-    convs = [l for l in layers[:flat] if "Conv" in type(l).__name__ and _size_key(l)]
+    convs = [c for c in layers[:flat] if "Conv" in type(c).__name__ and _size_key(c)]
     last = convs[-1].get_config() if convs else {}
     rank = len(shape) - 2
     if rank not in (1, 2, 3):
@@ -102,8 +105,11 @@ def _add_conv_blocks(
     added = 0
     for _ in range(blocks):
         conv = getattr(keras.layers, f"Conv{rank}D")(
-            filters=last.get("filters", 32), kernel_size=3, padding=last.get("padding", "valid"),
-            activation="relu", data_format=data_format,
+            filters=last.get("filters", 32),
+            kernel_size=3,
+            padding=last.get("padding", "valid"),
+            activation="relu",
+            data_format=data_format,
         )
         pool = getattr(keras.layers, f"MaxPooling{rank}D")(pool_size=2, data_format=data_format)
         conv_shape = _shape(conv.compute_output_shape(shape))
@@ -161,7 +167,10 @@ def _summary(model: Any) -> dict[str, Any]:
 
 
 def _report(
-    knobs: dict[str, Any], before: dict[str, Any], after: dict[str, Any], notes: list[str],
+    knobs: dict[str, Any],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    notes: list[str],
     applied: bool,
 ) -> None:
     events.emit(

@@ -92,16 +92,26 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
     epochs = int(kwargs.get("epochs", 1))
     done = keras_resume.load_completed(model, ckpt_dir, epochs, keras)
     if done is not None:
-        events.emit("fit", call=call, epochs=epochs, batch_size=kwargs.get("batch_size"),
-                    initial_epoch=epochs, skipped=True, restored_from=ckpt_dir)
+        events.emit(
+            "fit",
+            call=call,
+            epochs=epochs,
+            batch_size=kwargs.get("batch_size"),
+            initial_epoch=epochs,
+            skipped=True,
+            restored_from=ckpt_dir,
+        )
         save_model(model, keras, st)
         return done
     callbacks = _as_list(kwargs.get("callbacks"))
     if built:
         callbacks.insert(0, keras_resume.backup_callback(keras, ckpt_dir))
     else:
-        logger.warning("fit #%d: the model could not be built from its input before training, "
-                       "so it trains without BackupAndRestore checkpoints", call)
+        logger.warning(
+            "fit #%d: the model could not be built from its input before training, "
+            "so it trains without BackupAndRestore checkpoints",
+            call,
+        )
     callbacks.append(_epoch_logger(keras)(call, epochs, kwargs.get("batch_size")))
     kwargs["callbacks"] = callbacks
     _counters["fit_depth"] += 1
@@ -178,9 +188,13 @@ def save_model(model: Any, keras: Any, st: state.TrialState) -> None:
         os.makedirs(st.output_dir, exist_ok=True)
         model.save(path)
     except Exception as exc:  # noqa: BLE001 - e.g. an unserializable subclassed model
-        logger.warning("could not save the model to %s (%s: %s); call "
-                       "trainchain.agent.log_model(path) after saving it yourself",
-                       path, type(exc).__name__, exc)
+        logger.warning(
+            "could not save the model to %s (%s: %s); call "
+            "trainchain.agent.log_model(path) after saving it yourself",
+            path,
+            type(exc).__name__,
+            exc,
+        )
         return
     events.emit("model", path=path, framework="keras")
 

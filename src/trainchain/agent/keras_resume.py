@@ -69,7 +69,7 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 def set_batch_size(kwargs: dict[str, Any], size: int) -> bool:
     """Apply ``keras.batch_size`` to ``fit``'s input; False (with a warning) when impossible."""
-    x = kwargs.get("x")
+    x: Any = kwargs.get("x")
     if hasattr(x, "element_spec") and hasattr(x, "unbatch"):  # tf.data: re-batch it
         kwargs["x"] = x.unbatch().batch(size)
         return True
@@ -77,16 +77,21 @@ def set_batch_size(kwargs: dict[str, Any], size: int) -> bool:
         x.batch_size = size  # Keras 2 image iterators read it per epoch
         return True
     if not (hasattr(x, "shape") or isinstance(x, list | tuple | dict)):
-        logger.warning("keras.batch_size=%d not applied: fit's input %s is batched by the "
-                       "script", size, type(x).__name__)
+        logger.warning(
+            "keras.batch_size=%d not applied: fit's input %s is batched by the script",
+            size,
+            type(x).__name__,
+        )
         return False
     kwargs["batch_size"] = size
     return True
 
 
 def _paths(ckpt_dir: str) -> tuple[str, str]:
-    return (os.path.join(ckpt_dir, "completed.weights.h5"),
-            os.path.join(ckpt_dir, "completed.json"))
+    return (
+        os.path.join(ckpt_dir, "completed.weights.h5"),
+        os.path.join(ckpt_dir, "completed.json"),
+    )
 
 
 def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
@@ -100,14 +105,20 @@ def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
         if meta.get("epochs") != epochs:
             return None
         optimizer = getattr(model, "optimizer", None)
-        if optimizer is not None and hasattr(optimizer, "build") and not getattr(
-            optimizer, "built", True
+        if (
+            optimizer is not None
+            and hasattr(optimizer, "build")
+            and not getattr(optimizer, "built", True)
         ):
             optimizer.build(model.trainable_variables)
         model.load_weights(weights)
     except Exception as exc:  # noqa: BLE001 - a damaged marker: train this fit again
-        logger.warning("finished fit in %s cannot be restored (%s: %s); training it again",
-                       ckpt_dir, type(exc).__name__, exc)
+        logger.warning(
+            "finished fit in %s cannot be restored (%s: %s); training it again",
+            ckpt_dir,
+            type(exc).__name__,
+            exc,
+        )
         return None
     history = keras.callbacks.History()
     history.set_model(model)
@@ -134,8 +145,9 @@ def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None
             json.dump(meta, fh)
         os.replace(meta_path + ".tmp", meta_path)
     except Exception as exc:  # noqa: BLE001 - training succeeded; only resume is weaker
-        logger.warning("could not record the finished fit in %s (%s: %s)",
-                       ckpt_dir, type(exc).__name__, exc)
+        logger.warning(
+            "could not record the finished fit in %s (%s: %s)", ckpt_dir, type(exc).__name__, exc
+        )
 
 
 def _jsonable(value: Any) -> Any:
@@ -160,19 +172,29 @@ def backup_callback(keras: Any, backup_dir: str) -> Any:
 
 
 def _make_backup_class(base: type) -> type:
-    class TrainchainBackup(base):  # type: ignore[misc, valid-type]
+    class TrainchainBackup(base):  # type: ignore[misc]
         def on_train_begin(self, logs: Any = None) -> None:
             resumed = os.path.isdir(self.backup_dir) and bool(os.listdir(self.backup_dir))
             try:
                 super().on_train_begin(logs)
             except Exception as exc:  # noqa: BLE001 - unreadable backup: start clean, say so
-                logger.warning("the checkpoint in %s is unreadable (%s: %s); this fit starts "
-                               "from its first epoch", self.backup_dir, type(exc).__name__, exc)
+                logger.warning(
+                    "the checkpoint in %s is unreadable (%s: %s); this fit starts "
+                    "from its first epoch",
+                    self.backup_dir,
+                    type(exc).__name__,
+                    exc,
+                )
                 shutil.rmtree(self.backup_dir, ignore_errors=True)
                 if hasattr(self.model, "_initial_epoch"):
                     self.model._initial_epoch = None
-                events.emit("checkpoint", path=self.backup_dir, epoch=None, restored=False,
-                            error=f"{type(exc).__name__}: {exc}")
+                events.emit(
+                    "checkpoint",
+                    path=self.backup_dir,
+                    epoch=None,
+                    restored=False,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
                 return
             if resumed:
                 epoch = getattr(self.model, "_initial_epoch", None)

@@ -76,7 +76,9 @@ def install(state: TrialState) -> Callable[..., str]:
                 return original(prompt)
             raise UnansweredPrompt(text, prompt_param_name(text))
         reply = _as_answer(state.params[param])
-        sys.stdout.write(f"{text}{reply}\n")  # what a terminal would show
+        # What a terminal would show; written past the stdout metric parser (not a metric).
+        write = getattr(sys.stdout, "write_unparsed", sys.stdout.write)
+        write(f"{text}{reply}\n")
         sys.stdout.flush()
         events.emit("prompt", prompt=text, param=param, value=state.params[param])
         state.mark_applied(param, state.params[param], "prompt")

@@ -112,12 +112,12 @@ def get() -> TrialState:
     global _state
     if _state is None:
         env = os.environ
+        output_dir = os.path.abspath(env.get("TRAINCHAIN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
         _state = TrialState(
             params=parse_params(env.get("TRAINCHAIN_PARAMS")),
-            output_dir=os.path.abspath(env.get("TRAINCHAIN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR),
+            output_dir=output_dir,
             checkpoint_dir=os.path.abspath(
-                env.get("TRAINCHAIN_CHECKPOINT_DIR")
-                or os.path.join(env.get("TRAINCHAIN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR, "checkpoints")
+                env.get("TRAINCHAIN_CHECKPOINT_DIR") or os.path.join(output_dir, "checkpoints")
             ),
             under_controller=bool(env.get("TRAINCHAIN_EVENTS")),
         )

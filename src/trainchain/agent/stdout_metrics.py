@@ -93,6 +93,12 @@ class StdoutTee(io.TextIOBase):
                 self._on_line(line)
         return written if isinstance(written, int) else len(s)
 
+    def write_unparsed(self, s: str) -> int:
+        """Write without parsing (the agent's own echo of an answered prompt)."""
+        self._pending = ""
+        written = self._target.write(s)
+        return written if isinstance(written, int) else len(s)
+
     def flush(self) -> None:
         self._target.flush()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -75,14 +76,11 @@ def build(
         wheels=wheels or env.wheels,
     )
     plan = _plan(target, bake, profile, options)
-    client = connect()
     started = time.monotonic()
-    sink = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115
-    try:
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(contextlib.closing(connect()))
+        sink = stack.enter_context(open(log_file, "a", encoding="utf-8")) if log_file else None
         built = _build_chain(client, plan, no_cache, quiet, sink)
-    finally:
-        if sink:
-            sink.close()
     verb = "built" if built else "reused (up to date)"
     click.echo(f"{verb} in {time.monotonic() - started:.1f}s", err=True)
     click.echo(plan.tag)
@@ -94,7 +92,8 @@ def list_(as_json: bool) -> None:
     """List trainchain images in the Docker engine."""
     from trainchain.runtimes.docker import connect
 
-    rows = imagelib.list_images(connect())
+    with contextlib.closing(connect()) as client:
+        rows = imagelib.list_images(client)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -104,7 +103,8 @@ def list_(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("tag", "kind", "profile", "size (MB)", "created")
+    table = Table("kind", "profile", "size (MB)", "created")
+    table.add_column("tag", no_wrap=True)
     for row in rows:
         table.add_row(
             row["tag"], row["kind"], row["profile"], f"{row['size_mb']:.0f}", row["created"][:19]

@@ -27,7 +27,11 @@ def jenkins() -> None:
 )
 @click.option("--name", default=None, help="Job name prefix [default: from the repository name].")
 @click.option("--credentials-id", default=None, help="Jenkins credentials id for the git clone.")
-@click.option("--label", default=None, help="Agent label for all jobs [default: any agent].")
+@click.option(
+    "--label",
+    default=None,
+    help="Agent label for the jobs [default: any agent]; see --docker-label.",
+)
 @click.option(
     "--docker-label",
     default=None,

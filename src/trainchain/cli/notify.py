@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,24 @@ def notify() -> None:
 
 
 @notify.command("test")
-@click.argument(
-    "path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path)
+@click.argument("path", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--event",
+    type=click.Choice(EVENTS),
+    default="succeeded",
+    show_default=True,
+    help="Which event the test message pretends to be.",
 )
-@click.option("--event", type=click.Choice(EVENTS), default="succeeded", show_default=True,
-              help="Which event the test message pretends to be.")
-@click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Seconds to wait for each server.")
-@click.option("--retries", type=int, default=1, show_default=True,
-              help="Retries of a failed delivery.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each server.",
+)
+@click.option(
+    "--retries", type=int, default=1, show_default=True, help="Retries of a failed delivery."
+)
 def test(path: Path, event: str, timeout: float, retries: int) -> None:
     """Send a test message on every channel in PATH/trainchain.yaml (ignores their on: lists)."""
     from trainchain.notify import dispatch
@@ -36,13 +46,22 @@ def test(path: Path, event: str, timeout: float, retries: int) -> None:
     source, commit, branch = git_facts(path)
     report = sample_report(source, commit, branch, event=event)
     click.echo(f"sending test '{event}' ({report.run_id}) on {len(channels)} channel(s)")
-    results = dispatch(event, report, channels, retries=retries, backoff=0.5,
-                       timeout=timeout, force=True)
+    notify_log = logging.getLogger("trainchain.notify")
+    level = notify_log.level
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        # each failure is printed below; the logger's copy would only repeat it (-v shows it)
+        notify_log.setLevel(logging.ERROR)
+    try:
+        results = dispatch(
+            event, report, channels, retries=retries, backoff=0.5, timeout=timeout, force=True
+        )
+    finally:
+        notify_log.setLevel(level)
     for result in results:
         mark = click.style("ok    ", fg="green") if result.ok else click.style("FAILED", fg="red")
         text = result.detail if result.ok else result.error
-        tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
-        click.echo(f"{mark} {result.channel}: {text}{tries}")
+        tries = f" ({result.attempts} attempts)" if result.attempts > 1 else ""
+        click.echo(f"{mark} {result.channel}{tries}: {text}")
     failed = sum(not r.ok for r in results)
     if failed:
         click.echo(f"{failed} of {len(results)} channel(s) failed", err=True)

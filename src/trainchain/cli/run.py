@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from trainchain.cli.view import ProgressView
 
@@ -31,27 +32,64 @@ def _params(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--ref", help="Branch, tag or commit to train (git sources).")
 @click.option("--target", type=float, help="Stop tuning at this metric value [default: 0.80].")
 @click.option("--metric", help="Metric to optimize [default: auto: held-out metrics first].")
-@click.option("--goal", type=click.Choice(["maximize", "minimize"]), help="Direction [default: maximize].")
+@click.option(
+    "--goal", type=click.Choice(["maximize", "minimize"]), help="Direction [default: maximize]."
+)
 @click.option("--max-trials", type=int, help="Trials in all, baseline included [default: 20].")
 @click.option("--timeout", type=float, help="Wall-time budget of tuning, in seconds.")
 @click.option("--max-epochs-total", type=int, help="Budget of epochs summed over trials.")
 @click.option("--trial-timeout", type=float, help="Seconds one trial may take.")
 @click.option("--no-tune", is_flag=True, help="Run the baseline only.")
-@click.option("--param", "param", multiple=True, metavar="NAME=VALUE", help="Baseline value of a parameter (repeatable).")
-@click.option("--data", multiple=True, metavar="NAME=PATH", help="Make PATH visible as ./NAME to the script (repeatable).")
+@click.option(
+    "--param",
+    "param",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Baseline value of a parameter (repeatable).",
+)
+@click.option(
+    "--data",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Make PATH visible as ./NAME to the script (repeatable).",
+)
 @click.option("--entrypoint", help="Script or notebook to train [default: detected].")
-@click.option("--profile", help="Force an environment profile (keras, keras-legacy, sklearn, pytorch, generic).")
-@click.option("--runtime", type=click.Choice(["local", "docker", "auto"]), help="Where trials run [default: local].")
-@click.option("--sampler", type=click.Choice(["tpe", "random", "cmaes", "grid"]), help="Optuna sampler [default: tpe].")
-@click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), help="Optuna pruner [default: median].")
+@click.option(
+    "--profile",
+    help="Force an environment profile (keras, keras-legacy, sklearn, pytorch, generic).",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["local", "docker", "auto"]),
+    help="Where trials run [default: local].",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(["tpe", "random", "cmaes", "grid"]),
+    help="Optuna sampler [default: tpe].",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(["median", "hyperband", "none"]),
+    help="Optuna pruner [default: median].",
+)
 @click.option("--seed", type=int, help="Sampler seed, for repeatable searches.")
 @click.option("--parallel", type=int, help="Trials run at once [default: 1].")
 @click.option("--name", help="Model name in the registry [default: the repository's name].")
 @click.option("--quiet", is_flag=True, help="Only the outcome.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @click.pass_context
-def run(ctx: click.Context, source: str, ref: str | None, no_tune: bool, param: tuple[str, ...],
-        data: tuple[str, ...], quiet: bool, as_json: bool, **flags: Any) -> None:
+def run(
+    ctx: click.Context,
+    source: str,
+    ref: str | None,
+    no_tune: bool,
+    param: tuple[str, ...],
+    data: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
     """Run the chain on SOURCE: a directory, a git repository or a git URL.
 
     Exit codes: 0 target reached; 3 budget spent below the target (the best model is still
@@ -70,7 +108,9 @@ def run(ctx: click.Context, source: str, ref: str | None, no_tune: bool, param: 
     pipeline = Pipeline(progress=view)
     run_id = pipeline.create_run(source, ref=ref, options=options)
     if not as_json:
-        view.console.print(f"run [bold]{run_id}[/] — `trainchain resume {run_id}` continues it if interrupted")
+        view.console.print(
+            f"run [bold]{run_id}[/] — `trainchain resume {run_id}` continues it if interrupted"
+        )
     _finish(ctx, pipeline, run_id, view, as_json)
 
 
@@ -89,7 +129,9 @@ def resume(ctx: click.Context, run_id: str, quiet: bool, as_json: bool) -> None:
     _finish(ctx, pipeline, run_id, view, as_json)
 
 
-def _finish(ctx: click.Context, pipeline: Any, run_id: str, view: ProgressView, as_json: bool) -> None:
+def _finish(
+    ctx: click.Context, pipeline: Any, run_id: str, view: ProgressView, as_json: bool
+) -> None:
     try:
         outcome = pipeline.execute(run_id)
     finally:
@@ -106,10 +148,16 @@ def print_summary(view: ProgressView, report: Any) -> None:
     out = view.console
     metric = report.metric
     if report.status == "failed":
-        out.print(f"[red bold]run {report.run_id} failed[/] in {report.failed_stage}: {report.error}")
+        out.print(
+            f"[red bold]run {report.run_id} failed[/] in {report.failed_stage}: {report.error}"
+        )
         return
     best = report.best or {}
-    verdict = "[green bold]target reached[/]" if report.status == "succeeded" else "[yellow bold]target not reached[/]"
+    verdict = (
+        "[green bold]target reached[/]"
+        if report.status == "succeeded"
+        else "[yellow bold]target not reached[/]"
+    )
     baseline = (report.baseline or {}).get("value")
     out.print(
         f"{verdict}: {metric.name} {best.get('value', float('nan')):.4f} "
@@ -117,7 +165,9 @@ def print_summary(view: ProgressView, report: Any) -> None:
         f"after {len(report.trials)} trial(s); best trial {best.get('trial')}"
     )
     if best.get("params"):
-        out.print("  best parameters: " + ", ".join(f"{k}={v}" for k, v in best["params"].items()))
+        out.print("  best parameters: " + escape(", ".join(f"{k}={v}" for k, v in best["params"].items())))
     if report.model:
         champion = " — new champion" if report.became_champion else ""
-        out.print(f"  model {report.model.name} v{report.model.version}{champion}: {report.model.path}")
+        out.print(
+            f"  model {report.model.name} v{report.model.version}{champion}: {report.model.path}"
+        )

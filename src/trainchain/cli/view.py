@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 STAGE_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "skipped": "dim"}
 
@@ -15,14 +16,16 @@ class ProgressView:
 
     def __init__(self, mode: str = "live", console: Console | None = None) -> None:
         self.mode = mode  # live | quiet | json
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self.best: float | None = None
         self._status: Any = None
 
     def __call__(self, event: dict[str, Any]) -> None:
         if self.mode == "json":
             return
-        handler: Callable[[dict[str, Any]], None] | None = getattr(self, f"_on_{event.get('kind')}", None)
+        handler: Callable[[dict[str, Any]], None] | None = getattr(
+            self, f"_on_{event.get('kind')}", None
+        )
         if handler:
             handler(event)
 
@@ -44,22 +47,21 @@ class ProgressView:
             extra = f" ({(ev.get('result') or {}).get('reason', '')})"
         self._line(f"[{style}]● {ev['stage']:<8} {state}[/]{extra}")
         if state == "failed":
-            self.close()
-            self._line(f"[red]{ev.get('error', '')}[/]")
+            self.close()  # the summary at the end quotes the error once
 
     def _on_log(self, ev: dict[str, Any]) -> None:
         if self.mode != "quiet":
-            self._line(f"  {ev['message']}")
+            self._line(f"  {escape(ev['message'])}")
 
     def _on_build(self, ev: dict[str, Any]) -> None:
         if self.mode == "live":
-            self._status_text(f"building environment: {ev['line'][:100]}")
+            self._status_text(f"building environment: {escape(ev['line'][:100])}")
 
     def _on_trial_start(self, ev: dict[str, Any]) -> None:
         if self.mode == "quiet":
             return
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in ev["params"].items()) or "script defaults"
-        self._line(f"  trial {ev['trial']}: {params}")
+        self._line(f"  trial {ev['trial']}: {escape(params)}")
 
     def _on_epoch(self, ev: dict[str, Any]) -> None:
         if self.mode != "live":
@@ -75,13 +77,19 @@ class ProgressView:
             self.best = value
         if self.mode == "quiet":
             return
-        shown = f"{ev.get('metric')} = {value:.4f}" if value is not None else (ev.get("error") or "").splitlines()[0] if ev.get("error") else ""
+        shown = (
+            f"{ev.get('metric')} = {value:.4f}"
+            if value is not None
+            else (ev.get("error") or "").splitlines()[0]
+            if ev.get("error")
+            else ""
+        )
         style = {"complete": "green", "pruned": "dim", "failed": "red"}.get(ev["state"], "")
-        self._line(f"  [{style}]trial {ev['trial']} {ev['state']}[/] {shown}")
+        self._line(f"  [{style}]trial {ev['trial']} {ev['state']}[/] {escape(shown)}")
 
     def _on_restart(self, ev: dict[str, Any]) -> None:
         self.close()
-        self._line(f"  [yellow]trial {ev['trial']}: {ev['reason']}[/]")
+        self._line(f"  [yellow]trial {ev['trial']}: {escape(ev['reason'])}[/]")
 
     def _status_text(self, text: str) -> None:
         if not self.console.is_terminal:

@@ -55,11 +55,14 @@ def detect(
     aliases = facts.aliases if facts else {}
     parameters = extract(source.tree, rel, aliases)
     parameters += _declared(declared_params, {p.name for p in parameters})
+    family, family_item = _family(project, profile.framework)
     items = [EvidenceItem(rel, None, "entrypoint", reason), *evidence.items]
+    if family_item is not None and family_item not in items:
+        items.append(family_item)
     detection = Detection(
         profile=profile.name,
         framework=profile.framework,
-        model_family=_family(project, profile.framework),
+        model_family=family,
         entrypoint=rel,
         entrypoint_reason=reason,
         profile_reason=evidence.reason,
@@ -91,16 +94,29 @@ def _choose_profile(project: ProjectFacts) -> tuple[Any, Any]:
     raise AssertionError("the generic profile always answers")  # pragma: no cover
 
 
-def _family(project: ProjectFacts, framework: str) -> str:
+def _family(project: ProjectFacts, framework: str) -> tuple[str, EvidenceItem | None]:
+    """The model family and the layer or estimator that shows it."""
     if framework == "generic":
-        return "other"
+        return "other", None
     items = project.fitted.get(framework, []) + project.built.get(framework, [])
-    names = [item.symbol.split(" ", 1)[0].removesuffix(".fit").rsplit(".", 1)[-1]
-             for item in items]
-    if framework == "sklearn":
-        fitted = [n for n in names if kb.family_of(n)]
-        return kb.family_of(fitted[0]) or "other" if fitted else "other"
-    return kb.pick_family(names)
+    named = [(_class_name(item.symbol), item) for item in items]
+    if framework == "sklearn":  # the estimator that is fitted, not every one built
+        family = next((kb.family_of(n) for n, _ in named if kb.family_of(n)), None) or "other"
+    else:
+        family = kb.pick_family([n for n, _ in named])
+    for name, item in named:
+        if kb.family_of(name) == family:
+            why = f"model family {family}: {name} is built"
+            return family, EvidenceItem(item.file, item.line, item.symbol, why)
+    return family, None
+
+
+def _class_name(symbol: str) -> str:
+    """``keras.layers.Conv2D`` -> ``Conv2D``; ``sklearn.svm.SVC.fit`` -> ``SVC``."""
+    parts = symbol.split(" ", 1)[0].split(".")
+    while len(parts) > 1 and not parts[-1][:1].isupper():
+        parts.pop()
+    return parts[-1]
 
 
 def _is_sequential(project: ProjectFacts) -> bool:
@@ -108,10 +124,17 @@ def _is_sequential(project: ProjectFacts) -> bool:
 
 
 def _keras_defaults(project: ProjectFacts) -> dict[str, Any]:
-    """Literal epochs/batch_size of ``fit`` and learning rate of the optimizer, if written."""
-    found: dict[str, Any] = {}
+    """Literal epochs/batch_size of ``fit`` and learning rate of the optimizer, if written.
+
+    ``array_input`` is True when some ``fit`` gets ``x, y`` arrays (batch size applies);
+    a generator or dataset carries its own batches.
+    """
+    found: dict[str, Any] = {"array_input": False}
     for facts in project.files.values():
         for method in facts.methods:
+            if method.method == "fit" and (method.positional >= 2 or {"y", "batch_size"} &
+                                           set(method.keywords)):
+                found["array_input"] = True
             if method.method in ("fit", "fit_generator"):
                 for key, value in method.literals:
                     if key in ("epochs", "batch_size") and isinstance(value, int):

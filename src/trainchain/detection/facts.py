@@ -41,6 +41,8 @@ class MethodCall:
     receiver: str | None  # normalized qualname of what the receiver was built from, if known
     line: int
     literals: tuple[tuple[str, object], ...] = ()
+    keywords: tuple[str, ...] = ()
+    positional: int = 0
 
 
 @dataclass
@@ -82,7 +84,8 @@ def analyze(rel: str, tree: ast.Module) -> FileFacts:
             recv = recv if recv and kb.framework_of(recv) else None
         elif receiver is not None:  # Sequential().fit(...): the receiver is a call
             recv = _resolve(receiver[0], aliases)
-        facts.methods.append(MethodCall(method, recv, node.lineno, _literals(node)))
+        facts.methods.append(MethodCall(method, recv, node.lineno, _literals(node), _keywords(node),
+                                        len(node.args)))
     for cls, dotted, line in collector.bases:
         qual = _resolve(dotted, aliases)
         if qual:

@@ -24,6 +24,8 @@ SKIP_DIRS = frozenset({
 REQUIREMENT_FILES = ("requirements.txt", "pyproject.toml")
 # cell magics whose body is still Python; any other %%magic cell is dropped
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+# line magics whose argument is a Python statement: keep the statement
+_PYTHON_LINE_MAGIC = re.compile(r"^(\s*)%(?:time|timeit|prun)\s+(?:-\S+\s+)*(?=\S)")
 _LINE_MAGIC = re.compile(r"^(\s*)(?:[%!]|\w+\s*=\s*[%!])")
 _HELP = re.compile(r"^(\s*)[\w.]+\?\??\s*$|^(\s*)\?")
 
@@ -150,6 +152,10 @@ def _strip_magics(cell: list[str]) -> list[str]:
         cell = ["pass", *cell[1:]]
     out = []
     for line in cell:
+        keep = _PYTHON_LINE_MAGIC.match(line)
+        if keep:
+            out.append(keep.group(1) + line[keep.end() :])
+            continue
         match = _LINE_MAGIC.match(line) or _HELP.match(line)
         if match:
             indent = next((g for g in match.groups() if g is not None), "")

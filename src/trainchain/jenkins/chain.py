@@ -41,18 +41,14 @@ CHAIN: tuple[ChainJob, ...] = (
     ChainJob(1, "fetch", "clone the pushed commit and create the run", needs_docker=False),
     ChainJob(2, "detect", "detect what the code needs and provision its image", needs_docker=True),
     ChainJob(3, "train", "train the baseline with the script's own defaults", needs_docker=True),
-    ChainJob(
-        4, "tune", "tune with Optuna until the target metric", True, TARGET_NOT_REACHED_EXIT
-    ),
-    ChainJob(
-        5, "promote", "register the best model and notify", False, TARGET_NOT_REACHED_EXIT
-    ),
+    ChainJob(4, "tune", "tune with Optuna until the target metric", True, TARGET_NOT_REACHED_EXIT),
+    ChainJob(5, "promote", "register the best model and notify", False, TARGET_NOT_REACHED_EXIT),
     ChainJob(6, "monitor", "restart crashed trainings from their checkpoint", needs_docker=True),
 )
 
 
 def fetch_command(options: ExportOptions) -> str:
-    """The command of job1; prints only the run id. $GIT_URL/$GIT_COMMIT come from the git plugin."""
+    """The command of job1; it prints only the run id. The git plugin sets $GIT_URL/$GIT_COMMIT."""
     branch = shlex.quote(options.branch)
     return f'trainchain stage fetch --source "$GIT_URL" --ref "$GIT_COMMIT" --branch {branch}'
 

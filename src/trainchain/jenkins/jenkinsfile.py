@@ -92,9 +92,11 @@ def _fetch_steps(options: ExportOptions) -> list[str]:
     ]
     if options.credentials_id and options.uses_ssh:
         # `stage fetch` clones the repository itself: lend it the job's SSH key.
-        body = [f"sshagent(credentials: [{_groovy(options.credentials_id)}]) {{"] + [
-            "    " + line for line in body
-        ] + ["}"]
+        body = (
+            [f"sshagent(credentials: [{_groovy(options.credentials_id)}]) {{"]
+            + ["    " + line for line in body]
+            + ["}"]
+        )
     return [
         "script {",
         "    def scmVars = checkout scm",

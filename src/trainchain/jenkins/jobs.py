@@ -39,7 +39,7 @@ def build_jobs(options: ExportOptions) -> list[Data]:
 
 def render_jobs_yaml(options: ExportOptions) -> str:
     header = _HEADER.format(repo=options.repo, branch=options.branch)
-    body = yaml.dump(
+    body: str = yaml.dump(
         build_jobs(options), Dumper=_BlockDumper, sort_keys=False, default_flow_style=False
     )
     return header + body
@@ -97,11 +97,14 @@ def _fetch_triggers(options: ExportOptions) -> list[Any]:
 
 
 def _run_id_parameter(job: ChainJob) -> Data:
-    note = " Empty on timer builds: then every trial container is checked." if job.number == 6 else ""
+    note = (
+        " Empty on timer builds: then every trial container is checked." if job.number == 6 else ""
+    )
     return {
         "string": {
             "name": "RUN_ID",
             "default": "",
+            "trim": True,
             "description": f"trainchain run id, passed on by the previous job of the chain.{note}",
         }
     }
@@ -134,7 +137,9 @@ def _trigger(job: ChainJob, following: ChainJob, options: ExportOptions) -> Data
         trigger["property-file"] = RUN_ID_FILE
         trigger["fail-on-missing"] = True
     else:
-        trigger["predefined-parameters"] = "RUN_ID=$RUN_ID"  # no braces: JJB would read {RUN_ID} as its own
+        trigger["predefined-parameters"] = (
+            "RUN_ID=$RUN_ID"  # no braces: JJB would read {RUN_ID} as its own
+        )
     return trigger
 
 
@@ -152,13 +157,14 @@ def _view(options: ExportOptions) -> Data:
     }
 
 
-class _BlockDumper(yaml.SafeDumper):
-    """Writes multi-line strings (the shell scripts) as readable `|` blocks."""
-
-
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+# A SafeDumper that writes multi-line strings (the shell scripts) as readable `|` blocks.
+# Built with type() so mypy accepts it with or without the PyYAML stubs installed.
+_BlockDumper: Any = type("_BlockDumper", (yaml.SafeDumper,), {})
 
 
 _BlockDumper.add_representer(str, _represent_str)

@@ -74,7 +74,9 @@ def make_options(
 def check_repo_url(url: str) -> str:
     """A git URL Jenkins' git plugin can clone, without an inlined password or token."""
     url = url.strip()
-    hint = "give a git URL such as https://github.com/team/model.git or git@github.com:team/model.git"
+    hint = (
+        "give a git URL such as https://github.com/team/model.git or git@github.com:team/model.git"
+    )
     if not url:
         raise UsageError(f"--repo is empty; {hint}")
     if _SCP_URL.match(url):

@@ -38,7 +38,7 @@ def render_readme(options: ExportOptions) -> str:
             f" and credentials `{options.credentials_id}`" if options.credentials_id else ""
         ),
         db_note=(
-            f" with id `{options.db_url_credentials_id}` (bound to `TRAINCHAIN_DB_URL` in every job)"
+            f" with id `{options.db_url_credentials_id}` (bound to `TRAINCHAIN_DB_URL` in each job)"
             if options.db_url_credentials_id
             else " and exported with `--db-url-credentials-id ID`"
         ),
@@ -67,7 +67,7 @@ def _plugin_list(options: ExportOptions) -> str:
 
 def _poll_note(options: ExportOptions) -> str:
     if not options.poll:
-        return "Polling is off (`--poll \"\"`): a lost webhook delivery means a missed push."
+        return 'Polling is off (`--poll ""`): a lost webhook delivery means a missed push.'
     return (
         f"job1 also polls the repository (`{options.poll}`), so a push whose webhook delivery "
         "was lost still starts the chain."

@@ -16,5 +16,6 @@ class _Template(string.Template):
 
 def render_template(name: str, **values: str) -> str:
     """Return template ``name`` with every placeholder filled; a missing value is a bug."""
-    text = resources.files("trainchain.jenkins").joinpath("templates").joinpath(name).read_text("utf-8")
+    folder = resources.files("trainchain.jenkins").joinpath("templates")
+    text = folder.joinpath(name).read_text(encoding="utf-8")
     return _Template(text).substitute(values)

@@ -67,14 +67,14 @@ class Notifier(ABC):
         """
 
     def wants(self, event: str) -> bool:
-        return NotifyEvent(event) in self.events
+        return event in {e.value for e in self.events}
 
     def read_secret(self, env_name: str, what: str) -> str:
         """The value of ``env_name``; a missing variable is a permanent, named failure."""
         value = os.environ.get(env_name, "").strip()
         if not value:
             raise PermanentNotifyError(
-                f"{self.name}: environment variable {env_name} is not set; export {env_name} "
+                f"environment variable {env_name} is not set; export {env_name} "
                 f"with the {what} (it is read from the environment only, never from the config)"
             )
         self.add_secret(value)
@@ -124,7 +124,7 @@ def deliver(
             error = notifier.scrub(exc.message)
             permanent = isinstance(exc, PermanentNotifyError)
         except Exception as exc:  # noqa: BLE001 - a notification must never fail the run
-            error = notifier.scrub(f"{notifier.name}: unexpected {type(exc).__name__}: {exc}")
+            error = notifier.scrub(f"unexpected {type(exc).__name__}: {exc}")
             permanent = False
         else:
             detail = notifier.scrub(detail or "")
@@ -135,8 +135,13 @@ def deliver(
         delay = backoff * 2 ** (attempts - 1)
         logger.info("retrying %s on %s in %.2fs: %s", event, notifier.name, delay, error)
         sleep(delay)
-    logger.warning("could not send the %s notification on %s (%d attempt(s)): %s",
-                   event, notifier.name, attempts, error)
+    logger.warning(
+        "could not send the %s notification on %s (%d attempt(s)): %s",
+        event,
+        notifier.name,
+        attempts,
+        error,
+    )
     return DeliveryResult(notifier.name, event, False, attempts, error)
 
 
@@ -158,6 +163,8 @@ def dispatch(
     """
     from trainchain.notify import build_notifier
 
+    if event not in {e.value for e in NotifyEvent}:
+        logger.warning("unknown notification event %r; known: %s", event, ", ".join(NotifyEvent))
     notifiers: list[Notifier | DeliveryResult] = []
     for channel in channels:
         if isinstance(channel, Notifier):
@@ -171,7 +178,9 @@ def dispatch(
     if not todo:
         return []
     # every notifier scrubs every channel's secrets: a server may echo another one's token
-    shared = {os.environ.get(env, "") for n in todo if isinstance(n, Notifier) for env in n.secret_envs}
+    shared = {
+        os.environ.get(env, "") for n in todo if isinstance(n, Notifier) for env in n.secret_envs
+    }
     for item in todo:
         if isinstance(item, Notifier):
             for value in shared:

@@ -22,7 +22,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 def trial_chart(trials: Sequence[TrialReport], metric: MetricSpec) -> str:
     """SVG: one dot per trial with a value, the best-so-far line and the dashed target."""
-    points = [(t.number, float(t.value), t.state) for t in trials if t.value is not None]
+    points = sorted((t.number, float(t.value), t.state) for t in trials if t.value is not None)
     title = f"{metric.name} per trial (target {metric.target:.4g}, {metric.goal})"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '

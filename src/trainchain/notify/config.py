@@ -26,7 +26,7 @@ _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _REPO = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 
 
-class NotifyEvent(str, enum.Enum):
+class NotifyEvent(enum.StrEnum):
     """What happened to a run; each channel chooses the events it hears."""
 
     STARTED = "started"
@@ -59,7 +59,9 @@ class EmailChannel(_Frozen):
 
     @model_validator(mode="after")
     def _addresses(self) -> EmailChannel:
-        bad = [a for a in (*self.to, *([self.from_] if self.from_ else [])) if not _ADDRESS.match(a)]
+        bad = [
+            a for a in (*self.to, *([self.from_] if self.from_ else [])) if not _ADDRESS.match(a)
+        ]
         if bad:
             raise ValueError(f"not an email address: {', '.join(map(repr, bad))}; use name@host")
         return self

@@ -149,7 +149,7 @@ class SmtpNotifier(Notifier):
             if server.user:
                 if not secure and not server.is_loopback():
                     raise PermanentNotifyError(
-                        f"{self.name}: {server.address} offers no STARTTLS; refusing to send the "
+                        f"{server.address} offers no STARTTLS; refusing to send the "
                         f"password in clear; use smtps:// in {self.settings.smtp_url_env} or a "
                         "server with STARTTLS"
                     )
@@ -177,7 +177,11 @@ def translate(exc: BaseException, server: SmtpServer, env_name: str, timeout: fl
             "address this account may send as"
         )
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         error_cls = PermanentNotifyError if exc.smtp_code >= 500 else NotifyError
         return error_cls(f"{where} answered {exc.smtp_code} {text}")
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -190,7 +194,7 @@ def translate(exc: BaseException, server: SmtpServer, env_name: str, timeout: fl
             f"{where}: TLS failed ({exc.reason}); use smtps:// for implicit TLS (port 465) and "
             "smtp:// for STARTTLS (ports 25/587)"
         )
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError):
         return NotifyError(f"{where} did not answer within {timeout:g}s; check host and port")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return NotifyError(f"{where} closed the connection ({exc}); retry later")

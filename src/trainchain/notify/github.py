@@ -27,7 +27,9 @@ STATES = {
     "failed": "error",
 }
 # https://host/owner/name(.git), ssh://git@host/owner/name, git@host:owner/name.git
-_REMOTE = re.compile(r"^(?:[a-z+]+://[^/]+/|[^@/\s]+@[^:/\s]+:)(?:.*/)?([^/]+)/([^/]+?)(?:\.git)?/?$")
+_REMOTE = re.compile(
+    r"^(?:[a-z+]+://[^/]+/|[^@/\s]+@[^:/\s]+:)(?:.*/)?([^/]+)/([^/]+?)(?:\.git)?/?$"
+)
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
@@ -55,7 +57,7 @@ class GithubStatusNotifier(Notifier):
         repo = self.settings.repo or repo_from_source(report.source)
         if not repo:
             raise PermanentNotifyError(
-                f"{self.name}: cannot tell the GitHub repository of source {report.source!r}; "
+                f"cannot tell the GitHub repository of source {report.source!r}; "
                 "set github_status.repo: owner/name in trainchain.yaml"
             )
         return repo
@@ -63,7 +65,7 @@ class GithubStatusNotifier(Notifier):
     def _sha(self, report: RunReport) -> str:
         if not report.commit or not _SHA.match(report.commit):
             raise PermanentNotifyError(
-                f"{self.name}: run {report.run_id} has no commit SHA (got {report.commit!r}); "
+                f"run {report.run_id} has no commit SHA (got {report.commit!r}); "
                 "commit statuses need a git source pushed to GitHub"
             )
         return report.commit

@@ -28,7 +28,7 @@ def html_body(event: str, report: RunReport) -> str:
         for label, value in message.facts(event, report)
     )
     parts = [
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">",
+        '<!DOCTYPE html><html><head><meta charset="utf-8">',
         f"<title>{escape(message.headline(event, report))}</title></head>",
         '<body style="font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#222">',
         f'<h2 style="color:{color};font-size:18px">{escape(message.headline(event, report))}</h2>',

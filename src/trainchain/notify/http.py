@@ -8,7 +8,6 @@ never the URL, which may itself be the secret (Slack webhook URLs are).
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -68,17 +67,19 @@ def post_json(
         if exc.code in _RETRYABLE:
             raise NotifyError(f"{message}; the service failed, retry later") from exc
         raise PermanentNotifyError(f"{message}; {fix}") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise NotifyError(
             f"{what} did not answer within {timeout:g}s; check that it is reachable"
         ) from exc
     except urllib.error.URLError as exc:
         reason = exc.reason
-        if isinstance(reason, TimeoutError | socket.timeout):
+        if isinstance(reason, TimeoutError):
             raise NotifyError(
                 f"{what} did not answer within {timeout:g}s; check that it is reachable"
             ) from exc
-        raise NotifyError(f"{what} is unreachable ({_reason(reason)}); check the host and port") from exc
+        raise NotifyError(
+            f"{what} is unreachable ({_reason(reason)}); check the host and port"
+        ) from exc
     except ValueError as exc:  # the message would quote the URL, which may be the secret
         raise PermanentNotifyError(
             f"{what} has a malformed URL; it must look like https://host/path"

@@ -90,7 +90,9 @@ def facts(event: str, report: RunReport) -> list[tuple[str, str]]:
         rows.append(("Reason", report.error or "no reason recorded"))
     if event != "started":
         goal = "maximize" if report.metric.goal == "maximize" else "minimize"
-        rows.append(("Metric", f"{report.metric.name} ({goal}, target {fmt(report.metric.target)})"))
+        rows.append(
+            ("Metric", f"{report.metric.name} ({goal}, target {fmt(report.metric.target)})")
+        )
         rows.append(("Result", comparison(report)))
         if report.best:
             trial = report.best.get("trial")

@@ -14,7 +14,13 @@ from pathlib import Path
 from trainchain.notify.message import TEST_RUN_PREFIX
 from trainchain.report import MetricSpec, ModelReport, RunReport, TrialReport
 
-_VALUES = [(0.842, 5, 1e-3), (0.871, 8, 1e-3), (0.865, 8, 3e-3), (0.902, 12, 5e-4), (0.917, 15, 5e-4)]
+_VALUES = [
+    (0.842, 5, 1e-3),
+    (0.871, 8, 1e-3),
+    (0.865, 8, 3e-3),
+    (0.902, 12, 5e-4),
+    (0.917, 15, 5e-4),
+]
 
 
 def git_facts(path: Path) -> tuple[str, str | None, str | None]:
@@ -24,7 +30,10 @@ def git_facts(path: Path) -> tuple[str, str | None, str | None]:
         try:
             done = subprocess.run(
                 ["git", "-C", str(path), *args],
-                capture_output=True, text=True, timeout=10, check=False,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -44,7 +53,9 @@ def sample_report(
         TrialReport(n, "complete", v, {"epochs": e, "learning_rate": lr}, metric_source="keras")
         for n, (v, e, lr) in enumerate(_VALUES)
     ]
-    trials.insert(3, TrialReport(5, "pruned", 0.61, {"epochs": 3, "learning_rate": 1e-2}))
+    trials.insert(3, TrialReport(3, "pruned", 0.61, {"epochs": 3, "learning_rate": 1e-2}))
+    for number, trial in enumerate(trials):
+        trial.number = number
     best = trials[-1]
     now = datetime.now(UTC).isoformat(timespec="seconds")
     status = {"started": "running"}.get(event, event)
@@ -60,7 +71,9 @@ def sample_report(
         best={"trial": best.number, "value": best.value, "params": best.params},
         trials=trials,
         model=ModelReport("notify-test", 3, ["champion"], "/dev/null"),
-        error="test failure: the train stage stopped (this is a test)" if event == "failed" else None,
+        error="test failure: the train stage stopped (this is a test)"
+        if event == "failed"
+        else None,
         failed_stage="train" if event == "failed" else None,
         became_champion=event == "succeeded",
         started_at=now,

@@ -76,7 +76,7 @@ class WebhookNotifier(Notifier):
             self.settings.url,
             body,
             headers,
-            what=self.name,
+            what="the webhook receiver",
             fix="check webhook.url in trainchain.yaml and that the receiver accepts the "
             "signature (same secret on both sides)",
             timeout=self.timeout,

@@ -96,6 +96,10 @@ class DockerRuntime(Runtime):
     def describe(self) -> str:
         return f"docker ({docker_host()})"
 
+    def close(self) -> None:
+        """Close the engine connection (running containers are not affected)."""
+        self.client.close()
+
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
         plan = images.env_plan(spec.profile, spec.packages, spec.project_requirements, self.options)
         built = images.ensure_image(self.client, plan, log)

@@ -73,11 +73,11 @@ def _clone(url: str, ref: str | None, dest: Path) -> FetchResult:
 
 
 def _describe(path: Path) -> tuple[str | None, str | None]:
-    if not (path / ".git").exists():
+    if not _git(["-C", str(path), "rev-parse", "--show-toplevel"], None):
         return None, None
     commit = _git(["-C", str(path), "rev-parse", "HEAD"], None) or None
     branch = _git(["-C", str(path), "rev-parse", "--abbrev-ref", "HEAD"], None) or None
-    dirty = _git(["-C", str(path), "status", "--porcelain"], None)
+    dirty = _git(["-C", str(path), "status", "--porcelain", "--", "."], None)
     if commit and dirty:
         commit += "-dirty"
     return commit, branch

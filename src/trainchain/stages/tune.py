@@ -114,12 +114,11 @@ def make_sampler(optuna: Any, settings: SearchSettings) -> Any:
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=settings.seed)
     if settings.sampler == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=settings.seed, warn_independent_sampling=False)
+        return optuna.samplers.CmaEsSampler(seed=settings.seed)
     if settings.sampler == "grid":
         return optuna.samplers.GridSampler(grid_space(settings.space), seed=settings.seed)
     # Few startup trials: a trial costs minutes, not milliseconds, and the target is close.
-    return optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=4, multivariate=True,
-                                      warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=4, multivariate=True)
 
 
 def make_pruner(optuna: Any, name: str) -> Any:

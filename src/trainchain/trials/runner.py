@@ -179,9 +179,9 @@ class TrialRunner:
         choice = M.choose_metric(events, self.setup.metric, self.setup.goal)
         if choice is None:
             tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
-            wanted = "any metric" if self.setup.metric == "auto" else f"metric {self.setup.metric!r}"
+            wanted = "metric" if self.setup.metric == "auto" else f"metric {self.setup.metric!r}"
             error = (
-                f"trial {trial.number}: no {wanted} found; tried {STDOUT_PATTERNS_HINT}. "
+                f"trial {trial.number}: found no {wanted}; tried {STDOUT_PATTERNS_HINT}. "
                 f"Set metric: in trainchain.yaml or print it. Last lines of output:\n{tail}"
             )
             return self._finish(trial, TrialState.FAILED, error=error)

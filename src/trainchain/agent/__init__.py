@@ -1,0 +1,23 @@
+"""The in-training-process agent and its tiny SDK (standard library only, import-light).
+
+A script may use, with or without trainchain around it::
+
+    import trainchain.agent as tc
+    tc.log_metric("val_accuracy", 0.91)
+    tc.checkpoint_dir(); tc.output_dir(); tc.log_model("output/model.keras"); tc.params()
+
+The controller runs scripts as ``python -m trainchain.agent <entrypoint> [args]``; see
+``runner`` for what happens then and ``events`` for what it records.
+"""
+
+from trainchain.agent.sdk import checkpoint_dir, log_metric, log_model, output_dir, params
+from trainchain.agent.stdout_metrics import STDOUT_PATTERNS
+
+__all__ = [
+    "STDOUT_PATTERNS",
+    "checkpoint_dir",
+    "log_metric",
+    "log_model",
+    "output_dir",
+    "params",
+]

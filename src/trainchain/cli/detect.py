@@ -1,0 +1,115 @@
+"""``trainchain detect PATH``: what a project needs, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trainchain.errors import ConfigError
+
+
+@click.command("detect")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--json", "as_json", is_flag=True, help="Print the detection as one JSON object.")
+@click.option("--space", "with_space", is_flag=True,
+              help="With --json: add the derived search space under \"space\".")
+@click.option("--entrypoint", default=None,
+              help="Script or notebook to train (overrides entrypoint: in trainchain.yaml).")
+def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) -> None:
+    """Show what the project at PATH needs: profile, entrypoint, parameters, search space."""
+    from trainchain.detection import detect as run_detect
+    from trainchain.space import derive_space, space_from_config
+
+    declared_entrypoint, declared_params = _read_yaml(path)
+    result = run_detect(path, entrypoint or declared_entrypoint, declared_params)
+    space = space_from_config(declared_params) if declared_params else derive_space(result)
+    if as_json:
+        data = result.to_dict()
+        if with_space:
+            data["space"] = space
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    _render(result, space, bool(declared_params))
+
+
+def _read_yaml(path: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """``entrypoint:`` and ``params:`` of PATH/trainchain.yaml, if there is one.
+
+    Only these two keys matter to detection; the full file is validated by ``trainchain run``.
+    """
+    config = path / "trainchain.yaml"
+    if not config.is_file():
+        return None, None
+    import yaml
+
+    try:
+        data = yaml.safe_load(config.read_text("utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{config}:{mark.line + 1}" if mark else str(config)
+        raise ConfigError(f"{where} is not valid YAML ({exc}); fix the file") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{config} must be a mapping of settings, got {type(data).__name__}")
+    entrypoint, params = data.get("entrypoint"), data.get("params")
+    if entrypoint is not None and not isinstance(entrypoint, str):
+        raise ConfigError(f"entrypoint: in {config} must be a path string, got {entrypoint!r}")
+    if params is not None and not isinstance(params, dict):
+        raise ConfigError(f"params: in {config} must be a mapping of name -> range, got {params!r}")
+    return entrypoint, params
+
+
+def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from trainchain.profiles.table import env_packages
+
+    console = Console()
+    console.print(f"[bold]profile[/bold]     {result.profile}  [dim]({result.profile_reason})[/dim]")
+    console.print(f"[bold]entrypoint[/bold]  {result.entrypoint}  "
+                  f"[dim]({result.entrypoint_reason})[/dim]")
+    console.print(f"[bold]framework[/bold]   {result.framework}   [bold]model family[/bold] "
+                  f"{result.model_family}   [bold]Sequential[/bold] {result.keras_sequential}")
+    packages = env_packages(result.profile, result.env_imports)
+    console.print(f"[bold]environment[/bold] {' '.join(packages) or '(project requirements only)'}")
+    if result.requirements:
+        console.print(f"[bold]requirements[/bold] {' '.join(result.requirements)}")
+    params = Table(title="parameters", title_justify="left")
+    for column in ("name", "source", "type", "default", "where", "notes"):
+        params.add_column(column)
+    for p in result.parameters:
+        notes = ", ".join(filter(None, [
+            f"choices {list(p.choices)}" if p.choices else "",
+            "required" if p.required else "",
+            f"flag {p.flag}" if p.flag else "",
+            f"prompt {p.prompt!r}" if p.prompt else "",
+        ]))
+        where = f"{p.file}:{p.line}" if p.line else p.file
+        params.add_row(p.name, p.source, p.type, repr(p.default), where, notes)
+    console.print(params if result.parameters else "[dim]no parameters found[/dim]")
+    title = "search space (from trainchain.yaml)" if declared else "search space (derived)"
+    table = Table(title=title, title_justify="left")
+    for column in ("name", "type", "range", "log"):
+        table.add_column(column)
+    for name, spec in space.items():
+        span = (str(spec["choices"]) if spec["choices"] is not None
+                else f"{spec['low']} .. {spec['high']}")
+        table.add_row(name, spec["type"], span, "yes" if spec["log"] else "")
+    console.print(table)
+    evidence = Table(title="evidence", title_justify="left")
+    for column in ("where", "symbol", "why"):
+        evidence.add_column(column)
+    for item in result.evidence:
+        evidence.add_row(f"{item.file}:{item.line}" if item.line else item.file, item.symbol,
+                         item.why)
+    console.print(evidence)
+    if result.skipped:
+        skipped = Table(title="skipped files (do not parse)", title_justify="left")
+        skipped.add_column("where")
+        skipped.add_column("error")
+        for s in result.skipped:
+            skipped.add_row(f"{s.file}:{s.line}" if s.line else s.file, s.error)
+        console.print(skipped)

@@ -1,0 +1,135 @@
+"""The durable run queue: the database is the queue, worker threads only take from it.
+
+A worker claims the oldest ``queued`` run and executes it. On start-up, runs left ``running``
+by a server that died are executed again first (``Pipeline.execute`` resumes at their first
+unfinished stage); queued runs simply wait their turn. Nothing is held only in memory except
+the set of runs this process is executing, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from sqlalchemy import select
+
+from trainchain.report import RunStatus
+from trainchain.store import Run, Store
+
+log = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    """Runs one run to its end (blocking). Called from worker threads, one call per run."""
+
+    def execute(self, run_id: str) -> None: ...
+
+
+class PipelineExecutor:
+    """The real executor: the whole chain through ``Pipeline.execute``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def execute(self, run_id: str) -> None:
+        from trainchain.pipeline import Pipeline
+
+        outcome = Pipeline(self.store).execute(run_id)
+        log.info("run %s ended: %s", run_id, outcome.report.status)
+
+
+class RunQueue:
+    """Worker threads over the runs table. ``lock`` also guards supersede (see webhooks)."""
+
+    def __init__(
+        self, store: Store, executor: Executor, max_concurrent: int = 1, poll: float = 1.0
+    ) -> None:
+        if max_concurrent < 1:
+            from trainchain.errors import UsageError
+
+            raise UsageError(f"--workers-runs {max_concurrent}: give 1 or more")
+        self.store, self.executor = store, executor
+        self.max_concurrent, self.poll = max_concurrent, poll
+        self.lock = threading.Lock()
+        self.claimed: set[str] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._resume: list[str] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        with self.store.session() as s:
+            self._resume = list(
+                s.scalars(
+                    select(Run.id)
+                    .where(Run.status == RunStatus.RUNNING.value)
+                    .order_by(Run.started_at, Run.created_at)
+                )
+            )
+        if self._resume:
+            log.warning("resuming %d run(s) left running: %s", len(self._resume), self._resume)
+        self._stop.clear()
+        for n in range(self.max_concurrent):
+            thread = threading.Thread(target=self._loop, name=f"trainchain-run-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking runs. A run still executing stays ``running`` and resumes next start."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def notify(self) -> None:
+        """A run was queued: wake an idle worker now instead of at the next poll."""
+        self._wake.set()
+
+    @property
+    def active(self) -> int:
+        return len(self.claimed)
+
+    def queued(self) -> int:
+        with self.store.session() as s:
+            ids = s.scalars(select(Run.id).where(Run.status == RunStatus.QUEUED.value)).all()
+        return len([i for i in ids if i not in self.claimed])
+
+    # -- work --------------------------------------------------------------------------------
+    def claim(self) -> str | None:
+        """The next run to execute: a resumed one, else the oldest queued one not claimed."""
+        with self.lock:
+            while self._resume:
+                run_id = self._resume.pop(0)
+                if run_id not in self.claimed:
+                    self.claimed.add(run_id)
+                    return run_id
+            with self.store.session() as s:
+                query = (
+                    select(Run.id)
+                    .where(Run.status == RunStatus.QUEUED.value)
+                    .order_by(Run.created_at, Run.id)
+                )
+                if self.claimed:
+                    query = query.where(Run.id.not_in(self.claimed))
+                run_id = s.scalars(query.limit(1)).first()
+            if run_id is not None:
+                self.claimed.add(run_id)
+            return run_id
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            run_id = self.claim()
+            if run_id is None:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+                continue
+            try:
+                self.executor.execute(run_id)
+            except Exception:  # the supervisor: log it, keep serving the other runs
+                log.exception("run %s ended with an internal error", run_id)
+            finally:
+                with self.lock:
+                    self.claimed.discard(run_id)

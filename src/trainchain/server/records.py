@@ -1,0 +1,157 @@
+"""Store queries the server needs beyond ``Store``: projects, run lists, supersede, counts."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from trainchain.errors import NotFoundError, UsageError
+from trainchain.report import RunStatus
+from trainchain.server.errors import ConflictError
+from trainchain.store import Project, Run, Store, WebhookDelivery
+
+
+def normalize_url(url: str) -> str:
+    """``https://github.com/A/B.git``, ``git@github.com:A/B.git`` and ``.../A/B/`` -> one key."""
+    text = url.strip().lower().rstrip("/").removesuffix(".git")
+    if text.startswith("git@"):
+        host, _, path = text[4:].partition(":")
+        text = f"{host}/{path}"
+    for prefix in ("https://", "http://", "ssh://git@", "ssh://", "git://"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    return text
+
+
+def project_dict(p: Project) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "url": p.url,
+        "branch": p.branch,
+        "secret_env": p.secret_env,
+        "poll_seconds": p.poll_seconds,
+        "last_seen_commit": p.last_seen_commit,
+        "created_at": p.created_at.isoformat(timespec="seconds") + "Z",
+    }
+
+
+def list_projects(store: Store) -> list[Project]:
+    with store.session() as s:
+        return list(s.scalars(select(Project).order_by(Project.name)))
+
+
+def find_project(store: Store, urls: list[str]) -> Project | None:
+    keys = {normalize_url(u) for u in urls if u}
+    return next((p for p in list_projects(store) if normalize_url(p.url) in keys), None)
+
+
+def add_project(
+    store: Store,
+    url: str,
+    branch: str = "main",
+    secret_env: str | None = None,
+    poll_seconds: float | None = None,
+    name: str | None = None,
+) -> Project:
+    from trainchain.pipeline import model_name
+
+    if not url.strip():
+        raise UsageError("project url is empty; give the repository's clone URL")
+    if poll_seconds is not None and poll_seconds < 5:
+        raise UsageError(f"poll interval {poll_seconds}s is too short; use 5 seconds or more")
+    name = name or model_name(url)
+    with store.session() as s:
+        if s.scalars(select(Project).where(Project.name == name)).first() is not None:
+            raise ConflictError(
+                f"a project named {name!r} already exists; choose another with --name "
+                f"or remove it first (`trainchain projects remove {name}`)"
+            )
+        project = Project(
+            name=name, url=url, branch=branch, secret_env=secret_env, poll_seconds=poll_seconds
+        )
+        s.add(project)
+        s.flush()
+        return project
+
+
+def remove_project(store: Store, name: str) -> None:
+    with store.session() as s:
+        project = s.scalars(select(Project).where(Project.name == name)).first()
+        if project is None:
+            raise NotFoundError(f"no project {name!r}; `trainchain projects list` shows them")
+        # keep the runs and deliveries as history, only detach them
+        s.execute(update(Run).where(Run.project_id == project.id).values(project_id=None))
+        s.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.project_id == project.id)
+            .values(project_id=None)
+        )
+        s.delete(project)
+
+
+def branch_matches(pattern: str | None, branch: str) -> bool:
+    """``Project.branch`` is a branch name or a glob (``*``, ``release/*``)."""
+    return not pattern or fnmatch.fnmatchcase(branch, pattern)
+
+
+def supersede_queued(
+    store: Store, project_id: int, branch: str, keep: str, claimed: set[str]
+) -> int:
+    """Mark queued runs of this project+branch, other than ``keep`` and claimed ones, superseded."""
+    with store.session() as s:
+        result = s.execute(
+            update(Run)
+            .where(
+                Run.project_id == project_id,
+                Run.branch == branch,
+                Run.status == RunStatus.QUEUED.value,
+                Run.id != keep,
+                Run.id.not_in(claimed or {""}),
+            )
+            .values(status=RunStatus.SUPERSEDED.value, error=f"superseded by run {keep}")
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def list_runs(store: Store, limit: int = 50, status: str | None = None) -> list[Run]:
+    with store.session() as s:
+        query = select(Run).order_by(Run.created_at.desc(), Run.id).limit(limit)
+        if status:
+            query = query.where(Run.status == status)
+        return list(s.scalars(query))
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "source": run.source,
+        "branch": run.branch,
+        "commit": run.commit or run.ref,
+        "trigger": run.trigger,
+        "project_id": run.project_id,
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at),
+        "error": run.error,
+    }
+
+
+def counts(store: Store) -> tuple[dict[str, int], dict[str, int]]:
+    """Runs by status and webhook deliveries by result (for /metrics)."""
+    with store.session() as s:
+        runs = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
+        hooks = dict(
+            s.execute(
+                select(WebhookDelivery.result, func.count()).group_by(WebhookDelivery.result)
+            ).all()
+        )
+    return {str(k): int(v) for k, v in runs.items()}, {str(k): int(v) for k, v in hooks.items()}

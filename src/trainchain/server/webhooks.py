@@ -1,0 +1,190 @@
+"""``POST /hooks/github``: verify, de-duplicate, filter, then queue a run in milliseconds.
+
+Order matters: size limit, then project lookup, then signature (a forged body never touches the
+deliveries table), then redelivery check, then the event itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from trainchain.errors import NotFoundError, StoreError, UsageError
+from trainchain.server import records
+from trainchain.server.errors import PayloadTooLargeError, UnauthorizedError
+from trainchain.server.queue import RunQueue
+from trainchain.store import Project, Store, WebhookDelivery
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+ZERO_SHA = "0" * 40
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The raw body, refused as soon as it passes ``limit`` (no 1 GB body held in memory)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"webhook body of {declared} bytes is over the {limit}-byte limit; "
+            "send push events only (not a whole archive)"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(
+                f"webhook body is over the {limit}-byte limit; send push events only"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """GitHub's ``X-Hub-Signature-256`` value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_github(project: Project, body: bytes, header: str | None) -> None:
+    if not project.secret_env:
+        log.warning("project %s has no secret: accepting an unsigned webhook", project.name)
+        return
+    secret = os.environ.get(project.secret_env)
+    if not secret:
+        raise UnauthorizedError(
+            f"project {project.name!r} verifies webhooks with the secret in "
+            f"${project.secret_env}, which is not set on the server; export it and restart"
+        )
+    if not header:
+        raise UnauthorizedError(
+            "webhook has no X-Hub-Signature-256 header; set the secret in the repository's "
+            f"webhook settings to the value of ${project.secret_env}"
+        )
+    if not hmac.compare_digest(sign(secret, body), header.strip()):
+        raise UnauthorizedError(
+            "X-Hub-Signature-256 does not match the body; the webhook secret differs from "
+            f"${project.secret_env} on the server"
+        )
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"webhook body is not JSON ({exc}); set the content type to application/json"
+        ) from exc
+    if not isinstance(payload, dict):
+        raise UsageError("webhook body is not a JSON object; send GitHub's push payload")
+    return payload
+
+
+def _repo_urls(payload: dict[str, Any]) -> list[str]:
+    repo = payload.get("repository") or {}
+    if not isinstance(repo, dict):
+        return []
+    keys = ("clone_url", "html_url", "ssh_url", "git_url", "url")
+    return [str(repo[k]) for k in keys if isinstance(repo.get(k), str)]
+
+
+class GithubHooks:
+    def __init__(self, store: Store, queue: RunQueue) -> None:
+        self.store, self.queue = store, queue
+
+    def _record(self, delivery: str, event: str, project: Project, result: str,
+                run_id: str | None = None) -> None:
+        with self.store.session() as s:
+            s.add(WebhookDelivery(delivery_id=delivery, provider="github", event=event,
+                                  project_id=project.id, run_id=run_id, result=result))
+
+    def _seen(self, delivery: str) -> WebhookDelivery | None:
+        from sqlalchemy import select
+
+        with self.store.session() as s:
+            return s.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery)
+            ).first()
+
+    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        payload = _parse(body)
+        urls = _repo_urls(payload)
+        project = records.find_project(self.store, urls)
+        if project is None:
+            raise NotFoundError(
+                f"no project for repository {urls[0] if urls else '(none in payload)'}; "
+                "add it with `trainchain projects add URL`"
+            )
+        verify_github(project, body, headers.get("x-hub-signature-256"))
+        event = headers.get("x-github-event", "")
+        delivery = headers.get("x-github-delivery") or ""
+        if not delivery:
+            raise UsageError("webhook has no X-GitHub-Delivery header; GitHub always sends one")
+        seen = self._seen(delivery)
+        if seen is not None:
+            return 200, {"status": "duplicate", "delivery": delivery, "run_id": seen.run_id}
+        if event == "ping":
+            self._record(delivery, event, project, "pong")
+            return 200, {"status": "pong", "project": project.name}
+        if event != "push":
+            self._record(delivery, event, project, "ignored:event")
+            return 202, {"status": "ignored", "reason": f"event {event!r} does not start runs"}
+        return self._push(delivery, project, payload)
+
+    def _push(self, delivery: str, project: Project,
+              payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        ref, after = str(payload.get("ref") or ""), str(payload.get("after") or "")
+        reason = None
+        if not ref.startswith("refs/heads/"):
+            reason, result = f"{ref!r} is not a branch (tag pushes do not train)", "ignored:tag"
+        elif payload.get("deleted") or after == ZERO_SHA:
+            reason, result = f"branch {ref[11:]!r} was deleted", "ignored:deleted"
+        elif not records.branch_matches(project.branch, ref[11:]):
+            reason = f"branch {ref[11:]!r} is not watched (project branch {project.branch!r})"
+            result = "ignored:branch"
+        if reason is not None:
+            self._record(delivery, "push", project, result)
+            return 202, {"status": "ignored", "reason": reason}
+        branch = ref[len("refs/heads/"):]
+        from trainchain.pipeline import Pipeline
+
+        # one lock for create + supersede + claim, so the newest push of a branch always wins
+        with self.queue.lock:
+            run_id = Pipeline(self.store).create_run(
+                project.url, ref=after, branch=branch, trigger="webhook",
+                options=dict(project.options or {}), project_id=project.id,
+            )
+            superseded = records.supersede_queued(
+                self.store, project.id, branch, run_id, self.queue.claimed
+            )
+            try:
+                self._record(delivery, "push", project, "queued", run_id)
+            except StoreError:
+                # a concurrent redelivery won the unique delivery id: drop our run
+                self.store.update_run(run_id, status="superseded", error="duplicate delivery")
+                return 200, {"status": "duplicate", "delivery": delivery}
+        self.queue.notify()
+        log.info("push %s@%s -> run %s", project.name, branch, run_id)
+        return 202, {"status": "queued", "run_id": run_id, "branch": branch,
+                     "commit": after, "superseded": superseded}
+
+
+def router(store: Store, queue: RunQueue) -> APIRouter:
+    hooks = GithubHooks(store, queue)
+    api = APIRouter()
+
+    @api.post("/hooks/github", tags=["webhooks"], status_code=202)
+    async def github(request: Request) -> JSONResponse:
+        from starlette.concurrency import run_in_threadpool
+
+        body = await read_body(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, content = await run_in_threadpool(hooks.handle, headers, body)
+        return JSONResponse(content, status_code=status)
+
+    return api

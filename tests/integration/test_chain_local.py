@@ -1,0 +1,137 @@
+"""The whole chain on this machine, training for real in created virtualenvs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli import run_json, trainchain, write_project
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.slow
+
+SKLEARN_CONSTANTS = """\
+import time
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+C = 0.0001
+MAX_ITER = 50
+PAUSE = 0.0
+
+x, y = load_digits(return_X_y=True)
+x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, random_state=0)
+model = LogisticRegression(C=C, max_iter=MAX_ITER).fit(x_train, y_train)
+time.sleep(PAUSE)
+print(f"test_accuracy: {model.score(x_test, y_test):.4f}")
+"""
+
+
+def test_digits_cnn_is_tuned_over_the_target(tmp_path: Path) -> None:
+    proc, report = run_json(str(EXAMPLES / "digits-cnn"), "--max-trials", "10", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr + json.dumps(report, indent=1)
+    assert report["status"] == "succeeded" and report["profile"] == "keras"
+    assert report["baseline"]["value"] < 0.80 <= report["best"]["value"]
+    assert report["metric"]["name"] == "accuracy"
+    assert report["trials"][0]["metric_source"] == "keras_evaluate"  # held-out test set
+    assert report["model"]["aliases"] == ["champion"] and Path(report["model"]["path"]).exists()
+    shown = json.loads(trainchain("models", "show", "digits-cnn@champion", "--json").stdout)
+    assert shown["version"] == report["model"]["version"] and shown["value"] == report["best"]["value"]
+
+
+def test_prompts_are_answered_and_inferred_values_are_reported() -> None:
+    proc = trainchain("run", str(EXAMPLES / "prompt-script"), "--no-tune", "--param", "no_of_epoch=2")
+    assert proc.returncode in (0, 3), proc.stderr
+    assert "learning_rate has no default; using" in proc.stderr
+    run_id = proc.stderr.split("run ", 1)[1].split()[0]
+    report = json.loads(trainchain("runs", "show", run_id, "--json").stdout)
+    trial = report["trials"][0]
+    assert trial["params"]["no_of_epoch"] == 2 and "learning_rate" in trial["params"]
+    assert len(trial["epochs"]) == 2 and trial["value"] is not None
+
+
+def test_argparse_constants_and_notebook_sources(tmp_path: Path) -> None:
+    argparse_script = SKLEARN_CONSTANTS.replace(
+        "C = 0.0001\n", "import argparse\np = argparse.ArgumentParser()\np.add_argument('--c', type=float, required=True)\nC = p.parse_args().c\n"
+    )
+    proj = write_project(tmp_path / "argp", {"train.py": argparse_script, "requirements.txt": "scikit-learn\n"})
+    proc, report = run_json(str(proj), "--no-tune", "--param", "c=1.0")
+    assert proc.returncode == 0, proc.stderr + json.dumps(report)
+    assert report["trials"][0]["params"]["c"] == 1.0 and report["best"]["value"] > 0.9
+
+    proj = write_project(tmp_path / "const", {"train.py": SKLEARN_CONSTANTS, "requirements.txt": "scikit-learn\n"})
+    _, low = run_json(str(proj), "--no-tune")
+    _, high = run_json(str(proj), "--no-tune", "--param", "C=1.0", "--param", "MAX_ITER=500")
+    assert high["best"]["value"] > low["best"]["value"]  # the constant really changed
+
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+              "source": part} for part in ("%matplotlib inline\n!echo hi\n" + SKLEARN_CONSTANTS).split("\n\n")]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    proj = write_project(tmp_path / "nb", {"analysis.ipynb": json.dumps(notebook), "requirements.txt": "scikit-learn\n"})
+    proc, report = run_json(str(proj), "--no-tune", "--param", "C=1.0", "--param", "MAX_ITER=500")
+    assert proc.returncode == 0, proc.stderr + json.dumps(report)
+    assert report["best"]["value"] > 0.9
+
+
+def test_resume_after_kill_9_never_reruns_a_finished_trial(tmp_path: Path) -> None:
+    slow = SKLEARN_CONSTANTS.replace("PAUSE = 0.0", "PAUSE = 3.0")
+    proj = write_project(tmp_path / "slow", {"train.py": slow, "requirements.txt": "scikit-learn\n"})
+    args = [sys.executable, "-m", "trainchain", "run", str(proj), "--max-trials", "4", "--target", "0.999",
+            "--seed", "0", "--quiet"]
+    controller = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=os.environ.copy())
+    db = Path(os.environ["TRAINCHAIN_HOME"]) / "trainchain.db"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and controller.poll() is None:
+        if db.exists() and _trial_count(db) >= 3:  # trials 0 and 1 done, 2 running
+            break
+        time.sleep(0.5)
+    assert controller.poll() is None, controller.communicate()
+    controller.send_signal(signal.SIGKILL)
+    controller.wait()
+    run_id = _only_run(db)
+    finished_before = {n: attempts for n, state, attempts in _trials(db) if state != "running"}
+
+    proc = trainchain("resume", run_id, "--json")
+    assert proc.returncode == 3, proc.stderr  # target 0.999 is out of reach: budget spent
+    report = json.loads(proc.stdout)
+    assert [t["number"] for t in report["trials"]] == [0, 1, 2, 3]
+    for trial in report["trials"]:
+        if trial["number"] in finished_before:
+            assert len(trial["attempts"]) == finished_before[trial["number"]]  # not run again
+    interrupted = report["trials"][2]["attempts"]
+    assert interrupted[0]["outcome"] == "lost" and interrupted[-1]["outcome"] == "succeeded"
+    assert report["model"] is not None and report["status"] == "target_not_reached"
+
+
+def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(db, timeout=30) as conn:
+        try:
+            return list(conn.execute(sql))
+        except sqlite3.OperationalError:
+            return []
+
+
+def _trial_count(db: Path) -> int:
+    return len(_query(db, "select id from tc_trials"))
+
+
+def _only_run(db: Path) -> str:
+    rows = _query(db, "select id from tc_runs")
+    assert len(rows) == 1
+    return str(rows[0][0])
+
+
+def _trials(db: Path) -> list[tuple[int, str, int]]:
+    rows = _query(db, "select t.number, t.state, count(a.id) from tc_trials t left join tc_attempts a on a.trial_id = t.id group by t.id")
+    return [(int(n), str(s), int(c)) for n, s, c in rows]  # type: ignore[call-overload]

