@@ -352,6 +352,7 @@ _PIP_MISSING = re.compile(
 )
 _PIP_BUILD = re.compile(r"Failed to build (\S+)|Failed building wheel for (\S+)")
 _TAIL = 25
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _run_build(client: Any, context: Path, plan: ImagePlan, nocache: bool) -> Iterator[str]:
@@ -379,7 +380,7 @@ def _run_build(client: Any, context: Path, plan: ImagePlan, nocache: bool) -> It
             pending += chunk.get("stream", "")
             *lines, pending = pending.split("\n")
             for line in lines:
-                line = line.rstrip()
+                line = _ANSI.sub("", line).rstrip()
                 match = _STEP.match(line)
                 if match:
                     step, tail = line, []
@@ -395,24 +396,24 @@ def _run_build(client: Any, context: Path, plan: ImagePlan, nocache: bool) -> It
 
 
 def _failure(plan: ImagePlan, step: str, tail: list[str], pending: str, error: str) -> str:
-    lines = [*tail, *([pending.rstrip()] if pending.strip() else [])][-_TAIL:]
+    lines = [*tail, *([_ANSI.sub("", pending).rstrip()] if pending.strip() else [])][-_TAIL:]
     text = "\n".join(lines)
     where = step or "before the first step"
     missing = _PIP_MISSING.search(text)
     broken = _PIP_BUILD.search(text)
-    if missing or broken:
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        head = (
+            f"building {plan.tag} failed at {where}: TLS certificate verification failed; "
+            "behind a TLS-intercepting proxy pass its CA with --ca-certs DIR "
+            "(e.g. /usr/local/share/ca-certificates) or TRAINCHAIN_CA_CERTS"
+        )
+    elif missing or broken:
         requirement = missing.group(1) if missing else _first_group(broken)
         reasons = [ln.strip() for ln in lines if ln.lstrip().startswith("ERROR")] or lines[-3:]
         head = (
             f"cannot install requirement {requirement!r} in {plan.tag}: pip says: "
             f"{' / '.join(reasons)}; fix or remove the pin (requirements.txt or the profile "
             "table) or check the package index (--pip-index-url)"
-        )
-    elif "CERTIFICATE_VERIFY_FAILED" in text:
-        head = (
-            f"building {plan.tag} failed at {where}: TLS certificate verification failed; "
-            "behind a TLS-intercepting proxy pass its CA with --ca-certs DIR "
-            "(e.g. /usr/local/share/ca-certificates) or TRAINCHAIN_CA_CERTS"
         )
     else:
         head = f"building {plan.tag} failed at {where}: {error.strip()}"

@@ -27,7 +27,8 @@ default, or ``baseline_value`` when it has none (a prompt or a required option):
   ``gamma``) -> float, log, ``d/100`` .. ``d*100``.
 - other ints: ``max(1, d//2)`` .. ``max(d*2, d+2)`` (0 .. 4 when ``d == 0``); other floats:
   log ``d/4`` .. ``d*4`` (0 .. 1 when ``d == 0``).
-- strings: ``optimizer`` and ``activation`` names become categorical over common choices;
+- strings: ``optimizer``, ``activation``, ``max_features``, ``criterion`` and ``kernel``
+  values become categorical over common choices (when the default is one of them);
   any other string, a list, a seed, an input size or a data split (``test_size``,
   ``validation_split``: tuning it would game the metric) is not searched.
 
@@ -74,9 +75,13 @@ _COMPILED = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in _KINDS)
 _CATEGORIES = {
     "optimizer": ["adam", "sgd", "rmsprop", "adamw", "nadam"],
     "activation": ["relu", "tanh", "elu", "selu", "gelu"],
+    "features": ["sqrt", "log2"],  # max_features of tree ensembles
+    "criterion": ["gini", "entropy", "log_loss"],
+    "kernel": ["rbf", "linear", "poly", "sigmoid"],
 }
 _BASELINES = {"epochs": 5, "batch": 32, "lr": 1e-3, "layers": 1, "width": 64, "count": 100,
               "depth": 5, "dropout": 0.2, "momentum": 0.9, "fraction": 1.0, "reg": 1e-4}
+_LABEL = re.compile(r"name|tag|title|label|prefix|suffix|run_id", re.I)
 _CONFIG_KEYS = {"type", "low", "high", "log", "choices", "default", "step"}
 
 
@@ -126,7 +131,9 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
     center = param.get("default")
     if not isinstance(center, int | float) or isinstance(center, bool):
         center = baseline_value(dict(param))
-    return _int_space(kind, int(center), name) if ptype == "int" else _float_space(kind, float(center))
+    if ptype == "int":
+        return _int_space(kind, int(center), name)
+    return _float_space(kind, float(center))
 
 
 def _spec(type_: str, low: Any = None, high: Any = None, log: bool = False,
@@ -161,7 +168,9 @@ def _float_space(kind: str | None, d: float) -> Spec | None:
     if kind == "lr":
         d = d if d > 0 else 1e-3
         low, high = max(d / 10, 1e-5), min(d * 10, 1.0)
-        return _spec("float", low, high, log=True) if low < high else _spec("float", 1e-5, 1.0, True)
+        if low >= high:
+            low, high = 1e-5, 1.0
+        return _spec("float", low, high, log=True)
     if kind == "dropout":
         return _spec("float", 0.0, max(0.5, min(d * 2, 0.9)))
     if kind == "momentum":
@@ -205,7 +214,9 @@ def baseline_value(param: Mapping[str, Any]) -> Any:
     Its default when it has one; else the first choice; ``False`` for a bool; else by name:
     epochs 5, batch size 32, learning rate 1e-3, layer counts 1, widths 64, estimator counts
     100, depth 5, dropout 0.2, momentum 0.9, subsample 1.0, regularisation 1e-4 (``C`` 1.0);
-    any other int 1 and float 0.1. A string without choices has no safe guess: ConfigError.
+    any other int 1 and float 0.1; a string named like a label (``name``, ``tag``, ``title``,
+    ``prefix``) ``"trainchain"``. Any other string (a path, a URL) has no safe guess:
+    ConfigError naming ``--param``.
     """
     if param.get("default") is not None:
         return param["default"]
@@ -216,12 +227,15 @@ def baseline_value(param: Mapping[str, Any]) -> Any:
         return False
     if ptype in ("int", "float"):
         kind = kind_of(name)
-        value: float = 1.0 if name.lower() == "c" else _BASELINES.get(kind or "", 1 if ptype == "int" else 0.1)
+        fallback = 1 if ptype == "int" else 0.1
+        value: float = 1.0 if name.lower() == "c" else _BASELINES.get(kind or "", fallback)
         if param.get("low") is not None:
             value = max(value, param["low"])
         if param.get("high") is not None:
             value = min(value, param["high"])
         return int(value) if ptype == "int" else float(value)
+    if ptype == "str" and _LABEL.search(name):
+        return "trainchain"  # a name or tag only labels the output; any word works
     source = param.get("source", "")
     raise ConfigError(
         f"parameter {name!r} ({source or 'script'} {ptype}, no default) has no value: set it "

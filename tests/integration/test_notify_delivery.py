@@ -200,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def http() -> Iterator[Recorder]:
     server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server

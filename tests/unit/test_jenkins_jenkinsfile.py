@@ -143,10 +143,12 @@ def test_fetch_keeps_the_run_id(trees: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("variant", ["full", "minimal"])
-def test_exit_3_is_unstable_only_for_tune_and_promote(trees: dict[str, Any], variant: str) -> None:
+def test_exit_3_is_unstable_only_for_tune_promote_monitor(
+    trees: dict[str, Any], variant: str
+) -> None:
     for stage in stages(trees[variant]):
         unstable = stage.calls("unstable")
-        if stage.strings[0] in ("tune", "promote"):
+        if stage.strings[0] in ("tune", "promote", "monitor"):
             assert len(unstable) == 1
             assert "target not reached (exit 3)" in unstable[0].strings[0]
             assert stage.calls("error")  # any other non-zero exit fails the stage
@@ -156,9 +158,9 @@ def test_exit_3_is_unstable_only_for_tune_and_promote(trees: dict[str, Any], var
 
 def test_exit_code_branching_in_source() -> None:
     source = render_jenkinsfile(FULL)
-    assert source.count("returnStatus: true") == 2
-    assert source.count("if (rc == 3) {") == 2
-    assert source.count("} else if (rc != 0) {") == 2
+    assert source.count("returnStatus: true") == 3
+    assert source.count("if (rc == 3) {") == 3
+    assert source.count("} else if (rc != 0) {") == 3
 
 
 def test_docker_stages_run_on_the_docker_label(trees: dict[str, Any]) -> None:

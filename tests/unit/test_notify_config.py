@@ -117,3 +117,15 @@ def test_every_field_has_a_description() -> None:
         f"{m.__name__}.{n}" for m in models for n, f in m.model_fields.items() if not f.description
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("mode", ["json", "python"])
+def test_a_dumped_config_parses_back_to_the_same_channels(mode: str) -> None:
+    """The pipeline stores ``config.model_dump(mode="json")`` and parses ``notify`` back."""
+    raw = yaml.safe_load(ISSUE_EXAMPLE)["notify"]
+    raw[0]["email"]["from"] = "bot@example.com"
+    channels = parse_notify(raw)
+    dumped = [c.model_dump(mode=mode) for c in channels]
+    assert parse_notify(dumped) == channels
+    by_alias = [c.model_dump(mode=mode, by_alias=True, exclude_none=True) for c in channels]
+    assert parse_notify(by_alias) == channels

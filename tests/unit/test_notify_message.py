@@ -37,7 +37,7 @@ def test_succeeded_says_metric_target_params_model_and_champion() -> None:
     assert "Best parameters: epochs=15, learning_rate=0.0005" in text
     assert "Model:           notify-test v3" in text
     assert "Champion:        yes, now the champion" in text
-    assert "#4   complete     0.917  epochs=15, learning_rate=0.0005" in text
+    assert "#5   complete     0.917  epochs=15, learning_rate=0.0005" in text
 
 
 def test_target_not_reached_says_what_was_tried() -> None:
@@ -83,22 +83,27 @@ def test_github_description_fits_140_characters(event: str) -> None:
 
 def test_chart_has_a_dot_per_valued_trial_and_the_target_line() -> None:
     trials = [
+        TrialReport(3, "complete", 0.6, {}),  # out of order on purpose: sorted by number
         TrialReport(0, "complete", 0.5, {}),
         TrialReport(1, "failed", None, {}),
-        TrialReport(2, "pruned", 0.7, {}),
-        TrialReport(3, "complete", 0.6, {}),
+        TrialReport(2, "pruned", 0.7, {}),  # intermediate value: not a "best"
+        TrialReport(4, "complete", 0.55, {}),
     ]
     svg = ElementTree.fromstring(trial_chart(trials, MetricSpec("acc", "maximize", 0.8)))
     dots = svg.findall(f"{SVG}circle")
-    assert len(dots) == 3
+    assert len(dots) == 4
     target = svg.find(f"{SVG}line[@class='target']")
     assert target is not None
     # the target (0.8) is the highest value, so its line lies above every dot
     assert all(float(target.get("y1", 0)) < float(d.get("cy", 0)) for d in dots)
     best = svg.find(f"{SVG}polyline[@class='best']")
     assert best is not None
-    ys = [float(p.split(",")[1]) for p in best.get("points", "").split()]
+    xy = [tuple(map(float, p.split(","))) for p in best.get("points", "").split()]
+    ys = [py for _, py in xy]
     assert ys == sorted(ys, reverse=True)  # best-so-far never gets worse (y grows downward)
+    assert [px for px, _ in xy] == sorted(px for px, _ in xy)  # left to right
+    by_value = {d.findtext(f"{SVG}title"): float(d.get("cy", 0)) for d in dots}
+    assert min(ys) == by_value["trial 3: 0.6 (complete)"]  # not the pruned 0.7
 
 
 def test_chart_without_values_says_so() -> None:

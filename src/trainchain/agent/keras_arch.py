@@ -41,7 +41,13 @@ def apply_once(model: Any, keras: Any, state: TrialState) -> None:
         return
     old = list(model.layers)
     batch_shape = _input_shape(model)
-    new = plan_layers(old, batch_shape, knobs, keras, notes)
+    try:
+        new = plan_layers(old, batch_shape, knobs, keras, notes)
+    except Exception as exc:  # noqa: BLE001 - the model is untouched: train it as written
+        notes.append(f"architecture knobs not applied: {type(exc).__name__}: {exc}")
+        logger.warning("%s", notes[-1])
+        _report(knobs, before, before, notes, applied=False)
+        return
     for _ in old:
         _pop(model)
     for layer in new:
@@ -112,7 +118,10 @@ def _add_conv_blocks(
             data_format=data_format,
         )
         pool = getattr(keras.layers, f"MaxPooling{rank}D")(pool_size=2, data_format=data_format)
-        conv_shape = _shape(conv.compute_output_shape(shape))
+        try:
+            conv_shape = _shape(conv.compute_output_shape(shape))
+        except ValueError:  # Keras 3 refuses an output size of zero or less
+            conv_shape = tuple(0 for _ in shape)
         if any(d is not None and d < 2 for d in conv_shape[spatial]):
             notes.append(
                 f"added {added} of {blocks} extra conv blocks: the spatial size "

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from trainchain.agent.prompts import UnansweredPrompt
 from trainchain.agent.state import TrialState, coerce_like
 
 logger = logging.getLogger(__name__)
 
-_SKIP_ACTIONS = (argparse._HelpAction, argparse._VersionAction)
+# Help/version are not parameters; a subcommand comes from the command line (choosing it by
+# parameter would skip its own parser).
+_SKIP_ACTIONS = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
 
 
 def _apply_to_parser(parser: argparse.ArgumentParser, state: TrialState) -> None:
@@ -41,6 +44,10 @@ def _apply_to_parser(parser: argparse.ArgumentParser, state: TrialState) -> None
             action.nargs = "*"
         action.required = False
         state.mark_applied(action.dest, value, "argparse")
+    for group in parser._mutually_exclusive_groups:
+        # ``(--adam | --sgd)`` required: a parameter for one member satisfies the group.
+        if group.required and any(a.dest in state.params for a in group._group_actions):
+            group.required = False
 
 
 def install_argparse(state: TrialState) -> None:
@@ -87,3 +94,29 @@ def patch_click(module: ModuleType, state: TrialState) -> None:
 
     make_context._trainchain = True  # type: ignore[attr-defined]
     command_cls.make_context = make_context
+    _patch_click_prompts(module, state)
+
+
+def _patch_click_prompts(module: ModuleType, state: TrialState) -> None:
+    """``@click.option(..., prompt=...)``: click prompts even when default_map has the value.
+
+    The parameter is the answer, whatever the prompt's wording ("How many epochs" for
+    ``--n-epochs``); ``process_value`` converts it afterwards like a typed answer.
+    """
+    option_cls = getattr(module, "Option", None)
+    original = getattr(option_cls, "prompt_for_value", None)
+    if original is None or getattr(original, "_trainchain", False):
+        return
+
+    def prompt_for_value(self: Any, ctx: Any) -> Any:
+        if self.name is not None and self.name in state.params:
+            value = state.params[self.name]
+            state.mark_applied(self.name, value, "click")
+            return value
+        try:
+            return original(self, ctx)
+        except UnansweredPrompt as exc:  # name the option, which is what --param must set
+            raise UnansweredPrompt(exc.prompt, self.name or exc.param) from None
+
+    prompt_for_value._trainchain = True  # type: ignore[attr-defined]
+    option_cls.prompt_for_value = prompt_for_value

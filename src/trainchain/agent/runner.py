@@ -24,6 +24,7 @@ from trainchain.agent import (
     options,
     outcome,
     prompts,
+    signals,
     sklearn_hook,
     source,
     state,
@@ -64,7 +65,11 @@ def main(argv: list[str]) -> int:
         pid=os.getpid(),
         resumed=_has_checkpoint(st.checkpoint_dir),
     )
-    return _run(st, entrypoint, path, args)
+    signals.install()
+    code = _run(st, entrypoint, path, args)
+    if signals.was_terminated():
+        signals.die_like_terminated()  # the controller must still see "killed by SIGTERM"
+    return code
 
 
 def _configure_logging() -> None:
@@ -139,6 +144,9 @@ def _run(st: state.TrialState, entrypoint: str, path: str, args: list[str]) -> i
     except KeyboardInterrupt as exc:
         outcome.print_exception(exc)
         code, error = 130, exc
+    except signals.Terminated as exc:
+        logger.error("%s", exc)
+        code, error = 143, exc
     except BaseException as exc:  # noqa: BLE001 - the script's failure, reported like Python
         outcome.print_exception(exc)
         code, error = 1, exc

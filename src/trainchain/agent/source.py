@@ -21,6 +21,8 @@ from trainchain.agent.state import coerce_like
 # Cell magics whose body is still Python; any other ``%%magic`` cell is skipped whole.
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 _LINE_MAGIC = re.compile(r"^(\s*)([%!]|\?\?|\?).*$")
+# Line magics that run the Python statement after them: keep the statement.
+_TIMING_MAGIC = re.compile(r"^(\s*)%(?:time|timeit|prun)\s+(?:-\S+\s+)*(.+)$")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ def strip_magics(text: str) -> str | None:
         lines[0] = ""
     out = []
     for line in lines:
+        timed = _TIMING_MAGIC.match(line)
+        if timed:
+            out.append(timed.group(1) + timed.group(2))
+            continue
         match = _LINE_MAGIC.match(line)
         out.append(f"{match.group(1)}pass" if match else line)
     return "\n".join(out) + "\n"

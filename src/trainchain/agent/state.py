@@ -7,9 +7,11 @@ when a script imports ``trainchain.agent`` without the runner (e.g. under plain 
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -89,15 +91,19 @@ def init(environ: dict[str, str] | None = None) -> TrialState:
     env = os.environ if environ is None else environ
     under_controller = bool(env.get("TRAINCHAIN_EVENTS"))
     output_dir = os.path.abspath(env.get("TRAINCHAIN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
-    if not under_controller and env.get("TRAINCHAIN_OUTPUT_DIR"):
-        os.makedirs(output_dir, exist_ok=True)
-        os.environ["TRAINCHAIN_EVENTS"] = os.path.join(output_dir, "events.jsonl")
+    if env.get("TRAINCHAIN_OUTPUT_DIR"):
+        os.makedirs(output_dir, exist_ok=True)  # the script may write there at once
+        os.environ["TRAINCHAIN_OUTPUT_DIR"] = output_dir  # absolute, survives a chdir
+        if not under_controller:
+            os.environ["TRAINCHAIN_EVENTS"] = os.path.join(output_dir, "events.jsonl")
     checkpoint_dir = env.get("TRAINCHAIN_CHECKPOINT_DIR") or ""
     if checkpoint_dir:
         checkpoint_dir = os.path.abspath(checkpoint_dir)
+        os.makedirs(checkpoint_dir, exist_ok=True)
     else:
         checkpoint_dir = tempfile.mkdtemp(prefix="trainchain-ckpt-")
-        os.environ["TRAINCHAIN_CHECKPOINT_DIR"] = checkpoint_dir
+        atexit.register(shutil.rmtree, checkpoint_dir, ignore_errors=True)
+    os.environ["TRAINCHAIN_CHECKPOINT_DIR"] = checkpoint_dir
     _state = TrialState(
         params=parse_params(env.get("TRAINCHAIN_PARAMS")),
         output_dir=output_dir,

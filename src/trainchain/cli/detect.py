@@ -68,7 +68,8 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     from trainchain.profiles.table import env_packages
 
     console = Console()
-    console.print(f"[bold]profile[/bold]     {result.profile}  [dim]({result.profile_reason})[/dim]")
+    console.print(f"[bold]profile[/bold]     {result.profile}  "
+                  f"[dim]({result.profile_reason})[/dim]")
     console.print(f"[bold]entrypoint[/bold]  {result.entrypoint}  "
                   f"[dim]({result.entrypoint_reason})[/dim]")
     console.print(f"[bold]framework[/bold]   {result.framework}   [bold]model family[/bold] "

@@ -7,8 +7,10 @@ needs (candidate entrypoints and what they import).
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,28 @@ def detect(
     ``entrypoint`` and ``declared_params`` come from trainchain.yaml (``entrypoint:`` and
     ``params:``). Raises ``DetectionError`` when nothing trains or the entrypoint does not parse.
     """
-    root = Path(path)
+    with _gc_paused():
+        return _detect(Path(path), entrypoint, declared_params)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: parsing allocates many AST nodes that all stay alive until the
+    end, and every collection would walk them again (it doubled the time on 1,000 files)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _detect(
+    root: Path,
+    entrypoint: str | None,
+    declared_params: Mapping[str, Mapping[str, Any]] | None,
+) -> Detection:
     if not root.is_dir():
         raise DetectionError(
             f"project path {str(root)!r} is not a directory; pass the folder that holds the "

@@ -98,12 +98,6 @@ def _rank(rel: str) -> tuple[int, int, str]:
     return (order, rel.count("/"), rel)
 
 
-def _main_guard(tree: object) -> bool:
-    from trainchain.detection.facts import _has_main_guard
-
-    return _has_main_guard(tree)  # type: ignore[arg-type]
-
-
 def _sign(items: list[EvidenceItem]) -> str:
     first = items[0]
     return f"{first.symbol} at {first.file}:{first.line}"

@@ -125,7 +125,8 @@ def _names_feeding_calls(calls: list[ast.Call], tree: ast.Module) -> set[str]:
 def _names_in(node: ast.expr) -> set[str]:
     """Names read in ``node``, not looking into nested calls (they count on their own)
     nor f-strings (formatting a value is not using it)."""
-    names, stack = set(), [node]
+    names: set[str] = set()
+    stack: list[ast.AST] = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, ast.Name):
@@ -230,7 +231,7 @@ def _click(calls: list[ast.Call], file: str, aliases: dict[str, str],
         plain = [d for d in decls if d.isidentifier()]
         dashed = [d.split("/", 1)[0] for d in decls if d.startswith("-")]
         longs = [d for d in dashed if d.startswith("--")]
-        flag = (longs or dashed or [None])[0] if kind == "option" else None
+        flag = (longs or dashed)[0] if kind == "option" and dashed else None
         name = (plain or [flag or decls[0]])[0].lstrip("-").replace("-", "_").lower()
         default = _default(kw.get("default"), values)
         is_flag = _literal(kw.get("is_flag"))[1] is True or any("/" in d for d in decls)
@@ -308,7 +309,8 @@ def _prompt_text(call: ast.Call) -> str:
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return arg.value
     if isinstance(arg, ast.JoinedStr):  # keep the constant parts of an f-string prompt
-        return "".join(v.value for v in arg.values if isinstance(v, ast.Constant))
+        return "".join(v.value for v in arg.values
+                       if isinstance(v, ast.Constant) and isinstance(v.value, str))
     return ""
 
 

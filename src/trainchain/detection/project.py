@@ -107,7 +107,8 @@ class ProjectIndex:
                 continue
             found = []
             if path:
-                found = [f for f in (path + ".py", path + "/__init__.py") if f in self.files.sources]
+                candidates = (path + ".py", path + "/__init__.py")
+                found = [f for f in candidates if f in self.files.sources]
             for name in imp.names:  # "from pkg import mod" imports a submodule
                 sub = f"{path}/{name}.py" if path else f"{name}.py"
                 if sub in self.files.sources:
@@ -142,7 +143,9 @@ class ProjectIndex:
                 break  # one is enough to call it training
         return signs
 
-    def project_facts(self, entrypoint: str, requirements: list[ProjectRequirement]) -> ProjectFacts:
+    def project_facts(
+        self, entrypoint: str, requirements: list[ProjectRequirement]
+    ) -> ProjectFacts:
         ep_dir = entrypoint.rsplit("/", 1)[0] if "/" in entrypoint else ""
         scope = self.scope(entrypoint, ep_dir)
         files = {rel: f for rel in scope if (f := self.facts(rel)) is not None}

@@ -65,7 +65,9 @@ def scan(root: Path) -> ProjectFiles:
         # invalid escapes in user code warn at parse time; they are not our business
         warnings.simplefilter("ignore")
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
+            )
             reldir = os.path.relpath(dirpath, root).replace(os.sep, "/")
             prefix = "" if reldir == "." else reldir + "/"
             has_python = False

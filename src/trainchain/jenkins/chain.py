@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from trainchain.errors import TargetNotReachedError
 from trainchain.jenkins.options import ExportOptions
 
-# `trainchain stage tune|promote` exit with this code when the budget ended below the target.
+# `trainchain stage tune|promote|monitor` exit with this code when the run is below the target.
 # Jenkins shows it as UNSTABLE (yellow) and the chain goes on: promote still registers the best.
 TARGET_NOT_REACHED_EXIT = TargetNotReachedError.exit_code
 
@@ -43,7 +43,10 @@ CHAIN: tuple[ChainJob, ...] = (
     ChainJob(3, "train", "train the baseline with the script's own defaults", needs_docker=True),
     ChainJob(4, "tune", "tune with Optuna until the target metric", True, TARGET_NOT_REACHED_EXIT),
     ChainJob(5, "promote", "register the best model and notify", False, TARGET_NOT_REACHED_EXIT),
-    ChainJob(6, "monitor", "restart crashed trainings from their checkpoint", needs_docker=True),
+    # monitor ends the run, so it too exits 3 when the run finished below the target
+    ChainJob(
+        6, "monitor", "restart crashed trainings and close the run", True, TARGET_NOT_REACHED_EXIT
+    ),
 )
 
 
@@ -84,7 +87,8 @@ def freestyle_script(job: ChainJob, options: ExportOptions) -> str:
     if job.stage == "monitor":
         return "\n".join(
             [
-                "# Started by job5 with a RUN_ID: supervise that run.",
+                "# Started by job5 with a RUN_ID: supervise that run, then close it (exit "
+                f"{job.unstable_exit} = finished below the target: UNSTABLE).",
                 "# Started by the timer (RUN_ID empty): one pass over every trial container.",
                 'if [ -n "$RUN_ID" ]; then',
                 f"  {stage_command(job)}",

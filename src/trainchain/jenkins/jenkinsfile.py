@@ -71,12 +71,13 @@ def _steps(job: ChainJob, options: ExportOptions) -> list[str]:
     command = _groovy(stage_command(job))
     if job.unstable_exit is None:
         return [f"sh {command}"]
+    then = "the chain goes on" if job.number < len(CHAIN) else "the best model is registered"
     return [
         "script {",
         f"    int rc = sh(returnStatus: true, script: {command})",
         f"    if (rc == {job.unstable_exit}) {{",
         f"        unstable('trainchain stage {job.stage}: target not reached "
-        f"(exit {job.unstable_exit}); the chain goes on')",
+        f"(exit {job.unstable_exit}); {then}')",
         "    } else if (rc != 0) {",
         f'        error("trainchain stage {job.stage} failed (exit ${{rc}})")',
         "    }",

@@ -29,7 +29,13 @@ def trial_chart(trials: Sequence[TrialReport], metric: MetricSpec) -> str:
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
         'font-family="Helvetica,Arial,sans-serif" font-size="11">'
     )
-    parts = [head, f'<text x="{LEFT}" y="16" font-size="13">{escape(title)}</text>']
+    parts = [
+        head,
+        f'<text x="{LEFT}" y="16" font-size="13">{escape(title)}</text>',
+        f'<text x="{WIDTH - RIGHT}" y="16" text-anchor="end">'
+        '<tspan fill="#1f77b4">\u25cf trial</tspan>  <tspan fill="#9e9e9e">\u25cf pruned</tspan>  '
+        '<tspan fill="#2ca02c">\u2014 best so far</tspan></text>',
+    ]
     if not points:
         parts.append(f'<text x="{LEFT}" y="{HEIGHT // 2}">no trial produced a value</text></svg>')
         return "".join(parts)
@@ -70,7 +76,9 @@ def trial_chart(trials: Sequence[TrialReport], metric: MetricSpec) -> str:
     better = max if metric.goal == "maximize" else min
     best: float | None = None
     steps: list[str] = []
-    for n, v, _ in points:
+    for n, v, state in points:
+        if state != "complete":  # a pruned trial's value is intermediate, as in Optuna
+            continue
         if best is not None:
             steps.append(f"{x(n):.1f},{y(best):.1f}")
         best = v if best is None else better(best, v)
@@ -84,7 +92,7 @@ def trial_chart(trials: Sequence[TrialReport], metric: MetricSpec) -> str:
     parts.append(
         f'<line class="target" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{ty:.1f}" y2="{ty:.1f}" '
         'stroke="#d62728" stroke-width="1.5" stroke-dasharray="6 4"/>'
-        f'<text x="{LEFT + plot_w - 4}" y="{ty - 4:.1f}" text-anchor="end" fill="#d62728">'
+        f'<text x="{LEFT + 4}" y="{ty - 4:.1f}" fill="#d62728">'
         f"target {metric.target:.4g}</text>"
     )
     for n, v, state in points:

@@ -18,7 +18,7 @@ from trainchain.errors import NotifyError
 from trainchain.notify.base import PermanentNotifyError
 
 USER_AGENT = f"trainchain/{__version__}"
-_RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+_RETRYABLE = {408, 425, 429}  # and every 5xx
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -64,7 +64,7 @@ def post_json(
     except urllib.error.HTTPError as exc:
         snippet = _snippet(exc)
         message = f"{what} answered HTTP {exc.code}{snippet}"
-        if exc.code in _RETRYABLE:
+        if exc.code in _RETRYABLE or exc.code >= 500:
             raise NotifyError(f"{message}; the service failed, retry later") from exc
         raise PermanentNotifyError(f"{message}; {fix}") from exc
     except TimeoutError as exc:

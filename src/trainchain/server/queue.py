@@ -51,7 +51,7 @@ class RunQueue:
             raise UsageError(f"--workers-runs {max_concurrent}: give 1 or more")
         self.store, self.executor = store, executor
         self.max_concurrent, self.poll = max_concurrent, poll
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # webhooks take it around whole deliveries
         self.claimed: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -121,6 +121,12 @@ class GithubHooks:
                 "add it with `trainchain projects add URL`"
             )
         verify_github(project, body, headers.get("x-hub-signature-256"))
+        # one writer at a time: SQLite's busy-wait under concurrent writers costs far more
+        with self.queue.lock:
+            return self._verified(project, headers, payload)
+
+    def _verified(self, project: Project, headers: dict[str, str],
+                  payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         event = headers.get("x-github-event", "")
         delivery = headers.get("x-github-delivery") or ""
         if not delivery:

@@ -1,0 +1,117 @@
+"""The REST API under ``/api``: projects, runs (report, logs, queue one), models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from trainchain import paths
+from trainchain.errors import NotFoundError
+from trainchain.server import records
+from trainchain.server.auth import require_token
+from trainchain.server.queue import RunQueue
+from trainchain.store import ModelVersion, Store
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, description="Repository URL (as in the webhook payload)")
+    branch: str = Field("main", min_length=1, description="Branch name or glob to train")
+    secret_env: str | None = Field(None, description="Env var holding the webhook secret")
+    poll_seconds: float | None = Field(None, description="Poll the branch head this often")
+    name: str | None = Field(None, min_length=1, description="Project name (default: repo)")
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, description="Local path or git URL to train")
+    ref: str | None = Field(None, description="Commit, branch or tag")
+    options: dict[str, Any] = Field(default_factory=dict, description="Overrides of the config")
+
+
+def _version(v: ModelVersion, aliases: dict[str, int]) -> dict[str, Any]:
+    return {
+        "name": v.name, "version": v.version, "run_id": v.run_id, "trial": v.trial,
+        "metric": v.metric_name, "goal": v.goal, "value": v.value, "params": v.params,
+        "commit": v.commit, "branch": v.branch, "profile": v.profile, "path": v.path,
+        "aliases": sorted(a for a, n in aliases.items() if n == v.version),
+        "created_at": v.created_at.isoformat(timespec="seconds") + "Z",
+    }
+
+
+def run_logs(store: Store, run_id: str) -> str:
+    run = store.get_run(run_id)
+    root = paths.runs_dir() / run.id
+    parts = []
+    for log_file in sorted(root.rglob("*.log")):
+        parts.append(f"===== {log_file.relative_to(root)} =====\n")
+        parts.append(log_file.read_text(encoding="utf-8", errors="replace"))
+    return "".join(parts) or f"run {run.id} has no logs yet (status {run.status})\n"
+
+
+def router(store: Store, queue: RunQueue) -> APIRouter:
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
+
+    @api.get("/projects")
+    def get_projects() -> list[dict[str, Any]]:
+        return [records.project_dict(p) for p in records.list_projects(store)]
+
+    @api.post("/projects", status_code=201)
+    def post_project(body: ProjectIn) -> dict[str, Any]:
+        project = records.add_project(store, body.url, body.branch, body.secret_env,
+                                      body.poll_seconds, body.name)
+        return records.project_dict(project)
+
+    @api.delete("/projects/{name}", status_code=204)
+    def delete_project(name: str) -> None:
+        records.remove_project(store, name)
+
+    @api.get("/runs")
+    def get_runs(limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        return [records.run_summary(r) for r in records.list_runs(store, min(limit, 500), status)]
+
+    @api.post("/runs", status_code=202)
+    def post_run(body: RunIn) -> dict[str, Any]:
+        from trainchain.pipeline import Pipeline
+
+        run_id = Pipeline(store).create_run(body.source, ref=body.ref, options=body.options,
+                                            trigger="api")
+        queue.notify()
+        return {"status": "queued", "run_id": run_id}
+
+    @api.get("/runs/{run_id}")
+    def get_run(run_id: str) -> dict[str, Any]:
+        from trainchain.reporting import build_report
+
+        run = store.get_run(run_id)
+        return {**build_report(store, run).to_dict(), **{"summary": records.run_summary(run)}}
+
+    @api.get("/runs/{run_id}/logs", response_class=PlainTextResponse)
+    def get_run_logs(run_id: str) -> str:
+        return run_logs(store, run_id)
+
+    @api.get("/models")
+    def get_models() -> list[dict[str, Any]]:
+        with store.session() as s:
+            names = sorted(set(s.scalars(select(ModelVersion.name))))
+        out = []
+        for name in names:
+            versions, aliases = store.model_versions(name), store.aliases(name)
+            out.append({"name": name, "latest": _version(versions[-1], aliases),
+                        "aliases": aliases, "versions": len(versions)})
+        return out
+
+    @api.get("/models/{name}")
+    def get_model(name: str) -> dict[str, Any]:
+        versions = store.model_versions(name)
+        if not versions:
+            raise NotFoundError(f"no model {name!r} in the registry; GET /api/models lists them")
+        aliases = store.aliases(name)
+        return {"name": name, "aliases": aliases,
+                "versions": [_version(v, aliases) for v in versions]}
+
+    return api

@@ -1,0 +1,102 @@
+"""``create_app``: the FastAPI application (webhooks, API, dashboard, worker lifespan)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from trainchain import __version__
+from trainchain.errors import TrainchainError
+from trainchain.server import api, dashboard, records, webhooks
+from trainchain.server.queue import Executor, PipelineExecutor, RunQueue
+from trainchain.store import Store
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    store: Store | None = None,
+    executor: Executor | None = None,
+    max_concurrent: int = 1,
+    start_worker: bool = True,
+    open_dashboard: bool = False,
+) -> FastAPI:
+    """The app. ``start_worker=False`` serves without executing runs (they stay queued)."""
+    store = store or Store()
+    queue = RunQueue(store, executor or PipelineExecutor(store), max_concurrent)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_worker:
+            queue.start()
+        try:
+            yield
+        finally:
+            queue.stop()
+
+    app = FastAPI(title="trainchain", version=__version__, lifespan=lifespan)
+    app.state.store, app.state.queue, app.state.open_dashboard = store, queue, open_dashboard
+
+    @app.exception_handler(TrainchainError)
+    async def trainchain_error(_request: Request, exc: TrainchainError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error("request failed: %s", exc.message)
+        return JSONResponse({"error": exc.message}, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, object]:
+        return {"ok": True, "version": __version__, "active_runs": queue.active}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics() -> str:
+        return prometheus_text(store, queue)
+
+    app.include_router(webhooks.router(store, queue))
+    app.include_router(api.router(store, queue))
+    app.include_router(dashboard.router(store))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def prometheus_text(store: Store, queue: RunQueue) -> str:
+    runs, hooks = records.counts(store)
+    lines = [
+        "# HELP trainchain_runs Runs in the database by status.",
+        "# TYPE trainchain_runs gauge",
+    ]
+    for status in ("queued", "running", "succeeded", "target_not_reached", "failed",
+                   "superseded"):
+        lines.append(f'trainchain_runs{{status="{status}"}} {runs.get(status, 0)}')
+    lines += [
+        "# HELP trainchain_queue_length Queued runs waiting for a worker.",
+        "# TYPE trainchain_queue_length gauge",
+        f"trainchain_queue_length {queue.queued()}",
+        "# HELP trainchain_active_runs Runs this server is executing now.",
+        "# TYPE trainchain_active_runs gauge",
+        f"trainchain_active_runs {queue.active}",
+        "# HELP trainchain_webhook_deliveries_total Webhook deliveries by result.",
+        "# TYPE trainchain_webhook_deliveries_total counter",
+    ]
+    for result, n in sorted(hooks.items()):
+        lines.append(f'trainchain_webhook_deliveries_total{{result="{result}"}} {n}')
+    return "\n".join(lines) + "\n"
