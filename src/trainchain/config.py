@@ -57,7 +57,7 @@ class Config(BaseModel):
     sampler: Literal["tpe", "random", "cmaes", "grid"] = Field("tpe", description="Optuna sampler")
     pruner: Literal["median", "hyperband", "none"] = Field("median", description="Optuna pruner")
     seed: int | None = Field(None, description="sampler seed")
-    parallel: int = Field(1, ge=1, description="trials run at once")
+    parallel: int = Field(1, ge=1, le=32, description="trials run at once, each with its share of CPUs")
     runtime: Literal["auto", "local", "docker"] = Field("local", description="where trials run")
     params: dict[str, ParamSpec | int | float | str | bool] = Field(
         default_factory=dict,

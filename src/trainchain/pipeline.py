@@ -8,6 +8,7 @@ its first unfinished stage and never repeats a finished trial.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -169,9 +170,9 @@ class Pipeline:
             pruner=config.pruner, seed=config.seed, warm_start=self._warm_start(run), fixed=fixed,
         )
         budget = T.Budget(config.max_trials, config.timeout, config.max_epochs_total)
-        runner = self._runner(run, config, metric)
+        runner = self._runner(run, config, metric, share=config.parallel)
         done = [runner.run(0, baseline.params)]
-        result = T.tune(runner, settings, budget, done, first_number=1)
+        result = T.tune(runner, settings, budget, done, first_number=1, parallel=config.parallel)
         self._say(f"tuning stopped: {result.stop_reason}")
         return StageState.SUCCEEDED, {"trials": len(result.trials), "reached": result.reached,
                                       "stop_reason": result.stop_reason}
@@ -221,7 +222,7 @@ class Pipeline:
 
         return get_runtime(run.environment.get("runtime", "local"))
 
-    def _runner(self, run: Run, config: Config, metric: str) -> TrialRunner:
+    def _runner(self, run: Run, config: Config, metric: str, share: int = 1) -> TrialRunner:
         env_fields = {k: v for k, v in run.environment.items() if k in Environment.__dataclass_fields__}
         data = {name: _data_path(name, path) for name, path in config.data.items()}
         setup = TrialSetup(
@@ -229,7 +230,7 @@ class Pipeline:
             entrypoint=str(run.detection["entrypoint"]), args=tuple(config.args), data=data,
             metric=metric, goal=config.goal, trial_timeout=config.trial_timeout,
             stall_timeout=config.stall_timeout, max_restarts=config.max_restarts,
-            resources=Resources(config.resources.memory, config.resources.cpus),
+            resources=Resources(config.resources.memory, _cpus(config.resources.cpus, share)),
         )
         return TrialRunner(self.store, self._runtime(run), Environment(**env_fields), setup, self._emit)
 
@@ -275,11 +276,12 @@ class Pipeline:
         from trainchain.notify.base import dispatch
         from trainchain.notify.config import parse_notify
 
-        results = dispatch(event, self.report(run_id), parse_notify(channels))
+        # Short timeouts: an unreachable channel must not hold the end of a run for long.
+        results = dispatch(event, self.report(run_id), parse_notify(channels), retries=2, timeout=5)
         with self.store.session() as s:
             for r in results:
                 s.add(Notification(run_id=run_id, channel=r.channel, event=r.event, ok=r.ok,
-                                   attempts=r.attempts, error=r.error, detail=r.detail))
+                                   attempts=r.attempts, error=r.error, detail=r.detail))  # no secrets in r
         for r in results:
             self._say(f"notify {r.channel} {r.event}: {'sent' if r.ok else 'FAILED: ' + (r.error or '')}")
 
@@ -297,6 +299,13 @@ class _TrialError(TrainchainError):
 
 def _config_keys(options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k in Config.model_fields}
+
+
+def _cpus(configured: float | None, share: int) -> float | None:
+    """CPUs per trial: as configured, else each of ``share`` parallel trials gets its part."""
+    if configured or share <= 1:
+        return configured
+    return max(1.0, float(os.cpu_count() or 1) / share)
 
 
 def _need(value: str | None, stage: str) -> str:

@@ -42,6 +42,7 @@ class TrialReport:
     attempts: list[AttemptReport] = field(default_factory=list)
     epochs: list[dict[str, Any]] = field(default_factory=list)  # [{"epoch": 1, "metrics": {..}}]
     error: str | None = None
+    architecture: dict[str, Any] | None = None  # knobs, layers/params before and after
 
 
 @dataclass

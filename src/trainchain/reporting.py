@@ -10,6 +10,13 @@ def _iso(value: object) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None  # type: ignore[attr-defined]
 
 
+def _architecture(info: dict[str, object]) -> dict[str, object] | None:
+    arch = info.get("architecture")
+    if not isinstance(arch, dict):
+        return None
+    return {k: arch[k] for k in ("knobs", "before", "after", "notes") if k in arch}
+
+
 def build_report(store: Store, run: Run) -> RunReport:
     config = run.config or {}
     trials = store.trials(run.id)
@@ -23,6 +30,7 @@ def build_report(store: Store, run: Run) -> RunReport:
                 for a in t.attempts
             ],
             epochs=[{"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in t.epochs],
+            architecture=_architecture(t.info),
         )
         for t in trials
     ]

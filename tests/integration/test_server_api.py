@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.cli import trainchain
+
 from trainchain.pipeline import Pipeline
 from trainchain.server.app import create_app
 from trainchain.server.testing import make_client

@@ -32,7 +32,7 @@ def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> 
     with store.session() as s:
         s.add(Project(name="hello", url=URL, branch="*", secret_env="LOAD_SECRET"))
     deliveries = [
-        github_delivery(payload(BRANCHES[n % 5], f"{n:040x}"), SECRET, delivery=f"load-{n}")
+        github_delivery(payload(BRANCHES[n % 5], f"{n + 1:040x}"), SECRET, delivery=f"load-{n}")
         for n in range(200)
     ]
     with live_server(create_app(store, start_worker=False)) as base, httpx.Client(
@@ -60,7 +60,7 @@ def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> 
         queued = s.execute(select(Run.branch, Run.ref).where(Run.status == "queued")).all()
     # coalesced: one queued run per branch, and it is that branch's last push
     assert statuses == {"queued": 5, "superseded": 195}
-    last = {BRANCHES[n % 5]: f"{n:040x}" for n in range(200)}
+    last = {BRANCHES[n % 5]: f"{n + 1:040x}" for n in range(200)}
     assert dict(queued) == last
     assert re.search(r'trainchain_webhook_deliveries_total\{result="queued"\} 200', metrics)
     _write_figures(elapsed, latencies)
@@ -71,7 +71,8 @@ def _write_figures(elapsed: float, latencies: list[float]) -> None:
     section = (
         "<!-- server-load -->\n"
         "Webhook burst (tests/integration/test_server_uvicorn.py): 200 signed GitHub push "
-        "deliveries over 5 branches, 8 concurrent clients, real uvicorn on 127.0.0.1, SQLite WAL.\n\n"
+        "deliveries over 5 branches, 8 concurrent clients, real uvicorn on 127.0.0.1, "
+        "SQLite WAL.\n\n"
         "| deliveries | answered 202 | wall time | p50 | p99 | runs queued / superseded |\n"
         "|---|---|---|---|---|---|\n"
         f"| 200 | 200 | {elapsed:.2f} s | {p50 * 1000:.0f} ms | {p99 * 1000:.0f} ms | 5 / 195 |\n"
@@ -80,5 +81,8 @@ def _write_figures(elapsed: float, latencies: list[float]) -> None:
     doc = REPO / "docs" / "reliability.md"
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Reliability\n"
     pattern = re.compile(r"<!-- server-load -->.*?<!-- /server-load -->", re.S)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    if pattern.search(text):
+        text = pattern.sub(section, text)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
     doc.write_text(text, encoding="utf-8")

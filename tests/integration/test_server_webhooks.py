@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-
 from tests.services import require_shared_data
+
 from trainchain.server.app import create_app
 from trainchain.server.testing import github_delivery, make_client
 from trainchain.store import Project, Run, Store, WebhookDelivery

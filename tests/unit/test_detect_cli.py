@@ -37,7 +37,8 @@ def test_json_is_the_detection_and_space_is_opt_in() -> None:
 
 
 def test_trainchain_yaml_entrypoint_and_params_are_used(tmp_path: Path) -> None:
-    (tmp_path / "a.py").write_text("from sklearn.svm import SVC\nSVC().fit([[0]], [0])\n")
+    (tmp_path / "a.py").write_text(
+        "from sklearn.svm import SVC\nK = 3\nSVC(degree=K).fit([[0]], [0])\n")
     (tmp_path / "b.py").write_text("print('not training')\n")
     (tmp_path / "trainchain.yaml").write_text(
         "entrypoint: a.py\nparams:\n  C: {type: float, low: 0.1, high: 10, log: true}\n")
@@ -45,9 +46,11 @@ def test_trainchain_yaml_entrypoint_and_params_are_used(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["entrypoint"] == "a.py"
-    assert data["space"] == {"C": {"type": "float", "low": 0.1, "high": 10.0, "log": True,
-                                   "choices": None}}
-    assert [p["source"] for p in data["parameters"]] == ["config"]
+    assert data["space"]["C"] == {"type": "float", "low": 0.1, "high": 10.0, "log": True,
+                                  "choices": None}
+    assert data["space"]["K"]["type"] == "int"  # derived from the constant
+    assert [(p["name"], p["source"]) for p in data["parameters"]] == [("K", "constant"),
+                                                                       ("C", "config")]
 
 
 def _main(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,9 +18,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from tests.cli import trainchain, write_project
 from tests.services import require
+
 from trainchain.jenkins import export_chain, make_options
 
 PT = "hudson.plugins.parameterizedtrigger."

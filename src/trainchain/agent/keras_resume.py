@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 from collections.abc import Iterator
@@ -71,10 +72,14 @@ def set_batch_size(kwargs: dict[str, Any], size: int) -> bool:
     """Apply ``keras.batch_size`` to ``fit``'s input; False (with a warning) when impossible."""
     x: Any = kwargs.get("x")
     if hasattr(x, "element_spec") and hasattr(x, "unbatch"):  # tf.data: re-batch it
+        old = _dataset_batch(x) if kwargs.get("steps_per_epoch") else None
         kwargs["x"] = x.unbatch().batch(size)
+        _rescale_steps(kwargs, old, size)
         return True
     if x is not None and hasattr(x, "batch_size") and hasattr(x, "__getitem__"):
+        old = x.batch_size
         x.batch_size = size  # Keras 2 image iterators read it per epoch
+        _rescale_steps(kwargs, old, size)
         return True
     if not (hasattr(x, "shape") or isinstance(x, list | tuple | dict)):
         logger.warning(
@@ -83,8 +88,38 @@ def set_batch_size(kwargs: dict[str, Any], size: int) -> bool:
             type(x).__name__,
         )
         return False
+    _rescale_steps(kwargs, kwargs.get("batch_size") or 32, size)  # 32: fit's default
     kwargs["batch_size"] = size
     return True
+
+
+def _rescale_steps(kwargs: dict[str, Any], old: Any, size: int) -> None:
+    """Keep the samples per epoch: the script counted ``steps_per_epoch`` in its own batches.
+
+    Without this, ``steps_per_epoch=len(generator)`` with a doubled batch size runs the
+    generator dry in the first epoch and Keras silently stops training there.
+    """
+    steps = kwargs.get("steps_per_epoch")
+    if not steps or not isinstance(old, int) or old <= 0 or old == size:
+        return
+    kwargs["steps_per_epoch"] = max(1, math.ceil(int(steps) * old / size))
+    logger.info(
+        "keras.batch_size=%d: steps_per_epoch %s -> %d (same samples per epoch as batch size %d)",
+        size, steps, kwargs["steps_per_epoch"], old,
+    )  # fmt: skip
+
+
+def _dataset_batch(dataset: Any) -> int | None:
+    """The batch size of a batched ``tf.data.Dataset``, read from its first element."""
+    try:
+        for element in dataset.take(1):
+            first = element[0] if isinstance(element, tuple | list) else element
+            if isinstance(first, dict):
+                first = next(iter(first.values()))
+            return int(first.shape[0])
+    except Exception:  # noqa: BLE001 - unknown: leave steps_per_epoch as the script set it
+        return None
+    return None
 
 
 def _paths(ckpt_dir: str) -> tuple[str, str]:

@@ -23,7 +23,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("trainchain.cli.models", "models", "The model registry: versions, aliases, downloads."),
     "stage": ("trainchain.cli.stage", "stage", "Run one job of the chain against the shared database (for Jenkins)."),
     "images": ("trainchain.cli.images", "images", "Build and list the training images (Docker)."),
-    "monitor": ("trainchain.cli.monitor", "monitor", "Watch trial containers and restart dead ones from their checkpoint."),
     "serve": ("trainchain.cli.serve", "serve", "Start the webhook server, REST API and dashboard."),
     "projects": ("trainchain.cli.serve", "projects", "Projects watched by the server (webhooks, polling)."),
     "notify": ("trainchain.cli.notify", "notify", "Send test notifications on the configured channels."),

@@ -25,7 +25,9 @@ def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) 
 
     declared_entrypoint, declared_params = _read_yaml(path)
     result = run_detect(path, entrypoint or declared_entrypoint, declared_params)
-    space = space_from_config(declared_params) if declared_params else derive_space(result)
+    space = derive_space(result)
+    if declared_params:  # as job2 does: declared ranges override the derived ones
+        space = {**space, **space_from_config(declared_params)}
     if as_json:
         data = result.to_dict()
         if with_space:
@@ -91,7 +93,8 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
         where = f"{p.file}:{p.line}" if p.line else p.file
         params.add_row(p.name, p.source, p.type, repr(p.default), where, notes)
     console.print(params if result.parameters else "[dim]no parameters found[/dim]")
-    title = "search space (from trainchain.yaml)" if declared else "search space (derived)"
+    title = "search space (derived; params: of trainchain.yaml override)" if declared else (
+        "search space (derived)")
     table = Table(title=title, title_justify="left")
     for column in ("name", "type", "range", "log"):
         table.add_column(column)

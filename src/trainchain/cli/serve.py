@@ -64,7 +64,7 @@ def projects() -> None:
 @projects.command("add")
 @click.argument("url")
 @click.option("--branch", default="main", show_default=True, help="Branch (or glob) to train.")
-@click.option("--secret-env", help="Env var holding the webhook secret, e.g. GITHUB_WEBHOOK_SECRET.")
+@click.option("--secret-env", help="Env var with the webhook secret (GITHUB_WEBHOOK_SECRET).")
 @click.option("--poll", help="Poll the branch head this often (60s, 5m) instead of webhooks.")
 @click.option("--name", help="Project name (default: the repository's name).")
 def add(url: str, branch: str, secret_env: str | None, poll: str | None, name: str | None) -> None:
@@ -75,7 +75,8 @@ def add(url: str, branch: str, secret_env: str | None, poll: str | None, name: s
     project = records.add_project(Store(), url, branch, secret_env, parse_interval(poll), name)
     click.echo(f"project {project.name}: {project.url} branch {project.branch}")
     if secret_env and not os.environ.get(secret_env):
-        click.echo(f"warning: ${secret_env} is not set here; set it where the server runs", err=True)
+        click.echo(f"warning: ${secret_env} is not set here; set it where the server runs",
+                   err=True)
 
 
 @projects.command("list")

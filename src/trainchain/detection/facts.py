@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass, field
 
 from trainchain.detection import knowledge as kb
+from trainchain.detection.pyast import dotted as dotted_name
 
 # methods whose call is a sign of training (receiver resolved later when possible)
 TRAIN_METHODS = frozenset({"fit", "fit_generator", "train_on_batch", "partial_fit", "backward",
@@ -43,6 +44,7 @@ class MethodCall:
     literals: tuple[tuple[str, object], ...] = ()
     keywords: tuple[str, ...] = ()
     positional: int = 0
+    receiver_call: str | None = None  # unresolved receiver built by this function (last name)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class FileFacts:
     legacy_imports: list[tuple[str, int, str]] = field(default_factory=list)  # symbol, line, why
     has_main_guard: bool = False
     aliases: dict[str, str] = field(default_factory=dict)  # local name -> imported qualname
+    returns: dict[str, str] = field(default_factory=dict)  # function -> framework qualname
 
     def frameworks_used(self) -> set[str]:
         found = {kb.framework_of(c.qualname) for c in self.calls}
@@ -69,23 +72,33 @@ def analyze(rel: str, tree: ast.Module) -> FileFacts:
     facts = FileFacts(rel, imports=collector.imports, has_main_guard=has_main_guard(tree))
     aliases = facts.aliases = collector.aliases
     var_types: dict[str, str] = {}
+    var_calls: dict[str, str] = {}  # var -> last name of a non-framework callee (build_model)
     for var, dotted in collector.assigned:
         qual = _resolve(dotted, aliases)
         if qual and kb.framework_of(qual):
             var_types.setdefault(var, qual)
+        else:
+            var_calls.setdefault(var, dotted.rsplit(".", 1)[-1])
+    for func, returned in collector.returns:
+        kind, name = returned
+        qual = var_types.get(name) if kind == "var" else _resolve(name, aliases)
+        if qual and kb.framework_of(qual):
+            facts.returns.setdefault(func, qual)
     for dotted, node in collector.calls:
         qual = _resolve(dotted, aliases)
         if qual and kb.framework_of(qual):
             facts.calls.append(Call(qual, node.lineno, _keywords(node), _literals(node)))
     for method, receiver, node in collector.methods:
-        recv = None
+        recv, via = None, None
         if isinstance(receiver, str):
             recv = var_types.get(receiver) or _resolve(receiver, aliases)
             recv = recv if recv and kb.framework_of(recv) else None
+            via = None if recv else var_calls.get(receiver)
         elif receiver is not None:  # Sequential().fit(...): the receiver is a call
             recv = _resolve(receiver[0], aliases)
+            via = None if recv else receiver[0].rsplit(".", 1)[-1]
         facts.methods.append(MethodCall(method, recv, node.lineno, _literals(node), _keywords(node),
-                                        len(node.args)))
+                                        len(node.args), via))
     for cls, dotted, line in collector.bases:
         qual = _resolve(dotted, aliases)
         if qual:
@@ -102,6 +115,7 @@ class _Collector(ast.NodeVisitor):
         self.methods: list[tuple[str, str | tuple[str] | None, ast.Call]] = []
         self.assigned: list[tuple[str, str]] = []  # var -> dotted name of the called constructor
         self.bases: list[tuple[str, str, int]] = []
+        self.returns: list[tuple[str, tuple[str, str]]] = []  # function -> ("call"|"var", name)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -124,45 +138,46 @@ class _Collector(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        dotted = _dotted(func)
+        dotted = dotted_name(func)
         if dotted:
             self.calls.append((dotted, node))
         if isinstance(func, ast.Attribute) and func.attr in _WATCHED_METHODS:
             value = func.value
-            receiver: str | tuple[str] | None = _dotted(value)
+            receiver: str | tuple[str] | None = dotted_name(value)
             if receiver is None and isinstance(value, ast.Call):
-                inner = _dotted(value.func)
+                inner = dotted_name(value.func)
                 receiver = (inner,) if inner else None
             self.methods.append((func.attr, receiver, node))
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         if isinstance(node.value, ast.Call):
-            dotted = _dotted(node.value.func)
+            dotted = dotted_name(node.value.func)
             if dotted:
                 for target in node.targets:
-                    name = _dotted(target)
+                    name = dotted_name(target)
                     if name:
                         self.assigned.append((name, dotted))
         self.generic_visit(node)
 
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for item in ast.walk(node):
+            if isinstance(item, ast.Return) and item.value is not None:
+                value = item.value
+                if isinstance(value, ast.Call) and (dotted := dotted_name(value.func)):
+                    self.returns.append((node.name, ("call", dotted)))
+                elif isinstance(value, ast.Name):
+                    self.returns.append((node.name, ("var", value.id)))
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for base in node.bases:
-            dotted = _dotted(base)
+            dotted = dotted_name(base)
             if dotted:
                 self.bases.append((node.name, dotted, node.lineno))
         self.generic_visit(node)
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _resolve(dotted: str, aliases: dict[str, str]) -> str | None:

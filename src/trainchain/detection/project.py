@@ -155,8 +155,12 @@ class ProjectIndex:
             if not self.is_local(f.rel, imp, ep_dir) and imp.module.split(".", 1)[0] not in _STDLIB
         })
         project = ProjectFacts(entrypoint, scope, files, requirements, tuple(imports))
+        returns: dict[str, str] = {}  # functions of the scope that return a framework model
         for facts in files.values():
-            for item in _fitted(facts):
+            for func, qual in facts.returns.items():
+                returns.setdefault(func, qual)
+        for facts in files.values():
+            for item in _fitted(facts, returns):
                 project.fitted.setdefault(_framework(item.symbol), []).append(item)
             for item in _built(facts):
                 project.built.setdefault(_framework(item.symbol), []).append(item)
@@ -180,12 +184,16 @@ def _is_trainer(qual: str) -> bool:
     return qual in kb.TORCH_TRAINERS
 
 
-def _fitted(facts: FileFacts) -> Iterator[EvidenceItem]:
+def _fitted(facts: FileFacts, returns: dict[str, str] | None = None) -> Iterator[EvidenceItem]:
+    """Fit calls on a framework object: built here, or returned by a scope function
+    (``model = build_model(); model.fit(...)``)."""
     uses_torch = "pytorch" in facts.frameworks_used()
     for m in facts.methods:
-        if m.method in _FIT and m.receiver and _is_trainer(m.receiver):
-            yield EvidenceItem(facts.rel, m.line, f"{m.receiver}.{m.method}",
-                               f".{m.method}() is called on a {m.receiver}")
+        receiver = m.receiver or (returns or {}).get(m.receiver_call or "")
+        if m.method in _FIT and receiver and _is_trainer(receiver):
+            how = f" returned by {m.receiver_call}()" if not m.receiver else ""
+            yield EvidenceItem(facts.rel, m.line, f"{receiver}.{m.method}",
+                               f".{m.method}() is called on a {receiver}{how}")
         elif m.method == "backward" and uses_torch:
             yield EvidenceItem(facts.rel, m.line, "torch.Tensor.backward",
                                "a loss is back-propagated with PyTorch")

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from trainchain import __version__
 from trainchain.errors import TrainchainError
 from trainchain.server import api, dashboard, records, webhooks
+from trainchain.server.polling import Poller
 from trainchain.server.queue import Executor, PipelineExecutor, RunQueue
 from trainchain.store import Store
 
@@ -33,18 +34,22 @@ def create_app(
     """The app. ``start_worker=False`` serves without executing runs (they stay queued)."""
     store = store or Store()
     queue = RunQueue(store, executor or PipelineExecutor(store), max_concurrent)
+    poller = Poller(store, queue)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_worker:
             queue.start()
+            poller.start()
         try:
             yield
         finally:
+            poller.stop()
             queue.stop()
 
     app = FastAPI(title="trainchain", version=__version__, lifespan=lifespan)
-    app.state.store, app.state.queue, app.state.open_dashboard = store, queue, open_dashboard
+    app.state.store, app.state.queue, app.state.poller = store, queue, poller
+    app.state.open_dashboard = open_dashboard
 
     @app.exception_handler(TrainchainError)
     async def trainchain_error(_request: Request, exc: TrainchainError) -> JSONResponse:

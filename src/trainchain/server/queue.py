@@ -15,7 +15,7 @@ from typing import Protocol
 from sqlalchemy import select
 
 from trainchain.report import RunStatus
-from trainchain.store import Run, Store
+from trainchain.store import Project, Run, Store
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,22 @@ class RunQueue:
             ids = s.scalars(select(Run.id).where(Run.status == RunStatus.QUEUED.value)).all()
         return len([i for i in ids if i not in self.claimed])
 
+    def submit(self, project: Project, branch: str, commit: str, trigger: str) -> tuple[str, int]:
+        """Queue a run of ``project`` at ``commit``; older queued runs of the branch are
+        superseded. Returns the run id and how many were superseded."""
+        from trainchain.pipeline import Pipeline
+        from trainchain.server.records import supersede_queued
+
+        # one lock for create + supersede + claim, so the newest commit of a branch always wins
+        with self.lock:
+            run_id = Pipeline(self.store).create_run(
+                project.url, ref=commit, branch=branch, trigger=trigger,
+                options=dict(project.options or {}), project_id=project.id,
+            )
+            superseded = supersede_queued(self.store, project.id, branch, run_id, self.claimed)
+        self.notify()
+        return run_id, superseded
+
     # -- work --------------------------------------------------------------------------------
     def claim(self) -> str | None:
         """The next run to execute: a resumed one, else the oldest queued one not claimed."""
@@ -114,10 +130,10 @@ class RunQueue:
                 )
                 if self.claimed:
                     query = query.where(Run.id.not_in(self.claimed))
-                run_id = s.scalars(query.limit(1)).first()
-            if run_id is not None:
-                self.claimed.add(run_id)
-            return run_id
+                found = s.scalars(query.limit(1)).first()
+            if found is not None:
+                self.claimed.add(found)
+            return found
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -157,24 +157,14 @@ class GithubHooks:
             self._record(delivery, "push", project, result)
             return 202, {"status": "ignored", "reason": reason}
         branch = ref[len("refs/heads/"):]
-        from trainchain.pipeline import Pipeline
-
-        # one lock for create + supersede + claim, so the newest push of a branch always wins
         with self.queue.lock:
-            run_id = Pipeline(self.store).create_run(
-                project.url, ref=after, branch=branch, trigger="webhook",
-                options=dict(project.options or {}), project_id=project.id,
-            )
-            superseded = records.supersede_queued(
-                self.store, project.id, branch, run_id, self.queue.claimed
-            )
+            run_id, superseded = self.queue.submit(project, branch, after, "webhook")
             try:
                 self._record(delivery, "push", project, "queued", run_id)
             except StoreError:
                 # a concurrent redelivery won the unique delivery id: drop our run
                 self.store.update_run(run_id, status="superseded", error="duplicate delivery")
                 return 200, {"status": "duplicate", "delivery": delivery}
-        self.queue.notify()
         log.info("push %s@%s -> run %s", project.name, branch, run_id)
         return 202, {"status": "queued", "run_id": run_id, "branch": branch,
                      "commit": after, "superseded": superseded}

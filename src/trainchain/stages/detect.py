@@ -33,7 +33,7 @@ def detect_project(
     from trainchain import space as search_space
     from trainchain.detection import detect
 
-    detection = detect(snapshot, entrypoint=entrypoint)
+    detection = detect(snapshot, entrypoint=entrypoint, declared_params=declared or None)
     info = detection.to_dict()
     chosen = profile or info["profile"]
     profile_packages(chosen)  # an unknown forced profile fails here, with the choices

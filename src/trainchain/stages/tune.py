@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,9 +55,14 @@ class TuneResult:
 
 def tune(
     runner: TrialRunner, settings: SearchSettings, budget: Budget, done: list[TrialResult],
-    first_number: int, notify: Callable[[str], None] = lambda _m: None,
+    first_number: int, parallel: int = 1,
 ) -> TuneResult:
-    """Run trials numbered from ``first_number`` until the target or the budget."""
+    """Run trials numbered from ``first_number`` until the target or the budget.
+
+    ``parallel`` workers ask, train and tell at once; in-flight trials count against the
+    budget, so ``max_trials`` is never exceeded. Trials already recorded (a resumed run) are
+    taken first: finished ones are not rerun, an interrupted one resumes from its checkpoint.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -64,38 +71,88 @@ def tune(
     if not distributions:
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     _warm_start(study, settings, distributions)
-    started = time.monotonic()
-    results: list[TrialResult] = []
-    seen = {_key(r.params) for r in done}
-    number, duplicates = first_number, 0
-    while True:
-        spent = len(done) + len(results)
-        epochs = sum(r.epochs for r in done + results)
-        stop = _budget_spent(budget, spent, epochs, time.monotonic() - started)
-        if stop:
-            return TuneResult(results, False, stop)
-        resumed = runner.store.trial(runner.setup.run_id, number)
-        if resumed is not None and resumed.optuna_number is not None:
-            trial = optuna.trial.Trial(study, _trial_id(study, resumed.optuna_number))
-            params = dict(resumed.params)
-        else:
-            trial = study.ask(distributions)
-            params = {**settings.fixed, **trial.params}
-            if _key(params) in seen:
-                duplicates += 1
-                earlier = next((r for r in done + results if _key(r.params) == _key(params)), None)
-                study.tell(trial, earlier.value if earlier and earlier.value is not None else None,
-                           state=None if earlier and earlier.value is not None else optuna.trial.TrialState.FAIL)
-                if duplicates > MAX_DUPLICATE_ASKS:
-                    return TuneResult(results, False, "the search space is exhausted")
-                continue
-        seen.add(_key(params))
-        result = runner.run(number, params, _pruning_hook(trial, settings), optuna_number=trial.number)
-        _tell(optuna, study, trial, result)
-        results.append(result)
-        number += 1
-        if M.reaches(result.value, settings.target, settings.goal) and result.state == TrialState.COMPLETE:
-            return TuneResult(results, True, f"trial {result.number} reached the target")
+    search = _Search(runner, settings, budget, done, study, distributions, optuna)
+    search.pending = [t.number for t in runner.store.trials(runner.setup.run_id) if t.number >= first_number]
+    search.next_number = max([first_number - 1, *search.pending]) + 1
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
+        for future in [pool.submit(search.work) for _ in range(parallel)]:
+            future.result()
+    results = sorted(search.results, key=lambda r: r.number)
+    reached = any(M.reaches(r.value, settings.target, settings.goal) and r.state == TrialState.COMPLETE
+                  for r in results)
+    return TuneResult(results, reached, search.stop or "done")
+
+
+class _Search:
+    """Shared state of the workers; every decision is taken under ``lock``."""
+
+    def __init__(self, runner: TrialRunner, settings: SearchSettings, budget: Budget,
+                 done: list[TrialResult], study: Any, distributions: dict[str, Any], optuna: Any) -> None:
+        self.runner, self.settings, self.budget, self.done = runner, settings, budget, done
+        self.study, self.distributions, self.optuna = study, distributions, optuna
+        self.lock = threading.Lock()
+        self.results: list[TrialResult] = []
+        self.seen = {_key(r.params) for r in done}
+        self.pending: list[int] = []
+        self.next_number = 0
+        self.in_flight = 0
+        self.duplicates = 0
+        self.stop: str | None = None
+        self.started = time.monotonic()
+
+    def work(self) -> None:
+        while True:
+            with self.lock:
+                job = self._next()
+                if job is None:
+                    return
+                number, trial, params = job
+                self.in_flight += 1
+            try:
+                result = self.runner.run(number, params, _pruning_hook(trial, self.settings),
+                                         optuna_number=trial.number)
+            finally:
+                with self.lock:
+                    self.in_flight -= 1
+            with self.lock:
+                _tell(self.optuna, self.study, trial, result)
+                self.results.append(result)
+                if result.state == TrialState.COMPLETE and M.reaches(result.value, self.settings.target, self.settings.goal):
+                    self.stop = self.stop or f"trial {result.number} reached the target"
+
+    def _next(self) -> tuple[int, Any, dict[str, Any]] | None:
+        if self.stop:
+            return None
+        finished = self.done + self.results
+        self.stop = _budget_spent(self.budget, len(finished) + self.in_flight,
+                                  sum(r.epochs for r in finished), time.monotonic() - self.started)
+        if self.stop:
+            return None
+        if self.pending:
+            number = self.pending.pop(0)
+            row = self.runner.store.trial(self.runner.setup.run_id, number)
+            if row is not None and row.optuna_number is not None:
+                trial = self.optuna.trial.Trial(self.study, _trial_id(self.study, row.optuna_number))
+                self.seen.add(_key(row.params))
+                return number, trial, dict(row.params)
+        while True:
+            trial = self.study.ask(self.distributions)
+            params = {**self.settings.fixed, **trial.params}
+            if _key(params) not in self.seen:
+                break
+            earlier = next((r for r in self.done + self.results if _key(r.params) == _key(params)), None)
+            if earlier is not None and earlier.value is not None:
+                self.study.tell(trial, earlier.value)  # the sampler learns; nothing is retrained
+            else:
+                self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+            self.duplicates += 1
+            if self.duplicates > MAX_DUPLICATE_ASKS:
+                self.stop = "the search space is exhausted"
+                return None
+        self.seen.add(_key(params))
+        number = self.next_number
+        self.next_number += 1
+        return number, trial, params
 
 
 def _study(optuna: Any, settings: SearchSettings) -> Any:

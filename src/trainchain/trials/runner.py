@@ -133,8 +133,8 @@ class TrialRunner:
             size = spec.log_path.stat().st_size if spec.log_path.exists() else 0
             if new or size != last_size:
                 last_activity, last_size = time.monotonic(), size
-            for ev in new:
-                if ev.get("type") == "epoch" and self._record_epoch(trial, attempt_no, ev, on_epoch):
+            for ev in map(_as_epoch, new):
+                if ev is not None and self._record_epoch(trial, attempt_no, ev, on_epoch):
                     process.stop("pruned: below the median of earlier trials at this epoch")
             if outcome is not None:
                 break
@@ -145,8 +145,8 @@ class TrialRunner:
                 process.kill(OutcomeKind.KILLED, f"stalled: no output for {self.setup.stall_timeout:g}s")
         new, offset = read_events(str(spec.events_path), offset)
         events.extend(new)
-        for ev in new:
-            if ev.get("type") == "epoch":
+        for ev in map(_as_epoch, new):
+            if ev is not None:
                 self._record_epoch(trial, attempt_no, ev, None)
         return outcome, events
 
@@ -186,11 +186,12 @@ class TrialRunner:
             )
             return self._finish(trial, TrialState.FAILED, error=error)
         model = next((ev.get("path") for ev in reversed(events) if ev.get("type") == "model"), None)
-        info = {k: v for ev in events if ev.get("type") == "architecture" for k, v in [("architecture", ev)]}
+        architecture = next((ev for ev in reversed(events) if ev.get("type") == "architecture"), None)
         applied = [ev for ev in events if ev.get("type") in ("param", "prompt")]
         self.store.update_trial(
             trial.id, value=choice.value, metric_name=choice.name, metric_source=choice.source,
-            metrics=choice.all_metrics, model_path=model, info={**info, "applied": applied},
+            metrics=choice.all_metrics, model_path=model,
+            info={"architecture": architecture, "applied": applied},
         )
         return self._finish(trial, TrialState.COMPLETE)
 
@@ -254,6 +255,15 @@ def _attempt_id(session: Any, trial_id: int, number: int) -> int | None:
     from sqlalchemy import select
 
     return session.scalar(select(Attempt.id).where(Attempt.trial_id == trial_id, Attempt.number == number))
+
+
+def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
+    """Keras epoch events, and SDK metrics logged with a step (PyTorch loops), as epochs."""
+    if ev.get("type") == "epoch":
+        return ev
+    if ev.get("type") == "metric" and ev.get("step") is not None and M._is_number(ev.get("value")):
+        return {"epoch": int(ev["step"]), "metrics": {str(ev["name"]): float(ev["value"])}}
+    return None
 
 
 def _summarize(outcome: Outcome, events: list[dict[str, Any]]) -> AttemptSummary:

@@ -105,10 +105,19 @@ def run_agent(staged_agent: Path, tmp_path: Path) -> RunAgent:
         env.update(extra_env or {})
         proc = subprocess.run(
             [sys.executable, "-m", "trainchain.agent", name, *args],
-            cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
-        return AgentRun(proc.returncode, proc.stdout, proc.stderr,
-                        read_events(workdir / "events.jsonl"), workdir)
+        return AgentRun(
+            proc.returncode,
+            proc.stdout,
+            proc.stderr,
+            read_events(workdir / "events.jsonl"),
+            workdir,
+        )
 
     return run

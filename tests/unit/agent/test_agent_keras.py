@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import RunAgent, agent_env, read_events
 
 pytest.importorskip("keras")
@@ -136,19 +137,22 @@ def test_backup_and_restore_resumes_after_kill_9(staged_agent: Path, tmp_path: P
     env = agent_env(staged_agent, tmp_path, {})
     events_file = tmp_path / "events.jsonl"
     cmd = [sys.executable, "-m", "trainchain.agent", "train.py"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(e["type"] == "checkpoint" and "keras-fit-2" in e["path"]
-                   and (e["epoch"] or 0) >= 2 for e in read_events(events_file)):  # fmt: skip
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the first attempt ended early:\n{proc.stderr.read()}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    log = tmp_path / "attempt1.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=stderr)  # fmt: skip
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                if any(e["type"] == "checkpoint" and "keras-fit-2" in e["path"]
+                       and (e["epoch"] or 0) >= 2 for e in read_events(events_file)):  # fmt: skip
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, f"the first attempt ended early:\n{log.read_text()}"
+            os.kill(proc.pid, signal.SIGKILL)  # really kill it, mid-training
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
     first = read_events(events_file)
     assert proc.returncode == -signal.SIGKILL
     assert not [e for e in first if e["type"] == "end"]
@@ -158,7 +162,7 @@ def test_backup_and_restore_resumes_after_kill_9(staged_agent: Path, tmp_path: P
     second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=120)  # fmt: skip
     assert second.returncode == 0, second.stderr
-    events = read_events(events_file)[len(first):]
+    events = read_events(events_file)[len(first) :]
     assert events[0]["type"] == "start" and events[0]["resumed"] is True
     fits = [e for e in events if e["type"] == "fit"]
     assert fits[0]["call"] == 1 and fits[0]["skipped"] is True  # finished fit not redone

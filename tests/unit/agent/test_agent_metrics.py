@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SRC, RunAgent
 
+from conftest import SRC, RunAgent
 from trainchain.agent.stdout_metrics import STDOUT_PATTERNS, parse_line
 
 

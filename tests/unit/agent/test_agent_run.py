@@ -22,7 +22,8 @@ def test_runs_as_main_with_file_argv_and_path(run_agent: RunAgent) -> None:
         print(__name__, __file__, sys.argv, sys.path[0], helper.VALUE)
         print(len(pickle.dumps(Point())) > 0)
         """,
-        "--flag", "x",
+        "--flag",
+        "x",
         files={"helper.py": "VALUE = 42\n"},
     )
     assert run.returncode == 0, run.stderr
@@ -111,8 +112,9 @@ def test_standalone_without_any_environment(run_agent: RunAgent) -> None:
     assert not (run.workdir / "events.jsonl").exists()
     assert not list(run.workdir.rglob("events.jsonl"))
     # With only an output directory, events go next to the outputs.
-    run = run_agent("print('accuracy: 0.5')\n", bare=True,
-                    extra_env={"TRAINCHAIN_OUTPUT_DIR": "out"})
+    run = run_agent(
+        "print('accuracy: 0.5')\n", bare=True, extra_env={"TRAINCHAIN_OUTPUT_DIR": "out"}
+    )
     events_file = run.workdir / "out" / "events.jsonl"
     kinds = [json.loads(line)["type"] for line in events_file.read_text().splitlines()]
     assert kinds == ["start", "metric", "end"]
@@ -124,8 +126,13 @@ def test_standalone_prompt_asks_the_real_terminal(staged_agent: Path, tmp_path: 
            if not k.startswith("TRAINCHAIN_")}  # fmt: skip
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trainchain.agent", "train.py"], cwd=tmp_path, env=env,
-        stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "trainchain.agent", "train.py"],
+        cwd=tmp_path,
+        env=env,
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     os.close(slave)
     os.write(master, b"4\n")

@@ -1,0 +1,38 @@
+"""Small AST helpers shared by the parameter readers."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+
+def literal(node: ast.expr | None) -> tuple[bool, Any]:
+    """(True, value) for a literal number/bool/str/None or list/tuple of them."""
+    if node is None:
+        return False, None
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+    if isinstance(value, int | float | str | bool | list | tuple) or value is None:
+        return True, list(value) if isinstance(value, tuple) else value
+    return False, None
+
+
+def type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, list):
+        return "list"
+    return {int: "int", float: "float"}.get(type(value), "str")
+
+
+def dotted(node: ast.expr) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
