@@ -1,7 +1,7 @@
 """A small CNN on the scikit-learn digits (8x8 grey images, 10 classes).
 
 Run: python train.py  -- prints the test accuracy as the last line.
-The defaults below are deliberately weak (a tiny learning rate for 3 epochs: ~0.4-0.65 test
+The defaults below are deliberately weak (a tiny learning rate for 3 epochs: ~0.3-0.7 test
 accuracy), so there is something to tune: LEARNING_RATE = 1e-3 with EPOCHS = 10 gets ~0.96,
 LEARNING_RATE = 1e-2 with EPOCHS = 20 ~0.98.
 """

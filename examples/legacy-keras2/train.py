@@ -3,10 +3,7 @@
 # fit_generator and Adam(lr=...) are gone from Keras 3.
 # Images: cnn_dataset/training_set/{cats,dogs}/ and cnn_dataset/test_set/{cats,dogs}/
 
-from keras.layers import Convolution2D
-from keras.layers import Dense
-from keras.layers import Flatten
-from keras.layers import MaxPooling2D
+from keras.layers import Convolution2D, Dense, Flatten, MaxPooling2D
 from keras.models import Sequential
 from keras.optimizers import Adam
 from keras.preprocessing.image import ImageDataGenerator
@@ -17,9 +14,9 @@ VALIDATION_STEPS = 63  # 2000 test images / batch 32
 LEARNING_RATE = 0.001
 
 model = Sequential()
-model.add(Convolution2D(32, 3, 3, activation="relu", input_shape=(64, 64, 3)))
+model.add(Convolution2D(32, (3, 3), activation="relu", input_shape=(64, 64, 3)))
 model.add(MaxPooling2D(pool_size=(2, 2)))
-model.add(Convolution2D(32, 3, 3, activation="relu"))
+model.add(Convolution2D(32, (3, 3), activation="relu"))
 model.add(MaxPooling2D(pool_size=(2, 2)))
 model.add(Flatten())
 model.add(Dense(units=128, activation="relu"))

@@ -25,8 +25,9 @@ def parse_args():
 
 def load_data(batch_size):
     x, y = load_digits(return_X_y=True)
+    x = x / 16.0  # pixels are 0..16
     x_train, x_val, y_train, y_val = train_test_split(
-        x / 16.0, y, test_size=0.25, random_state=0, stratify=y  # pixels are 0..16
+        x, y, test_size=0.25, random_state=0, stratify=y
     )
     train = TensorDataset(torch.tensor(x_train, dtype=torch.float32), torch.tensor(y_train))
     val = TensorDataset(torch.tensor(x_val, dtype=torch.float32), torch.tensor(y_val))

@@ -65,21 +65,26 @@ class Pipeline:
     def execute(self, run_id: str, only: Stage | None = None) -> RunOutcome:
         """Run the unfinished stages (or just ``only``, for Jenkins' one-job-per-stage)."""
         run = self.store.get_run(run_id)
-        if run.status in (RunStatus.QUEUED.value, RunStatus.FAILED.value, RunStatus.TARGET_NOT_REACHED.value) and only in (None, Stage.FETCH):
-            self.store.update_run(run.id, status=RunStatus.RUNNING.value, started_at=run.started_at or utcnow(), error=None, failed_stage=None)
+        stages = [only] if only else [stage for stage in ORDER if not self._finished(run.id, stage)]
+        if not stages:  # nothing left: report the run as it ended, announce nothing again
+            report = self.report(run.id)
+            return RunOutcome(report, EXIT_CODES.get(report.status, 1))
+        if run.status != RunStatus.RUNNING.value and only in (None, Stage.FETCH):
+            self.store.update_run(run.id, status=RunStatus.RUNNING.value, started_at=run.started_at or utcnow(),
+                                  error=None, failed_stage=None)
             self._notify(run.id, "started")
-        stages = [only] if only else list(ORDER)
         try:
             for stage in stages:
-                done = self.store.stage(run.id, stage.value)
-                if done is not None and done.state in (StageState.SUCCEEDED.value, StageState.SKIPPED.value) and only is None:
-                    continue
                 self._run_stage(run.id, stage)
         except StageFailed as exc:
             return self._finish(run.id, RunStatus.FAILED, exc.error, exc.stage, exc.exit_code)
         if only not in (None, Stage.MONITOR):
             return RunOutcome(self.report(run.id), 0)
         return self._finish(run.id, None, None, None, None)
+
+    def _finished(self, run_id: str, stage: Stage) -> bool:
+        row = self.store.stage(run_id, stage.value)
+        return row is not None and row.state in (StageState.SUCCEEDED.value, StageState.SKIPPED.value)
 
     def _run_stage(self, run_id: str, stage: Stage) -> None:
         self.store.set_stage(run_id, stage.value, StageState.RUNNING.value)

@@ -46,7 +46,8 @@ def test_poll_queues_a_run_when_the_head_moves(tmp_path: Path) -> None:
         second = commit(repo, "print('v2')")
         assert len(poller.poll_due(now=62)) == 1
     with store.session() as s:
-        runs = [(r.ref, r.status, r.trigger) for r in s.scalars(select(Run).order_by(Run.created_at))]
+        rows = s.scalars(select(Run).order_by(Run.created_at))
+        runs = [(r.ref, r.status, r.trigger) for r in rows]
         assert s.scalars(select(Project)).one().last_seen_commit == second
     assert runs == [(first, "superseded", "poll"), (second, "queued", "poll")]
 

@@ -86,3 +86,38 @@ def _write_figures(elapsed: float, latencies: list[float]) -> None:
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     doc.write_text(text, encoding="utf-8")
+
+
+def test_trainchain_serve_command_listens_and_answers(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TRAINCHAIN_API_TOKEN": "tok"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainchain", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "trainchain serve did not start in 60 s"
+                time.sleep(0.2)
+        assert health.json()["ok"] is True
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/api/runs").status_code == 401
+        auth = {"Authorization": "Bearer tok"}
+        assert httpx.get(f"{base}/api/runs", headers=auth).json() == []
+        assert httpx.get(f"{base}/").status_code == 200  # loopback: dashboard is open
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)  # reap it and close its pipe

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.services import require_shared_data
 
 from trainchain.server.app import create_app
+from trainchain.server.providers import hmac_hex
 from trainchain.server.testing import github_delivery, make_client
 from trainchain.store import Project, Run, Store, WebhookDelivery
 
@@ -149,3 +150,29 @@ def test_not_json_is_400(client: Any) -> None:
     r = client.post("/hooks/github", content=b"{nope",
                     headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"})
     assert r.status_code == 400 and "not JSON" in r.json()["error"]
+
+
+def test_gitea_push_signed_with_x_gitea_signature(client: Any, store: Store) -> None:
+    data = push("master", "3" * 40)  # Gitea's push payload has GitHub's shape
+    body = json.dumps(data).encode()
+    headers = {"X-Gitea-Event": "push", "X-Gitea-Delivery": "g-1",
+               "X-Gitea-Signature": hmac_hex(SECRET, body)}
+    assert client.post("/hooks/gitea", content=body, headers=headers).status_code == 202
+    headers["X-Gitea-Signature"] = hmac_hex("wrong", body)
+    headers["X-Gitea-Delivery"] = "g-2"
+    assert client.post("/hooks/gitea", content=body, headers=headers).status_code == 401
+    (run,) = runs(store)
+    assert (run.ref, run.branch) == ("3" * 40, "master")
+
+
+def test_gitlab_push_with_x_gitlab_token(client: Any, store: Store) -> None:
+    data = {"object_kind": "push", "ref": "refs/heads/master", "after": "4" * 40,
+            "project": {"git_http_url": URL, "web_url": URL.removesuffix(".git")}}
+    body = json.dumps(data).encode()
+    headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET}
+    first = client.post("/hooks/gitlab", content=body, headers=headers)
+    again = client.post("/hooks/gitlab", content=body, headers=headers)  # same body: redelivery
+    wrong = client.post("/hooks/gitlab", content=body,
+                        headers={**headers, "X-Gitlab-Token": "nope"})
+    assert (first.status_code, again.status_code, wrong.status_code) == (202, 200, 401)
+    assert [r.ref for r in runs(store)] == ["4" * 40]

@@ -7,8 +7,8 @@ import pytest
 from trainchain.cli.serve import is_loopback, parse_interval
 from trainchain.errors import UsageError
 from trainchain.server.dashboard import chart
+from trainchain.server.providers import sign
 from trainchain.server.records import branch_matches, normalize_url
-from trainchain.server.webhooks import sign
 
 
 @pytest.mark.parametrize(

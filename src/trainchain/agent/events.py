@@ -9,9 +9,14 @@ live. Every event has ``type`` and ``time`` (Unix seconds). The types:
 ``epoch``        {"epoch": int (1-based, as Keras prints), "metrics": {name: float}}
 ``metric``       {"name", "value", "source"}  a final metric; source: sdk|keras_evaluate|
                  metrics_json|stdout  (``step`` optional for sdk metrics)
-``checkpoint``   {"path", "epoch"}
-``model``        {"path", "framework"}
-``architecture`` {"knobs": {...}, "before": {"layers", "params"}, "after": {"layers", "params"}}
+``fit``          {"call": N (1-based per process), "epochs", "batch_size", "initial_epoch"
+                 (0-based, after any restore), "skipped": bool (finished in an earlier attempt)}
+``checkpoint``   {"path", "epoch"}  a Keras backup written; with "restored": true when an
+                 attempt resumed from it (``restored: false`` + "error" for an unreadable one)
+``model``        {"path", "framework"}  the last one is the trial's model
+``architecture`` {"knobs": {...}, "before": {"layers", "params"}, "after": {"layers", "params"},
+                 "notes": [str], "applied": bool}
+``params_unused`` {"names"}  parameters no constant, option, prompt or Keras hook took
 ``oom``          {"batch_size"}   the agent halved a Keras batch size after an OOM restart
 ``end``          {"status": "ok"|"error", "exception": {"type", "message", "file", "line"} | None}
 

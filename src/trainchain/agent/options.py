@@ -103,7 +103,7 @@ def _patch_click_prompts(module: ModuleType, state: TrialState) -> None:
     The parameter is the answer, whatever the prompt's wording ("How many epochs" for
     ``--n-epochs``); ``process_value`` converts it afterwards like a typed answer.
     """
-    option_cls = getattr(module, "Option", None)
+    option_cls: Any = getattr(module, "Option", None)
     original = getattr(option_cls, "prompt_for_value", None)
     if original is None or getattr(original, "_trainchain", False):
         return

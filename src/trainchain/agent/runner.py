@@ -129,6 +129,8 @@ def _run(st: state.TrialState, entrypoint: str, path: str, args: list[str]) -> i
             for u in units
         ]
         namespace = _main_module(path)
+        if path.endswith(".ipynb"):
+            namespace.update(source.notebook_builtins())
         for unit_code in compiled:
             exec(unit_code, namespace)
     except SyntaxError as exc:  # in the entrypoint itself (raised before anything ran)

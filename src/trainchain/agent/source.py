@@ -67,6 +67,17 @@ def notebook_units(path: str) -> list[Unit]:
     return units
 
 
+def notebook_builtins() -> dict[str, Any]:
+    """Names Jupyter provides without an import, which notebooks use freely."""
+    return {"display": display}
+
+
+def display(*objs: Any, **kwargs: Any) -> None:
+    """IPython's ``display`` outside IPython: print each object as a terminal would."""
+    for obj in objs:
+        print(obj if isinstance(obj, str) else repr(obj))
+
+
 def strip_magics(text: str) -> str | None:
     """A cell without IPython syntax; ``None`` for a cell magic whose body is not Python.
 

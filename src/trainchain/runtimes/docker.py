@@ -61,14 +61,31 @@ def connect(timeout: int = 60) -> Any:
             "or use --runtime local"
         ) from exc
     try:
+        _probe(docker, timeout)
         client = docker.from_env(timeout=timeout)
         client.ping()
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, OSError) as exc:
         raise RuntimeUnavailableError(
             f"no Docker engine answers at {docker_host()} ({exc}): start dockerd "
             "(scripts/start-dockerd.sh), set DOCKER_HOST, or use --runtime local"
         ) from exc
     return client
+
+
+def _probe(docker: Any, timeout: int) -> None:
+    """Ping with a fixed API version first: ``from_env`` asks the engine for its version while
+    constructing the client and leaks that socket when nobody answers."""
+    import requests
+
+    api = docker.APIClient(version="1.24", timeout=timeout, **docker.utils.kwargs_from_env())
+    try:
+        api.ping()
+    except docker.errors.APIError:
+        pass  # it answered (it may just refuse this old API version)
+    except requests.RequestException as exc:
+        raise docker.errors.DockerException(str(exc)) from exc
+    finally:
+        api.close()
 
 
 @dataclass(frozen=True)
@@ -306,18 +323,36 @@ class DockerProcess(TrialProcess):
         try:
             self.container.wait()  # no timeout: blocks until the container ends
             self.container.reload()
-            state: dict[str, Any] = self.container.attrs["State"]
+            state: dict[str, Any] = dict(self.container.attrs["State"])
         except docker.errors.NotFound:
-            state = {"Lost": "the container was removed while it ran"}
+            state = {"Lost": _REMOVED}
         except (docker.errors.DockerException, requests.RequestException) as exc:
             state = {"Lost": f"lost contact with the Docker engine ({exc})"}
         self._logger.join(timeout=30)
+        if state.get("Status") == "removing":
+            state = {"Lost": _REMOVED}
+        elif "Lost" not in state and not self._remove() and state.get("ExitCode") != 0:
+            state = {"Lost": _REMOVED}  # `docker rm -f` from outside: it was killed, not ended
         with self._lock:
             forced = self._forced
         self._outcome = classify(state, forced)
-        if "Lost" not in state:
-            self._call("remove", v=True)  # with its anonymous volumes
         self._done.set()
+
+    def _remove(self) -> bool:
+        """Remove the container and its anonymous volumes; False if it was already gone."""
+        import docker.errors
+
+        try:
+            self.container.remove(v=True)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:  # e.g. removal already in progress
+            log.debug("remove %s: %s", self.container.short_id, exc)
+            return "already in progress" not in str(exc)
+        return True
+
+
+_REMOVED = "the container was removed while it ran (docker rm -f?)"
 
 
 def classify(state: dict[str, Any], forced: tuple[OutcomeKind, str] | None) -> Outcome:

@@ -26,7 +26,7 @@ def remote_head(url: str, branch: str, timeout: float = 60) -> str | None:
     try:
         proc = subprocess.run(
             ["git", "ls-remote", url, f"refs/heads/{branch}"], capture_output=True, text=True,
-            timeout=timeout, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},  # never wait on a prompt
+            timeout=timeout, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},  # never prompt
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SourceError(f"git ls-remote {url} failed: {exc}; check git and the URL") from exc

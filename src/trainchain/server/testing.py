@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from trainchain.server.webhooks import sign
+from trainchain.server.providers import sign
 
 
 def make_client(app: FastAPI) -> Any:

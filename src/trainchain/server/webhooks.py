@@ -6,8 +6,6 @@ deliveries table), then redelivery check, then the event itself.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -19,6 +17,7 @@ from fastapi.responses import JSONResponse
 from trainchain.errors import NotFoundError, StoreError, UsageError
 from trainchain.server import records
 from trainchain.server.errors import PayloadTooLargeError, UnauthorizedError
+from trainchain.server.providers import PROVIDERS, Provider
 from trainchain.server.queue import RunQueue
 from trainchain.store import Project, Store, WebhookDelivery
 
@@ -46,12 +45,8 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """GitHub's ``X-Hub-Signature-256`` value for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_github(project: Project, body: bytes, header: str | None) -> None:
+def verify(provider: Provider, project: Project, body: bytes, headers: dict[str, str]) -> None:
+    header = provider.auth_header
     if not project.secret_env:
         log.warning("project %s has no secret: accepting an unsigned webhook", project.name)
         return
@@ -61,14 +56,15 @@ def verify_github(project: Project, body: bytes, header: str | None) -> None:
             f"project {project.name!r} verifies webhooks with the secret in "
             f"${project.secret_env}, which is not set on the server; export it and restart"
         )
-    if not header:
+    given = headers.get(header.lower())
+    if not given:
         raise UnauthorizedError(
-            "webhook has no X-Hub-Signature-256 header; set the secret in the repository's "
+            f"webhook has no {header} header; set the secret in the repository's "
             f"webhook settings to the value of ${project.secret_env}"
         )
-    if not hmac.compare_digest(sign(secret, body), header.strip()):
+    if not provider.authentic(secret, body, given):
         raise UnauthorizedError(
-            "X-Hub-Signature-256 does not match the body; the webhook secret differs from "
+            f"{header} does not match; the webhook secret differs from "
             f"${project.secret_env} on the server"
         )
 
@@ -85,22 +81,14 @@ def _parse(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _repo_urls(payload: dict[str, Any]) -> list[str]:
-    repo = payload.get("repository") or {}
-    if not isinstance(repo, dict):
-        return []
-    keys = ("clone_url", "html_url", "ssh_url", "git_url", "url")
-    return [str(repo[k]) for k in keys if isinstance(repo.get(k), str)]
-
-
-class GithubHooks:
+class Hooks:
     def __init__(self, store: Store, queue: RunQueue) -> None:
         self.store, self.queue = store, queue
 
-    def _record(self, delivery: str, event: str, project: Project, result: str,
-                run_id: str | None = None) -> None:
+    def _record(self, provider: Provider, delivery: str, event: str, project: Project,
+                result: str, run_id: str | None = None) -> None:
         with self.store.session() as s:
-            s.add(WebhookDelivery(delivery_id=delivery, provider="github", event=event,
+            s.add(WebhookDelivery(delivery_id=delivery, provider=provider.name, event=event[:40],
                                   project_id=project.id, run_id=run_id, result=result))
 
     def _seen(self, delivery: str) -> WebhookDelivery | None:
@@ -111,38 +99,42 @@ class GithubHooks:
                 select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery)
             ).first()
 
-    def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(self, provider: Provider, headers: dict[str, str],
+               body: bytes) -> tuple[int, dict[str, Any]]:
         payload = _parse(body)
-        urls = _repo_urls(payload)
+        urls = provider.urls(payload)
         project = records.find_project(self.store, urls)
         if project is None:
             raise NotFoundError(
                 f"no project for repository {urls[0] if urls else '(none in payload)'}; "
                 "add it with `trainchain projects add URL`"
             )
-        verify_github(project, body, headers.get("x-hub-signature-256"))
+        verify(provider, project, body, headers)
+        event = headers.get(provider.event_header.lower(), "")
+        delivery = provider.delivery_id(headers, body)
+        if not delivery:
+            raise UsageError(
+                f"webhook has no {provider.delivery_header} header; {provider.name} always "
+                "sends one, check any proxy in between"
+            )
         # one writer at a time: SQLite's busy-wait under concurrent writers costs far more
         with self.queue.lock:
-            return self._verified(project, headers, payload)
+            return self._verified(provider, project, event, delivery, payload)
 
-    def _verified(self, project: Project, headers: dict[str, str],
+    def _verified(self, provider: Provider, project: Project, event: str, delivery: str,
                   payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        event = headers.get("x-github-event", "")
-        delivery = headers.get("x-github-delivery") or ""
-        if not delivery:
-            raise UsageError("webhook has no X-GitHub-Delivery header; GitHub always sends one")
         seen = self._seen(delivery)
         if seen is not None:
             return 200, {"status": "duplicate", "delivery": delivery, "run_id": seen.run_id}
-        if event == "ping":
-            self._record(delivery, event, project, "pong")
+        if event in provider.ping_events:
+            self._record(provider, delivery, event, project, "pong")
             return 200, {"status": "pong", "project": project.name}
-        if event != "push":
-            self._record(delivery, event, project, "ignored:event")
+        if event not in provider.push_events:
+            self._record(provider, delivery, event, project, "ignored:event")
             return 202, {"status": "ignored", "reason": f"event {event!r} does not start runs"}
-        return self._push(delivery, project, payload)
+        return self._push(provider, delivery, project, payload)
 
-    def _push(self, delivery: str, project: Project,
+    def _push(self, provider: Provider, delivery: str, project: Project,
               payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         ref, after = str(payload.get("ref") or ""), str(payload.get("after") or "")
         reason = None
@@ -154,13 +146,13 @@ class GithubHooks:
             reason = f"branch {ref[11:]!r} is not watched (project branch {project.branch!r})"
             result = "ignored:branch"
         if reason is not None:
-            self._record(delivery, "push", project, result)
+            self._record(provider, delivery, "push", project, result)
             return 202, {"status": "ignored", "reason": reason}
         branch = ref[len("refs/heads/"):]
         with self.queue.lock:
             run_id, superseded = self.queue.submit(project, branch, after, "webhook")
             try:
-                self._record(delivery, "push", project, "queued", run_id)
+                self._record(provider, delivery, "push", project, "queued", run_id)
             except StoreError:
                 # a concurrent redelivery won the unique delivery id: drop our run
                 self.store.update_run(run_id, status="superseded", error="duplicate delivery")
@@ -171,16 +163,30 @@ class GithubHooks:
 
 
 def router(store: Store, queue: RunQueue) -> APIRouter:
-    hooks = GithubHooks(store, queue)
-    api = APIRouter()
+    hooks = Hooks(store, queue)
+    api = APIRouter(tags=["webhooks"])
 
-    @api.post("/hooks/github", tags=["webhooks"], status_code=202)
-    async def github(request: Request) -> JSONResponse:
+    async def receive(provider: Provider, request: Request) -> JSONResponse:
         from starlette.concurrency import run_in_threadpool
 
         body = await read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        status, content = await run_in_threadpool(hooks.handle, headers, body)
+        status, content = await run_in_threadpool(hooks.handle, provider, headers, body)
         return JSONResponse(content, status_code=status)
+
+    @api.post("/hooks/github", status_code=202)
+    async def github(request: Request) -> JSONResponse:
+        """GitHub push and ping events, signed with X-Hub-Signature-256."""
+        return await receive(PROVIDERS["github"], request)
+
+    @api.post("/hooks/gitea", status_code=202)
+    async def gitea(request: Request) -> JSONResponse:
+        """Gitea/Forgejo push events, signed with X-Gitea-Signature."""
+        return await receive(PROVIDERS["gitea"], request)
+
+    @api.post("/hooks/gitlab", status_code=202)
+    async def gitlab(request: Request) -> JSONResponse:
+        """GitLab push events, authenticated with X-Gitlab-Token."""
+        return await receive(PROVIDERS["gitlab"], request)
 
     return api

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainchain.agent import STDOUT_PATTERNS
 from trainchain.agent.events import read_events
 from trainchain.runtimes.base import Environment, Outcome, OutcomeKind, Resources, Runtime, TrialSpec
 from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
@@ -29,7 +30,7 @@ POLL_SECONDS = 0.25
 STDOUT_PATTERNS_HINT = (
     "metric events from trainchain.agent.log_metric, Keras fit/evaluate, metrics.json in the "
     "output dir, printed lines like 'accuracy: 0.81', 'val_accuracy=0.9', 'test_acc=0.93', "
-    "'final accuracy  83'"
+    "'final accuracy  83' (stdout patterns: " + " ; ".join(STDOUT_PATTERNS) + ")"
 )
 
 

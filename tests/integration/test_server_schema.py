@@ -1,0 +1,35 @@
+"""schemathesis against /openapi.json: no generated request gets a 5xx."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from trainchain.server.app import create_app
+from trainchain.store import Store
+
+schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis")
+
+
+@pytest.fixture()
+def api_schema(tmp_path: Path) -> Any:
+    app = create_app(Store(f"sqlite:///{tmp_path / 'schema.db'}"), start_worker=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_no_request_gets_a_server_error(case: Any) -> None:
+    from schemathesis.checks import not_a_server_error
+
+    case.call_and_validate(checks=[not_a_server_error])

@@ -1,0 +1,250 @@
+"""Edge cases found by running real scripts: click prompts, exclusive groups, SIGTERM, Keras 2.
+
+The Keras 2 test needs an interpreter with TensorFlow 2.15 (Keras 2), given as
+``TRAINCHAIN_KERAS2_PYTHON``; CI creates it with
+``python -m venv /opt/keras2 && /opt/keras2/bin/pip install tensorflow-cpu==2.15.1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.services import require
+
+from conftest import RunAgent, agent_env, read_events
+
+CLICK_PROMPTS = """
+import click
+
+@click.command()
+@click.option("--n-epochs", prompt="How many epochs", type=int)
+@click.option("--name", prompt=True)
+def main(n_epochs, name):
+    print("trained", n_epochs * 2, name)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_click_prompt_options_take_the_parameter_whatever_the_wording(
+    run_agent: RunAgent,
+) -> None:
+    # "How many epochs" does not contain "n_epochs": only the option's name can match it.
+    run = run_agent(CLICK_PROMPTS, params={"n_epochs": "3", "name": "cnn"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "trained 6 cnn\n"  # typed by click, and no prompt shown
+    assert run.params() == {"n_epochs": ("3", "click"), "name": ("cnn", "click")}
+    assert not run.of("prompt")
+
+
+def test_click_prompt_without_parameter_names_the_option_to_set(run_agent: RunAgent) -> None:
+    run = run_agent(CLICK_PROMPTS, params={"name": "cnn"})
+    assert run.returncode == 2
+    assert "'How many epochs:'" in run.stderr
+    assert "--param n_epochs=" in run.stderr  # not the prompt's words, "how_many_epochs"
+    exc = run.end["exception"]
+    assert exc["type"] == "UnansweredPrompt" and "n_epochs" in exc["message"]
+
+
+def test_argparse_required_exclusive_group_is_satisfied_by_a_parameter(
+    run_agent: RunAgent,
+) -> None:
+    script = """
+    import argparse
+    p = argparse.ArgumentParser()
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--adam", action="store_true")
+    g.add_argument("--sgd", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("train").add_argument("--epochs", type=int, required=True)
+    a = p.parse_args()
+    print(a.adam, a.sgd, a.cmd, a.epochs)
+    """
+    run = run_agent(script, "train", params={"sgd": True, "epochs": "7"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "True", "train", "7"]
+    assert run.params() == {"sgd": (True, "argparse"), "epochs": (7, "argparse")}
+    run = run_agent(script, "train", params={"epochs": 7})  # the group still needs one
+    assert run.returncode == 2 and "one of the arguments --adam --sgd is required" in run.stderr
+
+
+def test_sigterm_runs_the_scripts_cleanup_and_ends_with_an_end_event(
+    staged_agent: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            print("started", flush=True)
+            try:
+                time.sleep(60)
+            finally:
+                print("cleanup ran", flush=True)
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainchain.agent", "train.py"],
+        cwd=tmp_path, env=agent_env(staged_agent, tmp_path, {}), text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM  # still "killed by SIGTERM" for the runtime
+    assert out == "cleanup ran\n"
+    ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
+    assert len(ends) == 1, err
+    assert ends[0]["status"] == "error"
+    exc = ends[0]["exception"]
+    assert (exc["type"], exc["file"], exc["line"]) == ("Terminated", "train.py", 5)
+
+
+class _Iterator:
+    """Shaped like Keras 2's ImageDataGenerator iterators: batch_size read per epoch."""
+
+    def __init__(self, n: int, batch_size: int) -> None:
+        self.n, self.batch_size = n, batch_size
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __getitem__(self, index: int) -> list[int]:
+        return list(range(self.n))[index * self.batch_size : (index + 1) * self.batch_size]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "size", "steps"),
+    [
+        ({"x": _Iterator(96, 16), "steps_per_epoch": 6}, 32, 3),  # len(gen) at batch 16
+        ({"x": _Iterator(96, 16), "steps_per_epoch": 6}, 5, 20),  # smaller: more steps
+        ({"x": _Iterator(96, 16)}, 32, None),  # Keras counts the steps itself
+        ({"x": [[0.0]] * 64, "steps_per_epoch": 4}, 8, 16),  # arrays, fit's default 32
+        ({"x": [[0.0]] * 64, "batch_size": 16, "steps_per_epoch": 4}, 16, 4),
+    ],
+)
+def test_batch_size_knob_keeps_the_samples_per_epoch(
+    kwargs: dict[str, Any], size: int, steps: int | None
+) -> None:
+    from trainchain.agent.keras_resume import set_batch_size
+
+    assert set_batch_size(kwargs, size)
+    assert kwargs.get("steps_per_epoch") == steps
+    x = kwargs["x"]
+    assert (x.batch_size if isinstance(x, _Iterator) else kwargs["batch_size"]) == size
+    if isinstance(x, _Iterator) and steps is not None:
+        assert steps == len(x)  # exactly one pass over the data, as the script intended
+
+
+KERAS2_SCRIPT = """
+import os, time
+import numpy as np
+from keras.models import Sequential
+from keras.layers import Convolution2D, MaxPooling2D, Flatten, Dense
+from keras.optimizers import Adam
+from keras.preprocessing.image import ImageDataGenerator
+from keras.callbacks import Callback
+
+EPOCHS = 2
+rng = np.random.default_rng(0)
+x = rng.random((96, 16, 16, 3)).astype("float32")
+y = (x.mean(axis=(1, 2, 3)) > 0.5).astype("float32")
+
+class Report(Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"begin {epoch + 1} {int(self.model.optimizer.iterations)}", flush=True)
+    def on_epoch_end(self, epoch, logs=None):
+        time.sleep(float(os.environ.get("SLOW", "0")))
+
+model = Sequential()
+model.add(Convolution2D(8, (3, 3), input_shape=(16, 16, 3), activation="relu"))
+model.add(MaxPooling2D(pool_size=(2, 2)))
+model.add(Flatten())
+model.add(Dense(16, activation="relu"))
+model.add(Dense(1, activation="sigmoid"))
+model.compile(optimizer=Adam(lr=0.001), loss="binary_crossentropy", metrics=["accuracy"])
+print("lr", round(float(model.optimizer.learning_rate.numpy()), 4), model.count_params())
+gen = ImageDataGenerator(horizontal_flip=True).flow(x, y, batch_size=16)
+model.fit_generator(gen, steps_per_epoch=len(gen), epochs=EPOCHS, validation_data=(x, y),
+                    verbose=0, callbacks=[Report()])
+loss, acc = model.evaluate_generator(ImageDataGenerator().flow(x, y, batch_size=16), steps=6)
+"""
+
+
+def _keras2_python() -> str:
+    python = os.environ.get("TRAINCHAIN_KERAS2_PYTHON", "")
+    require(
+        bool(python) and os.access(python, os.X_OK),
+        "no Keras 2 interpreter: set TRAINCHAIN_KERAS2_PYTHON to a python with "
+        "tensorflow-cpu==2.15.1 (python -m venv /opt/keras2 && /opt/keras2/bin/pip install "
+        "tensorflow-cpu==2.15.1)",
+    )
+    return python
+
+
+@pytest.mark.slow
+def test_keras2_legacy_script_knobs_and_resume_after_kill_9(
+    staged_agent: Path, tmp_path: Path
+) -> None:
+    python = _keras2_python()
+    (tmp_path / "train.py").write_text(KERAS2_SCRIPT)
+    params = {"EPOCHS": 4, "keras.learning_rate": 0.01, "keras.batch_size": 32,
+              "keras.width": 2, "keras.dropout": 0.25}  # fmt: skip
+    env = {**agent_env(staged_agent, tmp_path, params), "SLOW": "1"}
+    events_path = tmp_path / "events.jsonl"
+    cmd = [python, "-m", "trainchain.agent", "train.py"]
+    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and first.poll() is None:
+        if any(e["type"] == "checkpoint" and e.get("epoch") == 2 for e in read_events(events_path)):
+            break
+        time.sleep(0.2)
+    first.kill()  # SIGKILL: no cleanup, no end event
+    first.wait(timeout=30)
+    assert first.returncode == -signal.SIGKILL
+    killed = read_events(events_path)
+    assert not [e for e in killed if e["type"] == "end"]
+
+    second = subprocess.run(cmd, cwd=tmp_path, env={**env, "SLOW": "0"}, capture_output=True,
+                            text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    events = read_events(events_path)[len(killed) :]
+    assert events[0]["type"] == "start" and events[0]["resumed"] is True
+    epochs = [e["epoch"] for e in events if e["type"] == "epoch"]
+    assert epochs and epochs[0] == 3 and epochs[-1] == 4  # resumed, not restarted
+    lines = second.stdout.splitlines()
+    assert lines[0].startswith("lr 0.01 ")  # Adam(lr=...) replaced by the knob
+    # batch 32 over 96 samples: 3 steps per epoch, so 2 finished epochs = 6 optimizer steps
+    assert "begin 3 6" in lines
+    arch = [e for e in events if e["type"] == "architecture"][0]
+    assert arch["applied"] is True and arch["after"]["layers"] == arch["before"]["layers"] + 1
+    assert arch["after"]["params"] == int(lines[0].split()[-1])  # what the script built
+    assert arch["after"]["params"] != arch["before"]["params"]
+    model = [e for e in events if e["type"] == "model"][-1]
+    assert model["path"].endswith("model.h5") and Path(model["path"]).exists()
+    evaluated = {e["name"] for e in events if e["type"] == "metric"}
+    assert {"loss", "accuracy"} <= evaluated
+    assert events[-1]["type"] == "end" and events[-1]["status"] == "ok"
+
+
+def test_notebook_display_works_as_in_jupyter(run_agent: RunAgent) -> None:
+    source = ["scores = {'test_accuracy': 0.5}\n", "display(scores, 'done')\n"]
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": source}  # fmt: skip
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    run = run_agent(json.dumps(nb), name="train.ipynb")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "{'test_accuracy': 0.5}\ndone\n"
+    assert run.end["status"] == "ok"
