@@ -125,7 +125,8 @@ class Pipeline:
 
         config = self.config(run)
         declared = {k: v for k, v in (run.config.get("params") or {}).items() if isinstance(v, dict)}
-        found = detect_project(Path(_need(run.snapshot, "fetch")), config.entrypoint, config.profile, declared)
+        found = detect_project(Path(_need(run.snapshot, "fetch")), config.entrypoint, config.profile, declared,
+                               source=run.source)
         runtime = get_runtime(config.runtime)
         env = runtime.provision(found.env_spec, lambda line: self._emit({"kind": "build", "line": line}))
         self.store.update_run(

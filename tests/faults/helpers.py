@@ -99,7 +99,7 @@ class Kill:
     target: str = ""
 
 
-KillFn = Callable[[str, dict[str, Any]], str]  # (run_dir trial events, start event) -> target
+Killer = Callable[[str, dict[str, Any], int], str]  # (run id, start event, attempt) -> what
 
 
 def kill_process_group(_run_id: str, start: dict[str, Any], _attempt: int) -> str:
@@ -116,7 +116,7 @@ class Watcher:
     run_dir: Path
     trial: int
     kills: list[Kill]
-    killer: Callable[[str, dict[str, Any], int], str]
+    killer: Killer
     run_id: str = ""
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -161,7 +161,8 @@ class Watcher:
 def _is_trigger(ev: dict[str, Any], after_epoch: int) -> bool:
     if after_epoch == 0:
         return ev.get("type") == "fit"
-    return ev.get("type") == "epoch" and int(ev.get("epoch", 0)) == after_epoch
+    # ">=": a resumed attempt may start past the planned epoch
+    return ev.get("type") == "epoch" and int(ev.get("epoch", 0)) >= after_epoch
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,36 @@ def seconds_to_resume(run_dir: Path, trial: Trial | int, attempt: int, killed_at
     events, _ = read_events(str(trial_dirs(run_dir, number).events(attempt + 1)))
     first = next((ev for ev in events if ev.get("type") == "epoch"), None)
     return None if first is None else float(first["time"]) - killed_at
+
+
+@dataclass
+class CaseOutcome:
+    result: TrialResult
+    kills: list[Kill]
+    errors: list[str]
+    redone: list[int]
+    to_resume: list[float | None]
+    wall: float
+    failure: str | None  # why the case did not survive (None: it did)
+
+
+def run_kill_case(
+    tmp: Path, runtime: Runtime, env: Environment, run_id: str, kills: list[Kill], killer: Killer,
+    epochs: int = EPOCHS,
+) -> tuple[Store, CaseOutcome]:
+    """Train the CNN as trial 0 under ``TrialRunner`` while ``kills`` land; check the curve."""
+    store, runner = make_runner(tmp, runtime, env, run_id)
+    started = time.monotonic()
+    with Watcher(tmp / "run", 0, kills, killer, run_id=run_id) as watcher:
+        result = runner.run(0, {})
+    wall = time.monotonic() - started
+    failure, redone = None, []
+    try:
+        assert not watcher.errors, watcher.errors
+        assert all(k.killed_at for k in kills), f"not every kill landed: {kills}"
+        redone = check_whole_curve(store, run_id, result, epochs)
+    except AssertionError as exc:
+        failure = str(exc)
+    to_resume = [seconds_to_resume(tmp / "run", 0, k.attempt, k.killed_at) if k.killed_at else None
+                 for k in kills]
+    return store, CaseOutcome(result, kills, watcher.errors, redone, to_resume, wall, failure)

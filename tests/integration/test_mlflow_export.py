@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,23 @@ def add_run(store: Store, models: Path, version: int, value: float, champion: in
     return run_id
 
 
+@pytest.fixture(scope="module")
+def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MLflow's schema migrations take ~10 s; run them once and copy the file per test."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture()
-def setup(tmp_path: Path) -> tuple[Store, str, TrackingConfig, Path]:
+def setup(tmp_path: Path, empty_mlflow_db: Path) -> tuple[Store, str, TrackingConfig, Path]:
     store = Store(f"sqlite:///{tmp_path / 'trainchain.db'}")
     run_id = add_run(store, tmp_path / "models", version=1, value=0.93, champion=1)
-    config = TrackingConfig(mlflow_uri=f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
     (tmp_path / "mlflow").mkdir()
+    shutil.copyfile(empty_mlflow_db, tmp_path / "mlflow" / "mlflow.db")
+    config = TrackingConfig(mlflow_uri=f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
     return store, run_id, config, tmp_path
 
 
@@ -137,7 +149,7 @@ def test_best_model_is_registered_with_artifacts_and_champion(setup: tuple[Store
     assert result.model_version_created and result.champion
     version = client.get_model_version("digits", "1")
     assert version.run_id == result.runs[1] and version.tags["trainchain.version"] == "1"
-    assert client.get_model_version_by_alias("digits", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("digits", "champion").version) == "1"
     names = sorted(Path(f.path).name for f in client.list_artifacts(result.runs[1], "model"))
     assert names == ["info.json", "model.keras"]
     local = Path(client.download_artifacts(result.runs[1], "model", str(tmp / "download")))
@@ -188,14 +200,14 @@ def test_champion_alias_follows_trainchain(setup: tuple[Store, str, TrackingConf
     result = export_run(store, weaker, config)
     client = _client(config)
     assert result.model_version == "2" and not result.champion
-    assert client.get_model_version_by_alias("digits", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("digits", "champion").version) == "1"
     assert len(_runs(client, result.experiment_id)) == 3  # one experiment, but runs kept apart by tag
     assert len(client.search_runs([result.experiment_id], run_view_type=3)) == 6
 
     store.set_alias("digits", "champion", 2)  # `trainchain models promote digits 2`
     again = export_run(store, weaker, config)
     assert again.champion and not again.model_version_created
-    assert client.get_model_version_by_alias("digits", "champion").version == "2"
+    assert str(client.get_model_version_by_alias("digits", "champion").version) == "2"
 
 
 def test_names_come_from_the_config(setup: tuple[Store, str, TrackingConfig, Path]) -> None:

@@ -40,7 +40,7 @@ def test_digits_cnn_from_weak_defaults_to_090_with_architecture_knobs() -> None:
 def test_pruning_stops_bad_trials_early(tmp_path: Path) -> None:
     proj = write_project(tmp_path / "curve", {
         "train.py": CURVE, "requirements.txt": "",
-        "trainchain.yaml": "target: 2.0\nmax_trials: 9\nseed: 1\nsampler: random\n"
+        "trainchain.yaml": "entrypoint: train.py\ntarget: 2.0\nmax_trials: 9\nseed: 1\nsampler: random\n"
                            "params:\n  QUALITY: {type: float, low: 0.05, high: 0.95}\n  EPOCHS: 6\n",
     })
     proc, report = run_json(str(proj))

@@ -70,22 +70,29 @@ def install(state: TrialState) -> Callable[..., str]:
 
     def answer(prompt: object = "") -> str:
         text = str(prompt)
-        param = match_param(text, state.params)
+        # ``print("Enter no_of_epoch:"); input()``: the question is what was printed last.
+        asked = text if text.strip() else _on_screen()
+        param = match_param(asked, state.params)
         if param is None:
             if not state.under_controller and _stdin_is_tty():
                 return original(prompt)
-            raise UnansweredPrompt(text, prompt_param_name(text))
+            raise UnansweredPrompt(asked, prompt_param_name(asked))
         reply = _as_answer(state.params[param])
         # What a terminal would show; written past the stdout metric parser (not a metric).
         write = getattr(sys.stdout, "write_unparsed", sys.stdout.write)
         write(f"{text}{reply}\n")
         sys.stdout.flush()
-        events.emit("prompt", prompt=text, param=param, value=state.params[param])
+        events.emit("prompt", prompt=asked, param=param, value=state.params[param])
         state.mark_applied(param, state.params[param], "prompt")
         return reply
 
     builtins.input = answer
     return original
+
+
+def _on_screen() -> str:
+    on_screen = getattr(sys.stdout, "on_screen", None)
+    return str(on_screen()) if callable(on_screen) else ""
 
 
 def _stdin_is_tty() -> bool:

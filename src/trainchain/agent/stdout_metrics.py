@@ -83,6 +83,7 @@ class StdoutTee(io.TextIOBase):
         self._target = target
         self._on_line = on_line
         self._pending = ""
+        self._last_line = ""
 
     def write(self, s: str) -> int:
         written = self._target.write(s)
@@ -90,8 +91,17 @@ class StdoutTee(io.TextIOBase):
         if "\n" in self._pending or "\r" in self._pending:
             *lines, self._pending = re.split(r"\r\n|\n|\r", self._pending)
             for line in lines:
+                if line.strip():
+                    self._last_line = line
                 self._on_line(line)
         return written if isinstance(written, int) else len(s)
+
+    def on_screen(self) -> str:
+        """What a terminal shows where the cursor is: the unfinished line, else the last one.
+
+        ``print("Enter no_of_epoch:"); input()`` asks its question this way.
+        """
+        return self._pending if self._pending.strip() else self._last_line
 
     def write_unparsed(self, s: str) -> int:
         """Write without parsing (the agent's own echo of an answered prompt)."""

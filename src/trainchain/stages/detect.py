@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainchain.errors import DetectionError
 from trainchain.profiles.table import env_packages, package_name, profile_packages
 from trainchain.runtimes.base import Environment, EnvSpec, Runtime
 
@@ -27,13 +28,17 @@ class DetectResult:
 
 
 def detect_project(
-    snapshot: Path, entrypoint: str | None, profile: str | None, declared: dict[str, Any]
+    snapshot: Path, entrypoint: str | None, profile: str | None, declared: dict[str, Any],
+    source: str = "the repository",
 ) -> DetectResult:
     """Run the detector over the fetched commit and derive the environment and search space."""
     from trainchain import space as search_space
     from trainchain.detection import detect
 
-    detection = detect(snapshot, entrypoint=entrypoint, declared_params=declared or None)
+    try:
+        detection = detect(snapshot, entrypoint=entrypoint, declared_params=declared or None)
+    except DetectionError as exc:  # speak of the user's repository, not our snapshot of it
+        raise DetectionError(exc.message.replace(str(snapshot), source)) from exc
     info = detection.to_dict()
     chosen = profile or info["profile"]
     profile_packages(chosen)  # an unknown forced profile fails here, with the choices

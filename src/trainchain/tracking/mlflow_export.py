@@ -101,13 +101,19 @@ def _client(uri: str) -> MlflowClient:
             f"({exc}); run `{INSTALL_HINT}` or remove tracking.mlflow_uri from trainchain.yaml"
         ) from exc
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
-    try:
+    try:  # a SQL backend is opened (and migrated) here already
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
     except MlflowException as exc:
         raise ConfigError(
             f"tracking.mlflow_uri {_safe_uri(uri)!r} is not a URI MLflow can use ({exc.message}); "
             f"set it to e.g. sqlite:////abs/path/mlflow.db or http://host:5000"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise TrackingError(
+            f"cannot open the MLflow database {_safe_uri(uri)}: {str(exc).splitlines()[0]}; check "
+            f"that tracking.mlflow_uri names an MLflow database (a new file is created on first use)"
         ) from exc
 
 

@@ -248,3 +248,26 @@ def test_notebook_display_works_as_in_jupyter(run_agent: RunAgent) -> None:
     assert run.returncode == 0, run.stderr
     assert run.stdout == "{'test_accuracy': 0.5}\ndone\n"
     assert run.end["status"] == "ok"
+
+
+def test_input_without_prompt_text_is_matched_by_the_printed_question(
+    run_agent: RunAgent,
+) -> None:
+    script = """
+    print("Enter no_of_epoch:", end=" ")
+    n = int(input())
+    print("Number of layers?")
+    k = int(input())
+    print("got", n, k)
+    """
+    run = run_agent(script, params={"no_of_epoch": 5, "number_of_layers": 2})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["Enter no_of_epoch: 5", "Number of layers?", "2", "got 5 2"]
+    prompts = [(p["prompt"].strip(), p["param"]) for p in run.of("prompt")]
+    assert prompts == [
+        ("Enter no_of_epoch:", "no_of_epoch"),
+        ("Number of layers?", "number_of_layers"),
+    ]
+    run = run_agent(script, params={"number_of_layers": 2})
+    assert run.returncode == 2
+    assert "'Enter no_of_epoch:'" in run.stderr and "--param no_of_epoch=" in run.stderr

@@ -1,0 +1,96 @@
+"""Checkpoints under stress (issue 6): a corrupted latest backup, a full checkpoint filesystem,
+and a deterministic crash that must not burn the restart budget."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.faults.helpers import (
+    CNN_SCRIPT,
+    EPOCHS,
+    Kill,
+    Watcher,
+    check_whole_curve,
+    kill_process_group,
+    make_runner,
+)
+from tests.faults.record import record
+from tests.services import require
+from trainchain.agent.events import read_events
+from trainchain.profiles.table import env_packages
+from trainchain.runtimes.base import Environment, EnvSpec
+from trainchain.runtimes.local import LocalRuntime
+from trainchain.trials.workspace import trial_dirs
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+WEIGHTS, META = "latest.weights.h5", "training_metadata.json"
+
+
+@pytest.fixture
+def keras_env() -> Environment:
+    return LocalRuntime().provision(EnvSpec("keras", env_packages("keras", ("sklearn",))), print)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00garbage, not a checkpoint\xff" * 64)
+
+
+# name -> (what to break in keras-fit-1 after the kill, "previous" | "clean" fallback expected)
+CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "truncated-weights": (lambda d: _truncate(d / WEIGHTS), "previous"),
+    "garbage-weights": (lambda d: _garbage(d / WEIGHTS), "previous"),
+    "garbage-metadata": (lambda d: _garbage(d / META), "previous"),
+    "both-backups-garbage": (lambda d: [_garbage(d / f) for f in (WEIGHTS, WEIGHTS + ".bkp")], "clean"),
+}
+
+
+def _kill_then(action: Callable[[], None]) -> Callable[[str, dict[str, Any], int], str]:
+    def killer(run_id: str, start: dict[str, Any], attempt: int) -> str:
+        target = kill_process_group(run_id, start, attempt)
+        time.sleep(0.3)  # the group is dead; the restart waits for the runner's backoff
+        action()
+        return target
+
+    return killer
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_a_corrupted_latest_checkpoint_falls_back_and_says_so(
+    tmp_path: Path, keras_env: Environment, name: str
+) -> None:
+    corrupt, expected = CORRUPTIONS[name]
+    backup = trial_dirs(tmp_path / "run", 0).checkpoints / "keras-fit-1"
+    kills = [Kill(1, 4, 0.1)]
+    store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "ckpt", restart_backoff=2.0)
+    with Watcher(tmp_path / "run", 0, kills, _kill_then(lambda: corrupt(backup)), run_id="ckpt") as w:
+        result = runner.run(0, {})
+    assert not w.errors, w.errors
+    trial = store.trial("ckpt", 0)
+    assert trial is not None and result.state.value == "complete", result.error
+    assert {e.epoch for e in trial.epochs} == set(range(1, EPOCHS + 1))
+    second = trial.attempts[1]
+    events, _ = read_events(str(trial_dirs(tmp_path / "run", 0).events(2)))
+    told = [ev for ev in events if ev.get("type") == "checkpoint" and ev.get("epoch") is None
+            or ev.get("type") == "checkpoint" and ev.get("fallback")]
+    log = trial_dirs(tmp_path / "run", 0).log(2).read_text(errors="replace")
+    record("checkpoints", name, runtime="local", survived=True, first_epoch=second.first_epoch,
+           last_epoch_before=trial.attempts[0].last_epoch)
+    assert told, f"{name}: the restart did not say it fell back: {events}"
+    if expected == "previous":  # the backup before the latest: one epoch is trained again
+        assert second.first_epoch == trial.attempts[0].last_epoch, (second.first_epoch, told)
+        assert "previous" in log, log[-2000:]
+    else:
+        assert second.first_epoch == 1 and "first epoch" in log, log[-2000:]
