@@ -9,7 +9,8 @@ demo:
 
 test:
 	bash scripts/setup.sh test
-	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
+	TRAINCHAIN_KERAS2_PYTHON=$${TRAINCHAIN_KERAS2_PYTHON:-/opt/trainchain-keras2/bin/python} \
+		$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
 
 test-fast:
 	$(PYTHON) -m pytest -q -m "not slow and not docker and not browser"

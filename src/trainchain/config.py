@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trainchain.errors import ConfigError
+from trainchain.tracking.config import TrackingConfig
 
 CONFIG_FILE = "trainchain.yaml"
 
@@ -71,6 +72,9 @@ class Config(BaseModel):
     max_restarts: int = Field(3, ge=0, description="restarts of a crashed attempt")
     stall_timeout: float | None = Field(None, gt=0, description="seconds without output = hang")
     notify: list[Any] = Field(default_factory=list, description="notification channels")
+    tracking: TrackingConfig = Field(
+        default_factory=TrackingConfig, description="optional export to MLflow (mlflow_uri: ...)"
+    )
 
     @field_validator("notify", mode="before")
     @classmethod

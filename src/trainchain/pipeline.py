@@ -208,7 +208,21 @@ class Pipeline:
         result = register(self.store, run.name, candidate, paths.models_dir())
         self.store.update_run(run.id, model_version=result.version, became_champion=result.became_champion)
         self._say(f"registered {result.name} v{result.version}: {result.reason}")
-        return StageState.SUCCEEDED, asdict(result)
+        return StageState.SUCCEEDED, {**asdict(result), "tracking": self._export(run, config)}
+
+    def _export(self, run: Run, config: Config) -> dict[str, Any] | None:
+        """MLflow export when configured; a failure is recorded, never fails a trained run."""
+        if not config.tracking.enabled:
+            return None
+        from trainchain.tracking import export_run
+
+        try:
+            exported = export_run(self.store, run.id, config.tracking)
+        except TrainchainError as exc:
+            self._say(f"MLflow export failed: {exc.message}")
+            return {"ok": False, "error": exc.message}
+        self._say(f"exported to MLflow experiment {exported.experiment} ({len(exported.runs)} runs)")
+        return {"ok": True, "experiment": exported.experiment, "model_version": exported.model_version}
 
     def _stage_monitor(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages.monitor import monitor

@@ -44,6 +44,7 @@ def test_no_engine_names_the_socket_and_the_way_out(monkeypatch: pytest.MonkeyPa
             None,
         ),
         ({"Lost": "the container was removed"}, None, OutcomeKind.LOST, None),
+        ({"Lost": "removed"}, (OutcomeKind.STOPPED, "pruned"), OutcomeKind.STOPPED, None),
     ],
 )
 def test_classify_container_state(

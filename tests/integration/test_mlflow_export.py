@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from tests.services import require
+
 from trainchain.errors import ConfigError, StoreError
 from trainchain.store import EpochMetric, ModelAlias, ModelVersion, Run, Store, Trial
 from trainchain.tracking import TrackingConfig, TrackingError, export_run
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy i
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5)
 LONG = "x" * 7000
+Setup = tuple[Store, str, TrackingConfig, Path]  # store, run id, config, tmp folder
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,7 @@ def _trial(run_id: str, number: int, state: str, value: float | None, params: di
 
 
 def add_run(store: Store, models: Path, version: int, value: float, champion: int) -> str:
-    """A finished run of model 'digits': 3 trials (one restarted, one pruned), its version, the alias."""
+    """A finished run of 'digits': 3 trials (one restarted, one pruned), its version, the alias."""
     with store.session() as s:
         run = Run(name="digits", source="/repo", commit=f"c0ffee{version}", branch="main",
                   profile="keras", metric_name="val_accuracy", status="succeeded")
@@ -54,10 +55,12 @@ def add_run(store: Store, models: Path, version: int, value: float, champion: in
         s.flush()
         run.trials = [
             _trial(run.id, 0, "complete", 0.7, {"epochs": 2, "lr": 0.01}, {"val_accuracy": 0.7},
-                   [(1, 1, {"val_accuracy": 0.5, "loss": 1.2}), (1, 2, {"val_accuracy": 0.7, "loss": 0.9})]),
+                   [(1, 1, {"val_accuracy": 0.5, "loss": 1.2}),
+                    (1, 2, {"val_accuracy": 0.7, "loss": 0.9})]),
             # restarted after epoch 2: attempt 2 redoes epoch 2, which must win over attempt 1
             _trial(run.id, 1, "complete", value,
-                   {"epochs": 3, "lr": 0.003, "arch": {"width": 2.0}, "dropout": True, "note": LONG},
+                   {"epochs": 3, "lr": 0.003, "arch": {"width": 2.0}, "dropout": True,
+                    "note": LONG},
                    {"val_accuracy": value, "test_accuracy": 0.91},
                    [(1, 1, {"val_accuracy": 0.6}), (1, 2, {"val_accuracy": 0.1}),
                     (2, 2, {"val_accuracy": 0.8}), (2, 3, {"val_accuracy": value})]),
@@ -89,7 +92,7 @@ def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def setup(tmp_path: Path, empty_mlflow_db: Path) -> tuple[Store, str, TrackingConfig, Path]:
+def setup(tmp_path: Path, empty_mlflow_db: Path) -> Setup:
     store = Store(f"sqlite:///{tmp_path / 'trainchain.db'}")
     run_id = add_run(store, tmp_path / "models", version=1, value=0.93, champion=1)
     (tmp_path / "mlflow").mkdir()
@@ -112,7 +115,7 @@ def _history(client: Any, run_id: str, key: str) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
 
 
-def test_trials_become_runs_with_params_metrics_and_state(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_trials_become_runs_with_params_metrics_and_state(setup: Setup) -> None:
     store, run_id, config, tmp = setup
     result = export_run(store, run_id, config)
 
@@ -123,7 +126,8 @@ def test_trials_become_runs_with_params_metrics_and_state(setup: tuple[Store, st
     best = runs["trial-1"]
     assert best.info.run_id == result.runs[1]
     assert best.data.tags["trainchain.run"] == run_id and best.data.tags["trainchain.trial"] == "1"
-    assert best.data.tags["trainchain.commit"] == "c0ffee1" and best.data.tags["trainchain.profile"] == "keras"
+    assert best.data.tags["trainchain.commit"] == "c0ffee1"
+    assert best.data.tags["trainchain.profile"] == "keras"
     assert best.data.tags["mlflow.source.git.commit"] == "c0ffee1"
     assert best.data.params["epochs"] == "3" and best.data.params["lr"] == "0.003"
     assert best.data.params["arch"] == '{"width": 2.0}' and best.data.params["dropout"] == "True"
@@ -140,7 +144,7 @@ def test_trials_become_runs_with_params_metrics_and_state(setup: tuple[Store, st
     assert best.info.artifact_uri.startswith((tmp / "mlflow" / "mlartifacts").as_uri())
 
 
-def test_best_model_is_registered_with_artifacts_and_champion(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_best_model_is_registered_with_artifacts_and_champion(setup: Setup) -> None:
     store, run_id, config, tmp = setup
     result = export_run(store, run_id, config)
 
@@ -157,7 +161,7 @@ def test_best_model_is_registered_with_artifacts_and_champion(setup: tuple[Store
     assert client.list_artifacts(result.runs[0]) == []  # only the best trial carries the model
 
 
-def test_export_twice_creates_nothing_new(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_export_twice_creates_nothing_new(setup: Setup) -> None:
     store, run_id, config, _ = setup
     first = export_run(store, run_id, config)
     second = export_run(store, run_id, config)
@@ -172,7 +176,7 @@ def test_export_twice_creates_nothing_new(setup: tuple[Store, str, TrackingConfi
 
 
 def test_a_trial_finished_after_export_is_completed_on_the_next_export(
-    setup: tuple[Store, str, TrackingConfig, Path],
+    setup: Setup,
 ) -> None:
     store, run_id, config, _ = setup
     trial = store.trial(run_id, 2)
@@ -183,7 +187,8 @@ def test_a_trial_finished_after_export_is_completed_on_the_next_export(
     assert client.get_run(first.runs[2]).info.status == "RUNNING"
 
     with store.session() as s:
-        s.add(EpochMetric(trial_id=trial.id, attempt=1, epoch=2, metrics={"val_accuracy": 0.3}, at=_at(25)))
+        s.add(EpochMetric(trial_id=trial.id, attempt=1, epoch=2, metrics={"val_accuracy": 0.3},
+                          at=_at(25)))
     store.update_trial(trial.id, state="pruned")
     second = export_run(store, run_id, config)
     assert second.runs[2] == first.runs[2] and second.created_runs == []
@@ -192,7 +197,7 @@ def test_a_trial_finished_after_export_is_completed_on_the_next_export(
     assert _history(client, first.runs[2], "val_accuracy") == [(1, 0.2), (2, 0.3)]
 
 
-def test_champion_alias_follows_trainchain(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_champion_alias_follows_trainchain(setup: Setup) -> None:
     store, run_id, config, tmp = setup
     export_run(store, run_id, config)
     # a weaker second run: registered as v2 in both registries, champion stays on v1
@@ -201,7 +206,7 @@ def test_champion_alias_follows_trainchain(setup: tuple[Store, str, TrackingConf
     client = _client(config)
     assert result.model_version == "2" and not result.champion
     assert str(client.get_model_version_by_alias("digits", "champion").version) == "1"
-    assert len(_runs(client, result.experiment_id)) == 3  # one experiment, but runs kept apart by tag
+    assert len(_runs(client, result.experiment_id)) == 3  # kept apart by tag
     assert len(client.search_runs([result.experiment_id], run_view_type=3)) == 6
 
     store.set_alias("digits", "champion", 2)  # `trainchain models promote digits 2`
@@ -210,7 +215,7 @@ def test_champion_alias_follows_trainchain(setup: tuple[Store, str, TrackingConf
     assert str(client.get_model_version_by_alias("digits", "champion").version) == "2"
 
 
-def test_names_come_from_the_config(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_names_come_from_the_config(setup: Setup) -> None:
     store, run_id, config, tmp = setup
     named = TrackingConfig(mlflow_uri=config.mlflow_uri, experiment="ci-digits",
                            registered_model="digits-prod", artifact_location=(tmp / "art").as_uri())
@@ -232,14 +237,14 @@ def test_config_is_strict_and_frozen() -> None:
     assert all(f.description for f in TrackingConfig.model_fields.values())
 
 
-def test_unset_uri_is_a_config_error(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_unset_uri_is_a_config_error(setup: Setup) -> None:
     store, run_id, _, _ = setup
     with pytest.raises(ConfigError, match="tracking.mlflow_uri is not set"):
         export_run(store, run_id, TrackingConfig())
 
 
 def test_missing_mlflow_names_the_install_command(
-    setup: tuple[Store, str, TrackingConfig, Path], monkeypatch: pytest.MonkeyPatch,
+    setup: Setup, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, run_id, config, _ = setup
     for name in [m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")]:
@@ -249,25 +254,36 @@ def test_missing_mlflow_names_the_install_command(
         export_run(store, run_id, config)
 
 
-def test_unsupported_uri_is_a_config_error(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_unsupported_uri_is_a_config_error(setup: Setup) -> None:
     store, run_id, _, _ = setup
     with pytest.raises(ConfigError, match="bogus://nowhere"):
         export_run(store, run_id, TrackingConfig(mlflow_uri="bogus://nowhere"))
 
 
-def test_a_file_that_is_not_a_database_is_a_store_error(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_a_file_that_is_not_a_database_is_a_store_error(setup: Setup) -> None:
     store, run_id, _, tmp = setup
     bad = tmp / "notes.db"
     bad.write_text("not a database")
-    with pytest.raises(TrackingError, match=r"notes\.db.*file is not a database.*tracking.mlflow_uri") as info:
+    expected = r"notes\.db.*file is not a database.*tracking.mlflow_uri"
+    with pytest.raises(TrackingError, match=expected) as info:
         export_run(store, run_id, TrackingConfig(mlflow_uri=f"sqlite:///{bad}"))
     assert isinstance(info.value, StoreError) and info.value.__cause__ is not None
 
 
-def test_missing_model_files_are_named(setup: tuple[Store, str, TrackingConfig, Path]) -> None:
+def test_missing_model_files_are_named(setup: Setup) -> None:
     store, run_id, config, tmp = setup
     for f in (tmp / "models" / "digits" / "1").iterdir():
         f.unlink()
     (tmp / "models" / "digits" / "1").rmdir()
-    with pytest.raises(TrackingError, match=r"model digits v1 are missing: .*digits/1 does not exist"):
+    with pytest.raises(TrackingError, match=r"model digits v1 are missing: .*/1 does not exist"):
         export_run(store, run_id, config)
+
+
+def test_a_run_without_a_registered_model_exports_only_its_trials(setup: Setup) -> None:
+    store, run_id, config, _ = setup
+    with store.session() as s:
+        s.query(ModelVersion).filter_by(run_id=run_id).delete()
+    result = export_run(store, run_id, config)
+    assert len(result.runs) == 3
+    assert (result.registered_model, result.model_version, result.champion) == (None, None, False)
+    assert _client(config).search_registered_models() == []

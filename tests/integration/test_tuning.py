@@ -54,7 +54,8 @@ def test_pruning_stops_bad_trials_early(tmp_path: Path) -> None:
 def test_warm_start_tries_the_previous_best_first(tmp_path: Path) -> None:
     proj = write_project(tmp_path / "proj", {
         "train.py": SKLEARN_CONSTANTS, "requirements.txt": "scikit-learn\n",
-        "trainchain.yaml": "target: 0.999\nmax_trials: 4\nseed: 2\n",
+        "trainchain.yaml": "target: 0.999\nmax_trials: 4\nseed: 2\n"
+                           "params:\n  C: {type: float, low: 0.001, high: 10.0, log: true}\n",
     })
     _, first = run_json(str(proj))
     _, second = run_json(str(proj), "--seed", "9")

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,7 @@ def connect(timeout: int = 60) -> Any:
             "or use --runtime local"
         ) from exc
     try:
-        _probe(docker, timeout)
+        _probe(timeout)
         client = docker.from_env(timeout=timeout)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
@@ -72,20 +73,16 @@ def connect(timeout: int = 60) -> Any:
     return client
 
 
-def _probe(docker: Any, timeout: int) -> None:
-    """Ping with a fixed API version first: ``from_env`` asks the engine for its version while
-    constructing the client and leaks that socket when nobody answers."""
-    import requests
-
-    api = docker.APIClient(version="1.24", timeout=timeout, **docker.utils.kwargs_from_env())
-    try:
-        api.ping()
-    except docker.errors.APIError:
-        pass  # it answered (it may just refuse this old API version)
-    except requests.RequestException as exc:
-        raise docker.errors.DockerException(str(exc)) from exc
-    finally:
-        api.close()
+def _probe(timeout: float) -> None:
+    """Connect to a unix socket ourselves first: docker-py leaks the socket of a failed
+    connection (a ResourceWarning), and a missing socket file says the most on its own."""
+    host = docker_host()
+    if not host.startswith("unix://"):
+        return  # tcp/ssh: the SDK's own error is clear enough
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)  # FileNotFoundError / ConnectionRefusedError / PermissionError
 
 
 @dataclass(frozen=True)
@@ -357,11 +354,12 @@ _REMOVED = "the container was removed while it ran (docker rm -f?)"
 
 def classify(state: dict[str, Any], forced: tuple[OutcomeKind, str] | None) -> Outcome:
     """The outcome of an ended container from its ``State`` (``docker inspect``)."""
+    if forced:  # we ended it: whatever the engine says next (even "gone") is our doing
+        code = state.get("ExitCode")
+        return Outcome(forced[0], exit_code=None if code is None else int(code), reason=forced[1])
     if "Lost" in state:
         return Outcome(OutcomeKind.LOST, reason=str(state["Lost"]))
     code = int(state.get("ExitCode", -1))
-    if forced:
-        return Outcome(forced[0], exit_code=code, reason=forced[1])
     if state.get("OOMKilled"):
         return Outcome(
             OutcomeKind.OOM,

@@ -19,7 +19,8 @@ class TrackingConfig(BaseModel):
         "http://mlflow:5000; unset disables the export",
     )
     experiment: str | None = Field(
-        None, description="MLflow experiment that receives one run per trial (default: the model name)"
+        None,
+        description="MLflow experiment that receives one run per trial (default: the model name)",
     )
     registered_model: str | None = Field(
         None, description="MLflow registered model for the best trial (default: the model name)"

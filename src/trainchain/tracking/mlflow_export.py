@@ -73,11 +73,11 @@ def export_run(store: Store, run_id: str, config: TrackingConfig) -> ExportResul
     for trial in trials:
         record = trial_record(run, trial)
         with exporter.edge(f"export trial {trial.number}"):
-            runs[trial.number], new = exporter.write_run(experiment_id, record, existing.get(trial.number))
+            runs[trial.number], new = exporter.write_run(
+                experiment_id, record, existing.get(trial.number))
         if new:
             created.append(trial.number)
-    result = ExportResult(_safe_uri(config.mlflow_uri), experiment_id, experiment, runs, created,
-                          None, None, False, False)
+    name, mlflow_version, made, is_champion = None, None, False, False
     if version is not None and version.trial in runs:
         name = config.registered_model or run.name
         with exporter.edge(f"register {name} from trial {version.trial}"):
@@ -85,8 +85,8 @@ def export_run(store: Store, run_id: str, config: TrackingConfig) -> ExportResul
             is_champion = champion == version.version
             if is_champion:
                 client.set_registered_model_alias(name, CHAMPION, mlflow_version)
-        result = ExportResult(result.tracking_uri, experiment_id, experiment, runs, created,
-                              name, mlflow_version, made, is_champion)
+    result = ExportResult(_safe_uri(config.mlflow_uri), experiment_id, experiment, runs, created,
+                          name, mlflow_version, made, is_champion)
     log.info("exported run %s to MLflow %s: experiment %s, %d runs (%d new), model version %s",
              run.id, result.tracking_uri, experiment, len(runs), len(created), result.model_version)
     return result
@@ -113,7 +113,7 @@ def _client(uri: str) -> MlflowClient:
     except SQLAlchemyError as exc:
         raise TrackingError(
             f"cannot open the MLflow database {_safe_uri(uri)}: {str(exc).splitlines()[0]}; check "
-            f"that tracking.mlflow_uri names an MLflow database (a new file is created on first use)"
+            f"that tracking.mlflow_uri names an MLflow database (a new file is made on first use)"
         ) from exc
 
 
@@ -158,7 +158,8 @@ class _Exporter:
         if found is None:
             try:
                 exp_id = self.client.create_experiment(
-                    name, artifact_location=self._artifact_location(), tags={"trainchain.model": self.run.name})
+                    name, artifact_location=self._artifact_location(),
+                    tags={"trainchain.model": self.run.name})
                 log.info("created MLflow experiment %r (%s)", name, exp_id)
                 return exp_id, name
             except MlflowException as exc:  # another exporter created it first
@@ -185,19 +186,23 @@ class _Exporter:
             for found in page:
                 trial = found.data.tags.get("trainchain.trial", "")
                 if trial.isdigit():
-                    out.setdefault(int(trial), found.info.run_id)  # oldest wins if duplicated by hand
+                    # the oldest wins if someone duplicated a run by hand
+                    out.setdefault(int(trial), found.info.run_id)
             token = page.token
             if not token:
                 return out
 
-    def write_run(self, experiment_id: str, record: TrialRecord, run_id: str | None) -> tuple[str, bool]:
-        """Create (or complete) the MLflow run of one trial; returns its id and whether it is new."""
+    def write_run(
+        self, experiment_id: str, record: TrialRecord, run_id: str | None
+    ) -> tuple[str, bool]:
+        """Create (or complete) the MLflow run of one trial; returns its id and if it is new."""
         from mlflow.entities import Metric, Param, RunTag
 
         new = run_id is None
         if run_id is None:
             run_id = self.client.create_run(
-                experiment_id, start_time=record.start_ms, tags=record.tags, run_name=record.run_name
+                experiment_id, start_time=record.start_ms, tags=record.tags,
+                run_name=record.run_name,
             ).info.run_id
             logged_params: dict[str, str] = {}
             logged_points: set[tuple[str, int, float]] = set()
@@ -215,18 +220,19 @@ class _Exporter:
                    if (p.key, p.step, p.value) not in logged_points]
         # a new run got its tags from create_run; an old one gets them again (state may have moved)
         tags = [] if new else [RunTag(k, v) for k, v in record.tags.items()]
+        log_batch = self.client.log_batch
         for i in range(0, len(params), _PARAMS_PER_BATCH):
-            self.client.log_batch(run_id, params=params[i:i + _PARAMS_PER_BATCH], synchronous=True)
+            log_batch(run_id, params=params[i:i + _PARAMS_PER_BATCH], synchronous=True)
         for i in range(0, len(metrics), _METRICS_PER_BATCH):
-            self.client.log_batch(run_id, metrics=metrics[i:i + _METRICS_PER_BATCH], synchronous=True)
+            log_batch(run_id, metrics=metrics[i:i + _METRICS_PER_BATCH], synchronous=True)
         for i in range(0, len(tags), _PARAMS_PER_BATCH):
-            self.client.log_batch(run_id, tags=tags[i:i + _PARAMS_PER_BATCH], synchronous=True)
+            log_batch(run_id, tags=tags[i:i + _PARAMS_PER_BATCH], synchronous=True)
         if record.status != "RUNNING":
             self.client.set_terminated(run_id, status=record.status, end_time=record.end_ms)
         return run_id, new
 
     def register(self, name: str, mlflow_run_id: str, version: ModelVersion) -> tuple[str, bool]:
-        """Log the model files to the trial's run and register them once; returns (version, created)."""
+        """Log the model files to the trial's run and register them once -> (version, created)."""
         from mlflow.exceptions import MlflowException
 
         model_dir = _model_dir(version)
@@ -256,7 +262,7 @@ class _Exporter:
         return str(created.version), True
 
     def _artifact_location(self) -> str | None:
-        """Explicit setting, else ``mlartifacts`` beside a SQLite file (MLflow's default is ./mlruns)."""
+        """The setting, else ``mlartifacts`` beside a SQLite file (MLflow's default: ./mlruns)."""
         if self.config.artifact_location:
             return self.config.artifact_location
         parts = urlsplit(self.uri)

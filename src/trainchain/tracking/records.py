@@ -74,7 +74,7 @@ def param_values(params: dict[str, Any], where: str) -> dict[str, str]:
 
 
 def epoch_points(epochs: list[EpochMetric]) -> list[MetricPoint]:
-    """Per-epoch metrics with step = epoch; a restarted trial repeats epochs, the last attempt wins."""
+    """Per-epoch metrics, step = epoch; a restarted trial repeats epochs, the last attempt wins."""
     latest: dict[tuple[str, int], tuple[tuple[int, int], MetricPoint]] = {}
     for row in epochs:
         order = (row.attempt, row.id)
