@@ -241,6 +241,11 @@ def build(client: Any, plan: ImagePlan, nocache: bool = False) -> Iterator[str]:
     """
     if plan.kind == "profile":
         yield from _ensure_base(client, plan.buildargs["BASE_IMAGE"])
+    if plan.profile == "pytorch" and not any(k.endswith(".whl") for k in plan.files):
+        yield (
+            "warning: no --wheels given: PyPI's torch for Linux is the CUDA build (GBs of "
+            "nvidia-* packages); pass the CPU wheel's directory with --wheels DIR"
+        )
     with tempfile.TemporaryDirectory(prefix="trainchain-build-") as tmp:
         context = Path(tmp)
         plan.write_context(context)

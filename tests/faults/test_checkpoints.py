@@ -94,3 +94,63 @@ def test_a_corrupted_latest_checkpoint_falls_back_and_says_so(
     else:
         assert told[0]["fallback"] == "clean_start" and second.first_epoch == 1, told
         assert "starts from its first epoch" in log, log[-2000:]
+
+
+@contextlib.contextmanager
+def full_tmpfs(directory: Path, size: str = "256k") -> Iterator[None]:
+    """A small tmpfs on ``directory``, filled to the last byte (needs root and mount rights)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+                             capture_output=True, text=True)
+    require(mounted.returncode == 0, f"cannot mount a tmpfs ({mounted.stderr.strip()}); run as root "
+            "with CAP_SYS_ADMIN to test a full checkpoint filesystem")
+    try:
+        with contextlib.suppress(OSError), open(directory / "filler", "wb") as fh:
+            while True:  # until ENOSPC (raised by a write or by the close)
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def test_a_full_checkpoint_filesystem_is_said_and_the_training_still_completes(
+    tmp_path: Path, keras_env: Environment
+) -> None:
+    checkpoints = trial_dirs(tmp_path / "run", 0).checkpoints
+    store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "full")
+    kills = [Kill(1, 3, 0.1)]
+    with full_tmpfs(checkpoints), Watcher(tmp_path / "run", 0, kills, kill_process_group, run_id="full") as w:
+        result = runner.run(0, {})
+    assert not w.errors, w.errors
+    trial = store.trial("full", 0)
+    assert trial is not None and result.state.value == "complete", result.error
+    assert {e.epoch for e in trial.epochs} == set(range(1, EPOCHS + 1))
+    first, _ = read_events(str(trial_dirs(tmp_path / "run", 0).events(1)))
+    failed = [ev for ev in first if ev.get("type") == "checkpoint" and ev.get("error")]
+    assert failed and "No space left" in failed[0]["error"], first
+    log = trial_dirs(tmp_path / "run", 0).log(1).read_text(errors="replace")
+    assert f"could not write the checkpoint in {checkpoints}" in log, log[-2000:]
+    # nothing was saved, so the restart starts over, and says why
+    assert trial.attempts[1].first_epoch == 1
+    record("checkpoints", "full-filesystem", runtime="local", survived=True,
+           first_epoch=trial.attempts[1].first_epoch, last_epoch_before=trial.attempts[0].last_epoch)
+
+
+CRASHING = CNN_SCRIPT + '\nbest = keras.models.load_model("best_model.keras")  # never saved\n'
+
+
+def test_a_deterministic_crash_stops_after_two_attempts_as_a_crash_loop(
+    tmp_path: Path, keras_env: Environment
+) -> None:
+    store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "loop", code=CRASHING)
+    result = runner.run(0, {})
+    trial = store.trial("loop", 0)
+    assert trial is not None and result.state.value == "failed"
+    assert len(trial.attempts) == 2, [(a.outcome, a.reason) for a in trial.attempts]
+    assert result.error is not None and "crash loop" in result.error
+    assert "best_model.keras" in result.error and "ValueError" in result.error, result.error
+    # the second attempt skipped the fit that had finished: the bug is reached at once
+    assert trial.attempts[1].first_epoch is None and len(trial.epochs) == EPOCHS
+    record("checkpoints", "deterministic-crash", runtime="local", survived=False,
+           attempts=len(trial.attempts), stopped_as="crash loop")

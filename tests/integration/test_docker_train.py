@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from tests.contract.helpers import build_options, docker_client, read_events
 from tests.services import require
 
 from trainchain import images
+from trainchain.cli import cli
 from trainchain.profiles.table import profile_packages
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -131,3 +133,29 @@ def test_keras_image_trains_on_launch(tmp_path: Path) -> None:
     models = [e for e in events if e["type"] == "model"]
     assert models and models[-1]["framework"] == "keras", log
     assert (out / Path(models[-1]["path"]).name).is_file()
+
+
+def test_baked_image_trains_without_a_code_mount(tmp_path: Path) -> None:
+    options = build_options()
+    project = _project(tmp_path / "digits", SKLEARN_TRAIN)
+    args = ["images", "build", str(project), "--bake", "--base-image", str(options.base_image)]
+    if options.ca_certs:
+        args += ["--ca-certs", str(options.ca_certs)]
+    built = CliRunner().invoke(cli, [*args, "-q"], catch_exceptions=False)
+    assert built.exit_code == 0, built.output
+    tag = built.stdout.strip().splitlines()[-1]
+    assert tag.startswith("trainchain/baked-digits:")  # sklearn detected, code in /app
+    out = _out(tmp_path / "out")
+    docker = shutil.which("docker")
+    require(docker is not None, "the docker CLI is not installed")
+    assert docker is not None
+    result = subprocess.run(
+        [docker, "run", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
+         "-v", f"{out}:/output", tag],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    metrics = {
+        e["name"]: e["value"] for e in read_events(out / "events.jsonl") if e["type"] == "metric"
+    }
+    assert metrics["val_accuracy"] > 0.8
