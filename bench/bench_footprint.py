@@ -61,12 +61,21 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def command(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(a.decode(errors="replace") for a in argv[:4] if a)[:80]
+
+
 class PeakRss:
     """Polls a process and its tree in a thread; ``own`` and ``tree`` peaks in bytes."""
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         self.pid, self.interval = pid, interval
-        self.own = self.tree = self.samples = 0
+        self.own = self.tree = self.largest = self.samples = 0
+        self.largest_cmd = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
@@ -74,7 +83,12 @@ class PeakRss:
     def _poll(self) -> None:
         while not self._stop.is_set():
             own = rss(self.pid)
-            tree = own + sum(rss(p) for p in descendants(self.pid))
+            children = {p: rss(p) for p in descendants(self.pid)}
+            tree = own + sum(children.values())
+            if children and max(children.values()) > self.largest:
+                pid = max(children, key=lambda p: children[p])
+                self.largest = children[pid]
+                self.largest_cmd = command(pid)
             self.own, self.tree = max(self.own, own), max(self.tree, tree)
             self.samples += 1
             self._stop.wait(self.interval)
@@ -102,7 +116,8 @@ def footprint_run(root: Path) -> dict[str, float]:
     report = json.loads(out)
     assert report["trials"] and report["trials"][0]["epochs"], "the baseline trained no epoch"
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return {"own": peak.own, "tree": peak.tree, "children_maxrss": children, "samples": peak.samples,
+    return {"own": peak.own, "tree": peak.tree, "largest": peak.largest, "largest_cmd": peak.largest_cmd,
+            "children_maxrss": children, "samples": peak.samples,
             "seconds": time.perf_counter() - start}
 
 
@@ -196,8 +211,8 @@ def main() -> None:
         "| process | controller alone | process tree | notes |",
         "|---|---|---|---|",
         f"| `trainchain run examples/digits-cnn --no-tune` (warm env) | {mb(run['own'])} | {mb(run['tree'])} | "
-        f"tree = controller + the Keras training process; largest child by the kernel's "
-        f"ru_maxrss {mb(run['children_maxrss'])}; {run['seconds']:.0f} s, {run['samples']:.0f} samples |",
+        f"largest single child {mb(run['largest'])} (`{run['largest_cmd']}`; the kernel's ru_maxrss "
+        f"of the largest child: {mb(run['children_maxrss'])}); a sum of RSS counts shared pages once per process; {run['seconds']:.0f} s, {run['samples']:.0f} samples |",
         f"| `trainchain serve`, idle | {mb(serve['idle'])} | - | after start-up |",
         f"| `trainchain serve`, burst of {args.deliveries} signed pushes (8 clients, 5 branches) | "
         f"{mb(serve['own'])} | {mb(serve['tree'])} | burst took {serve['burst']:.2f} s, answer p50 "

@@ -13,6 +13,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
-HEADER = "# Benchmarks\n\nWritten by the scripts in `bench/` (`make bench-quick`, `make bench`); never edited by hand.\n"
+HEADER = (
+    "# Benchmarks\n\n"
+    "Written by the scripts in `bench/` (`make bench-quick`, `make bench`); never edited by hand.\n"
+)
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Virtualenvs the test suite keeps warm; benchmarks that measure training (not provisioning)
 # reuse them so a figure is not dominated by a one-off pip install.
-WARM_ENVS = Path(os.environ.get("TRAINCHAIN_ENVS_DIR") or Path.home() / ".cache" / "trainchain-test-envs")
+WARM_ENVS = Path(
+    os.environ.get("TRAINCHAIN_ENVS_DIR") or Path.home() / ".cache" / "trainchain-test-envs"
+)
 
 
 def versions(*dists: str) -> str:
@@ -53,15 +59,20 @@ def machine(*dists: str) -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal"))
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         memory = f"{mem_kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration):
         pass
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{os.cpu_count()} cores, {memory}, {cpu}; Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; {versions(*dists)}; "
-            f"measured {now} at load average {load()} (1/5/15 min; the machine is shared)")
+    return (
+        f"{os.cpu_count()} cores, {memory}, {cpu}; Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; {versions(*dists)}; "
+        f"measured {now} at load average {load()} (1/5/15 min; the machine is shared)"
+    )
 
 
 def medians(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
@@ -111,36 +122,55 @@ class CliRun:
         return best.get("value")
 
 
-def trainchain_run(args: Sequence[str], home: Path, timeout: float | None = None,
-                   envs: Path | None = WARM_ENVS, extra_env: dict[str, str] | None = None) -> CliRun:
+def trainchain_run(
+    args: Sequence[str],
+    home: Path,
+    timeout: float | None = None,
+    envs: Path | None = WARM_ENVS,
+    extra_env: dict[str, str] | None = None,
+) -> CliRun:
     """``trainchain run ARGS --json`` with its own TRAINCHAIN_HOME; never raises on exit codes."""
     env = dict(os.environ, TRAINCHAIN_HOME=str(home), **(extra_env or {}))
     if envs is not None:
         env["TRAINCHAIN_ENVS_DIR"] = str(envs)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "trainchain", "run", *args, "--json"], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainchain", "run", *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     seconds = time.perf_counter() - start
     report = None
     text = proc.stdout.strip()
     if text.startswith("{"):
         report = json.loads(text)
     elif "{" in text:  # progress lines may precede the JSON object
-        report = json.loads(text[text.index("\n{") + 1:] if "\n{" in text else text[text.index("{"):])
+        report = json.loads(
+            text[text.index("\n{") + 1 :] if "\n{" in text else text[text.index("{") :]
+        )
     return CliRun(report, seconds, proc.returncode, proc.stderr[-3000:])
 
 
 def write_section(name: str, text: str) -> None:
     """Replace the section between <!-- bench:NAME --> markers (append it when absent)."""
+    import fcntl
+
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    doc = DOC.read_text() if DOC.exists() else HEADER
     block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in doc and end in doc:
-        doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end):]
-    else:
-        doc = doc.rstrip() + "\n\n" + block + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(doc)
+    # benchmarks run side by side (the long ones in the background): one writer at a time
+    with open(Path(tempfile.gettempdir()) / "trainchain-benchmarks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = DOC.read_text() if DOC.exists() else HEADER
+        if start in doc and end in doc:
+            doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end) :]
+        else:
+            doc = doc.rstrip() + "\n\n" + block + "\n"
+        tmp = DOC.with_name(DOC.name + ".tmp")
+        tmp.write_text(doc)
+        tmp.replace(DOC)
 
 
 LOCAL_BASE_IMAGE = "trainchain/base:bookworm"  # built by scripts/base-image.sh; no Docker Hub here
@@ -161,7 +191,14 @@ def docker_runtime() -> tuple[Any, str]:
             raise
         return None, exc.message
     base = os.environ.get("TRAINCHAIN_BASE_IMAGE") or LOCAL_BASE_IMAGE
-    certs = Path(os.environ["TRAINCHAIN_CA_CERTS"]) if os.environ.get("TRAINCHAIN_CA_CERTS") else CA_CERTS
-    options = BuildOptions(base_image=base, ca_certs=certs if any(certs.glob("*.crt")) else None,
-                           pip_index_url=os.environ.get("TRAINCHAIN_PIP_INDEX_URL") or None)
+    certs = (
+        Path(os.environ["TRAINCHAIN_CA_CERTS"])
+        if os.environ.get("TRAINCHAIN_CA_CERTS")
+        else CA_CERTS
+    )
+    options = BuildOptions(
+        base_image=base,
+        ca_certs=certs if any(certs.glob("*.crt")) else None,
+        pip_index_url=os.environ.get("TRAINCHAIN_PIP_INDEX_URL") or None,
+    )
     return DockerRuntime(client, options), ""

@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Any
 
 
-def trainchain(*args: str, cwd: Path | None = None, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def trainchain(
+    *args: str, cwd: Path | None = None, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "trainchain", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "trainchain", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -22,7 +28,9 @@ def run_json(*args: str, **kw: Any) -> tuple[subprocess.CompletedProcess[str], d
     try:
         data = json.loads(proc.stdout)
     except ValueError as exc:
-        raise AssertionError(f"no JSON on stdout (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from exc
+        raise AssertionError(
+            f"no JSON on stdout (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        ) from exc
     return proc, data
 
 

@@ -17,6 +17,8 @@ def trainchain_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "tc-home"
     monkeypatch.setenv("TRAINCHAIN_HOME", str(home))
     monkeypatch.delenv("TRAINCHAIN_DB_URL", raising=False)
-    envs = os.environ.get("TRAINCHAIN_ENVS_DIR") or str(Path.home() / ".cache" / "trainchain-test-envs")
+    envs = os.environ.get("TRAINCHAIN_ENVS_DIR") or str(
+        Path.home() / ".cache" / "trainchain-test-envs"
+    )
     monkeypatch.setenv("TRAINCHAIN_ENVS_DIR", envs)
     return home

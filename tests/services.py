@@ -36,7 +36,9 @@ def require_docker() -> None:
 
 
 def require_chromium() -> None:
-    require(shutil.which("chromium") is not None, "chromium is not installed (apt-get install chromium)")
+    require(
+        shutil.which("chromium") is not None, "chromium is not installed (apt-get install chromium)"
+    )
 
 
 def require_shared_data(*parts: str) -> Path:

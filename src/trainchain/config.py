@@ -58,7 +58,9 @@ class Config(BaseModel):
     sampler: Literal["tpe", "random", "cmaes", "grid"] = Field("tpe", description="Optuna sampler")
     pruner: Literal["median", "hyperband", "none"] = Field("median", description="Optuna pruner")
     seed: int | None = Field(None, description="sampler seed")
-    parallel: int = Field(1, ge=1, le=32, description="trials run at once, each with its share of CPUs")
+    parallel: int = Field(
+        1, ge=1, le=32, description="trials run at once, each with its share of CPUs"
+    )
     runtime: Literal["auto", "local", "docker"] = Field("local", description="where trials run")
     params: dict[str, ParamSpec | int | float | str | bool] = Field(
         default_factory=dict,
@@ -96,7 +98,9 @@ def load_config(project: Path) -> Config:
     return validate(raw, source=str(path), lines=lines)
 
 
-def validate(raw: dict[str, Any], source: str = CONFIG_FILE, lines: dict[str, int] | None = None) -> Config:
+def validate(
+    raw: dict[str, Any], source: str = CONFIG_FILE, lines: dict[str, int] | None = None
+) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:

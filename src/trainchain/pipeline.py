@@ -22,12 +22,16 @@ from trainchain.report import RunReport, RunStatus
 from trainchain.runtimes.base import Environment, Resources, Runtime
 from trainchain.stages import ORDER, Stage, StageState
 from trainchain.store import Notification, Run, Store, utcnow
-from trainchain.trials.runner import TrialResult, TrialRunner, TrialSetup
+from trainchain.trials.runner import TrialRunner, TrialSetup
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
 
-EXIT_CODES = {RunStatus.SUCCEEDED.value: 0, RunStatus.TARGET_NOT_REACHED.value: 3, RunStatus.FAILED.value: 1}
+EXIT_CODES = {
+    RunStatus.SUCCEEDED.value: 0,
+    RunStatus.TARGET_NOT_REACHED.value: 3,
+    RunStatus.FAILED.value: 1,
+}
 
 
 @dataclass
@@ -49,15 +53,27 @@ class Pipeline:
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(
-        self, source: str, ref: str | None = None, options: dict[str, Any] | None = None,
-        trigger: str = "cli", branch: str | None = None, project_id: int | None = None,
+        self,
+        source: str,
+        ref: str | None = None,
+        options: dict[str, Any] | None = None,
+        trigger: str = "cli",
+        branch: str | None = None,
+        project_id: int | None = None,
     ) -> str:
         """Record a queued run. ``options`` are the CLI's overrides of trainchain.yaml."""
         options = dict(options or {})
         override(Config(), **_config_keys(options))  # fail fast on bad flags, before any work
         with self.store.session() as s:
-            run = Run(source=source, ref=ref, branch=branch or ref, options=options, trigger=trigger,
-                      name=options.get("name") or model_name(source), project_id=project_id)
+            run = Run(
+                source=source,
+                ref=ref,
+                branch=branch or ref,
+                options=options,
+                trigger=trigger,
+                name=options.get("name") or model_name(source),
+                project_id=project_id,
+            )
             s.add(run)
             s.flush()
             return run.id
@@ -70,8 +86,13 @@ class Pipeline:
             report = self.report(run.id)
             return RunOutcome(report, EXIT_CODES.get(report.status, 1))
         if run.status != RunStatus.RUNNING.value and only in (None, Stage.FETCH):
-            self.store.update_run(run.id, status=RunStatus.RUNNING.value, started_at=run.started_at or utcnow(),
-                                  error=None, failed_stage=None)
+            self.store.update_run(
+                run.id,
+                status=RunStatus.RUNNING.value,
+                started_at=run.started_at or utcnow(),
+                error=None,
+                failed_stage=None,
+            )
             self._notify(run.id, "started")
         try:
             for stage in stages:
@@ -84,7 +105,10 @@ class Pipeline:
 
     def _finished(self, run_id: str, stage: Stage) -> bool:
         row = self.store.stage(run_id, stage.value)
-        return row is not None and row.state in (StageState.SUCCEEDED.value, StageState.SKIPPED.value)
+        return row is not None and row.state in (
+            StageState.SUCCEEDED.value,
+            StageState.SKIPPED.value,
+        )
 
     def _run_stage(self, run_id: str, stage: Stage) -> None:
         self.store.set_stage(run_id, stage.value, StageState.RUNNING.value)
@@ -113,8 +137,12 @@ class Pipeline:
         result = fetch(run.source, run.ref, self.run_dir(run.id) / "source")
         config = override(load_config(Path(result.snapshot)), **_config_keys(run.options))
         self.store.update_run(
-            run.id, snapshot=result.snapshot, commit=result.commit, branch=run.branch or result.branch,
-            config=config.model_dump(mode="json"), name=config.name or run.name,
+            run.id,
+            snapshot=result.snapshot,
+            commit=result.commit,
+            branch=run.branch or result.branch,
+            config=config.model_dump(mode="json"),
+            name=config.name or run.name,
         )
         self._say(f"fetched {run.source} at {result.commit or 'working tree'}")
         return StageState.SUCCEEDED, asdict(result)
@@ -124,37 +152,66 @@ class Pipeline:
         from trainchain.stages.detect import detect_project
 
         config = self.config(run)
-        declared = {k: v for k, v in (run.config.get("params") or {}).items() if isinstance(v, dict)}
-        found = detect_project(Path(_need(run.snapshot, "fetch")), config.entrypoint, config.profile, declared,
-                               source=run.source)
+        declared = {
+            k: v for k, v in (run.config.get("params") or {}).items() if isinstance(v, dict)
+        }
+        found = detect_project(
+            Path(_need(run.snapshot, "fetch")),
+            config.entrypoint,
+            config.profile,
+            declared,
+            source=run.source,
+        )
         runtime = get_runtime(config.runtime)
-        env = runtime.provision(found.env_spec, lambda line: self._emit({"kind": "build", "line": line}))
+        env = runtime.provision(
+            found.env_spec, lambda line: self._emit({"kind": "build", "line": line})
+        )
         self.store.update_run(
-            run.id, profile=found.profile,
-            detection={**found.detection, "space": found.space, "env_packages": list(found.env_spec.packages),
-                       "project_requirements": list(found.env_spec.project_requirements)},
+            run.id,
+            profile=found.profile,
+            detection={
+                **found.detection,
+                "space": found.space,
+                "env_packages": list(found.env_spec.packages),
+                "project_requirements": list(found.env_spec.project_requirements),
+            },
             environment={**asdict(env), "profile": found.profile},
         )
-        self._say(f"profile {found.profile}, entrypoint {found.entrypoint}, environment {env.key} "
-                  f"({'built' if env.created else 'reused'} on {runtime.name})")
-        return StageState.SUCCEEDED, {"profile": found.profile, "entrypoint": found.entrypoint,
-                                      "environment": env.key, "created": env.created}
+        self._say(
+            f"profile {found.profile}, entrypoint {found.entrypoint}, environment {env.key} "
+            f"({'built' if env.created else 'reused'} on {runtime.name})"
+        )
+        return StageState.SUCCEEDED, {
+            "profile": found.profile,
+            "entrypoint": found.entrypoint,
+            "environment": env.key,
+            "created": env.created,
+        }
 
     def _stage_train(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages.train import plan_baseline, train_baseline
 
         config = self.config(run)
-        fixed = {k: v for k, v in (run.config.get("params") or {}).items() if not isinstance(v, dict)}
+        fixed = {
+            k: v for k, v in (run.config.get("params") or {}).items() if not isinstance(v, dict)
+        }
         plan = plan_baseline(run.detection.get("parameters") or [], fixed)
         for name, value in plan.inferred.items():
-            self._say(f"baseline: {name} has no default; using {value!r} (set --param {name}=VALUE)")
+            self._say(
+                f"baseline: {name} has no default; using {value!r} (set --param {name}=VALUE)"
+            )
         result = train_baseline(self._runner(run, config, config.metric), plan)
         if result.value is None:
             raise _TrialError(result.error or f"baseline trial ended {result.state.value}")
         self.store.update_run(run.id, metric_name=result.metric_name)
-        return StageState.SUCCEEDED, {"trial": 0, "value": result.value, "metric": result.metric_name,
-                                      "source": result.metric_source, "inferred": plan.inferred,
-                                      "params": plan.params}
+        return StageState.SUCCEEDED, {
+            "trial": 0,
+            "value": result.value,
+            "metric": result.metric_name,
+            "source": result.metric_source,
+            "inferred": plan.inferred,
+            "params": plan.params,
+        }
 
     def _stage_tune(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages import tune as T
@@ -164,24 +221,37 @@ class Pipeline:
         baseline = self.store.trial(run.id, 0)
         assert baseline is not None
         if M.reaches(baseline.value, config.target, config.goal):
-            return StageState.SKIPPED, {"reason": f"the baseline reached the target ({baseline.value:.4f})"}
+            return StageState.SKIPPED, {
+                "reason": f"the baseline reached the target ({baseline.value:.4f})"
+            }
         if not config.tune:
             return StageState.SKIPPED, {"reason": "tuning disabled (--no-tune)"}
         train = self.store.stage(run.id, Stage.TRAIN.value)
         fixed = dict((train.result or {}).get("params") or {}) if train else {}
         metric = run.metric_name or config.metric
         settings = T.SearchSettings(
-            study_name=f"trainchain-{run.id}", storage_url=self.store.url, space=run.detection.get("space") or {},
-            metric=metric, goal=config.goal, target=config.target, sampler=config.sampler,
-            pruner=config.pruner, seed=config.seed, warm_start=self._warm_start(run), fixed=fixed,
+            study_name=f"trainchain-{run.id}",
+            storage_url=self.store.url,
+            space=run.detection.get("space") or {},
+            metric=metric,
+            goal=config.goal,
+            target=config.target,
+            sampler=config.sampler,
+            pruner=config.pruner,
+            seed=config.seed,
+            warm_start=self._warm_start(run),
+            fixed=fixed,
         )
         budget = T.Budget(config.max_trials, config.timeout, config.max_epochs_total)
         runner = self._runner(run, config, metric, share=config.parallel)
         done = [runner.run(0, baseline.params)]
         result = T.tune(runner, settings, budget, done, first_number=1, parallel=config.parallel)
         self._say(f"tuning stopped: {result.stop_reason}")
-        return StageState.SUCCEEDED, {"trials": len(result.trials), "reached": result.reached,
-                                      "stop_reason": result.stop_reason}
+        return StageState.SUCCEEDED, {
+            "trials": len(result.trials),
+            "reached": result.reached,
+            "stop_reason": result.stop_reason,
+        }
 
     def _stage_promote(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages.promote import Candidate, register
@@ -189,8 +259,11 @@ class Pipeline:
         from trainchain.trials.workspace import trial_dirs
 
         config = self.config(run)
-        complete = [t for t in self.store.trials(run.id) if t.state == "complete" and t.value is not None
-                    and t.metric_name == run.metric_name]
+        complete = [
+            t
+            for t in self.store.trials(run.id)
+            if t.state == "complete" and t.value is not None and t.metric_name == run.metric_name
+        ]
         if not complete:
             raise _TrialError("no trial completed with a metric; nothing to register")
         best = complete[0]
@@ -199,14 +272,27 @@ class Pipeline:
                 best = t
         assert best.value is not None and best.metric_name is not None
         candidate = Candidate(
-            run_id=run.id, trial=best.number, value=best.value, metric_name=best.metric_name,
-            goal=config.goal, params=best.params, metrics=best.metrics,
-            curves=[{"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in best.epochs],
-            model_path=best.model_path, output_dir=trial_dirs(self.run_dir(run.id), best.number).output,
-            commit=run.commit, branch=run.branch, profile=run.profile, data=config.data,
+            run_id=run.id,
+            trial=best.number,
+            value=best.value,
+            metric_name=best.metric_name,
+            goal=config.goal,
+            params=best.params,
+            metrics=best.metrics,
+            curves=[
+                {"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in best.epochs
+            ],
+            model_path=best.model_path,
+            output_dir=trial_dirs(self.run_dir(run.id), best.number).output,
+            commit=run.commit,
+            branch=run.branch,
+            profile=run.profile,
+            data=config.data,
         )
         result = register(self.store, run.name, candidate, paths.models_dir())
-        self.store.update_run(run.id, model_version=result.version, became_champion=result.became_champion)
+        self.store.update_run(
+            run.id, model_version=result.version, became_champion=result.became_champion
+        )
         self._say(f"registered {result.name} v{result.version}: {result.reason}")
         return StageState.SUCCEEDED, {**asdict(result), "tracking": self._export(run, config)}
 
@@ -221,8 +307,14 @@ class Pipeline:
         except TrainchainError as exc:
             self._say(f"MLflow export failed: {exc.message}")
             return {"ok": False, "error": exc.message}
-        self._say(f"exported to MLflow experiment {exported.experiment} ({len(exported.runs)} runs)")
-        return {"ok": True, "experiment": exported.experiment, "model_version": exported.model_version}
+        self._say(
+            f"exported to MLflow experiment {exported.experiment} ({len(exported.runs)} runs)"
+        )
+        return {
+            "ok": True,
+            "experiment": exported.experiment,
+            "model_version": exported.model_version,
+        }
 
     def _stage_monitor(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages.monitor import monitor
@@ -243,41 +335,74 @@ class Pipeline:
         return get_runtime(run.environment.get("runtime", "local"))
 
     def _runner(self, run: Run, config: Config, metric: str, share: int = 1) -> TrialRunner:
-        env_fields = {k: v for k, v in run.environment.items() if k in Environment.__dataclass_fields__}
+        env_fields = {
+            k: v for k, v in run.environment.items() if k in Environment.__dataclass_fields__
+        }
         data = {name: _data_path(name, path) for name, path in config.data.items()}
         setup = TrialSetup(
-            run_id=run.id, run_dir=self.run_dir(run.id), snapshot=Path(_need(run.snapshot, "fetch")),
-            entrypoint=str(run.detection["entrypoint"]), args=tuple(config.args), data=data,
-            metric=metric, goal=config.goal, trial_timeout=config.trial_timeout,
-            stall_timeout=config.stall_timeout, max_restarts=config.max_restarts,
+            run_id=run.id,
+            run_dir=self.run_dir(run.id),
+            snapshot=Path(_need(run.snapshot, "fetch")),
+            entrypoint=str(run.detection["entrypoint"]),
+            args=tuple(config.args),
+            data=data,
+            metric=metric,
+            goal=config.goal,
+            trial_timeout=config.trial_timeout,
+            stall_timeout=config.stall_timeout,
+            max_restarts=config.max_restarts,
             resources=Resources(config.resources.memory, _cpus(config.resources.cpus, share)),
         )
-        return TrialRunner(self.store, self._runtime(run), Environment(**env_fields), setup, self._emit)
+        return TrialRunner(
+            self.store, self._runtime(run), Environment(**env_fields), setup, self._emit
+        )
 
     def _warm_start(self, run: Run) -> list[dict[str, Any]]:
         """The best parameters of earlier runs of this model and branch, best first."""
         from trainchain.trials import metrics as M
 
         config = self.config(run)
-        versions = [v for v in self.store.model_versions(run.name)
-                    if v.branch == run.branch and v.run_id != run.id and v.metric_name == run.metric_name]
+        versions = [
+            v
+            for v in self.store.model_versions(run.name)
+            if v.branch == run.branch and v.run_id != run.id and v.metric_name == run.metric_name
+        ]
         versions.sort(key=lambda v: v.value, reverse=config.goal == "maximize")
         del M
         return [dict(v.params) for v in versions[:2]]
 
-    def _finish(self, run_id: str, status: RunStatus | None, error: str | None,
-                stage: Stage | None, exit_code: int | None) -> RunOutcome:
+    def _finish(
+        self,
+        run_id: str,
+        status: RunStatus | None,
+        error: str | None,
+        stage: Stage | None,
+        exit_code: int | None,
+    ) -> RunOutcome:
         from trainchain.trials import metrics as M
 
         run = self.store.get_run(run_id)
         if status is None:
-            best = max((t.value for t in self.store.trials(run_id) if t.state == "complete" and t.value is not None
-                        and t.metric_name == run.metric_name), default=None,
-                       key=lambda v: v if self.config(run).goal == "maximize" else -v)
+            best = max(
+                (
+                    t.value
+                    for t in self.store.trials(run_id)
+                    if t.state == "complete"
+                    and t.value is not None
+                    and t.metric_name == run.metric_name
+                ),
+                default=None,
+                key=lambda v: v if self.config(run).goal == "maximize" else -v,
+            )
             reached = M.reaches(best, self.config(run).target, self.config(run).goal)
             status = RunStatus.SUCCEEDED if reached else RunStatus.TARGET_NOT_REACHED
-        self.store.update_run(run_id, status=status.value, error=error,
-                              failed_stage=stage.value if stage else None, ended_at=utcnow())
+        self.store.update_run(
+            run_id,
+            status=status.value,
+            error=error,
+            failed_stage=stage.value if stage else None,
+            ended_at=utcnow(),
+        )
         self._notify(run_id, status.value)
         code = exit_code if exit_code is not None else EXIT_CODES[status.value]
         self._emit({"kind": "done", "status": status.value, "error": error})
@@ -300,10 +425,21 @@ class Pipeline:
         results = dispatch(event, self.report(run_id), parse_notify(channels), retries=2, timeout=5)
         with self.store.session() as s:
             for r in results:
-                s.add(Notification(run_id=run_id, channel=r.channel, event=r.event, ok=r.ok,
-                                   attempts=r.attempts, error=r.error, detail=r.detail))  # no secrets in r
+                s.add(
+                    Notification(
+                        run_id=run_id,
+                        channel=r.channel,
+                        event=r.event,
+                        ok=r.ok,
+                        attempts=r.attempts,
+                        error=r.error,
+                        detail=r.detail,
+                    )
+                )  # no secrets in r
         for r in results:
-            self._say(f"notify {r.channel} {r.event}: {'sent' if r.ok else 'FAILED: ' + (r.error or '')}")
+            self._say(
+                f"notify {r.channel} {r.event}: {'sent' if r.ok else 'FAILED: ' + (r.error or '')}"
+            )
 
     def _emit(self, event: dict[str, Any]) -> None:
         self._progress(event)
@@ -330,14 +466,19 @@ def _cpus(configured: float | None, share: int) -> float | None:
 
 def _need(value: str | None, stage: str) -> str:
     if not value:
-        raise ConfigError(f"the run has no result from {stage} yet; run `trainchain stage {stage}` first")
+        raise ConfigError(
+            f"the run has no result from {stage} yet; run `trainchain stage {stage}` first"
+        )
     return value
 
 
 def _data_path(name: str, path: str) -> Path:
     resolved = Path(path).expanduser().resolve()
     if not resolved.exists():
-        raise ConfigError(f"data {name}={path}: the path does not exist; fix --data {name}=PATH or data: in trainchain.yaml")
+        raise ConfigError(
+            f"data {name}={path}: the path does not exist; "
+            f"fix --data {name}=PATH or data: in trainchain.yaml"
+        )
     return resolved
 
 

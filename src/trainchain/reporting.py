@@ -22,20 +22,38 @@ def build_report(store: Store, run: Run) -> RunReport:
     trials = store.trials(run.id)
     reports = [
         TrialReport(
-            number=t.number, state=t.state, value=t.value, params=dict(t.params),
-            metric_source=t.metric_source, error=t.error,
+            number=t.number,
+            state=t.state,
+            value=t.value,
+            params=dict(t.params),
+            metric_source=t.metric_source,
+            error=t.error,
             attempts=[
-                AttemptReport(a.number, a.outcome, a.reason, a.first_epoch, a.last_epoch,
-                              a.resumed_from, _iso(a.started_at), _iso(a.ended_at))
+                AttemptReport(
+                    a.number,
+                    a.outcome,
+                    a.reason,
+                    a.first_epoch,
+                    a.last_epoch,
+                    a.resumed_from,
+                    _iso(a.started_at),
+                    _iso(a.ended_at),
+                )
                 for a in t.attempts
             ],
-            epochs=[{"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in t.epochs],
+            epochs=[
+                {"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in t.epochs
+            ],
             architecture=_architecture(t.info),
         )
         for t in trials
     ]
     goal = config.get("goal", "maximize")
-    scored = [t for t in trials if t.state == "complete" and t.value is not None and t.metric_name == run.metric_name]
+    scored = [
+        t
+        for t in trials
+        if t.state == "complete" and t.value is not None and t.metric_name == run.metric_name
+    ]
     best = None
     if scored:
         pick = (max if goal == "maximize" else min)(scored, key=lambda t: t.value or 0.0)
@@ -43,17 +61,30 @@ def build_report(store: Store, run: Run) -> RunReport:
     baseline = next((t for t in trials if t.number == 0), None)
     model = None
     if run.model_version is not None:
-        version = next((v for v in store.model_versions(run.name) if v.version == run.model_version), None)
+        version = next(
+            (v for v in store.model_versions(run.name) if v.version == run.model_version), None
+        )
         if version is not None:
             aliases = [a for a, v in store.aliases(run.name).items() if v == version.version]
             model = ModelReport(run.name, version.version, aliases, version.path)
     return RunReport(
-        run_id=run.id, status=run.status, source=run.source, commit=run.commit, branch=run.branch,
+        run_id=run.id,
+        status=run.status,
+        source=run.source,
+        commit=run.commit,
+        branch=run.branch,
         profile=run.profile,
-        metric=MetricSpec(run.metric_name or config.get("metric", "auto"), goal, float(config.get("target", 0.8))),
+        metric=MetricSpec(
+            run.metric_name or config.get("metric", "auto"), goal, float(config.get("target", 0.8))
+        ),
         baseline={"value": baseline.value, "params": dict(baseline.params)} if baseline else None,
-        best=best, trials=reports, model=model, error=run.error, failed_stage=run.failed_stage,
+        best=best,
+        trials=reports,
+        model=model,
+        error=run.error,
+        failed_stage=run.failed_stage,
         became_champion=run.became_champion,
         stages={s.stage: s.state for s in run.stages},
-        started_at=_iso(run.started_at), ended_at=_iso(run.ended_at),
+        started_at=_iso(run.started_at),
+        ended_at=_iso(run.ended_at),
     )

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from tests.cli import run_json, trainchain, write_project
 
 SCRIPT = """\
@@ -22,7 +21,11 @@ model = LogisticRegression(C=C, max_iter=200).fit(x[:1200], y[:1200])
 
 
 def sk_project(tmp_path: Path, body: str, extra: dict[str, str] | None = None) -> Path:
-    files = {"train.py": SCRIPT.format(body=body), "requirements.txt": "scikit-learn\n", **(extra or {})}
+    files = {
+        "train.py": SCRIPT.format(body=body),
+        "requirements.txt": "scikit-learn\n",
+        **(extra or {}),
+    }
     return write_project(tmp_path / "proj", files)
 
 
@@ -41,7 +44,10 @@ def test_bad_ref_and_unreachable_url(tmp_path: Path) -> None:
     repo = sk_project(tmp_path, "print('accuracy: 0.9')")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
-    subprocess.run(["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"],
+        check=True,
+    )
     proc = trainchain("run", str(repo), "--ref", "no-such-branch")
     assert proc.returncode == 2 and "ref 'no-such-branch' not found" in proc.stderr
     proc = trainchain("run", "https://127.0.0.1:9/team/model.git")
@@ -50,21 +56,36 @@ def test_bad_ref_and_unreachable_url(tmp_path: Path) -> None:
 
 
 def test_invalid_config_names_the_line(tmp_path: Path) -> None:
-    repo = sk_project(tmp_path, "print('accuracy: 0.9')", {"trainchain.yaml": "target: 0.9\nmax_trails: 3\n"})
+    repo = sk_project(
+        tmp_path, "print('accuracy: 0.9')", {"trainchain.yaml": "target: 0.9\nmax_trails: 3\n"}
+    )
     proc = trainchain("run", str(repo))
     assert proc.returncode == 2
-    assert "trainchain.yaml:2" in proc.stderr and "max_trails" in proc.stderr and "max_trials" in proc.stderr
+    assert (
+        "trainchain.yaml:2" in proc.stderr
+        and "max_trails" in proc.stderr
+        and "max_trials" in proc.stderr
+    )
     no_traceback(proc)
 
 
 @pytest.mark.slow
 def test_script_errors_are_reported_with_their_place(tmp_path: Path) -> None:
-    syntax = write_project(tmp_path / "syntax", {"train.py": "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit(\n", "requirements.txt": "scikit-learn\n"})
+    syntax = write_project(
+        tmp_path / "syntax",
+        {
+            "train.py": "from sklearn.linear_model import LogisticRegression\n"
+            "LogisticRegression().fit(\n",
+            "requirements.txt": "scikit-learn\n",
+        },
+    )
     proc = trainchain("run", str(syntax))
     assert proc.returncode in (1, 2) and "train.py:2" in proc.stderr, proc.stderr
     no_traceback(proc)
 
-    crash = sk_project(tmp_path / "c", "print('loading...')\nraise SystemExit('the data folder is empty')")
+    crash = sk_project(
+        tmp_path / "c", "print('loading...')\nraise SystemExit('the data folder is empty')"
+    )
     proc, report = run_json(str(crash), "--no-tune")
     assert proc.returncode == 1 and report["status"] == "failed"
     assert "the data folder is empty" in report["error"] and report["failed_stage"] == "train"
@@ -79,7 +100,9 @@ def test_no_metric_found_quotes_the_output_and_patterns(tmp_path: Path) -> None:
     proc, report = run_json(str(repo), "--no-tune")
     assert proc.returncode == 1
     assert "found no metric" in report["error"]
-    assert "done training, no numbers here" in report["error"] and "accuracy: 0.81" in report["error"]
+    assert (
+        "done training, no numbers here" in report["error"] and "accuracy: 0.81" in report["error"]
+    )
 
 
 @pytest.mark.slow

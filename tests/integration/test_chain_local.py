@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.cli import run_json, trainchain, write_project
 from tests.conftest import EXAMPLES
 
@@ -44,11 +43,15 @@ def test_digits_cnn_is_tuned_over_the_target(tmp_path: Path) -> None:
     assert report["trials"][0]["metric_source"] == "keras_evaluate"  # held-out test set
     assert report["model"]["aliases"] == ["champion"] and Path(report["model"]["path"]).exists()
     shown = json.loads(trainchain("models", "show", "digits-cnn@champion", "--json").stdout)
-    assert shown["version"] == report["model"]["version"] and shown["value"] == report["best"]["value"]
+    assert (
+        shown["version"] == report["model"]["version"] and shown["value"] == report["best"]["value"]
+    )
 
 
 def test_prompts_are_answered_and_inferred_values_are_reported() -> None:
-    proc = trainchain("run", str(EXAMPLES / "prompt-script"), "--no-tune", "--param", "no_of_epoch=2")
+    proc = trainchain(
+        "run", str(EXAMPLES / "prompt-script"), "--no-tune", "--param", "no_of_epoch=2"
+    )
     assert proc.returncode in (0, 3), proc.stderr
     assert "learning_rate has no default; using" in proc.stderr
     run_id = proc.stderr.split("run ", 1)[1].split()[0]
@@ -60,22 +63,39 @@ def test_prompts_are_answered_and_inferred_values_are_reported() -> None:
 
 def test_argparse_constants_and_notebook_sources(tmp_path: Path) -> None:
     argparse_script = SKLEARN_CONSTANTS.replace(
-        "C = 0.0001\n", "import argparse\np = argparse.ArgumentParser()\np.add_argument('--c', type=float, required=True)\nC = p.parse_args().c\n"
+        "C = 0.0001\n",
+        "import argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--c', type=float, required=True)\nC = p.parse_args().c\n",
     )
-    proj = write_project(tmp_path / "argp", {"train.py": argparse_script, "requirements.txt": "scikit-learn\n"})
+    proj = write_project(
+        tmp_path / "argp", {"train.py": argparse_script, "requirements.txt": "scikit-learn\n"}
+    )
     proc, report = run_json(str(proj), "--no-tune", "--param", "c=1.0")
     assert proc.returncode == 0, proc.stderr + json.dumps(report)
     assert report["trials"][0]["params"]["c"] == 1.0 and report["best"]["value"] > 0.9
 
-    proj = write_project(tmp_path / "const", {"train.py": SKLEARN_CONSTANTS, "requirements.txt": "scikit-learn\n"})
+    proj = write_project(
+        tmp_path / "const", {"train.py": SKLEARN_CONSTANTS, "requirements.txt": "scikit-learn\n"}
+    )
     _, low = run_json(str(proj), "--no-tune")
     _, high = run_json(str(proj), "--no-tune", "--param", "C=1.0", "--param", "MAX_ITER=500")
     assert high["best"]["value"] > low["best"]["value"]  # the constant really changed
 
-    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-              "source": part} for part in ("%matplotlib inline\n!echo hi\n" + SKLEARN_CONSTANTS).split("\n\n")]
+    cells = [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": part,
+        }
+        for part in ("%matplotlib inline\n!echo hi\n" + SKLEARN_CONSTANTS).split("\n\n")
+    ]
     notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    proj = write_project(tmp_path / "nb", {"analysis.ipynb": json.dumps(notebook), "requirements.txt": "scikit-learn\n"})
+    proj = write_project(
+        tmp_path / "nb",
+        {"analysis.ipynb": json.dumps(notebook), "requirements.txt": "scikit-learn\n"},
+    )
     proc, report = run_json(str(proj), "--no-tune", "--param", "C=1.0", "--param", "MAX_ITER=500")
     assert proc.returncode == 0, proc.stderr + json.dumps(report)
     assert report["best"]["value"] > 0.9
@@ -83,11 +103,26 @@ def test_argparse_constants_and_notebook_sources(tmp_path: Path) -> None:
 
 def test_resume_after_kill_9_never_reruns_a_finished_trial(tmp_path: Path) -> None:
     slow = SKLEARN_CONSTANTS.replace("PAUSE = 0.0", "PAUSE = 3.0")
-    proj = write_project(tmp_path / "slow", {"train.py": slow, "requirements.txt": "scikit-learn\n"})
-    args = [sys.executable, "-m", "trainchain", "run", str(proj), "--max-trials", "4", "--target", "0.999",
-            "--seed", "0", "--quiet"]
-    controller = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  env=os.environ.copy())
+    proj = write_project(
+        tmp_path / "slow", {"train.py": slow, "requirements.txt": "scikit-learn\n"}
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "trainchain",
+        "run",
+        str(proj),
+        "--max-trials",
+        "4",
+        "--target",
+        "0.999",
+        "--seed",
+        "0",
+        "--quiet",
+    ]
+    controller = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+    )
     db = Path(os.environ["TRAINCHAIN_HOME"]) / "trainchain.db"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and controller.poll() is None:
@@ -133,5 +168,9 @@ def _only_run(db: Path) -> str:
 
 
 def _trials(db: Path) -> list[tuple[int, str, int]]:
-    rows = _query(db, "select t.number, t.state, count(a.id) from tc_trials t left join tc_attempts a on a.trial_id = t.id group by t.id")
+    rows = _query(
+        db,
+        "select t.number, t.state, count(a.id) from tc_trials t"
+        " left join tc_attempts a on a.trial_id = t.id group by t.id",
+    )
     return [(int(n), str(s), int(c)) for n, s, c in rows]  # type: ignore[call-overload]

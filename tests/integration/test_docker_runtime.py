@@ -166,3 +166,20 @@ def test_missing_image_is_an_error_not_a_pull(
     gone = Environment(runtime="docker", key=env.key, image="trainchain/generic:0000000000000000")
     with pytest.raises(EnvironmentBuildError, match="never pulls"):
         runtime.start(gone, _spec(tmp_path))
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_reap_kills_only_the_runs_own_orphan(
+    docker_env: tuple[DockerRuntime, Environment], tmp_path: Path
+) -> None:
+    runtime, env = docker_env
+    spec = _spec(tmp_path)
+    proc = runtime.start(env, spec)
+    _wait_for_log(spec, "tick 1")
+    assert runtime.reap(proc.id, "another-run") is False
+    assert proc.poll() is None
+    assert runtime.reap(proc.id, spec.run_id) is True
+    assert proc.wait(60) is not None
+    assert runtime.find_trial_containers(spec.run_id) == []
+    assert runtime.reap(proc.id, spec.run_id) is False  # nothing left

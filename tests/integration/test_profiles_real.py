@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from tests.cli import run_json
 from tests.conftest import EXAMPLES
 from tests.services import require, require_shared_data
@@ -22,9 +21,13 @@ pytestmark = pytest.mark.slow
 def test_pytorch_argparse_example_trains_in_its_environment() -> None:
     wheels = os.environ.get("PIP_FIND_LINKS", "")
     # Without the local CPU wheel pip would fetch a multi-GB CUDA build of torch.
-    require(any(Path(w).glob("torch-2.13.0*cpu*.whl") for w in wheels.split() if Path(w).is_dir()),
-            "no torch 2.13.0 CPU wheel in PIP_FIND_LINKS (this machine kind keeps one in /opt/wheels)")
-    proc, report = run_json(str(EXAMPLES / "pytorch-mlp"), "--no-tune", "--param", "epochs=2", "--param", "lr=0.01")
+    require(
+        any(Path(w).glob("torch-2.13.0*cpu*.whl") for w in wheels.split() if Path(w).is_dir()),
+        "no torch 2.13.0 CPU wheel in PIP_FIND_LINKS (this machine kind keeps one in /opt/wheels)",
+    )
+    proc, report = run_json(
+        str(EXAMPLES / "pytorch-mlp"), "--no-tune", "--param", "epochs=2", "--param", "lr=0.01"
+    )
     assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:2000]
     assert report["profile"] == "pytorch"
     trial = report["trials"][0]
@@ -35,8 +38,16 @@ def test_pytorch_argparse_example_trains_in_its_environment() -> None:
 def test_keras2_legacy_script_trains_in_the_legacy_environment() -> None:
     catdog = require_shared_data("catdog")
     proc, report = run_json(
-        str(EXAMPLES / "legacy-keras2"), "--no-tune", "--data", f"cnn_dataset={catdog}",
-        "--param", "STEPS_PER_EPOCH=4", "--param", "VALIDATION_STEPS=2", "--param", "EPOCHS=2",
+        str(EXAMPLES / "legacy-keras2"),
+        "--no-tune",
+        "--data",
+        f"cnn_dataset={catdog}",
+        "--param",
+        "STEPS_PER_EPOCH=4",
+        "--param",
+        "VALIDATION_STEPS=2",
+        "--param",
+        "EPOCHS=2",
     )
     assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
     assert report["profile"] == "keras-legacy"

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from tests.cli import run_json, trainchain, write_project
 from tests.integration.test_chain_local import SKLEARN_CONSTANTS
 
@@ -16,11 +15,14 @@ STAGES = ("detect", "train", "tune", "promote", "monitor")
 
 
 def test_six_processes_equal_one_run(tmp_path: Path) -> None:
-    proj = write_project(tmp_path / "proj", {
-        "train.py": SKLEARN_CONSTANTS,
-        "requirements.txt": "scikit-learn\n",
-        "trainchain.yaml": "max_trials: 3\ntarget: 0.999\nseed: 7\n",
-    })
+    proj = write_project(
+        tmp_path / "proj",
+        {
+            "train.py": SKLEARN_CONSTANTS,
+            "requirements.txt": "scikit-learn\n",
+            "trainchain.yaml": "max_trials: 3\ntarget: 0.999\nseed: 7\n",
+        },
+    )
     env = {"TRAINCHAIN_DB_URL": f"sqlite:///{tmp_path / 'jenkins.db'}"}
     fetch = trainchain("stage", "fetch", "--source", str(proj), env=env)
     assert fetch.returncode == 0, fetch.stderr
@@ -37,7 +39,8 @@ def test_six_processes_equal_one_run(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert staged["status"] == whole["status"] == "target_not_reached"
     assert [(t["params"], t["value"], t["state"]) for t in staged["trials"]] == [
-        (t["params"], t["value"], t["state"]) for t in whole["trials"]]
+        (t["params"], t["value"], t["state"]) for t in whole["trials"]
+    ]
     assert staged["best"] == whole["best"]
     assert staged["stages"] == whole["stages"]
 

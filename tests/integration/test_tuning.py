@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.cli import run_json, write_project
 from tests.conftest import EXAMPLES
 from tests.integration.test_chain_local import SKLEARN_CONSTANTS
@@ -28,21 +27,32 @@ print(f"val_accuracy: {QUALITY:.4f}")
 
 
 def test_digits_cnn_from_weak_defaults_to_090_with_architecture_knobs() -> None:
-    proc, report = run_json(str(EXAMPLES / "digits-cnn"), "--target", "0.9", "--max-trials", "14", "--seed", "5")
+    proc, report = run_json(
+        str(EXAMPLES / "digits-cnn"), "--target", "0.9", "--max-trials", "14", "--seed", "5"
+    )
     assert proc.returncode == 0, proc.stderr + json.dumps(report, indent=1)[:3000]
     assert report["baseline"]["value"] < 0.80 and report["best"]["value"] >= 0.90
     tuned = [t for t in report["trials"] if t["number"] > 0 and t["architecture"]]
     assert tuned, "the tuner never turned an architecture knob"
-    changed = [t for t in tuned if t["architecture"]["after"]["params"] != t["architecture"]["before"]["params"]]
+    changed = [
+        t
+        for t in tuned
+        if t["architecture"]["after"]["params"] != t["architecture"]["before"]["params"]
+    ]
     assert changed, "architecture knobs left the parameter count unchanged"
 
 
 def test_pruning_stops_bad_trials_early(tmp_path: Path) -> None:
-    proj = write_project(tmp_path / "curve", {
-        "train.py": CURVE, "requirements.txt": "",
-        "trainchain.yaml": "entrypoint: train.py\ntarget: 2.0\nmax_trials: 9\nseed: 1\nsampler: random\n"
-                           "params:\n  QUALITY: {type: float, low: 0.05, high: 0.95}\n  EPOCHS: 6\n",
-    })
+    proj = write_project(
+        tmp_path / "curve",
+        {
+            "train.py": CURVE,
+            "requirements.txt": "",
+            "trainchain.yaml": "entrypoint: train.py\ntarget: 2.0\nmax_trials: 9\nseed: 1\n"
+            "sampler: random\n"
+            "params:\n  QUALITY: {type: float, low: 0.05, high: 0.95}\n  EPOCHS: 6\n",
+        },
+    )
     proc, report = run_json(str(proj))
     assert proc.returncode == 3, proc.stderr + json.dumps(report)[:2000]
     pruned = [t for t in report["trials"] if t["state"] == "pruned"]
@@ -52,11 +62,15 @@ def test_pruning_stops_bad_trials_early(tmp_path: Path) -> None:
 
 
 def test_warm_start_tries_the_previous_best_first(tmp_path: Path) -> None:
-    proj = write_project(tmp_path / "proj", {
-        "train.py": SKLEARN_CONSTANTS, "requirements.txt": "scikit-learn\n",
-        "trainchain.yaml": "target: 0.999\nmax_trials: 4\nseed: 2\n"
-                           "params:\n  C: {type: float, low: 0.001, high: 10.0, log: true}\n",
-    })
+    proj = write_project(
+        tmp_path / "proj",
+        {
+            "train.py": SKLEARN_CONSTANTS,
+            "requirements.txt": "scikit-learn\n",
+            "trainchain.yaml": "target: 0.999\nmax_trials: 4\nseed: 2\n"
+            "params:\n  C: {type: float, low: 0.001, high: 10.0, log: true}\n",
+        },
+    )
     _, first = run_json(str(proj))
     _, second = run_json(str(proj), "--seed", "9")
     assert first["best"]["trial"] > 0, "the baseline was best; nothing to warm-start from"
@@ -67,10 +81,19 @@ def test_warm_start_tries_the_previous_best_first(tmp_path: Path) -> None:
 def test_parallel_trials_overlap(tmp_path: Path) -> None:
     slow = SKLEARN_CONSTANTS.replace("PAUSE = 0.0", "PAUSE = 4.0")
     proj = write_project(tmp_path / "par", {"train.py": slow, "requirements.txt": "scikit-learn\n"})
-    proc, report = run_json(str(proj), "--parallel", "2", "--max-trials", "5", "--target", "0.999", "--seed", "4")
+    proc, report = run_json(
+        str(proj), "--parallel", "2", "--max-trials", "5", "--target", "0.999", "--seed", "4"
+    )
     assert proc.returncode == 3, proc.stderr
-    spans = [(dt.datetime.fromisoformat(t["attempts"][0]["started_at"].rstrip("Z")),
-              dt.datetime.fromisoformat(t["attempts"][0]["ended_at"].rstrip("Z"))) for t in report["trials"][1:]]
+    spans = [
+        (
+            dt.datetime.fromisoformat(t["attempts"][0]["started_at"].rstrip("Z")),
+            dt.datetime.fromisoformat(t["attempts"][0]["ended_at"].rstrip("Z")),
+        )
+        for t in report["trials"][1:]
+    ]
     assert len(spans) == 4
-    overlaps = sum(1 for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < b[1] and b[0] < a[1])
+    overlaps = sum(
+        1 for i, a in enumerate(spans) for b in spans[i + 1 :] if a[0] < b[1] and b[0] < a[1]
+    )
     assert overlaps >= 1, spans

@@ -14,11 +14,22 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_a_file(tmp_path: Path) -> None:
     config = load_config(tmp_path)
     assert (config.metric, config.goal, config.target, config.max_trials, config.timeout) == (
-        "auto", "maximize", 0.80, 20, None)
+        "auto",
+        "maximize",
+        0.80,
+        20,
+        None,
+    )
 
 
 def test_values_and_declared_params(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, "target: 0.9\nparams:\n  lr: {type: float, low: 0.0001, high: 0.1, log: true}\n  EPOCHS: 4\n"))
+    config = load_config(
+        write(
+            tmp_path,
+            "target: 0.9\nparams:\n"
+            "  lr: {type: float, low: 0.0001, high: 0.1, log: true}\n  EPOCHS: 4\n",
+        )
+    )
     assert config.target == 0.9
     assert config.params["EPOCHS"] == 4
     assert config.params["lr"].log is True  # type: ignore[union-attr]

@@ -1,6 +1,10 @@
 from trainchain.trials.metrics import better, choose_metric, epoch_value, reaches
 
-EPOCH = {"type": "epoch", "epoch": 2, "metrics": {"loss": 0.9, "accuracy": 0.55, "val_loss": 1.0, "val_accuracy": 0.6}}
+EPOCH = {
+    "type": "epoch",
+    "epoch": 2,
+    "metrics": {"loss": 0.9, "accuracy": 0.55, "val_loss": 1.0, "val_accuracy": 0.6},
+}
 
 
 def metric(name: str, value: float, source: str) -> dict[str, object]:
@@ -8,9 +12,17 @@ def metric(name: str, value: float, source: str) -> dict[str, object]:
 
 
 def test_evaluate_beats_validation_beats_training() -> None:
-    events = [EPOCH, metric("accuracy", 0.7, "keras_evaluate"), metric("loss", 0.8, "keras_evaluate")]
+    events = [
+        EPOCH,
+        metric("accuracy", 0.7, "keras_evaluate"),
+        metric("loss", 0.8, "keras_evaluate"),
+    ]
     choice = choose_metric(events)
-    assert choice and (choice.name, choice.value, choice.source) == ("accuracy", 0.7, "keras_evaluate")
+    assert choice and (choice.name, choice.value, choice.source) == (
+        "accuracy",
+        0.7,
+        "keras_evaluate",
+    )
     assert choice.all_metrics["accuracy"] == 0.7  # held-out value wins the name
     choice = choose_metric([EPOCH])
     assert choice and (choice.name, choice.source) == ("val_accuracy", "keras_epoch")
@@ -40,4 +52,8 @@ def test_helpers() -> None:
     assert epoch_value(EPOCH["metrics"], "accuracy") == 0.6  # type: ignore[arg-type]
     assert reaches(0.8, 0.8, "maximize") and not reaches(0.79, 0.8, "maximize")
     assert reaches(0.1, 0.2, "minimize") and not reaches(None, 0.2, "minimize")
-    assert better(0.9, 0.8, "maximize") and better(0.1, 0.2, "minimize") and not better(None, 0.1, "maximize")
+    assert (
+        better(0.9, 0.8, "maximize")
+        and better(0.1, 0.2, "minimize")
+        and not better(None, 0.1, "maximize")
+    )

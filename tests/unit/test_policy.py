@@ -4,7 +4,9 @@ from trainchain.trials.policy import AttemptSummary, decide
 BOOM = {"type": "FileNotFoundError", "message": "model.h5", "file": "train.py", "line": 12}
 
 
-def a(kind: K, reason: str = "", exc: dict | None = None, last: int | None = None) -> AttemptSummary:
+def a(
+    kind: K, reason: str = "", exc: dict | None = None, last: int | None = None
+) -> AttemptSummary:
     return AttemptSummary(kind, reason, exc, last)
 
 
@@ -23,7 +25,11 @@ def test_kill_restarts_with_growing_backoff_until_the_budget() -> None:
 def test_same_exception_twice_is_a_crash_loop() -> None:
     history = [a(K.FAILED, "exited with code 1", BOOM), a(K.FAILED, "exited with code 1", BOOM)]
     decision = decide(history, max_restarts=5)
-    assert not decision.restart and "crash loop" in decision.reason and "FileNotFoundError" in decision.reason
+    assert (
+        not decision.restart
+        and "crash loop" in decision.reason
+        and "FileNotFoundError" in decision.reason
+    )
 
 
 def test_failure_before_first_epoch_twice_is_a_crash_loop() -> None:

@@ -4,7 +4,9 @@ from trainchain.stages.promote import CHAMPION, Candidate, fingerprint, promote,
 from trainchain.store import Run, Store
 
 
-def make(tmp_path: Path, store: Store, value: float, metric: str = "accuracy", trial: int = 0) -> Candidate:
+def make(
+    tmp_path: Path, store: Store, value: float, metric: str = "accuracy", trial: int = 0
+) -> Candidate:
     with store.session() as s:
         run = Run(source="/src", name="m")
         s.add(run)
@@ -14,16 +16,31 @@ def make(tmp_path: Path, store: Store, value: float, metric: str = "accuracy", t
     out.mkdir()
     (out / "model.keras").write_text("weights")
     (out / "events-1.jsonl").write_text("{}")
-    return Candidate(run_id=run_id, trial=trial, value=value, metric_name=metric, goal="maximize",
-                     params={"lr": 0.1}, metrics={}, curves=[], model_path=str(out / "model.keras"),
-                     output_dir=out, commit="abc", branch="main", profile="keras", data={})
+    return Candidate(
+        run_id=run_id,
+        trial=trial,
+        value=value,
+        metric_name=metric,
+        goal="maximize",
+        params={"lr": 0.1},
+        metrics={},
+        curves=[],
+        model_path=str(out / "model.keras"),
+        output_dir=out,
+        commit="abc",
+        branch="main",
+        profile="keras",
+        data={},
+    )
 
 
 def test_champion_moves_only_when_beaten(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db'}")
     root = tmp_path / "models"
     first = register(store, "m", make(tmp_path, store, 0.8), root)
-    assert first.version == 1 and first.became_champion and Path(first.path).read_text() == "weights"
+    assert (
+        first.version == 1 and first.became_champion and Path(first.path).read_text() == "weights"
+    )
     assert not (Path(first.path).parent / "events-1.jsonl").exists()
     worse = register(store, "m", make(tmp_path, store, 0.7), root)
     assert worse.version == 2 and not worse.became_champion and "stays" in worse.reason

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.services import require
+
 from trainchain.errors import NotFoundError, StoreError
 from trainchain.store import Run, Store, Trial
 
-PG_URL = os.environ.get("TRAINCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:55432/postgres")
+PG_URL = os.environ.get(
+    "TRAINCHAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:55432/postgres"
+)
 
 
 def _postgres() -> Store:
@@ -32,7 +34,9 @@ def _postgres() -> Store:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made = Store(f"sqlite:///{tmp_path / 'db.sqlite'}") if request.param == "sqlite" else _postgres()
+    made = (
+        Store(f"sqlite:///{tmp_path / 'db.sqlite'}") if request.param == "sqlite" else _postgres()
+    )
     yield made
     made.engine.dispose()  # close pooled connections now, not in a finalizer
 
@@ -61,7 +65,12 @@ def test_stages_trials_and_aliases(store: Store) -> None:
     store.set_stage(run_id, "fetch", "running")
     store.set_stage(run_id, "fetch", "succeeded", result={"commit": "abc"})
     row = store.stage(run_id, "fetch")
-    assert row is not None and row.state == "succeeded" and row.result == {"commit": "abc"} and row.ended_at
+    assert (
+        row is not None
+        and row.state == "succeeded"
+        and row.result == {"commit": "abc"}
+        and row.ended_at
+    )
     assert [t.number for t in store.trials(run_id)] == [0]
     store.set_alias("m", "champion", 1)
     store.set_alias("m", "champion", 2)

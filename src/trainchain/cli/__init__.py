@@ -16,16 +16,44 @@ from trainchain import __version__
 
 # command name -> (module, attribute, one-line help shown by --help without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("trainchain.cli.run", "run", "Run the chain on a source: fetch, detect, train, tune, promote."),
-    "resume": ("trainchain.cli.run", "resume", "Continue an interrupted run from its first unfinished stage."),
-    "detect": ("trainchain.cli.detect", "detect", "Show what a project needs: profile, entrypoint, parameters, evidence."),
+    "run": (
+        "trainchain.cli.run",
+        "run",
+        "Run the chain on a source: fetch, detect, train, tune, promote.",
+    ),
+    "resume": (
+        "trainchain.cli.run",
+        "resume",
+        "Continue an interrupted run from its first unfinished stage.",
+    ),
+    "detect": (
+        "trainchain.cli.detect",
+        "detect",
+        "Show what a project needs: profile, entrypoint, parameters, evidence.",
+    ),
     "runs": ("trainchain.cli.runs", "runs", "List and inspect runs, their trials and logs."),
-    "models": ("trainchain.cli.models", "models", "The model registry: versions, aliases, downloads."),
-    "stage": ("trainchain.cli.stage", "stage", "Run one job of the chain against the shared database (for Jenkins)."),
+    "models": (
+        "trainchain.cli.models",
+        "models",
+        "The model registry: versions, aliases, downloads.",
+    ),
+    "stage": (
+        "trainchain.cli.stage",
+        "stage",
+        "Run one job of the chain against the shared database (for Jenkins).",
+    ),
     "images": ("trainchain.cli.images", "images", "Build and list the training images (Docker)."),
     "serve": ("trainchain.cli.serve", "serve", "Start the webhook server, REST API and dashboard."),
-    "projects": ("trainchain.cli.serve", "projects", "Projects watched by the server (webhooks, polling)."),
-    "notify": ("trainchain.cli.notify", "notify", "Send test notifications on the configured channels."),
+    "projects": (
+        "trainchain.cli.serve",
+        "projects",
+        "Projects watched by the server (webhooks, polling).",
+    ),
+    "notify": (
+        "trainchain.cli.notify",
+        "notify",
+        "Send test notifications on the configured channels.",
+    ),
     "jenkins": ("trainchain.cli.jenkins", "jenkins", "Export the chain as Jenkins jobs."),
 }
 

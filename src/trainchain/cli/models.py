@@ -19,7 +19,9 @@ def _split(ref: str) -> tuple[str, str | None, int | None]:
     if ":" in ref:
         name, version = ref.rsplit(":", 1)
         if not version.isdigit():
-            raise click.BadParameter(f"{ref!r}: the version after ':' must be a number", param_hint="NAME")
+            raise click.BadParameter(
+                f"{ref!r}: the version after ':' must be a number", param_hint="NAME"
+            )
         return name, None, int(version)
     return ref, None, None
 
@@ -44,8 +46,13 @@ def list_models() -> None:
         versions = store.model_versions(name)
         champion = store.aliases(name).get("champion")
         champ = next((v for v in versions if v.version == champion), None)
-        table.add_row(name, str(len(versions)), f"v{champion}" if champion else "-",
-                      champ.metric_name if champ else "", f"{champ.value:.4f}" if champ else "")
+        table.add_row(
+            name,
+            str(len(versions)),
+            f"v{champion}" if champion else "-",
+            champ.metric_name if champ else "",
+            f"{champ.value:.4f}" if champ else "",
+        )
     Console().print(table)
 
 
@@ -65,22 +72,47 @@ def show(ref: str, as_json: bool) -> None:
     aliases = store.aliases(name)
     if alias is not None:
         if alias not in aliases:
-            raise NotFoundError(f"model {name!r} has no alias {alias!r}; it has {sorted(aliases) or 'none'}")
+            raise NotFoundError(
+                f"model {name!r} has no alias {alias!r}; it has {sorted(aliases) or 'none'}"
+            )
         number = aliases[alias]
     chosen = [v for v in versions if number is None or v.version == number]
     if not chosen:
         raise NotFoundError(f"model {name!r} has no version {number}")
-    rows = [{"name": v.name, "version": v.version, "aliases": [a for a, n in aliases.items() if n == v.version],
-             "metric": v.metric_name, "value": v.value, "goal": v.goal, "params": v.params, "run_id": v.run_id,
-             "trial": v.trial, "commit": v.commit, "branch": v.branch, "profile": v.profile, "path": v.path,
-             "data": v.data_fingerprint, "created_at": v.created_at.isoformat()} for v in chosen]
+    rows = [
+        {
+            "name": v.name,
+            "version": v.version,
+            "aliases": [a for a, n in aliases.items() if n == v.version],
+            "metric": v.metric_name,
+            "value": v.value,
+            "goal": v.goal,
+            "params": v.params,
+            "run_id": v.run_id,
+            "trial": v.trial,
+            "commit": v.commit,
+            "branch": v.branch,
+            "profile": v.profile,
+            "path": v.path,
+            "data": v.data_fingerprint,
+            "created_at": v.created_at.isoformat(),
+        }
+        for v in chosen
+    ]
     if as_json:
         click.echo(json.dumps(rows if number is None else rows[0], indent=2, default=str))
         return
     table = Table("version", "aliases", "metric", "value", "commit", "run", "params")
-    for r in rows:
-        table.add_row(f"v{r['version']}", ",".join(r["aliases"]), r["metric"], f"{r['value']:.4f}",
-                      (r["commit"] or "")[:12], r["run_id"], ", ".join(f"{k}={v}" for k, v in r["params"].items()))
+    for v in chosen:
+        table.add_row(
+            f"v{v.version}",
+            ",".join(a for a, n in aliases.items() if n == v.version),
+            v.metric_name,
+            f"{v.value:.4f}",
+            (v.commit or "")[:12],
+            v.run_id,
+            ", ".join(f"{k}={x}" for k, x in v.params.items()),
+        )
     Console().print(table)
 
 
@@ -110,7 +142,9 @@ def download(ref: str, out: Path) -> None:
         number = store.aliases(name).get(alias or "champion")
     version = next((v for v in store.model_versions(name) if v.version == number), None)
     if version is None:
-        raise NotFoundError(f"no such model version {ref!r}; `trainchain models show {name}` lists them")
+        raise NotFoundError(
+            f"no such model version {ref!r}; `trainchain models show {name}` lists them"
+        )
     source = Path(version.path)
     folder = source.parent if source.is_file() else source
     dest = out / f"{name}-v{version.version}"

@@ -81,6 +81,7 @@ def _params(values: tuple[str, ...]) -> dict[str, Any]:
 @click.pass_context
 def run(
     ctx: click.Context,
+    /,
     source: str,
     ref: str | None,
     no_tune: bool,
@@ -161,11 +162,13 @@ def print_summary(view: ProgressView, report: Any) -> None:
     baseline = (report.baseline or {}).get("value")
     out.print(
         f"{verdict}: {metric.name} {best.get('value', float('nan')):.4f} "
-        f"(target {metric.target:g}, baseline {baseline if baseline is None else f'{baseline:.4f}'}) "
+        f"(target {metric.target:g}, baseline {'-' if baseline is None else f'{baseline:.4f}'}) "
         f"after {len(report.trials)} trial(s); best trial {best.get('trial')}"
     )
     if best.get("params"):
-        out.print("  best parameters: " + escape(", ".join(f"{k}={v}" for k, v in best["params"].items())))
+        out.print(
+            "  best parameters: " + escape(", ".join(f"{k}={v}" for k, v in best["params"].items()))
+        )
     if report.model:
         champion = " — new champion" if report.became_champion else ""
         out.print(

@@ -27,13 +27,34 @@ def list_runs(limit: int, as_json: bool) -> None:
     with store.session() as s:
         rows = list(s.scalars(select(Run).order_by(Run.created_at.desc()).limit(limit)))
     if as_json:
-        click.echo(json.dumps([{"run_id": r.id, "status": r.status, "source": r.source, "commit": r.commit,
-                                "created_at": r.created_at.isoformat()} for r in rows], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "run_id": r.id,
+                        "status": r.status,
+                        "source": r.source,
+                        "commit": r.commit,
+                        "created_at": r.created_at.isoformat(),
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table("run", "status", "source", "commit", "profile", "metric", "model", "created")
     for r in rows:
-        table.add_row(r.id, r.status, r.source, (r.commit or "")[:12], r.profile or "", r.metric_name or "",
-                      f"{r.name} v{r.model_version}" if r.model_version else "", r.created_at.strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            r.id,
+            r.status,
+            r.source,
+            (r.commit or "")[:12],
+            r.profile or "",
+            r.metric_name or "",
+            f"{r.name} v{r.model_version}" if r.model_version else "",
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
     Console().print(table)
 
 
@@ -53,29 +74,53 @@ def show(run_id: str, as_json: bool) -> None:
         notes = list(s.scalars(select(Notification).where(Notification.run_id == report.run_id)))
     if as_json:
         data = report.to_dict()
-        data["notifications"] = [{"channel": n.channel, "event": n.event, "ok": n.ok, "attempts": n.attempts,
-                                  "error": n.error} for n in notes]
+        data["notifications"] = [
+            {
+                "channel": n.channel,
+                "event": n.event,
+                "ok": n.ok,
+                "attempts": n.attempts,
+                "error": n.error,
+            }
+            for n in notes
+        ]
         click.echo(json.dumps(data, indent=2, default=str))
         return
     out = Console()
-    out.print(f"[bold]run {report.run_id}[/] {report.status}  source {report.source} @ {report.commit or '-'}"
-              f"  profile {report.profile or '-'}")
+    out.print(
+        f"[bold]run {report.run_id}[/] {report.status}  "
+        f"source {report.source} @ {report.commit or '-'}"
+        f"  profile {report.profile or '-'}"
+    )
     out.print("stages: " + "  ".join(f"{k}={v}" for k, v in report.stages.items()))
-    out.print(f"metric {report.metric.name} ({report.metric.goal}, target {report.metric.target:g})")
+    out.print(
+        f"metric {report.metric.name} ({report.metric.goal}, target {report.metric.target:g})"
+    )
     table = Table("trial", "state", "value", "params", "attempts")
     for t in report.trials:
         attempts = "; ".join(
-            f"#{a.number} {a.outcome}" + (f" epochs {a.first_epoch}-{a.last_epoch}" if a.first_epoch else "")
+            f"#{a.number} {a.outcome}"
+            + (f" epochs {a.first_epoch}-{a.last_epoch}" if a.first_epoch else "")
             + (f" ({a.reason})" if a.reason and a.outcome != "succeeded" else "")
             for a in t.attempts
         )
-        table.add_row(str(t.number), t.state, "" if t.value is None else f"{t.value:.4f}",
-                      ", ".join(f"{k}={v}" for k, v in t.params.items()), attempts)
+        table.add_row(
+            str(t.number),
+            t.state,
+            "" if t.value is None else f"{t.value:.4f}",
+            ", ".join(f"{k}={v}" for k, v in t.params.items()),
+            attempts,
+        )
     out.print(table)
     if report.model:
-        out.print(f"model {report.model.name} v{report.model.version} {report.model.aliases} {report.model.path}")
+        out.print(
+            f"model {report.model.name} v{report.model.version} {report.model.aliases} "
+            f"{report.model.path}"
+        )
     for n in notes:
-        out.print(f"notify {n.channel} {n.event}: {'sent' if n.ok else 'FAILED ' + (n.error or '')}")
+        out.print(
+            f"notify {n.channel} {n.event}: {'sent' if n.ok else 'FAILED ' + (n.error or '')}"
+        )
     if report.error:
         out.print(f"[red]error ({report.failed_stage}): {report.error}[/]")
 

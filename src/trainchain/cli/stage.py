@@ -20,11 +20,21 @@ from trainchain.stages import Stage
 @click.option("--source", help="fetch only: repository URL or path.")
 @click.option("--ref", help="fetch only: commit, branch or tag.")
 @click.option("--branch", help="fetch only: the branch the commit was pushed to.")
-@click.option("--trigger", default="jenkins", show_default=True, help="fetch only: what started the run.")
+@click.option(
+    "--trigger", default="jenkins", show_default=True, help="fetch only: what started the run."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run report after the stage.")
 @click.pass_context
-def stage(ctx: click.Context, name: str, run_id: str | None, source: str | None, ref: str | None,
-          branch: str | None, trigger: str, as_json: bool) -> None:
+def stage(
+    ctx: click.Context,
+    name: str,
+    run_id: str | None,
+    source: str | None,
+    ref: str | None,
+    branch: str | None,
+    trigger: str,
+    as_json: bool,
+) -> None:
     """Run one stage NAME of a run against the shared database (TRAINCHAIN_DB_URL)."""
     from trainchain.cli.view import ProgressView
     from trainchain.pipeline import Pipeline
@@ -38,7 +48,9 @@ def stage(ctx: click.Context, name: str, run_id: str | None, source: str | None,
         if run_id is None:
             run_id = pipeline.create_run(source, ref=ref, trigger=trigger, branch=branch)
     elif not run_id:
-        raise click.UsageError(f"stage {name} needs --run RUN_ID (printed by `trainchain stage fetch`)")
+        raise click.UsageError(
+            f"stage {name} needs --run RUN_ID (printed by `trainchain stage fetch`)"
+        )
     run_id = pipeline.store.get_run(run_id).id
     outcome = pipeline.execute(run_id, only=chosen)
     if chosen == Stage.FETCH and outcome.exit_code == 0:

@@ -7,7 +7,15 @@ import logging
 from trainchain.errors import ConfigError, RuntimeUnavailableError
 from trainchain.runtimes.base import Environment, EnvSpec, Outcome, OutcomeKind, Runtime, TrialSpec
 
-__all__ = ["EnvSpec", "Environment", "Outcome", "OutcomeKind", "Runtime", "TrialSpec", "get_runtime"]
+__all__ = [
+    "EnvSpec",
+    "Environment",
+    "Outcome",
+    "OutcomeKind",
+    "Runtime",
+    "TrialSpec",
+    "get_runtime",
+]
 log = logging.getLogger(__name__)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 LogSink = Callable[[str], None]
 
 
-class OutcomeKind(str, enum.Enum):
+class OutcomeKind(enum.StrEnum):
     SUCCEEDED = "succeeded"  # exit 0
     FAILED = "failed"  # non-zero exit code
     KILLED = "killed"  # ended by a signal we did not send for pruning/timeout
@@ -139,4 +139,3 @@ class Runtime(ABC):
 
     def describe(self) -> str:
         return self.name
-

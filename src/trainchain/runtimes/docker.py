@@ -187,6 +187,29 @@ class DockerRuntime(Runtime):
             )
         return sorted(found, key=lambda c: (c.run_id, c.trial, c.attempt))
 
+    def reap(self, process_id: str, run_id: str) -> bool:
+        """Kill and remove an orphaned attempt's container, only if its label says ``run_id``."""
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(process_id)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.DockerException as exc:
+            raise RuntimeUnavailableError(
+                f"cannot inspect container {process_id} of run {run_id}: {exc}; check `docker info`"
+            ) from exc
+        if container.labels.get(LABEL_RUN) != run_id:
+            return False  # not ours to stop
+        running = container.status in ("running", "restarting", "paused", "created")
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            log.debug("reap %s: %s", container.short_id, exc)
+        return running
+
     def attach(self, container_id: str, log_path: Path) -> TrialProcess:
         """Re-attach to a container that outlived its controller (logs append to ``log_path``)."""
         import docker.errors

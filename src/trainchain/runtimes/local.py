@@ -71,7 +71,16 @@ class LocalRuntime(Runtime):
         return Environment(runtime=self.name, key=key, python=str(python), created=True)
 
     def _pip_install(self, python: Path, packages: list[str], log: LogSink) -> None:
-        cmd = [str(python), "-m", "pip", "install", "--no-input", "--progress-bar", "off", *packages]
+        cmd = [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            *packages,
+        ]
         log("$ pip install " + " ".join(packages))
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_pip_env()
@@ -107,8 +116,16 @@ class LocalRuntime(Runtime):
         for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
             directory.mkdir(parents=True, exist_ok=True)
         trial.log_path.parent.mkdir(parents=True, exist_ok=True)
-        environ = trial_environ(trial, agent_dir(), trial.output_dir, trial.checkpoint_dir, trial.events_path)
-        cmd = [env.python or sys.executable, "-m", "trainchain.agent", trial.entrypoint, *trial.args]
+        environ = trial_environ(
+            trial, agent_dir(), trial.output_dir, trial.checkpoint_dir, trial.events_path
+        )
+        cmd = [
+            env.python or sys.executable,
+            "-m",
+            "trainchain.agent",
+            trial.entrypoint,
+            *trial.args,
+        ]
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         proc = subprocess.Popen(
             cmd,
@@ -128,7 +145,9 @@ def trial_environ(
     """The environment of a trial (paths as the training process sees them)."""
     import json
 
-    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
     environ.update(
         PYTHONPATH=str(agent),
         PYTHONUNBUFFERED="1",
@@ -196,7 +215,9 @@ class LocalProcess(TrialProcess):
             return Outcome(OutcomeKind.SUCCEEDED, exit_code=0)
         if code < 0:
             sig = -code
-            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            name = (
+                signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            )
             return Outcome(OutcomeKind.KILLED, signal=sig, reason=f"killed by {name}")
         return Outcome(OutcomeKind.FAILED, exit_code=code, reason=f"exited with code {code}")
 

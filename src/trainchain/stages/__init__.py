@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     FETCH = "fetch"
     DETECT = "detect"
     TRAIN = "train"
@@ -14,7 +14,7 @@ class Stage(str, enum.Enum):
     MONITOR = "monitor"
 
 
-class StageState(str, enum.Enum):
+class StageState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"

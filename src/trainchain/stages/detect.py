@@ -13,8 +13,16 @@ from trainchain.runtimes.base import Environment, EnvSpec, Runtime
 
 # A project's pins for these are replaced by the profile's (the profile was chosen for them).
 FRAMEWORK_PACKAGES = {
-    "tensorflow", "tensorflow-cpu", "tensorflow-gpu", "keras", "tf-keras", "torch", "scikit-learn",
-    "sklearn", "keras-preprocessing", "numpy",
+    "tensorflow",
+    "tensorflow-cpu",
+    "tensorflow-gpu",
+    "keras",
+    "tf-keras",
+    "torch",
+    "scikit-learn",
+    "sklearn",
+    "keras-preprocessing",
+    "numpy",
 }
 
 
@@ -28,7 +36,10 @@ class DetectResult:
 
 
 def detect_project(
-    snapshot: Path, entrypoint: str | None, profile: str | None, declared: dict[str, Any],
+    snapshot: Path,
+    entrypoint: str | None,
+    profile: str | None,
+    declared: dict[str, Any],
     source: str = "the repository",
 ) -> DetectResult:
     """Run the detector over the fetched commit and derive the environment and search space."""

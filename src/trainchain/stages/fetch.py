@@ -29,7 +29,12 @@ class FetchResult:
 
 
 def is_remote(source: str) -> bool:
-    return "://" in source or source.startswith("git@") or source.endswith(".git") and not Path(source).exists()
+    return (
+        "://" in source
+        or source.startswith("git@")
+        or source.endswith(".git")
+        and not Path(source).exists()
+    )
 
 
 def fetch(source: str, ref: str | None, dest: Path) -> FetchResult:
@@ -41,12 +46,16 @@ def fetch(source: str, ref: str | None, dest: Path) -> FetchResult:
         return _clone(source, ref, dest)
     path = Path(source).expanduser()
     if not path.exists():
-        raise SourceError(f"source {source!r} does not exist; give a directory, a git repository or a git URL")
+        raise SourceError(
+            f"source {source!r} does not exist; give a directory, a git repository or a git URL"
+        )
     if not path.is_dir():
         raise SourceError(f"source {source!r} is a file; give the project's directory")
     if ref is not None:
         if not (path / ".git").exists():
-            raise SourceError(f"--ref {ref!r} given but {source!r} is not a git repository; drop --ref")
+            raise SourceError(
+                f"--ref {ref!r} given but {source!r} is not a git repository; drop --ref"
+            )
         return _clone(str(path.resolve()), ref, dest)
     shutil.copytree(path, dest, symlinks=True, ignore=IGNORED)
     commit, branch = _describe(path)
@@ -56,18 +65,28 @@ def fetch(source: str, ref: str | None, dest: Path) -> FetchResult:
 def _clone(url: str, ref: str | None, dest: Path) -> FetchResult:
     _git(["clone", "--quiet", "--no-checkout", url, str(dest)], f"cannot clone {url!r}")
     target = ref or "HEAD"
-    commit = _git(["-C", str(dest), "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}"], None)
+    commit = _git(
+        ["-C", str(dest), "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}"], None
+    )
     if not commit:
-        commit = _git(["-C", str(dest), "rev-parse", "--verify", "--quiet", f"origin/{target}^{{commit}}"], None)
+        commit = _git(
+            ["-C", str(dest), "rev-parse", "--verify", "--quiet", f"origin/{target}^{{commit}}"],
+            None,
+        )
     if not commit:
         raise SourceError(
             f"ref {ref!r} not found in {url!r}; give a branch, tag or commit that exists "
             "(`git ls-remote URL` lists them)"
         )
     _git(["-C", str(dest), "checkout", "--quiet", "--detach", commit], f"cannot check out {commit}")
-    branch = ref if ref and ref != "HEAD" and not _looks_like_sha(ref, commit) else _git(
-        ["-C", str(dest), "rev-parse", "--abbrev-ref", "origin/HEAD"], None
-    ).removeprefix("origin/") or None
+    branch = (
+        ref
+        if ref and ref != "HEAD" and not _looks_like_sha(ref, commit)
+        else _git(["-C", str(dest), "rev-parse", "--abbrev-ref", "origin/HEAD"], None).removeprefix(
+            "origin/"
+        )
+        or None
+    )
     shutil.rmtree(dest / ".git", ignore_errors=True)
     return FetchResult(str(dest), commit, branch, "git")
 
@@ -90,7 +109,10 @@ def _looks_like_sha(ref: str, commit: str) -> bool:
 def _git(args: list[str], error: str | None) -> str:
     try:
         proc = subprocess.run(
-            ["git", *args], capture_output=True, text=True, timeout=GIT_TIMEOUT,
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
         )
     except FileNotFoundError as exc:

@@ -34,12 +34,18 @@ def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult
         result.restarts += max(0, len(trial.attempts) - 1)
         for attempt in trial.attempts:
             if attempt.outcome == "running":
-                stopped = bool(runtime and attempt.process_id and runtime.reap(attempt.process_id, run_id))
+                stopped = bool(
+                    runtime and attempt.process_id and runtime.reap(attempt.process_id, run_id)
+                )
                 result.orphans_stopped += int(stopped)
                 with store.session() as s:
                     row = s.get(Attempt, attempt.id)
                     if row is not None:
-                        row.outcome, row.reason, row.ended_at = "lost", "left running; stopped by monitor", utcnow()
+                        row.outcome, row.reason, row.ended_at = (
+                            "lost",
+                            "left running; stopped by monitor",
+                            utcnow(),
+                        )
         if len(trial.attempts) > 1 and trial.state == "complete":
             result.recovered_trials.append(trial.number)
         if trial.state == "failed" and trial.error:

@@ -50,7 +50,9 @@ def register(store: Store, name: str, candidate: Candidate, models_root: Path) -
     if existing is not None:
         return existing
     with store.session() as s:
-        version = (s.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)) or 0) + 1
+        version = (
+            s.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)) or 0
+        ) + 1
     dest = models_root / name / str(version)
     if dest.exists():
         shutil.rmtree(dest)
@@ -58,20 +60,42 @@ def register(store: Store, name: str, candidate: Candidate, models_root: Path) -
     model_file = dest / Path(candidate.model_path).name if candidate.model_path else dest
     champion = store.aliases(name).get(CHAMPION)
     champion_value = _value_of(store, name, champion, candidate) if champion else None
-    wins = champion is None or champion_value is None or M.better(candidate.value, champion_value, candidate.goal)
+    wins = (
+        champion is None
+        or champion_value is None
+        or M.better(candidate.value, champion_value, candidate.goal)
+    )
     with store.session() as s:
-        s.add(ModelVersion(
-            name=name, version=version, run_id=candidate.run_id, trial=candidate.trial,
-            path=str(model_file), metric_name=candidate.metric_name, goal=candidate.goal,
-            value=candidate.value, params=candidate.params, metrics=candidate.metrics,
-            curves=candidate.curves, commit=candidate.commit, branch=candidate.branch,
-            profile=candidate.profile, data_fingerprint=fingerprint(candidate.data),
-        ))
+        s.add(
+            ModelVersion(
+                name=name,
+                version=version,
+                run_id=candidate.run_id,
+                trial=candidate.trial,
+                path=str(model_file),
+                metric_name=candidate.metric_name,
+                goal=candidate.goal,
+                value=candidate.value,
+                params=candidate.params,
+                metrics=candidate.metrics,
+                curves=candidate.curves,
+                commit=candidate.commit,
+                branch=candidate.branch,
+                profile=candidate.profile,
+                data_fingerprint=fingerprint(candidate.data),
+            )
+        )
     if wins:
         store.set_alias(name, CHAMPION, version)
-        reason = "first version" if champion is None else (
-            f"{candidate.metric_name} {candidate.value:.4f} beats champion v{champion} ({champion_value:.4f})"
-            if champion_value is not None else f"champion v{champion} was measured on another metric"
+        reason = (
+            "first version"
+            if champion is None
+            else (
+                f"{candidate.metric_name} {candidate.value:.4f} "
+                f"beats champion v{champion} ({champion_value:.4f})"
+                if champion_value is not None
+                else f"champion v{champion} was measured on another metric"
+            )
         )
     else:
         reason = f"champion v{champion} stays ({champion_value:.4f} vs {candidate.value:.4f})"
@@ -83,7 +107,9 @@ def promote(store: Store, name: str, version: int) -> None:
     from trainchain.errors import NotFoundError
 
     if not any(v.version == version for v in store.model_versions(name)):
-        raise NotFoundError(f"model {name!r} has no version {version}; `trainchain models show {name}` lists them")
+        raise NotFoundError(
+            f"model {name!r} has no version {version}; `trainchain models show {name}` lists them"
+        )
     store.set_alias(name, CHAMPION, version)
 
 
@@ -91,7 +117,9 @@ def _existing(store: Store, name: str, c: Candidate) -> PromoteResult | None:
     for v in store.model_versions(name):
         if v.run_id == c.run_id and v.trial == c.trial:
             champion = store.aliases(name).get(CHAMPION)
-            return PromoteResult(name, v.version, v.path, champion == v.version, None, "already registered")
+            return PromoteResult(
+                name, v.version, v.path, champion == v.version, None, "already registered"
+            )
     return None
 
 
@@ -113,8 +141,12 @@ def fingerprint(data: dict[str, str]) -> dict[str, Any]:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         stats = [(p, p.stat()) for p in files if p.exists()]
         total = sum(st.st_size for _, st in stats)
-        entry: dict[str, Any] = {"path": str(path), "files": len(stats), "bytes": total,
-                                 "newest_mtime": max((st.st_mtime for _, st in stats), default=None)}
+        entry: dict[str, Any] = {
+            "path": str(path),
+            "files": len(stats),
+            "bytes": total,
+            "newest_mtime": max((st.st_mtime for _, st in stats), default=None),
+        }
         if total <= SMALL_DATA_BYTES:
             digest = hashlib.sha256()
             for p, _ in stats:

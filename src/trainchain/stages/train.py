@@ -58,7 +58,9 @@ def plan_baseline(parameters: list[dict[str, Any]], fixed: dict[str, Any]) -> Ba
         if name in params:
             params[name] = coerce(params[name], param.get("type"))
             continue
-        if param.get("default") is None and (param.get("source") == "prompt" or param.get("required")):
+        if param.get("default") is None and (
+            param.get("source") == "prompt" or param.get("required")
+        ):
             value = baseline_value(param)
             params[name] = inferred[name] = value
     return BaselinePlan(params, inferred)

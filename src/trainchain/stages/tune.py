@@ -54,8 +54,12 @@ class TuneResult:
 
 
 def tune(
-    runner: TrialRunner, settings: SearchSettings, budget: Budget, done: list[TrialResult],
-    first_number: int, parallel: int = 1,
+    runner: TrialRunner,
+    settings: SearchSettings,
+    budget: Budget,
+    done: list[TrialResult],
+    first_number: int,
+    parallel: int = 1,
 ) -> TuneResult:
     """Run trials numbered from ``first_number`` until the target or the budget.
 
@@ -72,22 +76,34 @@ def tune(
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     _warm_start(study, settings, distributions)
     search = _Search(runner, settings, budget, done, study, distributions, optuna)
-    search.pending = [t.number for t in runner.store.trials(runner.setup.run_id) if t.number >= first_number]
+    search.pending = [
+        t.number for t in runner.store.trials(runner.setup.run_id) if t.number >= first_number
+    ]
     search.next_number = max([first_number - 1, *search.pending]) + 1
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
         for future in [pool.submit(search.work) for _ in range(parallel)]:
             future.result()
     results = sorted(search.results, key=lambda r: r.number)
-    reached = any(M.reaches(r.value, settings.target, settings.goal) and r.state == TrialState.COMPLETE
-                  for r in results)
+    reached = any(
+        M.reaches(r.value, settings.target, settings.goal) and r.state == TrialState.COMPLETE
+        for r in results
+    )
     return TuneResult(results, reached, search.stop or "done")
 
 
 class _Search:
     """Shared state of the workers; every decision is taken under ``lock``."""
 
-    def __init__(self, runner: TrialRunner, settings: SearchSettings, budget: Budget,
-                 done: list[TrialResult], study: Any, distributions: dict[str, Any], optuna: Any) -> None:
+    def __init__(
+        self,
+        runner: TrialRunner,
+        settings: SearchSettings,
+        budget: Budget,
+        done: list[TrialResult],
+        study: Any,
+        distributions: dict[str, Any],
+        optuna: Any,
+    ) -> None:
         self.runner, self.settings, self.budget, self.done = runner, settings, budget, done
         self.study, self.distributions, self.optuna = study, distributions, optuna
         self.lock = threading.Lock()
@@ -109,30 +125,39 @@ class _Search:
                 number, trial, params = job
                 self.in_flight += 1
             try:
-                result = self.runner.run(number, params, _pruning_hook(trial, self.settings),
-                                         optuna_number=trial.number)
+                result = self.runner.run(
+                    number, params, _pruning_hook(trial, self.settings), optuna_number=trial.number
+                )
             finally:
                 with self.lock:
                     self.in_flight -= 1
             with self.lock:
                 _tell(self.optuna, self.study, trial, result)
                 self.results.append(result)
-                if result.state == TrialState.COMPLETE and M.reaches(result.value, self.settings.target, self.settings.goal):
+                if result.state == TrialState.COMPLETE and M.reaches(
+                    result.value, self.settings.target, self.settings.goal
+                ):
                     self.stop = self.stop or f"trial {result.number} reached the target"
 
     def _next(self) -> tuple[int, Any, dict[str, Any]] | None:
         if self.stop:
             return None
         finished = self.done + self.results
-        self.stop = _budget_spent(self.budget, len(finished) + self.in_flight,
-                                  sum(r.epochs for r in finished), time.monotonic() - self.started)
+        self.stop = _budget_spent(
+            self.budget,
+            len(finished) + self.in_flight,
+            sum(r.epochs for r in finished),
+            time.monotonic() - self.started,
+        )
         if self.stop:
             return None
         if self.pending:
             number = self.pending.pop(0)
             row = self.runner.store.trial(self.runner.setup.run_id, number)
             if row is not None and row.optuna_number is not None:
-                trial = self.optuna.trial.Trial(self.study, _trial_id(self.study, row.optuna_number))
+                trial = self.optuna.trial.Trial(
+                    self.study, _trial_id(self.study, row.optuna_number)
+                )
                 self.seen.add(_key(row.params))
                 return number, trial, dict(row.params)
         while True:
@@ -140,7 +165,9 @@ class _Search:
             params = {**self.settings.fixed, **trial.params}
             if _key(params) not in self.seen:
                 break
-            earlier = next((r for r in self.done + self.results if _key(r.params) == _key(params)), None)
+            earlier = next(
+                (r for r in self.done + self.results if _key(r.params) == _key(params)), None
+            )
             if earlier is not None and earlier.value is not None:
                 self.study.tell(trial, earlier.value)  # the sampler learns; nothing is retrained
             else:
@@ -157,12 +184,17 @@ class _Search:
 
 def _study(optuna: Any, settings: SearchSettings) -> Any:
     storage = optuna.storages.RDBStorage(
-        settings.storage_url, engine_kwargs={"connect_args": {"timeout": 30}}
-        if settings.storage_url.startswith("sqlite") else {},
+        settings.storage_url,
+        engine_kwargs={"connect_args": {"timeout": 30}}
+        if settings.storage_url.startswith("sqlite")
+        else {},
     )
     return optuna.create_study(
-        study_name=settings.study_name, storage=storage, load_if_exists=True,
-        direction=settings.goal, sampler=make_sampler(optuna, settings),
+        study_name=settings.study_name,
+        storage=storage,
+        load_if_exists=True,
+        direction=settings.goal,
+        sampler=make_sampler(optuna, settings),
         pruner=make_pruner(optuna, settings.pruner),
     )
 
@@ -192,9 +224,13 @@ def to_distributions(optuna: Any, space: dict[str, dict[str, Any]]) -> dict[str,
     for name, dim in space.items():
         kind = dim.get("type")
         if kind == "int":
-            out[name] = D.IntDistribution(int(dim["low"]), int(dim["high"]), log=bool(dim.get("log")))
+            out[name] = D.IntDistribution(
+                int(dim["low"]), int(dim["high"]), log=bool(dim.get("log"))
+            )
         elif kind == "float":
-            out[name] = D.FloatDistribution(float(dim["low"]), float(dim["high"]), log=bool(dim.get("log")))
+            out[name] = D.FloatDistribution(
+                float(dim["low"]), float(dim["high"]), log=bool(dim.get("log"))
+            )
         elif kind == "bool":
             out[name] = D.CategoricalDistribution([False, True])
         elif kind == "categorical" and dim.get("choices"):
@@ -207,13 +243,16 @@ def grid_space(space: dict[str, dict[str, Any]], points: int = 4) -> dict[str, l
     for name, dim in space.items():
         kind = dim.get("type")
         if kind == "int":
-            low, high = int(dim["low"]), int(dim["high"])
-            step = max(1, (high - low) // (points - 1))
-            grid[name] = list(range(low, high + 1, step))
+            first, last = int(dim["low"]), int(dim["high"])
+            step = max(1, (last - first) // (points - 1))
+            grid[name] = list(range(first, last + 1, step))
         elif kind == "float":
             low, high = float(dim["low"]), float(dim["high"])
             if dim.get("log"):
-                grid[name] = [math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (points - 1)) for i in range(points)]
+                grid[name] = [
+                    math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (points - 1))
+                    for i in range(points)
+                ]
             else:
                 grid[name] = [low + i * (high - low) / (points - 1) for i in range(points)]
         elif kind == "bool":
@@ -227,14 +266,23 @@ def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, A
     if study.trials:
         return  # a resumed study already has its history
     for params in settings.warm_start:
-        fitting = {k: v for k, v in params.items() if k in distributions and distributions[k]._contains(distributions[k].to_internal_repr(v))}
+        fitting = {
+            k: v
+            for k, v in params.items()
+            if k in distributions
+            and distributions[k]._contains(distributions[k].to_internal_repr(v))
+        }
         if fitting:
             study.enqueue_trial(fitting, skip_if_exists=True)
 
 
 def _pruning_hook(trial: Any, settings: SearchSettings) -> Callable[[int, dict[str, float]], bool]:
     def hook(epoch: int, metrics: dict[str, float]) -> bool:
-        name = settings.metric if settings.metric != "auto" else ("accuracy" if settings.goal == "maximize" else "loss")
+        name = (
+            settings.metric
+            if settings.metric != "auto"
+            else ("accuracy" if settings.goal == "maximize" else "loss")
+        )
         value = M.epoch_value(metrics, name)
         if value is None:
             return False

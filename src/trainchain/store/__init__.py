@@ -34,8 +34,18 @@ from trainchain.store.models import (
 )
 
 __all__ = [
-    "Attempt", "EpochMetric", "ModelAlias", "ModelVersion", "Notification", "Project", "Run",
-    "StageRun", "Store", "Trial", "WebhookDelivery", "utcnow",
+    "Attempt",
+    "EpochMetric",
+    "ModelAlias",
+    "ModelVersion",
+    "Notification",
+    "Project",
+    "Run",
+    "StageRun",
+    "Store",
+    "Trial",
+    "WebhookDelivery",
+    "utcnow",
 ]
 log = logging.getLogger(__name__)
 
@@ -94,7 +104,8 @@ class Store:
                 if len(matches) == 1:
                     return matches[0]
                 raise NotFoundError(
-                    f"no run {run_id!r} in {self._safe_url()}; `trainchain runs list` shows the runs"
+                    f"no run {run_id!r} in {self._safe_url()}; "
+                    "`trainchain runs list` shows the runs"
                 )
             return run
 
@@ -137,7 +148,9 @@ class Store:
 
     def trials(self, run_id: str) -> list[Trial]:
         with self.session() as s:
-            return list(s.scalars(select(Trial).where(Trial.run_id == run_id).order_by(Trial.number)))
+            return list(
+                s.scalars(select(Trial).where(Trial.run_id == run_id).order_by(Trial.number))
+            )
 
     def update_trial(self, trial_id: int, **fields: Any) -> None:
         with self.session() as s:
@@ -150,7 +163,11 @@ class Store:
     def model_versions(self, name: str) -> list[ModelVersion]:
         with self.session() as s:
             return list(
-                s.scalars(select(ModelVersion).where(ModelVersion.name == name).order_by(ModelVersion.version))
+                s.scalars(
+                    select(ModelVersion)
+                    .where(ModelVersion.name == name)
+                    .order_by(ModelVersion.version)
+                )
             )
 
     def aliases(self, name: str) -> dict[str, int]:

@@ -7,12 +7,23 @@ test/validation figures, then training accuracy. A named metric is looked up in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 ACCURACY_LIKE = (
-    "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "f1", "f1_score", "auc", "r2", "score", "precision", "recall",
+    "accuracy",
+    "acc",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "f1",
+    "f1_score",
+    "auc",
+    "r2",
+    "score",
+    "precision",
+    "recall",
 )
 LOSS_LIKE = ("loss", "mse", "mae", "rmse", "mean_squared_error", "mean_absolute_error", "error")
 HELD_OUT_PREFIXES = ("test_", "val_", "validation_", "eval_", "final_")
@@ -43,7 +54,7 @@ def _base(name: str) -> str:
     low = name.lower()
     for prefix in HELD_OUT_PREFIXES:
         if low.startswith(prefix):
-            return low[len(prefix):]
+            return low[len(prefix) :]
     return low
 
 
@@ -93,7 +104,7 @@ def choose_metric(
                 if name.lower() == wanted.lower():
                     return MetricChoice(name, value, source, everything)
         return None
-    ranked = [
+    ranked: list[tuple[str, Callable[[str], bool]]] = [
         ("sdk", lambda n: True),
         ("keras_evaluate", lambda n: True),
         ("keras_epoch", lambda n: n.lower().startswith("val_")),

@@ -14,7 +14,7 @@ from trainchain.runtimes.base import OutcomeKind
 USAGE_EXIT_CODE = 2  # the agent's "you must tell me something" exit (unanswered prompt)
 
 
-class TrialState(str, enum.Enum):
+class TrialState(enum.StrEnum):
     RUNNING = "running"
     COMPLETE = "complete"
     PRUNED = "pruned"
@@ -65,7 +65,9 @@ def decide(history: list[AttemptSummary], max_restarts: int, base_backoff: float
             quoted = _quote(last) or last.reason
             return Decision(False, f"crash loop: {quoted} (twice in a row)")
     if restarts_used >= max_restarts:
-        return Decision(False, f"{last.reason}; gave up after {restarts_used} restarts (max_restarts)")
+        return Decision(
+            False, f"{last.reason}; gave up after {restarts_used} restarts (max_restarts)"
+        )
     backoff = base_backoff * (2**restarts_used)
     halve = last.outcome == OutcomeKind.OOM
     why = f"{last.reason}; restart {restarts_used + 1}/{max_restarts} from the last checkpoint"

@@ -17,7 +17,14 @@ from typing import Any
 
 from trainchain.agent import STDOUT_PATTERNS
 from trainchain.agent.events import read_events
-from trainchain.runtimes.base import Environment, Outcome, OutcomeKind, Resources, Runtime, TrialSpec
+from trainchain.runtimes.base import (
+    Environment,
+    Outcome,
+    OutcomeKind,
+    Resources,
+    Runtime,
+    TrialSpec,
+)
 from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
 from trainchain.trials import metrics as M
 from trainchain.trials.policy import AttemptSummary, TrialState, decide
@@ -68,7 +75,11 @@ class TrialResult:
 
 class TrialRunner:
     def __init__(
-        self, store: Store, runtime: Runtime, env: Environment, setup: TrialSetup,
+        self,
+        store: Store,
+        runtime: Runtime,
+        env: Environment,
+        setup: TrialSetup,
         progress: Progress | None = None,
     ) -> None:
         self.store, self.runtime, self.env, self.setup = store, runtime, env, setup
@@ -76,7 +87,10 @@ class TrialRunner:
 
     # -- public ------------------------------------------------------------------------------
     def run(
-        self, number: int, params: dict[str, Any], on_epoch: EpochHook | None = None,
+        self,
+        number: int,
+        params: dict[str, Any],
+        on_epoch: EpochHook | None = None,
         optuna_number: int | None = None,
     ) -> TrialResult:
         trial = self._trial_row(number, params, optuna_number)
@@ -99,7 +113,11 @@ class TrialRunner:
             if outcome.kind == OutcomeKind.STOPPED:
                 return self._finish(trial, TrialState.PRUNED, error=outcome.reason)
             if not decision.restart:
-                return self._finish(trial, TrialState.FAILED, error=self._failure(trial, summary, decision.reason, attempt_no))
+                return self._finish(
+                    trial,
+                    TrialState.FAILED,
+                    error=self._failure(trial, summary, decision.reason, attempt_no),
+                )
             if decision.halve_batch:
                 params["keras.batch_size"] = max(1, int(_batch_size(events, params)) // 2)
                 self.store.update_trial(trial.id, params=dict(params))
@@ -114,11 +132,19 @@ class TrialRunner:
         dirs = trial_dirs(self.setup.run_dir, trial.number)
         workdir = fresh_copy(self.setup.snapshot, dirs.work(attempt_no))
         spec = TrialSpec(
-            run_id=self.setup.run_id, trial=trial.number, attempt=attempt_no, workdir=workdir,
-            entrypoint=self.setup.entrypoint, args=self.setup.args, params=params,
-            output_dir=dirs.output, checkpoint_dir=dirs.checkpoints,
-            events_path=dirs.events(attempt_no), log_path=dirs.log(attempt_no),
-            data=self.setup.data, resources=self.setup.resources,
+            run_id=self.setup.run_id,
+            trial=trial.number,
+            attempt=attempt_no,
+            workdir=workdir,
+            entrypoint=self.setup.entrypoint,
+            args=self.setup.args,
+            params=params,
+            output_dir=dirs.output,
+            checkpoint_dir=dirs.checkpoints,
+            events_path=dirs.events(attempt_no),
+            log_path=dirs.log(attempt_no),
+            data=self.setup.data,
+            resources=self.setup.resources,
         )
         dirs.events(attempt_no).unlink(missing_ok=True)
         process = self.runtime.start(self.env, spec)
@@ -141,9 +167,14 @@ class TrialRunner:
                 break
             now = time.monotonic()
             if self.setup.trial_timeout and now - started > self.setup.trial_timeout:
-                process.kill(OutcomeKind.TIMEOUT, f"exceeded the trial timeout of {self.setup.trial_timeout:g}s")
+                process.kill(
+                    OutcomeKind.TIMEOUT,
+                    f"exceeded the trial timeout of {self.setup.trial_timeout:g}s",
+                )
             elif self.setup.stall_timeout and now - last_activity > self.setup.stall_timeout:
-                process.kill(OutcomeKind.KILLED, f"stalled: no output for {self.setup.stall_timeout:g}s")
+                process.kill(
+                    OutcomeKind.KILLED, f"stalled: no output for {self.setup.stall_timeout:g}s"
+                )
         new, offset = read_events(str(spec.events_path), offset)
         events.extend(new)
         for ev in map(_as_epoch, new):
@@ -151,7 +182,9 @@ class TrialRunner:
                 self._record_epoch(trial, attempt_no, ev, None)
         return outcome, events
 
-    def _record_epoch(self, trial: Trial, attempt: int, ev: dict[str, Any], hook: EpochHook | None) -> bool:
+    def _record_epoch(
+        self, trial: Trial, attempt: int, ev: dict[str, Any], hook: EpochHook | None
+    ) -> bool:
         epoch = int(ev.get("epoch", 0))
         values = {k: float(v) for k, v in (ev.get("metrics") or {}).items() if M._is_number(v)}
         with self.store.session() as s:
@@ -163,8 +196,22 @@ class TrialRunner:
         self.progress({"kind": "epoch", "trial": trial.number, "epoch": epoch, "metrics": values})
         return bool(hook and hook(epoch, values))
 
-    def _end_attempt(self, trial_id: int, number: int, outcome: Outcome, events: list[dict[str, Any]], reason: str) -> None:
-        resumed = next((ev.get("initial_epoch") for ev in events if ev.get("type") == "fit" and ev.get("initial_epoch")), None)
+    def _end_attempt(
+        self,
+        trial_id: int,
+        number: int,
+        outcome: Outcome,
+        events: list[dict[str, Any]],
+        reason: str,
+    ) -> None:
+        resumed = next(
+            (
+                ev.get("initial_epoch")
+                for ev in events
+                if ev.get("type") == "fit" and ev.get("initial_epoch")
+            ),
+            None,
+        )
         with self.store.session() as s:
             row = s.get(Attempt, _attempt_id(s, trial_id, number))
             if row is None:
@@ -176,7 +223,9 @@ class TrialRunner:
                 row.resumed_from = int(resumed)
 
     # -- endings ------------------------------------------------------------------------------
-    def _finish_success(self, trial: Trial, events: list[dict[str, Any]], attempt_no: int) -> TrialResult:
+    def _finish_success(
+        self, trial: Trial, events: list[dict[str, Any]], attempt_no: int
+    ) -> TrialResult:
         choice = M.choose_metric(events, self.setup.metric, self.setup.goal)
         if choice is None:
             tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
@@ -187,11 +236,17 @@ class TrialRunner:
             )
             return self._finish(trial, TrialState.FAILED, error=error)
         model = next((ev.get("path") for ev in reversed(events) if ev.get("type") == "model"), None)
-        architecture = next((ev for ev in reversed(events) if ev.get("type") == "architecture"), None)
+        architecture = next(
+            (ev for ev in reversed(events) if ev.get("type") == "architecture"), None
+        )
         applied = [ev for ev in events if ev.get("type") in ("param", "prompt")]
         self.store.update_trial(
-            trial.id, value=choice.value, metric_name=choice.name, metric_source=choice.source,
-            metrics=choice.all_metrics, model_path=model,
+            trial.id,
+            value=choice.value,
+            metric_name=choice.name,
+            metric_source=choice.source,
+            metrics=choice.all_metrics,
+            model_path=model,
             info={"architecture": architecture, "applied": applied},
         )
         return self._finish(trial, TrialState.COMPLETE)
@@ -201,16 +256,28 @@ class TrialRunner:
         fresh = self.store.trial(self.setup.run_id, trial.number)
         assert fresh is not None
         result = self._result(fresh)
-        self.progress({"kind": "trial_end", "trial": trial.number, "state": state.value,
-                       "value": result.value, "metric": result.metric_name, "error": error})
+        self.progress(
+            {
+                "kind": "trial_end",
+                "trial": trial.number,
+                "state": state.value,
+                "value": result.value,
+                "metric": result.metric_name,
+                "error": error,
+            }
+        )
         return result
 
-    def _failure(self, trial: Trial, summary: AttemptSummary, decision: str, attempt_no: int) -> str:
+    def _failure(
+        self, trial: Trial, summary: AttemptSummary, decision: str, attempt_no: int
+    ) -> str:
         exc = summary.exception
         tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
         head = f"trial {trial.number} failed: {decision}"
         if exc and exc.get("type") and str(exc.get("type")) not in decision:
-            head += f"\n  {exc.get('type')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
+            head += (
+                f"\n  {exc.get('type')}: {exc.get('message')} ({exc.get('file')}:{exc.get('line')})"
+            )
         return f"{head}\n  last lines of output:\n{tail}"
 
     # -- rows ---------------------------------------------------------------------------------
@@ -219,8 +286,15 @@ class TrialRunner:
         if existing is not None:
             return existing
         with self.store.session() as s:
-            s.add(Trial(run_id=self.setup.run_id, number=number, params=params,
-                        optuna_number=optuna_number, started_at=utcnow()))
+            s.add(
+                Trial(
+                    run_id=self.setup.run_id,
+                    number=number,
+                    params=params,
+                    optuna_number=optuna_number,
+                    started_at=utcnow(),
+                )
+            )
         row = self.store.trial(self.setup.run_id, number)
         assert row is not None
         return row
@@ -230,7 +304,9 @@ class TrialRunner:
         for attempt in trial.attempts:
             if attempt.outcome != "running":
                 continue
-            stopped = bool(attempt.process_id) and self.runtime.reap(attempt.process_id or "", self.setup.run_id)
+            stopped = bool(attempt.process_id) and self.runtime.reap(
+                attempt.process_id or "", self.setup.run_id
+            )
             with self.store.session() as s:
                 row = s.get(Attempt, attempt.id)
                 if row is not None:
@@ -241,21 +317,36 @@ class TrialRunner:
                     row.ended_at = utcnow()
 
     def _summary(self, a: Attempt) -> AttemptSummary:
-        return AttemptSummary(OutcomeKind(a.outcome) if a.outcome in OutcomeKind._value2member_map_ else OutcomeKind.LOST,
-                              a.reason, None, a.last_epoch)
+        return AttemptSummary(
+            OutcomeKind(a.outcome)
+            if a.outcome in OutcomeKind._value2member_map_
+            else OutcomeKind.LOST,
+            a.reason,
+            None,
+            a.last_epoch,
+        )
 
     def _result(self, t: Trial) -> TrialResult:
         return TrialResult(
-            number=t.number, state=TrialState(t.state), params=dict(t.params), value=t.value,
-            metric_name=t.metric_name, metric_source=t.metric_source, model_path=t.model_path,
-            error=t.error, epochs=len(t.epochs),
+            number=t.number,
+            state=TrialState(t.state),
+            params=dict(t.params),
+            value=t.value,
+            metric_name=t.metric_name,
+            metric_source=t.metric_source,
+            model_path=t.model_path,
+            error=t.error,
+            epochs=len(t.epochs),
         )
 
 
 def _attempt_id(session: Any, trial_id: int, number: int) -> int | None:
     from sqlalchemy import select
 
-    return session.scalar(select(Attempt.id).where(Attempt.trial_id == trial_id, Attempt.number == number))
+    found: int | None = session.scalar(
+        select(Attempt.id).where(Attempt.trial_id == trial_id, Attempt.number == number)
+    )
+    return found
 
 
 def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
