@@ -10,6 +10,7 @@ import pytest
 from tests.cli import run_json, write_project
 from tests.conftest import EXAMPLES
 from tests.integration.test_chain_local import SKLEARN_CONSTANTS
+from tests.integration.test_profiles_real import require_torch_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +98,18 @@ def test_parallel_trials_overlap(tmp_path: Path) -> None:
         1 for i, a in enumerate(spans) for b in spans[i + 1 :] if a[0] < b[1] and b[0] < a[1]
     )
     assert overlaps >= 1, spans
+
+
+def test_sklearn_constants_and_pytorch_argparse_examples_are_tuned() -> None:
+    proc, forest = run_json(str(EXAMPLES / "sklearn-digits"), "--max-trials", "6", "--seed", "0")
+    assert proc.returncode == 0, proc.stderr + json.dumps(forest)[:2000]
+    assert forest["baseline"]["value"] < 0.8 <= forest["best"]["value"]
+    assert set(forest["best"]["params"]) & {"N_ESTIMATORS", "MAX_DEPTH"}
+
+    require_torch_wheel()
+    proc, mlp = run_json(
+        str(EXAMPLES / "pytorch-mlp"), "--max-trials", "5", "--seed", "1", "--target", "0.6"
+    )
+    assert proc.returncode in (0, 3), proc.stderr + json.dumps(mlp)[:2000]
+    assert mlp["best"]["value"] > mlp["baseline"]["value"]
+    assert {"epochs", "lr"} <= set(mlp["best"]["params"])  # argparse options, tuned
