@@ -39,7 +39,9 @@ def code_only_change(project: Path) -> None:
     train = project / "train.py"
     text = train.read_text()
     assert "N_ESTIMATORS = 2" in text
-    train.write_text(text.replace("N_ESTIMATORS = 2", "N_ESTIMATORS = 3  # a code-only change") + "\n# edited\n")
+    train.write_text(
+        text.replace("N_ESTIMATORS = 2", "N_ESTIMATORS = 3  # a code-only change") + "\n# edited\n"
+    )
 
 
 def timed(fn: Any) -> tuple[float, Any]:
@@ -48,7 +50,9 @@ def timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def bench_local(project: Path, root: Path, repeat: int, cold_repeat: int) -> tuple[list[str], dict[str, Any]]:
+def bench_local(
+    project: Path, root: Path, repeat: int, cold_repeat: int
+) -> tuple[list[str], dict[str, Any]]:
     from trainchain.runtimes.local import LocalRuntime
 
     spec = detect_spec(project)
@@ -65,16 +69,27 @@ def bench_local(project: Path, root: Path, repeat: int, cold_repeat: int) -> tup
         warm.append(seconds)
     code_only_change(project)
     changed = detect_spec(project)
-    assert changed.key() == spec.key(), f"code-only change moved the env key {spec.key()} -> {changed.key()}"
+    assert changed.key() == spec.key(), (
+        f"code-only change moved the env key {spec.key()} -> {changed.key()}"
+    )
     after = []
     for _ in range(repeat):
         seconds, env = timed(lambda: runtime.provision(detect_spec(project), lambda _l: None))
         assert not env.created, "a code-only change must build nothing"
         after.append(seconds)
-    size = sum(f.stat().st_size for f in (root / "envs-0").rglob("*") if f.is_file() and not f.is_symlink())
+    size = sum(
+        f.stat().st_size for f in (root / "envs-0").rglob("*") if f.is_file() and not f.is_symlink()
+    )
     facts = {"key": spec.key(), "packages": " ".join(spec.packages), "size_mb": size / 1e6}
-    return _rows("local (venv)", colds, warm, after, spec.key(), changed.key(),
-                 "new envs directory; pip's download cache as it was"), facts
+    return _rows(
+        "local (venv)",
+        colds,
+        warm,
+        after,
+        spec.key(),
+        changed.key(),
+        "new envs directory; pip's download cache as it was",
+    ), facts
 
 
 def bench_docker(runtime: Any, project: Path, repeat: int) -> tuple[list[str], dict[str, Any]]:
@@ -95,20 +110,38 @@ def bench_docker(runtime: Any, project: Path, repeat: int) -> tuple[list[str], d
         warm.append(seconds)
     code_only_change(project)
     changed = detect_spec(project)
-    new_plan = images.env_plan(changed.profile, changed.packages, changed.project_requirements, runtime.options)
-    assert new_plan.tag == plan.tag, f"code-only change moved the image tag {plan.tag} -> {new_plan.tag}"
+    new_plan = images.env_plan(
+        changed.profile, changed.packages, changed.project_requirements, runtime.options
+    )
+    assert new_plan.tag == plan.tag, (
+        f"code-only change moved the image tag {plan.tag} -> {new_plan.tag}"
+    )
     after = []
     for _ in range(repeat):
         seconds, env = timed(lambda: runtime.provision(detect_spec(project), lambda _l: None))
         assert not env.created, "a code-only change must build nothing"
         after.append(seconds)
     size = client.images.get(plan.tag).attrs.get("Size", 0) / 1e6
-    return _rows("docker (image)", [cold], warm, after, plan.tag, new_plan.tag,
-                 "no layer cache: every step rebuilt, wheels downloaded in the build"), {"tag": plan.tag, "size_mb": size}
+    return _rows(
+        "docker (image)",
+        [cold],
+        warm,
+        after,
+        plan.tag,
+        new_plan.tag,
+        "no layer cache: every step rebuilt, wheels downloaded in the build",
+    ), {"tag": plan.tag, "size_mb": size}
 
 
-def _rows(label: str, cold: list[float], warm: list[float], after: list[float], key: str, key2: str,
-          cold_case: str) -> list[str]:
+def _rows(
+    label: str,
+    cold: list[float],
+    warm: list[float],
+    after: list[float],
+    key: str,
+    key2: str,
+    cold_case: str,
+) -> list[str]:
     c, w, a = statistics.median(cold), statistics.median(warm), statistics.median(after)
     runs = "ran once" if len(cold) == 1 else f"median of {len(cold)}"
     return [
@@ -127,13 +160,17 @@ def image_sizes(runtime: Any) -> list[str]:
     for row in images.list_images(runtime.client):  # newest first
         if row["kind"] == "profile" and row["tag"] != "<none>":
             newest.setdefault(row["profile"], row)
-    return [f"| {p} | `{r['tag']}` | {r['size_mb'] / 1000:.2f} GB |" for p, r in sorted(newest.items())]
+    return [
+        f"| {p} | `{r['tag']}` | {r['size_mb'] / 1000:.2f} GB |" for p, r in sorted(newest.items())
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="warm and code-only measurements")
-    parser.add_argument("--cold-repeat", type=int, default=1, help="cold venv builds (each minutes)")
+    parser.add_argument(
+        "--cold-repeat", type=int, default=1, help="cold venv builds (each minutes)"
+    )
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -146,7 +183,9 @@ def main() -> None:
         shutil.copytree(EXAMPLE, project)
         local_rows, facts = bench_local(project, root, args.repeat, args.cold_repeat)
         rows += local_rows
-        notes.append(f"local venv `{facts['key']}`: {facts['packages']}, {facts['size_mb']:.0f} MB on disk")
+        notes.append(
+            f"local venv `{facts['key']}`: {facts['packages']}, {facts['size_mb']:.0f} MB on disk"
+        )
         docker, why = (None, "--no-docker given") if args.no_docker else docker_runtime()
         if docker is not None:
             shutil.rmtree(project)
@@ -162,8 +201,10 @@ def main() -> None:
             try:
                 docker_rows, dfacts = bench_docker(docker, project, args.repeat)
                 rows += docker_rows
-                notes.append(f"docker image `{dfacts['tag']}` ({dfacts['size_mb'] / 1000:.2f} GB), built "
-                             f"with no layer cache on the local base `{base}`; removed afterwards")
+                notes.append(
+                    f"docker image `{dfacts['tag']}` ({dfacts['size_mb'] / 1000:.2f} GB), built "
+                    f"with no layer cache on the local base `{base}`; removed afterwards"
+                )
                 docker.client.images.remove(dfacts["tag"], force=True)
             finally:
                 docker.client.images.remove(bench_base)
@@ -171,29 +212,38 @@ def main() -> None:
             docker.close()
         else:
             notes.append(f"docker runtime not measured: {why}")
-    text = "\n".join([
-        "## Environment provisioning: cold, warm, code-only change (`bench/bench_provision.py`)",
-        "",
-        f"{machine('pip', 'docker')}.",
-        "",
-        "Project: a copy of `examples/sklearn-digits` (profile sklearn). Each figure includes "
-        "job2's detection of the project, as in a run. The code-only change edits a constant and "
-        "a comment in `train.py`; the script asserts the environment key is unchanged and that "
-        "nothing was built.",
-        "",
-        "| runtime | case | time | runs | result |",
-        "|---|---|---|---|---|",
-        *rows,
-        "",
-        *[f"- {n}" for n in notes],
-        f"- local: pip's download cache ({os.environ.get('PIP_CACHE_DIR') or '~/.cache/pip'}) was left as "
-        "it was, so the cold venv build downloads little; on a new machine add the wheels' download time.",
-        "- warm and code-only figures include job2's detection of the project and, for docker, the "
-        "engine's image lookup.",
-    ])
+    text = "\n".join(
+        [
+            "## Environment provisioning: cold, warm, code-only change "
+            "(`bench/bench_provision.py`)",
+            "",
+            f"{machine('pip', 'docker')}.",
+            "",
+            "Project: a copy of `examples/sklearn-digits` (profile sklearn). Each figure includes "
+            "job2's detection of the project, as in a run. The code-only change edits a constant "
+            "and "
+            "a comment in `train.py`; the script asserts the environment key is unchanged and that "
+            "nothing was built.",
+            "",
+            "| runtime | case | time | runs | result |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            *[f"- {n}" for n in notes],
+            f"- local: pip's download cache ({os.environ.get('PIP_CACHE_DIR') or '~/.cache/pip'}) "
+            "was left as "
+            "it was, so the cold venv build downloads little; on a new machine add the wheels' "
+            "download time.",
+            "- warm and code-only figures include job2's detection of the project and, for "
+            "docker, the "
+            "engine's image lookup.",
+        ]
+    )
     if sizes:
-        text += "\n\nNewest profile image of each profile present in the local engine:\n\n" \
-                "| profile | tag | size |\n|---|---|---|\n" + "\n".join(sizes)
+        text += (
+            "\n\nNewest profile image of each profile present in the local engine:\n\n"
+            "| profile | tag | size |\n|---|---|---|\n" + "\n".join(sizes)
+        )
     print(text)
     if not args.no_write:
         write_section("provision", text)

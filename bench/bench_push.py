@@ -33,10 +33,16 @@ FIRST_EPOCH_TIMEOUT = 600.0
 
 
 def git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@localhost",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@localhost")
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@localhost",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@localhost",
+    )
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def make_repo(repo: Path) -> None:
@@ -55,8 +61,12 @@ def commit_change(repo: Path, n: int) -> str:
 
 
 def payload(repo: Path, sha: str) -> dict[str, Any]:
-    return {"ref": "refs/heads/main", "after": sha, "deleted": False,
-            "repository": {"clone_url": str(repo), "html_url": str(repo), "name": "digits"}}
+    return {
+        "ref": "refs/heads/main",
+        "after": sha,
+        "deleted": False,
+        "repository": {"clone_url": str(repo), "html_url": str(repo), "name": "digits"},
+    }
 
 
 def first_epoch(store: Any, run_id: str) -> Any:
@@ -66,8 +76,12 @@ def first_epoch(store: Any, run_id: str) -> Any:
     from trainchain.store.models import EpochMetric, Trial
 
     with store.session() as s:
-        epoch = s.scalars(select(EpochMetric.at).join(Trial, Trial.id == EpochMetric.trial_id)
-                          .where(Trial.run_id == run_id, Trial.number == 0).limit(1)).first()
+        epoch = s.scalars(
+            select(EpochMetric.at)
+            .join(Trial, Trial.id == EpochMetric.trial_id)
+            .where(Trial.run_id == run_id, Trial.number == 0)
+            .limit(1)
+        ).first()
         run = s.get(Run, run_id)
         return epoch, run.status, run.error
 
@@ -88,9 +102,13 @@ def phases(run_id: str, posted: float, stored: float) -> dict[str, float]:
 
     from trainchain import paths
 
-    events = [json.loads(line) for line in
-              (paths.runs_dir() / run_id / "trials" / "000" / "events-1.jsonl").read_text().splitlines()]
-    first = {}
+    events = [
+        json.loads(line)
+        for line in (paths.runs_dir() / run_id / "trials" / "000" / "events-1.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    first: dict[str, float] = {}
     for event in events:
         first.setdefault(event["type"], event["time"])
     return {
@@ -113,8 +131,15 @@ def push_to_first_epoch(root: Path, pushes: int) -> list[tuple[float, float, dic
     make_repo(repo)
     store = Store(f"sqlite:///{root / 'push.db'}")
     with store.session() as s:  # tune off: the figure ends at the baseline's first epoch
-        s.add(Project(name="digits", url=str(repo), branch="main", secret_env="BENCH_PUSH_SECRET",
-                      options={"tune": False}))
+        s.add(
+            Project(
+                name="digits",
+                url=str(repo),
+                branch="main",
+                secret_env="BENCH_PUSH_SECRET",
+                options={"tune": False},
+            )
+        )
     results = []
     with live_server(create_app(store)) as base, httpx.Client(base_url=base, timeout=60) as http:
         http.get("/healthz")  # connection and first-request costs are not the figure
@@ -133,11 +158,18 @@ def push_to_first_epoch(root: Path, pushes: int) -> list[tuple[float, float, dic
                 if status not in ("queued", "running"):
                     raise SystemExit(f"run {run_id} ended {status} before its first epoch: {error}")
                 if time.perf_counter() - start > FIRST_EPOCH_TIMEOUT:
-                    raise SystemExit(f"no first epoch after {FIRST_EPOCH_TIMEOUT:.0f}s (run {run_id})")
+                    raise SystemExit(
+                        f"no first epoch after {FIRST_EPOCH_TIMEOUT:.0f}s (run {run_id})"
+                    )
                 time.sleep(0.05)
-            results.append((answered, time.perf_counter() - start, phases(run_id, posted, time.time())))
-            print(f"push {n}: answered in {answered * 1000:.0f} ms, first epoch after "
-                  f"{results[-1][1]:.1f} s; run ended {wait_run_end(store, run_id)}", flush=True)
+            results.append(
+                (answered, time.perf_counter() - start, phases(run_id, posted, time.time()))
+            )
+            print(
+                f"push {n}: answered in {answered * 1000:.0f} ms, first epoch after "
+                f"{results[-1][1]:.1f} s; run ended {wait_run_end(store, run_id)}",
+                flush=True,
+            )
     return results
 
 
@@ -153,11 +185,20 @@ def answer_latency(root: Path, deliveries: int) -> tuple[list[float], int]:
     with store.session() as s:
         s.add(Project(name="hello", url=url, branch="*", secret_env="BENCH_PUSH_SECRET"))
     latencies, accepted = [], 0
-    with live_server(create_app(store, start_worker=False)) as base, httpx.Client(base_url=base, timeout=30) as http:
+    with (
+        live_server(create_app(store, start_worker=False)) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
         http.get("/healthz")  # connection and first-request costs are not the figure
         for n in range(deliveries):
-            body, headers = github_delivery({"ref": f"refs/heads/b{n % 5}", "after": f"{n + 1:040x}",
-                                             "repository": {"clone_url": url}}, SECRET)
+            body, headers = github_delivery(
+                {
+                    "ref": f"refs/heads/b{n % 5}",
+                    "after": f"{n + 1:040x}",
+                    "repository": {"clone_url": url},
+                },
+                SECRET,
+            )
             start = time.perf_counter()
             r = http.post("/hooks/github", content=body, headers=headers)
             latencies.append(time.perf_counter() - start)
@@ -173,43 +214,57 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
         root = Path(tmp)
-        os.environ.update(TRAINCHAIN_HOME=str(root / "home"), TRAINCHAIN_ENVS_DIR=str(WARM_ENVS),
-                          BENCH_PUSH_SECRET=SECRET)
+        os.environ.update(
+            TRAINCHAIN_HOME=str(root / "home"),
+            TRAINCHAIN_ENVS_DIR=str(WARM_ENVS),
+            BENCH_PUSH_SECRET=SECRET,
+        )
         conditions = machine("fastapi", "uvicorn", "sqlalchemy", "keras")
         pushes = push_to_first_epoch(root, args.pushes)
         latencies, accepted = answer_latency(root, args.deliveries)
     first = [p for _, p, _ in pushes]
     runs = "ran once" if len(first) == 1 else f"median of {len(first)} pushes"
-    text = "\n".join([
-        "## Push to first epoch, webhook answer latency (`bench/bench_push.py`)",
-        "",
-        f"{conditions}.",
-        "",
-        "A real uvicorn server (`trainchain.server.testing.live_server`) and signed GitHub `push` "
-        "deliveries. Push to first epoch: a local git repository of `examples/digits-cnn` "
-        "(Keras 3), one code-only commit per push, warm Keras environment; measured from the "
-        "POST to the first stored epoch of trial 0 (webhook -> queue -> fetch -> detect -> reuse "
-        "env -> start Python + TensorFlow -> load data -> first epoch).",
-        "",
-        "| figure | median | min | max | runs |",
-        "|---|---|---|---|---|",
-        f"| push -> first epoch of trial 0 | {statistics.median(first):.1f} s | {min(first):.1f} s | "
-        f"{max(first):.1f} s | {runs} |",
-        f"| webhook answer while the server is idle | {statistics.median([a for a, _, _ in pushes]) * 1000:.0f} ms | "
-        f"{min(a for a, _, _ in pushes) * 1000:.0f} ms | {max(a for a, _, _ in pushes) * 1000:.0f} ms | {runs} |",
-        "",
-        "Where the time goes (medians over the same pushes):",
-        "",
-        "| phase | median |",
-        "|---|---|",
-        *[f"| {name} | {statistics.median(p[name] for _, _, p in pushes):.2f} s |" for name in pushes[0][2]],
-        "",
-        f"Webhook answer latency over {args.deliveries} signed push deliveries sent one after "
-        f"another (worker off, so runs stay queued; 5 branches, newer pushes supersede queued "
-        f"ones): {accepted} answered 202; **median {statistics.median(latencies) * 1000:.1f} ms, "
-        f"p99 {percentile(latencies, 99) * 1000:.1f} ms** (nearest rank), max "
-        f"{max(latencies) * 1000:.1f} ms.",
-    ])
+    text = "\n".join(
+        [
+            "## Push to first epoch, webhook answer latency (`bench/bench_push.py`)",
+            "",
+            f"{conditions}.",
+            "",
+            "A real uvicorn server (`trainchain.server.testing.live_server`) and signed GitHub "
+            "`push` "
+            "deliveries. Push to first epoch: a local git repository of `examples/digits-cnn` "
+            "(Keras 3), one code-only commit per push, warm Keras environment; measured from the "
+            "POST to the first stored epoch of trial 0 (webhook -> queue -> fetch -> detect -> "
+            "reuse "
+            "env -> start Python + TensorFlow -> load data -> first epoch).",
+            "",
+            "| figure | median | min | max | runs |",
+            "|---|---|---|---|---|",
+            f"| push -> first epoch of trial 0 | {statistics.median(first):.1f} s | "
+            f"{min(first):.1f} s | "
+            f"{max(first):.1f} s | {runs} |",
+            "| webhook answer while the server is idle | "
+            f"{statistics.median([a for a, _, _ in pushes]) * 1000:.0f} ms | "
+            f"{min(a for a, _, _ in pushes) * 1000:.0f} ms | "
+            f"{max(a for a, _, _ in pushes) * 1000:.0f} ms | {runs} |",
+            "",
+            "Where the time goes (medians over the same pushes):",
+            "",
+            "| phase | median |",
+            "|---|---|",
+            *[
+                f"| {name} | {statistics.median(p[name] for _, _, p in pushes):.2f} s |"
+                for name in pushes[0][2]
+            ],
+            "",
+            f"Webhook answer latency over {args.deliveries} signed push deliveries sent one after "
+            f"another (worker off, so runs stay queued; 5 branches, newer pushes supersede queued "
+            f"ones): {accepted} answered 202; **median {statistics.median(latencies) * 1000:.1f} "
+            "ms, "
+            f"p99 {percentile(latencies, 99) * 1000:.1f} ms** (nearest rank), max "
+            f"{max(latencies) * 1000:.1f} ms.",
+        ]
+    )
     assert accepted == args.deliveries, f"only {accepted}/{args.deliveries} deliveries answered 202"
     print(text)
     if not args.no_write:

@@ -42,6 +42,9 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", metavar="SCRIPT", help="run only these (e.g. bench_push.py)"
     )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the figures only (passed to every script)"
+    )
     args = parser.parse_args()
     failed = []
     for script, *rest in FULL if args.full else QUICK:
@@ -50,6 +53,8 @@ def main() -> None:
         if not (HERE / script).exists():  # written by another change; say so, do not fail
             print(f"== {script}: not present, skipped", flush=True)
             continue
+        if args.no_write and "--no-write" in (HERE / script).read_text():
+            rest = [*rest, "--no-write"]
         print(f"== {script} {' '.join(rest)}", flush=True)
         start = time.perf_counter()
         code = subprocess.run([sys.executable, str(HERE / script), *rest]).returncode

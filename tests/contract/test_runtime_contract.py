@@ -174,7 +174,7 @@ def test_log_streams_while_running_and_timeout_kill(
     provisioned: Provisioned, tmp_path: Path
 ) -> None:
     spec, proc = _start(provisioned, tmp_path, mode="slow")
-    sizes = []
+    sizes: list[int] = []
     deadline = time.monotonic() + 120
     while len(sizes) < 2 and time.monotonic() < deadline:
         text = _log(spec)
@@ -209,3 +209,12 @@ def test_cleanup_leaves_nothing_running(provisioned: Provisioned, tmp_path: Path
     else:
         with pytest.raises(ProcessLookupError):
             os.kill(int(proc.id), 0)
+
+
+def test_events_file_inside_the_output_dir(provisioned: Provisioned, tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    spec, proc = _start(provisioned, tmp_path, output_dir=out, events_path=out / "events.jsonl")
+    outcome = proc.wait(240)
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
+    assert (out / "model.json").exists()
+    assert metric_events(out / "events.jsonl")["accuracy"] == pytest.approx(0.25)

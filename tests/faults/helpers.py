@@ -76,8 +76,9 @@ def make_runner(
     snapshot = write_script(tmp / "project", setup.pop("code", CNN_SCRIPT))
     options: dict[str, Any] = {"max_restarts": 3, "restart_backoff": 0.1, "stall_timeout": 300.0}
     options.update(setup)
-    trial_setup = TrialSetup(run_id=run_id, run_dir=tmp / "run", snapshot=snapshot,
-                             entrypoint="train.py", **options)
+    trial_setup = TrialSetup(
+        run_id=run_id, run_dir=tmp / "run", snapshot=snapshot, entrypoint="train.py", **options
+    )
     return store, TrialRunner(store, runtime, env, trial_setup)
 
 
@@ -188,11 +189,16 @@ def check_whole_curve(store: Store, run_id: str, result: TrialResult, epochs: in
         assert first <= done + 1, f"epochs {done + 1}..{first - 1} were never trained: {summary}"
         redone.append(done + 1 - first)
     assert all(r <= 1 for r in redone), f"more than one epoch redone: {redone}: {summary}"
-    assert trial.attempts[-1].outcome == "succeeded" and trial.attempts[-1].last_epoch in (epochs, None)
+    assert trial.attempts[-1].outcome == "succeeded" and trial.attempts[-1].last_epoch in (
+        epochs,
+        None,
+    )
     return redone
 
 
-def seconds_to_resume(run_dir: Path, trial: Trial | int, attempt: int, killed_at: float) -> float | None:
+def seconds_to_resume(
+    run_dir: Path, trial: Trial | int, attempt: int, killed_at: float
+) -> float | None:
     """From the kill to the first epoch event of the next attempt."""
     number = trial if isinstance(trial, int) else trial.number
     events, _ = read_events(str(trial_dirs(run_dir, number).events(attempt + 1)))
@@ -212,7 +218,12 @@ class CaseOutcome:
 
 
 def run_kill_case(
-    tmp: Path, runtime: Runtime, env: Environment, run_id: str, kills: list[Kill], killer: Killer,
+    tmp: Path,
+    runtime: Runtime,
+    env: Environment,
+    run_id: str,
+    kills: list[Kill],
+    killer: Killer,
     epochs: int = EPOCHS,
 ) -> tuple[Store, CaseOutcome]:
     """Train the CNN as trial 0 under ``TrialRunner`` while ``kills`` land; check the curve."""
@@ -228,6 +239,8 @@ def run_kill_case(
         redone = check_whole_curve(store, run_id, result, epochs)
     except AssertionError as exc:
         failure = str(exc)
-    to_resume = [seconds_to_resume(tmp / "run", 0, k.attempt, k.killed_at) if k.killed_at else None
-                 for k in kills]
+    to_resume = [
+        seconds_to_resume(tmp / "run", 0, k.attempt, k.killed_at) if k.killed_at else None
+        for k in kills
+    ]
     return store, CaseOutcome(result, kills, watcher.errors, redone, to_resume, wall, failure)

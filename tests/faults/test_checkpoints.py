@@ -4,7 +4,6 @@ and a deterministic crash that must not burn the restart budget."""
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,6 @@ from tests.faults.helpers import (
     EPOCHS,
     Kill,
     Watcher,
-    check_whole_curve,
     kill_process_group,
     make_runner,
 )
@@ -53,7 +51,10 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated-weights": (lambda d: _truncate(d / WEIGHTS), "previous"),
     "garbage-weights": (lambda d: _garbage(d / WEIGHTS), "previous"),
     "garbage-metadata": (lambda d: _garbage(d / META), "previous"),
-    "both-backups-garbage": (lambda d: [_garbage(d / f) for f in (WEIGHTS, WEIGHTS + ".bkp")], "clean"),
+    "both-backups-garbage": (
+        lambda d: [_garbage(d / f) for f in (WEIGHTS, WEIGHTS + ".bkp")],
+        "clean",
+    ),
 }
 
 
@@ -75,7 +76,9 @@ def test_a_corrupted_latest_checkpoint_falls_back_and_says_so(
     backup = trial_dirs(tmp_path / "run", 0).checkpoints / "keras-fit-1"
     kills = [Kill(1, 4, 0.1)]
     store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "ckpt", restart_backoff=2.0)
-    with Watcher(tmp_path / "run", 0, kills, _kill_then(lambda: corrupt(backup)), run_id="ckpt") as w:
+    with Watcher(
+        tmp_path / "run", 0, kills, _kill_then(lambda: corrupt(backup)), run_id="ckpt"
+    ) as w:
         result = runner.run(0, {})
     assert not w.errors, w.errors
     trial = store.trial("ckpt", 0)
@@ -85,8 +88,6 @@ def test_a_corrupted_latest_checkpoint_falls_back_and_says_so(
     events, _ = read_events(str(trial_dirs(tmp_path / "run", 0).events(2)))
     told = [ev for ev in events if ev.get("type") == "checkpoint" and ev.get("fallback")]
     log = trial_dirs(tmp_path / "run", 0).log(2).read_text(errors="replace")
-    record("checkpoints", name, runtime="local", survived=True, first_epoch=second.first_epoch,
-           last_epoch_before=trial.attempts[0].last_epoch)
     assert told, f"{name}: the restart did not say it fell back: {events}"
     if expected == "previous":  # the backup before the latest: one epoch is trained again
         assert second.first_epoch == trial.attempts[0].last_epoch, (second.first_epoch, told)
@@ -94,16 +95,30 @@ def test_a_corrupted_latest_checkpoint_falls_back_and_says_so(
     else:
         assert told[0]["fallback"] == "clean_start" and second.first_epoch == 1, told
         assert "starts from its first epoch" in log, log[-2000:]
+    record(
+        "checkpoints",
+        name,
+        runtime="local",
+        ok=True,
+        first_epoch=second.first_epoch,
+        last_epoch_before=trial.attempts[0].last_epoch,
+    )
 
 
 @contextlib.contextmanager
 def full_tmpfs(directory: Path, size: str = "256k") -> Iterator[None]:
     """A small tmpfs on ``directory``, filled to the last byte (needs root and mount rights)."""
     directory.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
-                             capture_output=True, text=True)
-    require(mounted.returncode == 0, f"cannot mount a tmpfs ({mounted.stderr.strip()}); run as root "
-            "with CAP_SYS_ADMIN to test a full checkpoint filesystem")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+    )
+    require(
+        mounted.returncode == 0,
+        f"cannot mount a tmpfs ({mounted.stderr.strip()}); run as root "
+        "with CAP_SYS_ADMIN to test a full checkpoint filesystem",
+    )
     try:
         with contextlib.suppress(OSError), open(directory / "filler", "wb") as fh:
             while True:  # until ENOSPC (raised by a write or by the close)
@@ -120,7 +135,10 @@ def test_a_full_checkpoint_filesystem_is_said_and_the_training_still_completes(
     checkpoints = trial_dirs(tmp_path / "run", 0).checkpoints
     store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "full")
     kills = [Kill(1, 3, 0.1)]
-    with full_tmpfs(checkpoints), Watcher(tmp_path / "run", 0, kills, kill_process_group, run_id="full") as w:
+    with (
+        full_tmpfs(checkpoints),
+        Watcher(tmp_path / "run", 0, kills, kill_process_group, run_id="full") as w,
+    ):
         result = runner.run(0, {})
     assert not w.errors, w.errors
     trial = store.trial("full", 0)
@@ -133,8 +151,14 @@ def test_a_full_checkpoint_filesystem_is_said_and_the_training_still_completes(
     assert f"could not write the checkpoint in {checkpoints}" in log, log[-2000:]
     # nothing was saved, so the restart starts over, and says why
     assert trial.attempts[1].first_epoch == 1
-    record("checkpoints", "full-filesystem", runtime="local", survived=True,
-           first_epoch=trial.attempts[1].first_epoch, last_epoch_before=trial.attempts[0].last_epoch)
+    record(
+        "checkpoints",
+        "full-filesystem",
+        runtime="local",
+        ok=True,
+        first_epoch=trial.attempts[1].first_epoch,
+        last_epoch_before=trial.attempts[0].last_epoch,
+    )
 
 
 CRASHING = CNN_SCRIPT + '\nbest = keras.models.load_model("best_model.keras")  # never saved\n'
@@ -152,5 +176,11 @@ def test_a_deterministic_crash_stops_after_two_attempts_as_a_crash_loop(
     assert "best_model.keras" in result.error and "ValueError" in result.error, result.error
     # the second attempt skipped the fit that had finished: the bug is reached at once
     assert trial.attempts[1].first_epoch is None and len(trial.epochs) == EPOCHS
-    record("checkpoints", "deterministic-crash", runtime="local", survived=False,
-           attempts=len(trial.attempts), stopped_as="crash loop")
+    record(
+        "checkpoints",
+        "deterministic-crash",
+        runtime="local",
+        ok=True,
+        attempts=len(trial.attempts),
+        stopped_as="crash loop",
+    )

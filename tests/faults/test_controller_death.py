@@ -51,8 +51,9 @@ params:
 
 
 def _project(root: Path) -> Path:
-    return write_project(root, {"train.py": SCRIPT, "trainchain.yaml": CONFIG,
-                                "requirements.txt": "scikit-learn\n"})
+    return write_project(
+        root, {"train.py": SCRIPT, "trainchain.yaml": CONFIG, "requirements.txt": "scikit-learn\n"}
+    )
 
 
 def _env(home: Path, pause: float) -> dict[str, str]:
@@ -68,14 +69,18 @@ def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _running_trial(db: Path) -> int | None:
-    rows = _query(db, "select t.number from tc_trials t join tc_attempts a on a.trial_id = t.id "
-                      "where a.outcome = 'running'")
+    rows = _query(
+        db,
+        "select t.number from tc_trials t join tc_attempts a on a.trial_id = t.id "
+        "where a.outcome = 'running'",
+    )
     return int(rows[0][0]) if rows else None
 
 
 def _registry(home: Path) -> dict[str, Any]:
-    shown = trainchain("models", "show", "faults-sklearn@champion", "--json",
-                       env={"TRAINCHAIN_HOME": str(home)})
+    shown = trainchain(
+        "models", "show", "faults-sklearn@champion", "--json", env={"TRAINCHAIN_HOME": str(home)}
+    )
     assert shown.returncode == 0, shown.stderr
     version = json.loads(shown.stdout)
     return {k: version[k] for k in ("version", "aliases", "params", "value", "trial", "metric")}
@@ -98,9 +103,12 @@ def test_resume_after_the_controller_is_killed(
 ) -> None:
     proj, home = _project(tmp_path / "proj"), tmp_path / "home"
     db = home / "trainchain.db"
-    controller = subprocess.Popen([sys.executable, "-m", "trainchain", "run", str(proj), "--quiet"],
-                                  env=_env(home, 4.0), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+    controller = subprocess.Popen(
+        [sys.executable, "-m", "trainchain", "run", str(proj), "--quiet"],
+        env=_env(home, 4.0),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and controller.poll() is None and _running_trial(db) != trial:
         time.sleep(0.2)
@@ -110,8 +118,13 @@ def test_resume_after_the_controller_is_killed(
     controller.wait()
     killed_at = time.time()
     (run_id,) = (row[0] for row in _query(db, "select id from tc_runs"))
-    finished = dict(_query(db, "select t.number, count(a.id) from tc_trials t join tc_attempts a "
-                               "on a.trial_id = t.id where t.state != 'running' group by t.id"))
+    finished = dict(
+        _query(
+            db,
+            "select t.number, count(a.id) from tc_trials t join tc_attempts a "
+            "on a.trial_id = t.id where t.state != 'running' group by t.id",
+        )
+    )
 
     proc = trainchain("resume", run_id, "--json", env=_env(home, 0.0))
     assert proc.returncode == 3, proc.stderr  # budget spent below the unreachable target
@@ -123,6 +136,12 @@ def test_resume_after_the_controller_is_killed(
     assert interrupted[0]["outcome"] == "lost" and interrupted[-1]["outcome"] == "succeeded"
     assert [t["params"] for t in report["trials"]] == reference["params"]
     registry = _registry(home)
-    record("controller_death", when, runtime="local", survived=registry == reference["registry"],
-           resumed_after=time.time() - killed_at, trials=len(report["trials"]))
+    record(
+        "controller_death",
+        when,
+        runtime="local",
+        ok=registry == reference["registry"],
+        resumed_after=time.time() - killed_at,
+        trials=len(report["trials"]),
+    )
     assert registry == reference["registry"]

@@ -33,8 +33,10 @@ def plan(rng: random.Random, double: bool) -> list[Kill]:
     if not double:
         return [Kill(1, rng.randint(0, EPOCHS), round(rng.uniform(0, PAUSE + 0.1), 3))]
     first = rng.randint(0, EPOCHS - 3)
-    return [Kill(1, first, round(rng.uniform(0, PAUSE), 3)),
-            Kill(2, rng.randint(first + 1, EPOCHS - 1), round(rng.uniform(0, PAUSE), 3))]
+    return [
+        Kill(1, first, round(rng.uniform(0, PAUSE), 3)),
+        Kill(2, rng.randint(first + 1, EPOCHS - 1), round(rng.uniform(0, PAUSE), 3)),
+    ]
 
 
 PLANS = [plan(_RNG, FULL and _RNG.random() < 0.25) for _ in range(CASES)]
@@ -56,8 +58,19 @@ def test_kill_9_of_the_training_resumes_with_a_whole_curve(
     tmp_path: Path, keras_env: Environment, kills: list[Kill]
 ) -> None:
     print(f"seed {SEED}: kills {kills}")
-    _, case = run_kill_case(tmp_path, LocalRuntime(), keras_env, "kill-local", kills, kill_process_group)
-    record("kill_training", _id(kills), runtime="local", seed=SEED, survived=case.failure is None,
-           redone=case.redone, to_resume=case.to_resume, wall=case.wall, failure=case.failure)
+    _, case = run_kill_case(
+        tmp_path, LocalRuntime(), keras_env, "kill-local", kills, kill_process_group
+    )
+    record(
+        "kill_training",
+        _id(kills),
+        runtime="local",
+        seed=SEED,
+        ok=case.failure is None,
+        redone=case.redone,
+        to_resume=case.to_resume,
+        wall=case.wall,
+        failure=case.failure,
+    )
     if case.failure is not None:
         pytest.fail(f"seed {SEED}, kills {kills}: {case.failure}")

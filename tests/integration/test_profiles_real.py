@@ -18,13 +18,15 @@ from tests.services import require, require_shared_data
 pytestmark = pytest.mark.slow
 
 
+def require_torch_wheel() -> None:
+    """Without the local CPU wheel pip would fetch a multi-GB CUDA build of torch."""
+    wheels = [Path(w) for w in os.environ.get("PIP_FIND_LINKS", "").split()]
+    found = any(any(w.glob("torch-2.13.0*cpu*.whl")) for w in wheels if w.is_dir())
+    require(found, "no torch 2.13.0 CPU wheel in PIP_FIND_LINKS (/opt/wheels on this machine kind)")
+
+
 def test_pytorch_argparse_example_trains_in_its_environment() -> None:
-    wheels = os.environ.get("PIP_FIND_LINKS", "")
-    # Without the local CPU wheel pip would fetch a multi-GB CUDA build of torch.
-    require(
-        any(Path(w).glob("torch-2.13.0*cpu*.whl") for w in wheels.split() if Path(w).is_dir()),
-        "no torch 2.13.0 CPU wheel in PIP_FIND_LINKS (this machine kind keeps one in /opt/wheels)",
-    )
+    require_torch_wheel()
     proc, report = run_json(
         str(EXAMPLES / "pytorch-mlp"), "--no-tune", "--param", "epochs=2", "--param", "lr=0.01"
     )

@@ -43,6 +43,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run one job of the chain against the shared database (for Jenkins).",
     ),
     "images": ("trainchain.cli.images", "images", "Build and list the training images (Docker)."),
+    "monitor": (
+        "trainchain.cli.monitor",
+        "monitor",
+        "Watch trial containers and runs; resume dead trainings from their checkpoint.",
+    ),
     "serve": ("trainchain.cli.serve", "serve", "Start the webhook server, REST API and dashboard."),
     "projects": (
         "trainchain.cli.serve",

@@ -146,7 +146,7 @@ class DockerRuntime(Runtime):
                     LABEL_ATTEMPT: str(trial.attempt),
                 },
                 environment=container_environ(trial),
-                volumes=_volumes(trial),
+                mounts=_mounts(trial),
                 working_dir=CODE,
                 user=f"{os.getuid()}:{os.getgid()}",
                 network_mode="none",
@@ -246,17 +246,25 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
     return environ
 
 
-def _volumes(trial: TrialSpec) -> dict[str, dict[str, str]]:
-    volumes = {
-        str(trial.workdir.resolve()): {"bind": CODE, "mode": "rw"},
-        str(trial.output_dir.resolve()): {"bind": OUTPUT, "mode": "rw"},
-        str(trial.checkpoint_dir.resolve()): {"bind": CHECKPOINTS, "mode": "rw"},
-        str(trial.events_path.parent.resolve()): {"bind": EVENTS_DIR, "mode": "rw"},
-        str(agent_dir()): {"bind": AGENT_DIR, "mode": "ro"},
-    }
-    for name, source in trial.data.items():
-        volumes[str(Path(source).resolve())] = {"bind": f"{CODE}/{name}", "mode": "ro"}
-    return volumes
+def _mounts(trial: TrialSpec) -> list[Any]:
+    """Bind mounts as a list: one host directory may appear at several targets (events in the
+    output directory, say), which a ``volumes`` dict keyed by host path would silently drop."""
+    from docker.types import Mount
+
+    def bind(source: Path, target: str, read_only: bool = False) -> Any:
+        return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
+
+    mounts = [
+        bind(trial.workdir, CODE),
+        bind(trial.output_dir, OUTPUT),
+        bind(trial.checkpoint_dir, CHECKPOINTS),
+        bind(trial.events_path.parent, EVENTS_DIR),
+        bind(agent_dir(), AGENT_DIR, read_only=True),
+    ]
+    mounts += [
+        bind(Path(src), f"{CODE}/{name}", read_only=True) for name, src in trial.data.items()
+    ]
+    return mounts
 
 
 def _limits(trial: TrialSpec) -> dict[str, Any]:
