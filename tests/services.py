@@ -6,6 +6,7 @@ condition fails the test, so nothing CI must run is silently skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -28,7 +29,8 @@ def require_docker() -> None:
     try:
         import docker
 
-        docker.from_env(timeout=5).ping()
+        with contextlib.closing(docker.from_env(timeout=5)) as client:
+            client.ping()
         ok, why = True, ""
     except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
         ok, why = False, str(exc)
