@@ -11,6 +11,7 @@ test:
 	bash scripts/setup.sh test
 	TRAINCHAIN_KERAS2_PYTHON=$${TRAINCHAIN_KERAS2_PYTHON:-/opt/trainchain-keras2/bin/python} \
 	TRAINCHAIN_BASE_IMAGE=$${TRAINCHAIN_BASE_IMAGE:-trainchain/base:bookworm} \
+	TRAINCHAIN_CA_CERTS=$${TRAINCHAIN_CA_CERTS:-/usr/local/share/ca-certificates} \
 		$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
 
 test-fast:

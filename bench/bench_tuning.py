@@ -115,6 +115,17 @@ def med(rows: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in rows))
 
 
+def reused_note(results: dict[str, list[dict[str, Any]]]) -> str:
+    """Rows taken from an earlier invocation (``--results``) say so, with their load."""
+    loads = [r["load"] for rows in results.values() for r in rows if r.get("reused")]
+    if not loads:
+        return ""
+    return (
+        f" {len(loads)} strategy run(s) were reused from an earlier invocation "
+        f"(`--results`), measured at load averages {', '.join(sorted(set(loads)))}."
+    )
+
+
 def render(
     results: dict[str, list[dict[str, Any]]],
     seeds: list[int],
@@ -133,7 +144,7 @@ def render(
     lines = [
         "## Tuning efficiency: digits CNN from weak defaults to 0.90 (`bench/bench_tuning.py`)",
         "",
-        f"{conditions}; load average at the end {load()}.",
+        f"{conditions}; load average at the end {load()}.{reused_note(results)}",
         "",
         f"**{n} seed(s) ran** ({', '.join(map(str, seeds))}){short}. "
         "`examples/digits-cnn` unmodified (EPOCHS=3, LEARNING_RATE=1e-4: baseline ~0.3-0.7), "
@@ -150,8 +161,8 @@ def render(
         "whenever the target is reached within those trials. Weight initialisation is not seeded.",
         "",
         "| strategy | reached 0.90 | median trials | median epochs | median wall time | trials "
-        "per seed | epochs per seed |",
-        "|---|---|---|---|---|---|---|",
+        "per seed | pruned per seed | epochs per seed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in METHODS:
         rows = results[m]
@@ -162,6 +173,7 @@ def render(
             f"{med(rows, 'trials'):g} | "
             f"{med(rows, 'epochs'):g} | {med(rows, 'seconds'):.0f} s | "
             f"{', '.join(str(r['trials']) + ('' if r['reached'] else '*') for r in rows)} | "
+            f"{', '.join(str((r.get('states') or []).count('pruned')) for r in rows)} | "
             f"{', '.join(str(r['epochs']) for r in rows)} |"
         )
     if results["tpe"] and results["random"] and results["naive"]:
@@ -225,6 +237,7 @@ def main() -> None:
             for m in METHODS:
                 start = time.perf_counter()
                 if (seed, m) in done:
+                    done[seed, m].update(reused=True, load=done[seed, m].get("load", "unknown"))
                     results[m].append(done[seed, m])
                     continue
                 row = (
@@ -232,6 +245,7 @@ def main() -> None:
                     if m == "naive"
                     else run_search(m, seed, args.max_trials, Path(tmp))
                 )
+                row["load"] = load()
                 results[m].append(row)
                 print(f"seed {seed} {m}: {row} ({time.perf_counter() - start:.0f} s)", flush=True)
                 if args.results:

@@ -16,7 +16,7 @@ from typing import Any
 
 from trainchain.agent.events import read_events
 from trainchain.runtimes.base import Environment, Runtime
-from trainchain.store import Run, Store, Trial
+from trainchain.store import Run, Store
 from trainchain.trials.runner import TrialResult, TrialRunner, TrialSetup
 from trainchain.trials.workspace import trial_dirs
 
@@ -166,14 +166,6 @@ def _is_trigger(ev: dict[str, Any], after_epoch: int) -> bool:
     return ev.get("type") == "epoch" and int(ev.get("epoch", 0)) >= after_epoch
 
 
-@dataclass(frozen=True)
-class Recovery:
-    """What one crash cost: epochs trained twice and the time to the resumed first epoch."""
-
-    epochs_redone: int
-    seconds_to_resumed_epoch: float | None
-
-
 def check_whole_curve(store: Store, run_id: str, result: TrialResult, epochs: int) -> list[int]:
     """Assert the trial finished every epoch once, resuming each attempt where the last stopped;
     return the epochs redone per restart."""
@@ -196,12 +188,9 @@ def check_whole_curve(store: Store, run_id: str, result: TrialResult, epochs: in
     return redone
 
 
-def seconds_to_resume(
-    run_dir: Path, trial: Trial | int, attempt: int, killed_at: float
-) -> float | None:
+def seconds_to_resume(run_dir: Path, trial: int, attempt: int, killed_at: float) -> float | None:
     """From the kill to the first epoch event of the next attempt."""
-    number = trial if isinstance(trial, int) else trial.number
-    events, _ = read_events(str(trial_dirs(run_dir, number).events(attempt + 1)))
+    events, _ = read_events(str(trial_dirs(run_dir, trial).events(attempt + 1)))
     first = next((ev for ev in events if ev.get("type") == "epoch"), None)
     return None if first is None else float(first["time"]) - killed_at
 

@@ -42,8 +42,9 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
 
 
-def _garbage(path: Path) -> None:
-    path.write_bytes(b"\x00garbage, not a checkpoint\xff" * 64)
+def _garbage(*files: Path) -> None:
+    for path in files:
+        path.write_bytes(b"\x00garbage, not a checkpoint\xff" * 64)
 
 
 # name -> (what to break in keras-fit-1 after the kill, "previous" | "clean" fallback expected)
@@ -51,10 +52,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated-weights": (lambda d: _truncate(d / WEIGHTS), "previous"),
     "garbage-weights": (lambda d: _garbage(d / WEIGHTS), "previous"),
     "garbage-metadata": (lambda d: _garbage(d / META), "previous"),
-    "both-backups-garbage": (
-        lambda d: [_garbage(d / f) for f in (WEIGHTS, WEIGHTS + ".bkp")],
-        "clean",
-    ),
+    "both-backups-garbage": (lambda d: _garbage(d / WEIGHTS, d / f"{WEIGHTS}.bkp"), "clean"),
 }
 
 

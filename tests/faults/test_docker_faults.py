@@ -57,7 +57,7 @@ def docker_killer(runtime: Any) -> Any:
         ]
         assert running, f"no running container for attempt {attempt} of {run_id}"
         runtime.client.containers.get(running[0].id).kill()  # SIGKILL, as `docker kill`
-        return running[0].name
+        return str(running[0].name)
 
     return kill
 
@@ -94,7 +94,7 @@ def test_docker_corrupted_checkpoint_falls_back_to_the_previous_one(
     kill = docker_killer(docker_runtime)
 
     def killer(run_id: str, start: dict[str, Any], attempt: int) -> str:
-        target = kill(run_id, start, attempt)
+        target: str = kill(run_id, start, attempt)
         time.sleep(0.5)  # the container is gone; the runner restarts after its backoff
         corrupt(backup)
         return target

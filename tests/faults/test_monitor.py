@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -37,10 +38,11 @@ def _wait_for_trial(proc: subprocess.Popen[bytes], db: Path) -> None:
     assert proc.poll() is None, "the run ended before the monitor could see it"
 
 
-def _monitor(*args: str) -> dict[str, object]:
+def _monitor(*args: str) -> dict[str, Any]:
     result = CliRunner().invoke(monitor, ["--once", "--json", "--no-docker", "--grace", "1", *args])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    outcome: dict[str, Any] = json.loads(result.stdout)
+    return outcome
 
 
 @pytest.mark.slow
@@ -57,8 +59,8 @@ def test_monitor_once_resumes_a_run_whose_controller_was_killed(
 
     outcome = _monitor()
     (run_id,) = (row[0] for row in _query(db, "select id from tc_runs"))
-    assert [r["run_id"] for r in outcome["resumed"]] == [run_id], outcome  # type: ignore[index]
-    assert "controller lock" in outcome["resumed"][0]["reason"]  # type: ignore[index]
+    assert [r["run_id"] for r in outcome["resumed"]] == [run_id], outcome
+    assert "controller lock" in outcome["resumed"][0]["reason"]
     status = _query(db, f"select status from tc_runs where id = '{run_id}'")[0][0]
     assert status in ("succeeded", "target_not_reached"), status
     outcomes = [row[0] for row in _query(db, "select a.outcome from tc_attempts a order by a.id")]
