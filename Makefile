@@ -12,7 +12,7 @@ test:
 	TRAINCHAIN_KERAS2_PYTHON=$${TRAINCHAIN_KERAS2_PYTHON:-/opt/trainchain-keras2/bin/python} \
 	TRAINCHAIN_BASE_IMAGE=$${TRAINCHAIN_BASE_IMAGE:-trainchain/base:bookworm} \
 	TRAINCHAIN_CA_CERTS=$${TRAINCHAIN_CA_CERTS:-/usr/local/share/ca-certificates} \
-		$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
+		$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15 -m "not heavy" -rs
 
 test-fast:
 	$(PYTHON) -m pytest -q -m "not slow and not docker and not browser"

@@ -159,11 +159,9 @@ def test_killed_by_signal(provisioned: Provisioned, tmp_path: Path) -> None:
     assert outcome.signal == signal.SIGKILL
 
 
+# Containers only: the local runtime sets no per-trial memory limit to exceed (documented).
+@pytest.mark.parametrize("provisioned", [RUNTIMES[1]], indirect=True)
 def test_real_oom_under_memory_limit(provisioned: Provisioned, tmp_path: Path) -> None:
-    if provisioned[0].name == "local":
-        pytest.skip(
-            "local: no per-trial memory limit to exceed (OOM is only classified in containers)"
-        )
     spec, proc = _start(provisioned, tmp_path, mode="oom", resources=Resources(memory="96m"))
     outcome = proc.wait(240)
     assert outcome is not None, _log(spec)
