@@ -145,8 +145,8 @@ def main() -> None:
     best = run.best
     text = "\n".join(
         [
-            "## Headline: the original cat/dog CNN to 0.80 validation accuracy "
-            "(`bench/bench_catdog.py`)",
+            "## Headline: the original cat/dog CNN to 0.80 validation accuracy, "
+            f"seed {args.seed}, budget {args.max_trials} trials (`bench/bench_catdog.py`)",
             "",
             f"**Ran once** (one seed, {args.seed}); a single run, not a median. "
             f"`trainchain run examples/catdog-cnn {' '.join(command)} "

@@ -175,8 +175,9 @@ def main() -> int:
     ]
     write_section(
         "recovery",
-        f"Recovery from kill -9 of a Keras CNN trial (bench/bench_recovery.py).\n"
-        f"Machine: {machine()}.\n\n" + "\n".join(lines),
+        "## Recovery from kill -9 of a Keras CNN trial (`bench/bench_recovery.py`)\n\n"
+        "Per case and per runtime: docs/reliability.md.\n"
+        f"Machine: {machine()}.\nCode: {code_under_test()}.\n\n" + "\n".join(lines),
     )
     print(head + "\n".join(lines))
     return 0 if code == 0 else 1

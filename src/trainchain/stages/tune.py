@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trainchain.trials import metrics as M
@@ -161,6 +161,10 @@ class _Search:
                 self.seen.add(_key(row.params))
                 return number, trial, dict(row.params)
         while True:
+            if self.settings.seed is not None:
+                # A sampler seeded per ask: a resumed search asks what an uninterrupted one would.
+                seed = self.settings.seed + 1000 * self.next_number + self.duplicates
+                self.study.sampler = make_sampler(self.optuna, replace(self.settings, seed=seed))
             trial = self.study.ask(self.distributions)
             params = {**self.settings.fixed, **trial.params}
             if _key(params) not in self.seen:
