@@ -24,10 +24,10 @@ class ParamSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["int", "float", "categorical", "bool"] = Field(description="kind of value")
-    low: float | None = Field(None, description="lower bound (int/float)")
-    high: float | None = Field(None, description="upper bound (int/float)")
+    low: int | float | None = Field(None, description="lower bound (int/float)")
+    high: int | float | None = Field(None, description="upper bound (int/float)")
     log: bool = Field(False, description="sample on a log scale")
-    step: float | None = Field(None, description="grid step (int/float)")
+    step: int | float | None = Field(None, description="grid step (int/float)")
     choices: list[Any] | None = Field(None, description="values of a categorical")
     default: Any = Field(None, description="baseline value")
 

@@ -79,8 +79,18 @@ class Pipeline:
             return run.id
 
     def execute(self, run_id: str, only: Stage | None = None) -> RunOutcome:
-        """Run the unfinished stages (or just ``only``, for Jenkins' one-job-per-stage)."""
+        """Run the unfinished stages (or just ``only``, for Jenkins' one-job-per-stage).
+
+        Holds the run's controller lock throughout (``RunBusyError`` if another live process
+        executes it), so ``trainchain monitor`` knows a run whose lock is free has no controller.
+        """
+        from trainchain.supervise import controller_lock
+
         run = self.store.get_run(run_id)
+        with controller_lock(self.run_dir(run.id)):
+            return self._execute(run, only)
+
+    def _execute(self, run: Run, only: Stage | None) -> RunOutcome:
         stages = [only] if only else [stage for stage in ORDER if not self._finished(run.id, stage)]
         if not stages:  # nothing left: report the run as it ended, announce nothing again
             report = self.report(run.id)

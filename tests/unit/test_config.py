@@ -68,3 +68,9 @@ def test_flags_override_the_file_and_merge_dicts(tmp_path: Path) -> None:
 def test_bad_flag_value_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="max_trials"):
         override(Config(), max_trials=-1)
+
+
+def test_integer_bounds_stay_integers(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "params:\n  UNITS: {type: int, low: 20, high: 300}\n"))
+    spec = config.params["UNITS"]
+    assert spec.low == 20 and isinstance(spec.low, int)  # type: ignore[union-attr]

@@ -179,10 +179,28 @@ def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None
         with open(meta_path + ".tmp", "w", encoding="utf-8") as fh:
             json.dump(meta, fh)
         os.replace(meta_path + ".tmp", meta_path)
+        _remove_backup(ckpt_dir)  # only now: a kill before this line resumes from the backup
     except Exception as exc:  # noqa: BLE001 - training succeeded; only resume is weaker
         logger.warning(
             "could not record the finished fit in %s (%s: %s)", ckpt_dir, type(exc).__name__, exc
         )
+
+
+BACKUP_FILES = (
+    "latest.weights.h5",
+    "latest.weights.h5.bkp",
+    "training_metadata.json",
+    "training_metadata.json.bkp",
+)
+
+
+def _remove_backup(ckpt_dir: str) -> None:
+    """The ``BackupAndRestore`` files of a fit that is now marked completed."""
+    for name in BACKUP_FILES:
+        try:
+            os.remove(os.path.join(ckpt_dir, name))
+        except FileNotFoundError:
+            pass
 
 
 def _jsonable(value: Any) -> Any:
@@ -200,7 +218,10 @@ def backup_callback(keras: Any, backup_dir: str) -> Any:
         _backup_classes[key] = _make_backup_class(base)
     import inspect
 
-    options: dict[str, Any] = {"save_freq": "epoch", "delete_checkpoint": True}
+    # The backup is kept at the end of fit and removed by ``mark_completed`` once the
+    # finished-fit marker is written: deleting it first left a window where a kill lost the
+    # whole fit (every epoch trained again).
+    options: dict[str, Any] = {"save_freq": "epoch", "delete_checkpoint": False}
     if "double_checkpoint" in inspect.signature(base.__init__).parameters:
         options["double_checkpoint"] = True  # keep the previous backup for a torn write
     return _backup_classes[key](backup_dir, **options)
@@ -211,8 +232,10 @@ def _make_backup_class(base: type) -> type:
         def on_train_begin(self, logs: Any = None) -> None:
             resumed = os.path.isdir(self.backup_dir) and bool(os.listdir(self.backup_dir))
             try:
-                super().on_train_begin(logs)
-            except Exception as exc:  # noqa: BLE001 - unreadable backup: start clean, say so
+                self._restore()
+            except Exception as exc:  # noqa: BLE001 - latest backup unreadable: try the previous
+                if self._restore_previous(exc):
+                    return
                 logger.warning(
                     "the checkpoint in %s is unreadable (%s: %s); this fit starts "
                     "from its first epoch",
@@ -228,6 +251,7 @@ def _make_backup_class(base: type) -> type:
                     path=self.backup_dir,
                     epoch=None,
                     restored=False,
+                    fallback="clean_start",
                     error=f"{type(exc).__name__}: {exc}",
                 )
                 return
@@ -235,8 +259,70 @@ def _make_backup_class(base: type) -> type:
                 epoch = getattr(self.model, "_initial_epoch", None)
                 events.emit("checkpoint", path=self.backup_dir, epoch=epoch, restored=True)
 
+        def _restore(self) -> None:
+            # Keras 3's own on_train_begin falls back to the previous backup silently and only
+            # on OSError; load the latest ourselves so every fallback is ours and is said.
+            if hasattr(self, "_load_model") and hasattr(self, "_prev_weights_path"):
+                self._load_model()
+            else:  # tf_keras (Keras 2): its own restore logic
+                super().on_train_begin(None)
+
+        def _restore_previous(self, error: BaseException) -> bool:
+            """Load the backup before the latest (``double_checkpoint``); False if none loads."""
+            previous = getattr(self, "_prev_weights_path", None)
+            if not previous or not os.path.exists(previous):
+                return False
+            prev_meta = self._prev_training_metadata_path
+            try:
+                shutil.copyfile(previous, self._weights_path)
+                if os.path.exists(prev_meta):
+                    shutil.copyfile(prev_meta, self._training_metadata_path)
+                elif os.path.exists(self._training_metadata_path):
+                    os.remove(self._training_metadata_path)
+                self._load_model()
+            except Exception as exc:  # noqa: BLE001 - the previous one is bad too
+                logger.warning(
+                    "the previous checkpoint in %s is unreadable too (%s: %s)",
+                    self.backup_dir,
+                    type(exc).__name__,
+                    exc,
+                )
+                return False
+            epoch = getattr(self.model, "_initial_epoch", None)
+            logger.warning(
+                "the latest checkpoint in %s is unreadable (%s: %s); resuming from the "
+                "previous one (after epoch %s)",
+                self.backup_dir, type(error).__name__, error, epoch,
+            )  # fmt: skip
+            events.emit(
+                "checkpoint",
+                path=self.backup_dir,
+                epoch=epoch,
+                restored=True,
+                fallback="previous",
+                error=f"{type(error).__name__}: {error}",
+            )
+            return True
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            super().on_epoch_end(epoch, logs)
+            try:
+                super().on_epoch_end(epoch, logs)
+            except OSError as exc:  # a full or read-only disk must not end the training
+                if not getattr(self, "_write_failed", False):
+                    logger.warning(
+                        "could not write the checkpoint in %s (%s: %s); training goes on, "
+                        "but a restart resumes from an older checkpoint or the first epoch: "
+                        "free space there",
+                        self.backup_dir, type(exc).__name__, exc,
+                    )  # fmt: skip
+                self._write_failed = True
+                events.emit(
+                    "checkpoint",
+                    path=self.backup_dir,
+                    epoch=epoch + 1,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return
             events.emit("checkpoint", path=self.backup_dir, epoch=epoch + 1)
 
     return TrainchainBackup
