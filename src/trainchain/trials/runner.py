@@ -97,8 +97,10 @@ class TrialRunner:
         if trial.state != TrialState.RUNNING.value:
             return self._result(trial)  # finished before a controller restart: never rerun
         self.progress({"kind": "trial_start", "trial": number, "params": trial.params})
-        self._close_orphans(trial)
+        finished = self._close_orphans(trial)
         trial = self.store.trial(self.setup.run_id, number) or trial
+        if finished is not None:  # it ended well while no controller watched: keep its result
+            return self._finish_success(trial, finished[1], finished[0])
         history = [self._summary(a) for a in trial.attempts]
         params = dict(trial.params)
         while True:
@@ -299,14 +301,32 @@ class TrialRunner:
         assert row is not None
         return row
 
-    def _close_orphans(self, trial: Trial) -> None:
-        """An attempt still 'running' belongs to a controller that died: stop it, mark it lost."""
+    def _close_orphans(self, trial: Trial) -> tuple[int, list[dict[str, Any]]] | None:
+        """An attempt still 'running' belongs to a controller that died.
+
+        If its events show it finished well, it is kept (number and events are returned) and
+        its unrecorded epochs are stored; otherwise its process is stopped and it is marked lost.
+        """
         for attempt in trial.attempts:
             if attempt.outcome != "running":
                 continue
             stopped = bool(attempt.process_id) and self.runtime.reap(
                 attempt.process_id or "", self.setup.run_id
             )
+            path = trial_dirs(self.setup.run_dir, trial.number).events(attempt.number)
+            events, _ = read_events(str(path))
+            end = next((ev for ev in reversed(events) if ev.get("type") == "end"), None)
+            if not stopped and end is not None and end.get("status") == "ok":
+                for ev in map(_as_epoch, events):
+                    if ev is not None and int(ev.get("epoch", 0)) > (attempt.last_epoch or 0):
+                        self._record_epoch(trial, attempt.number, ev, None)
+                with self.store.session() as s:
+                    row = s.get(Attempt, attempt.id)
+                    if row is not None:
+                        row.outcome = OutcomeKind.SUCCEEDED.value
+                        row.reason = "finished while the controller was down; result kept"
+                        row.ended_at = utcnow()
+                return attempt.number, events
             with self.store.session() as s:
                 row = s.get(Attempt, attempt.id)
                 if row is not None:
@@ -315,6 +335,7 @@ class TrialRunner:
                         "; its orphaned process was stopped" if stopped else ""
                     )
                     row.ended_at = utcnow()
+        return None
 
     def _summary(self, a: Attempt) -> AttemptSummary:
         return AttemptSummary(

@@ -1,0 +1,61 @@
+"""Resume after a controller death: what an orphaned attempt left behind decides what happens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trainchain.runtimes.base import Environment, EnvSpec, Runtime, TrialProcess, TrialSpec
+from trainchain.store import Attempt, Run, Store, Trial
+from trainchain.trials.policy import TrialState
+from trainchain.trials.runner import TrialRunner, TrialSetup
+from trainchain.trials.workspace import trial_dirs
+
+
+class NoStartRuntime(Runtime):
+    """A test double behind our own ABC: records reaps, refuses to start anything."""
+
+    name = "nostart"
+
+    def __init__(self) -> None:
+        self.reaped: list[str] = []
+
+    def provision(self, spec: EnvSpec, log: object) -> Environment:  # type: ignore[override]
+        return Environment(runtime=self.name, key="k")
+
+    def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
+        raise AssertionError("a finished orphan must not be trained again")
+
+    def reap(self, process_id: str, run_id: str) -> bool:
+        self.reaped.append(process_id)
+        return False  # the process is gone
+
+
+def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db'}")
+    with store.session() as s:
+        run = Run(source="/src", name="m")
+        s.add(run)
+        s.flush()
+        run_id = run.id
+        trial = Trial(run_id=run_id, number=0, params={"EPOCHS": 2}, state="running")
+        s.add(trial)
+        s.flush()
+        s.add(Attempt(trial_id=trial.id, number=1, process_id="4242", outcome="running", last_epoch=1))
+    run_dir = tmp_path / "run"
+    events = trial_dirs(run_dir, 0).events(1)
+    events.parent.mkdir(parents=True)
+    lines = [
+        {"type": "epoch", "epoch": 1, "metrics": {"val_accuracy": 0.5}},
+        {"type": "epoch", "epoch": 2, "metrics": {"val_accuracy": 0.7}},
+        {"type": "end", "status": "ok", "exception": None},
+    ]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    runtime = NoStartRuntime()
+    setup = TrialSetup(run_id=run_id, run_dir=run_dir, snapshot=tmp_path, entrypoint="train.py")
+    result = TrialRunner(store, runtime, Environment("nostart", "k"), setup).run(0, {"EPOCHS": 2})
+    assert runtime.reaped == ["4242"]
+    assert result.state == TrialState.COMPLETE and result.value == 0.7
+    row = store.trial(run_id, 0)
+    assert row is not None and [e.epoch for e in row.epochs] == [2]  # epoch 1 was stored live
+    assert row.attempts[0].outcome == "succeeded" and "result kept" in row.attempts[0].reason
