@@ -41,7 +41,9 @@ def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None
         trial = Trial(run_id=run_id, number=0, params={"EPOCHS": 2}, state="running")
         s.add(trial)
         s.flush()
-        s.add(Attempt(trial_id=trial.id, number=1, process_id="4242", outcome="running", last_epoch=1))
+        s.add(
+            Attempt(trial_id=trial.id, number=1, process_id="4242", outcome="running", last_epoch=1)
+        )
     run_dir = tmp_path / "run"
     events = trial_dirs(run_dir, 0).events(1)
     events.parent.mkdir(parents=True)
