@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from tests.services import require, require_chromium
 
+from trainchain import paths
 from trainchain.pipeline import Pipeline
 from trainchain.server.app import create_app
 from trainchain.server.testing import live_server
@@ -51,6 +52,9 @@ def test_dashboard_renders_stage_boxes_and_trial_chart(tmp_path: Path) -> None:
         require(False, "playwright is not installed (pip install playwright)")
     store = Store(f"sqlite:///{tmp_path / 'ui.db'}")
     run_id = seed(store)
+    log = paths.runs_dir() / run_id / "trials" / "003" / "attempt-1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("Epoch 3/3 - val_accuracy: 0.9300\n")
     ARTIFACTS.mkdir(exist_ok=True)
     with live_server(create_app(store, start_worker=False, open_dashboard=True)) as base, \
             sync_playwright() as pw:
@@ -74,6 +78,11 @@ def test_dashboard_renders_stage_boxes_and_trial_chart(tmp_path: Path) -> None:
         assert page.locator("svg#chart").bounding_box()["width"] > 100  # type: ignore[index]
         assert page.locator("#trials tr.trial-row").count() == 4
         assert "keras" in page.content() and "train.py:3 import keras" in page.content()
+        curve = page.locator("svg.epoch-curve[data-metric='val_accuracy']")
+        assert curve.locator("circle").count() == 3  # the best trial's (3) epochs
+        page.wait_for_function(
+            "document.getElementById('logs').textContent.includes('val_accuracy: 0.9300')"
+        )  # the live log arrived over server-sent events
         page.screenshot(path=str(ARTIFACTS / "dashboard-run.png"), full_page=True)
         page.goto(f"{base}/models")
         assert "No models registered yet" in page.content()

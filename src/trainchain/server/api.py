@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -93,6 +93,14 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
     @api.get("/runs/{run_id}/logs", response_class=PlainTextResponse)
     def get_run_logs(run_id: str) -> str:
         return run_logs(store, run_id)
+
+    @api.get("/runs/{run_id}/logs/stream", response_class=StreamingResponse)
+    def stream_run_logs(run_id: str) -> StreamingResponse:
+        """Server-sent events: each new log line as it is written, then an ``end`` event."""
+        from trainchain.server.logstream import follow
+
+        store.get_run(run_id)  # 404 now, not inside the stream
+        return StreamingResponse(follow(store, run_id), media_type="text/event-stream")
 
     @api.get("/models")
     def get_models() -> list[dict[str, Any]]:

@@ -42,8 +42,31 @@ def chart(values: list[tuple[int, float]], target: float | None, goal: str) -> d
         "points": points,
         "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
         "target_y": y(target) if target is not None else None,
-        "target": target, "goal": goal, "low": low, "high": high,
-        "width": width, "height": height,
+        "target": target,
+        "goal": goal,
+        "low": low,
+        "high": high,
+        "width": width,
+        "height": height,
+    }
+
+
+def epoch_curves(report: Any) -> dict[str, dict[str, Any]]:
+    """Per-epoch curves of the best trial: the metric and its val_ twin, when recorded."""
+    if not report.best:
+        return {}
+    trial = next((t for t in report.trials if t.number == report.best["trial"]), None)
+    if trial is None:
+        return {}
+    base = report.metric.name.removeprefix("val_").removeprefix("test_")
+    latest: dict[str, dict[int, float]] = {}
+    for row in trial.epochs:  # a resumed epoch: the last attempt's value wins
+        for name, value in row["metrics"].items():
+            latest.setdefault(name, {})[int(row["epoch"])] = float(value)
+    return {
+        name: chart(sorted(latest[name].items()), report.metric.target, report.metric.goal)
+        for name in (f"val_{base}", base)
+        if name in latest
     }
 
 
@@ -62,8 +85,13 @@ def router(store: Store) -> APIRouter:
         for run in records.list_runs(store, limit=50):
             states = {s.stage: s.state for s in run.stages}
             best = build_report(store, run).best
-            rows.append({"run": records.run_summary(run), "states": states,
-                         "best": best["value"] if best else None})
+            rows.append(
+                {
+                    "run": records.run_summary(run),
+                    "states": states,
+                    "best": best["value"] if best else None,
+                }
+            )
         return _page("index.html", rows=rows, token=request.query_params.get("token", ""))
 
     @pages.get("/runs/{run_id}")
@@ -74,19 +102,28 @@ def router(store: Store) -> APIRouter:
         report = build_report(store, run)
         values = [(t.number, t.value) for t in report.trials if t.value is not None]
         return _page(
-            "run.html", run=records.run_summary(run), report=report, detection=run.detection,
+            "run.html",
+            run=records.run_summary(run),
+            report=report,
+            detection=run.detection,
             states={s.stage: s.state for s in run.stages},
             chart=chart(values, report.metric.target, report.metric.goal),
+            curves=epoch_curves(report),
             token=request.query_params.get("token", ""),
         )
 
     @pages.get("/models")
     def models_page(request: Request) -> HTMLResponse:
         with store.session() as s:
-            versions = list(s.scalars(select(ModelVersion).order_by(ModelVersion.name,
-                                                                     ModelVersion.version)))
+            versions = list(
+                s.scalars(select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version))
+            )
         aliases = {name: store.aliases(name) for name in {v.name for v in versions}}
-        return _page("models.html", versions=versions, aliases=aliases,
-                     token=request.query_params.get("token", ""))
+        return _page(
+            "models.html",
+            versions=versions,
+            aliases=aliases,
+            token=request.query_params.get("token", ""),
+        )
 
     return pages
