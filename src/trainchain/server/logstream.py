@@ -26,7 +26,8 @@ def follow(store: Store, run_id: str, poll: float = POLL_SECONDS) -> Iterator[st
         for log_file in sorted(root.rglob("*.log")) if root.exists() else []:
             for line in _new_lines(log_file, offsets):
                 sent = True
-                yield f"data: {json.dumps({'file': str(log_file.relative_to(root)), 'line': line})}\n\n"
+                frame = {"file": str(log_file.relative_to(root)), "line": line}
+                yield f"data: {json.dumps(frame)}\n\n"
         status = store.get_run(run.id).status
         if not sent and status not in LIVE_STATES:
             yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
