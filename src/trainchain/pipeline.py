@@ -269,17 +269,9 @@ class Pipeline:
         from trainchain.trials.workspace import trial_dirs
 
         config = self.config(run)
-        complete = [
-            t
-            for t in self.store.trials(run.id)
-            if t.state == "complete" and t.value is not None and t.metric_name == run.metric_name
-        ]
-        if not complete:
+        best = M.best_trial(self.store.trials(run.id), run.metric_name, config.goal)
+        if best is None:
             raise _TrialError("no trial completed with a metric; nothing to register")
-        best = complete[0]
-        for t in complete[1:]:
-            if M.better(t.value, best.value, config.goal):
-                best = t
         assert best.value is not None and best.metric_name is not None
         candidate = Candidate(
             run_id=run.id,
@@ -369,8 +361,6 @@ class Pipeline:
 
     def _warm_start(self, run: Run) -> list[dict[str, Any]]:
         """The best parameters of earlier runs of this model and branch, best first."""
-        from trainchain.trials import metrics as M
-
         config = self.config(run)
         versions = [
             v
@@ -378,7 +368,6 @@ class Pipeline:
             if v.branch == run.branch and v.run_id != run.id and v.metric_name == run.metric_name
         ]
         versions.sort(key=lambda v: v.value, reverse=config.goal == "maximize")
-        del M
         return [dict(v.params) for v in versions[:2]]
 
     def _finish(
@@ -393,18 +382,9 @@ class Pipeline:
 
         run = self.store.get_run(run_id)
         if status is None:
-            best = max(
-                (
-                    t.value
-                    for t in self.store.trials(run_id)
-                    if t.state == "complete"
-                    and t.value is not None
-                    and t.metric_name == run.metric_name
-                ),
-                default=None,
-                key=lambda v: v if self.config(run).goal == "maximize" else -v,
-            )
-            reached = M.reaches(best, self.config(run).target, self.config(run).goal)
+            config = self.config(run)
+            best = M.best_trial(self.store.trials(run_id), run.metric_name, config.goal)
+            reached = best is not None and M.reaches(best.value, config.target, config.goal)
             status = RunStatus.SUCCEEDED if reached else RunStatus.TARGET_NOT_REACHED
         self.store.update_run(
             run_id,

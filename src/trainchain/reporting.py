@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from trainchain.report import AttemptReport, MetricSpec, ModelReport, RunReport, TrialReport
 from trainchain.store import Run, Store
+from trainchain.trials.metrics import best_trial
 
 
 def _iso(value: object) -> str | None:
@@ -49,14 +50,9 @@ def build_report(store: Store, run: Run) -> RunReport:
         for t in trials
     ]
     goal = config.get("goal", "maximize")
-    scored = [
-        t
-        for t in trials
-        if t.state == "complete" and t.value is not None and t.metric_name == run.metric_name
-    ]
+    pick = best_trial(trials, run.metric_name, goal)
     best = None
-    if scored:
-        pick = (max if goal == "maximize" else min)(scored, key=lambda t: t.value or 0.0)
+    if pick is not None:
         best = {"trial": pick.number, "value": pick.value, "params": dict(pick.params)}
     baseline = next((t for t in trials if t.number == 0), None)
     model = None

@@ -9,24 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.services import require
+from tests.services import require, require_docker
 from trainchain.runtimes.base import Resources, TrialSpec
 
 DEFAULT_BASE_IMAGE = "trainchain/base:bookworm"
 
 
 def require_engine() -> None:
-    """Skip locally / fail in CI without a Docker engine (closing the probe's connection:
-    pytest runs with ``filterwarnings = error`` and a leaked socket is a ResourceWarning)."""
-    try:
-        import docker
-
-        with contextlib.closing(docker.from_env(timeout=10)) as client:
-            client.ping()
-        ok, why = True, ""
-    except Exception as exc:  # noqa: BLE001 - any failure means "no engine here"
-        ok, why = False, str(exc)
-    require(ok, f"no Docker engine answers ({why}); start it with scripts/start-dockerd.sh")
+    """Skip locally / fail in CI without a Docker engine."""
+    require_docker()
 
 
 @contextlib.contextmanager

@@ -57,3 +57,27 @@ def test_helpers() -> None:
         and better(0.1, 0.2, "minimize")
         and not better(None, 0.1, "maximize")
     )
+
+
+def test_best_trial_counts_only_complete_trials_on_the_same_metric() -> None:
+    from dataclasses import dataclass
+
+    from trainchain.trials.metrics import best_trial
+
+    @dataclass
+    class T:
+        state: str
+        value: float | None
+        metric_name: str | None
+
+    trials = [
+        T("complete", 0.7, "accuracy"),
+        T("complete", 0.95, "f1"),
+        T("failed", None, None),
+        T("pruned", 0.99, "accuracy"),
+        T("complete", 0.8, "accuracy"),
+        T("complete", 0.8, "accuracy"),
+    ]
+    assert best_trial(trials, "accuracy", "maximize") is trials[4]  # the earliest of a tie
+    assert best_trial(trials, "accuracy", "minimize") is trials[0]
+    assert best_trial(trials, "loss", "minimize") is None

@@ -8,10 +8,14 @@ Jenkins can mark the build unstable and still run the next job.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from trainchain.stages import Stage
+
+if TYPE_CHECKING:
+    from trainchain.pipeline import Pipeline
 
 
 @click.command()
@@ -63,13 +67,11 @@ def stage(
     ctx.exit(code)
 
 
-def _below_target(pipeline: object, run_id: str) -> int:
+def _below_target(pipeline: Pipeline, run_id: str) -> int:
     """3 when no completed trial has reached the target yet (Jenkins: unstable)."""
-    from trainchain.pipeline import Pipeline
     from trainchain.trials import metrics as M
 
-    assert isinstance(pipeline, Pipeline)
     run = pipeline.store.get_run(run_id)
     config = pipeline.config(run)
-    values = [t.value for t in pipeline.store.trials(run_id) if t.state == "complete"]
-    return 0 if any(M.reaches(v, config.target, config.goal) for v in values) else 3
+    best = M.best_trial(pipeline.store.trials(run_id), run.metric_name, config.goal)
+    return 0 if best is not None and M.reaches(best.value, config.target, config.goal) else 3

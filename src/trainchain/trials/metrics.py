@@ -7,9 +7,9 @@ test/validation figures, then training accuracy. A named metric is looked up in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 ACCURACY_LIKE = (
     "accuracy",
@@ -143,6 +143,26 @@ def better(a: float | None, b: float | None, goal: str) -> bool:
     if b is None:
         return True
     return a > b if goal == "maximize" else a < b
+
+
+class Scored(Protocol):
+    state: str
+    value: float | None
+    metric_name: str | None
+
+
+T = TypeVar("T", bound=Scored)
+
+
+def best_trial(trials: Iterable[T], metric_name: str | None, goal: str) -> T | None:
+    """The best complete trial measured on ``metric_name`` (the earliest wins a tie)."""
+    best: T | None = None
+    for trial in trials:
+        if trial.state != "complete" or trial.value is None or trial.metric_name != metric_name:
+            continue
+        if best is None or better(trial.value, best.value, goal):
+            best = trial
+    return best
 
 
 def _is_number(value: Any) -> bool:
