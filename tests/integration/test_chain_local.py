@@ -178,3 +178,37 @@ def _trials(db: Path) -> list[tuple[int, str, int]]:
         " left join tc_attempts a on a.trial_id = t.id group by t.id",
     )
     return [(int(n), str(s), int(c)) for n, s, c in rows]  # type: ignore[call-overload]
+
+
+def test_ctrl_c_leaves_no_training_behind_and_resume_finishes(tmp_path: Path) -> None:
+    slow = SKLEARN_CONSTANTS.replace("PAUSE = 0.0", "PAUSE = 30.0")
+    proj = write_project(
+        tmp_path / "ctrlc", {"train.py": slow, "requirements.txt": "scikit-learn\n"}
+    )
+    args = [sys.executable, "-m", "trainchain", "run", str(proj), "--no-tune", "--quiet"]
+    controller = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = Path(os.environ["TRAINCHAIN_HOME"]) / "trainchain.db"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (
+        db.exists() and _query(db, "select id from tc_attempts")
+    ):
+        time.sleep(0.5)
+    time.sleep(2)  # the attempt's process is up
+    controller.send_signal(signal.SIGINT)
+    assert controller.wait(60) == 130
+    run_id = _only_run(db)
+    leftovers = [p for p in Path("/proc").glob("[0-9]*") if _runs(p, run_id)]
+    assert leftovers == [], "a training process outlived the interrupted controller"
+    proc = trainchain("resume", run_id, "--json", "--quiet")
+    report = json.loads(proc.stdout)
+    assert report["trials"][0]["attempts"][0]["outcome"] == "stopped"
+    assert report["trials"][0]["state"] == "complete"
+
+
+def _runs(proc_dir: Path, run_id: str) -> bool:
+    try:
+        return f"TRAINCHAIN_RUN={run_id}".encode() in (proc_dir / "environ").read_bytes().split(
+            b"\0"
+        )
+    except OSError:
+        return False

@@ -23,6 +23,7 @@ from trainchain.runtimes.base import (
     OutcomeKind,
     Resources,
     Runtime,
+    TrialProcess,
     TrialSpec,
 )
 from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
@@ -152,6 +153,23 @@ class TrialRunner:
         process = self.runtime.start(self.env, spec)
         with self.store.session() as s:
             s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
+        try:
+            return self._watch(process, spec, trial, attempt_no, on_epoch)
+        except KeyboardInterrupt:  # Ctrl-C: leave no training behind; resume restarts it
+            reason = "the controller was interrupted"
+            process.kill(OutcomeKind.STOPPED, reason)
+            self._end_attempt(trial.id, attempt_no, Outcome(OutcomeKind.STOPPED), [], reason)
+            raise
+
+    def _watch(
+        self,
+        process: TrialProcess,
+        spec: TrialSpec,
+        trial: Trial,
+        attempt_no: int,
+        on_epoch: EpochHook | None,
+    ) -> tuple[Outcome, list[dict[str, Any]]]:
+        """Follow one attempt: events to the store, pruning, trial and stall timeouts."""
         events: list[dict[str, Any]] = []
         offset, started, last_activity, last_size = 0, time.monotonic(), time.monotonic(), 0
         outcome: Outcome | None = None
