@@ -121,8 +121,16 @@ class DockerRuntime(Runtime):
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         import docker.errors
+        import requests
 
-        if not env.image or not images.image_exists(self.client, env.image):
+        try:
+            present = bool(env.image) and images.image_exists(self.client, env.image)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise RuntimeUnavailableError(
+                f"the Docker engine at {docker_host()} does not answer ({exc}); "
+                "check `docker info` or use --runtime local"
+            ) from exc
+        if not present:
             raise EnvironmentBuildError(
                 f"image {env.image or '(none)'} is not in the Docker engine: provision the "
                 "environment again (trainchain images build PROFILE); trainchain never pulls "
@@ -152,7 +160,7 @@ class DockerRuntime(Runtime):
                 network_mode="none",
                 **_limits(trial),
             )
-        except docker.errors.DockerException as exc:
+        except (docker.errors.DockerException, requests.RequestException) as exc:
             raise RuntimeUnavailableError(
                 f"cannot start a container of {env.image} for trial {trial.trial} of run "
                 f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"
@@ -356,6 +364,11 @@ class DockerProcess(TrialProcess):
             state = {"Lost": _REMOVED}
         except (docker.errors.DockerException, requests.RequestException) as exc:
             state = {"Lost": f"lost contact with the Docker engine ({exc})"}
+        except Exception as exc:  # noqa: BLE001 - supervisor: any other break of the stream
+            # (urllib3/socket errors when dockerd stops) must still end the attempt as LOST
+            state = {
+                "Lost": f"lost contact with the Docker engine ({exc.__class__.__name__}: {exc})"
+            }
         self._logger.join(timeout=30)
         if state.get("Status") == "removing":
             state = {"Lost": _REMOVED}

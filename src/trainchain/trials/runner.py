@@ -17,6 +17,7 @@ from typing import Any
 
 from trainchain.agent import STDOUT_PATTERNS
 from trainchain.agent.events import read_events
+from trainchain.errors import RuntimeUnavailableError
 from trainchain.runtimes.base import (
     Environment,
     Outcome,
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
 EpochHook = Callable[[int, dict[str, float]], bool]  # True = prune this trial now
 POLL_SECONDS = 0.25
+RUNTIME_WAIT_SECONDS = 180.0  # how long an attempt waits for an engine that went away
 STDOUT_PATTERNS_HINT = (
     "metric events from trainchain.agent.log_metric, Keras fit/evaluate, metrics.json in the "
     "output dir, printed lines like 'accuracy: 0.81', 'val_accuracy=0.9', 'test_acc=0.93', "
@@ -150,7 +152,7 @@ class TrialRunner:
             resources=self.setup.resources,
         )
         dirs.events(attempt_no).unlink(missing_ok=True)
-        process = self.runtime.start(self.env, spec)
+        process = self._start(spec)
         with self.store.session() as s:
             s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
         try:
@@ -160,6 +162,20 @@ class TrialRunner:
             process.kill(OutcomeKind.STOPPED, reason)
             self._end_attempt(trial.id, attempt_no, Outcome(OutcomeKind.STOPPED), [], reason)
             raise
+
+    def _start(self, spec: TrialSpec) -> TrialProcess:
+        """Start the attempt; while the runtime is unavailable (dockerd restarting), wait."""
+        deadline, delay = time.monotonic() + RUNTIME_WAIT_SECONDS, 1.0
+        while True:
+            try:
+                return self.runtime.start(self.env, spec)
+            except RuntimeUnavailableError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                reason = f"waiting {delay:g}s for the runtime: {exc.message}"
+                self.progress({"kind": "restart", "trial": spec.trial, "reason": reason})
+                time.sleep(delay)
+                delay = min(delay * 2, 15.0)
 
     def _watch(
         self,
