@@ -100,13 +100,15 @@ def test_parallel_trials_overlap(tmp_path: Path) -> None:
     assert overlaps >= 1, spans
 
 
-def test_sklearn_constants_and_pytorch_argparse_examples_are_tuned() -> None:
+def test_sklearn_constants_and_pytorch_argparse_examples_are_tuned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     proc, forest = run_json(str(EXAMPLES / "sklearn-digits"), "--max-trials", "6", "--seed", "0")
     assert proc.returncode == 0, proc.stderr + json.dumps(forest)[:2000]
     assert forest["baseline"]["value"] < 0.8 <= forest["best"]["value"]
     assert set(forest["best"]["params"]) & {"N_ESTIMATORS", "MAX_DEPTH"}
 
-    require_torch_wheel()
+    require_torch_wheel(monkeypatch)
     proc, mlp = run_json(
         str(EXAMPLES / "pytorch-mlp"), "--max-trials", "5", "--seed", "1", "--target", "0.6"
     )
