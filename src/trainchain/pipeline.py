@@ -19,6 +19,7 @@ from trainchain import paths
 from trainchain.config import Config, load_config, override
 from trainchain.errors import ConfigError, TrainchainError
 from trainchain.report import RunReport, RunStatus
+from trainchain.reporting import curve
 from trainchain.runtimes.base import Environment, Resources, Runtime
 from trainchain.stages import ORDER, Stage, StageState
 from trainchain.store import Notification, Run, Store, utcnow
@@ -162,9 +163,7 @@ class Pipeline:
         from trainchain.stages.detect import detect_project
 
         config = self.config(run)
-        declared = {
-            k: v for k, v in (run.config.get("params") or {}).items() if isinstance(v, dict)
-        }
+        declared, _ = split_params(run.config)
         found = detect_project(
             Path(_need(run.snapshot, "fetch")),
             config.entrypoint,
@@ -202,9 +201,7 @@ class Pipeline:
         from trainchain.stages.train import plan_baseline, train_baseline
 
         config = self.config(run)
-        fixed = {
-            k: v for k, v in (run.config.get("params") or {}).items() if not isinstance(v, dict)
-        }
+        _, fixed = split_params(run.config)
         plan = plan_baseline(run.detection.get("parameters") or [], fixed)
         for name, value in plan.inferred.items():
             self._say(
@@ -281,9 +278,7 @@ class Pipeline:
             goal=config.goal,
             params=best.params,
             metrics=best.metrics,
-            curves=[
-                {"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in best.epochs
-            ],
+            curves=curve(best),
             model_path=best.model_path,
             output_dir=trial_dirs(self.run_dir(run.id), best.number).output,
             commit=run.commit,
@@ -441,6 +436,13 @@ class Pipeline:
 
 class _TrialError(TrainchainError):
     """A stage could not produce a usable trial (the message says why)."""
+
+
+def split_params(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``params:`` of a stored config: (declared search dimensions, fixed baseline values)."""
+    params = config.get("params") or {}
+    declared = {k: v for k, v in params.items() if isinstance(v, dict)}
+    return declared, {k: v for k, v in params.items() if k not in declared}
 
 
 def _config_keys(options: dict[str, Any]) -> dict[str, Any]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from trainchain.report import AttemptReport, MetricSpec, ModelReport, RunReport, TrialReport
-from trainchain.store import Run, Store
+from trainchain.store import Run, Store, Trial
 from trainchain.trials.metrics import best_trial
 
 
 def _iso(value: object) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None  # type: ignore[attr-defined]
+
+
+def curve(trial: Trial) -> list[dict[str, object]]:
+    """A trial's per-epoch metrics, every attempt's, in the order they were recorded."""
+    return [{"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in trial.epochs]
 
 
 def _architecture(info: dict[str, object]) -> dict[str, object] | None:
@@ -42,9 +47,7 @@ def build_report(store: Store, run: Run) -> RunReport:
                 )
                 for a in t.attempts
             ],
-            epochs=[
-                {"epoch": e.epoch, "attempt": e.attempt, "metrics": e.metrics} for e in t.epochs
-            ],
+            epochs=curve(t),
             architecture=_architecture(t.info),
         )
         for t in trials

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trainchain.errors import DetectionError
 from trainchain.profiles.table import env_packages, package_name, profile_packages
-from trainchain.runtimes.base import Environment, EnvSpec, Runtime
+from trainchain.runtimes.base import EnvSpec
 
 # A project's pins for these are replaced by the profile's (the profile was chosen for them).
 FRAMEWORK_PACKAGES = {
@@ -75,7 +74,3 @@ def project_requirements(requirements: list[str]) -> tuple[str, ...]:
             continue
         keep.append(line)
     return tuple(keep)
-
-
-def provision(runtime: Runtime, spec: EnvSpec, log: Callable[[str], None]) -> Environment:
-    return runtime.provision(spec, log)
