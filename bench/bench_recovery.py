@@ -7,6 +7,9 @@ the resumed attempt's first epoch, local and docker.
     python bench/bench_recovery.py --quick    # the default CI subset
     python bench/bench_recovery.py --no-docker
 
+With Docker it also restarts dockerd twice (tests/faults/test_dockerd_restart.py): that stops
+every container of the engine, so run it on a machine whose engine is yours.
+
 Every figure comes from the cases' records (tests/faults/record.py); nothing is typed in.
 """
 
@@ -37,6 +40,8 @@ def run_suite(quick: bool, docker: bool) -> tuple[list[dict[str, Any]], int, str
     env = {**os.environ, "TRAINCHAIN_FAULTS_REPORT": str(report)}
     if not quick:
         env["TRAINCHAIN_FAULTS_FULL"] = "1"
+    if docker:  # the benchmark owns the engine: it may restart dockerd
+        env["TRAINCHAIN_FAULTS_DOCKERD"] = "1"
     marker = [] if docker else ["-m", "not docker"]
     cmd = [
         sys.executable,
@@ -111,6 +116,8 @@ def other_table(records: list[dict[str, Any]]) -> str:
                 if r["ok"]
                 else "registry DIFFERS from an uninterrupted run's"
             )
+        elif "outcome" in r:
+            outcome = r["outcome"] if r["ok"] else f"FAILED: {r['outcome']}"
         elif r["case"] == "deterministic-crash":
             outcome = f"stopped after {r['attempts']} attempts as a {r['stopped_as']}"
         else:

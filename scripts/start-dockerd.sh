@@ -22,6 +22,21 @@ if [ "$(id -u)" != "0" ]; then
     exit 1
 fi
 
+# A dockerd that is still shutting down (a restart) holds the pid file: let it finish.
+pidfile=/var/run/docker.pid
+if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    old=$(cat "$pidfile")
+    for _ in $(seq "$wait_s"); do
+        kill -0 "$old" 2>/dev/null || break
+        if docker info >/dev/null 2>&1; then echo "dockerd already running"; exit 0; fi
+        sleep 1
+    done
+    if kill -0 "$old" 2>/dev/null; then
+        echo "dockerd (pid $old) neither answers nor exits; see $log" >&2
+        exit 1
+    fi
+fi
+
 mkdir -p "$(dirname "$log")"
 # setsid: the daemon outlives this shell and the CI step that started it.
 setsid dockerd ${DOCKERD_ARGS:-} >>"$log" 2>&1 </dev/null &

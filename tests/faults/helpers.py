@@ -214,9 +214,11 @@ def run_kill_case(
     kills: list[Kill],
     killer: Killer,
     epochs: int = EPOCHS,
+    **setup: Any,
 ) -> tuple[Store, CaseOutcome]:
-    """Train the CNN as trial 0 under ``TrialRunner`` while ``kills`` land; check the curve."""
-    store, runner = make_runner(tmp, runtime, env, run_id)
+    """Train the CNN as trial 0 under ``TrialRunner`` while ``kills`` land; check the curve.
+    ``setup`` goes to ``make_runner`` (``code=``, runner options)."""
+    store, runner = make_runner(tmp, runtime, env, run_id, **setup)
     started = time.monotonic()
     with Watcher(tmp / "run", 0, kills, killer, run_id=run_id) as watcher:
         result = runner.run(0, {})

@@ -22,6 +22,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from trainchain.runtimes.staging import agent_dir
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10
+ENGINE_RETURN_SECONDS = 180.0  # how long a lost waiter waits for the engine to answer again
 CODE, OUTPUT, CHECKPOINTS = "/code", "/output", "/checkpoints"
 EVENTS_DIR, AGENT_DIR = "/trainchain/events", "/opt/trainchain/agent"
 LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"
@@ -124,8 +126,10 @@ class DockerRuntime(Runtime):
         import requests
 
         try:
+            _probe(10)  # an engine that is down (a restart): fail here, without the SDK's leak
             present = bool(env.image) and images.image_exists(self.client, env.image)
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+            self._remove_ended_attempts(trial)
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise RuntimeUnavailableError(
                 f"the Docker engine at {docker_host()} does not answer ({exc}); "
                 "check `docker info` or use --runtime local"
@@ -173,6 +177,20 @@ class DockerRuntime(Runtime):
             container.short_id,
         )
         return DockerProcess(container, trial.log_path)
+
+    def _remove_ended_attempts(self, trial: TrialSpec) -> None:
+        """Remove ended containers of this trial's earlier attempts that could not be removed
+        when they ended (the engine was stopping); a running one is the supervisor's to judge."""
+        import docker.errors
+
+        labels = [f"{LABEL_RUN}={trial.run_id}", f"{LABEL_TRIAL}={trial.trial}"]
+        for status in ("exited", "dead", "created"):
+            filters = {"label": labels, "status": status}
+            for container in self.client.containers.list(all=True, filters=filters):
+                try:
+                    container.remove(v=True)
+                except docker.errors.APIError as exc:
+                    log.debug("remove %s: %s", container.short_id, exc)
 
     def find_trial_containers(self, run_id: str | None = None) -> list[TrialContainer]:
         """Trial containers (running or not) of ``run_id``, or of every run."""
@@ -291,7 +309,11 @@ def _container_name(trial: TrialSpec) -> str:
 
 
 class DockerProcess(TrialProcess):
-    """A running container; a waiter thread records its end, a log thread copies its output."""
+    """A running container; a waiter thread records its end, a log thread copies its output.
+
+    When the engine stops answering while the container runs (dockerd restarting), the waiter
+    waits up to ``ENGINE_RETURN_SECONDS`` for it: a container that is still running (a daemon
+    with ``live-restore``) is re-attached, never trained twice beside a new attempt."""
 
     def __init__(self, container: Any, log_path: Path, since_now: bool = False) -> None:
         self.container = container
@@ -301,16 +323,10 @@ class DockerProcess(TrialProcess):
         self._outcome: Outcome | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._logger = threading.Thread(
-            target=self._copy_logs,
-            args=(since_now,),
-            name=f"logs-{container.short_id}",
-            daemon=True,
-        )
+        self._logger = self._start_logger({"tail": 0} if since_now else {})
         self._waiter = threading.Thread(
             target=self._wait_end, name=f"wait-{container.short_id}", daemon=True
         )
-        self._logger.start()
         self._waiter.start()
 
     def poll(self) -> Outcome | None:
@@ -331,66 +347,141 @@ class DockerProcess(TrialProcess):
 
     def _call(self, method: str, **kwargs: Any) -> None:
         import docker.errors
+        import requests
 
         try:
             getattr(self.container, method)(**kwargs)
-        except docker.errors.DockerException as exc:  # already gone or ended: the waiter sees it
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            # already gone or ended, or the engine is away: the waiter sees to it
             log.debug("%s %s: %s", method, self.container.short_id, exc)
 
-    def _copy_logs(self, since_now: bool) -> None:
-        import docker.errors
+    def _start_logger(self, options: dict[str, Any]) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._copy_logs,
+            args=(options,),
+            name=f"logs-{self.container.short_id}",
+            daemon=True,
+        )
+        thread.start()
+        return thread
 
-        kwargs: dict[str, Any] = {"stream": True, "follow": True}
-        if since_now:
-            kwargs["tail"] = 0
+    def _copy_logs(self, options: dict[str, Any]) -> None:
         try:
             with open(self._log_path, "ab", buffering=0) as sink:
-                for chunk in self.container.logs(**kwargs):
+                for chunk in self.container.logs(stream=True, follow=True, **options):
                     sink.write(chunk)
-        except (docker.errors.DockerException, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - DockerException, OSError, or the engine's
+            # connection dropping mid-stream: the log ends, the waiter decides the outcome
             log.warning("log stream of %s ended: %s", self.container.short_id, exc)
-        except Exception as exc:  # noqa: BLE001 - the engine's connection dropping mid-stream
-            log.warning("log stream of %s broke: %s", self.container.short_id, exc)
 
     def _wait_end(self) -> None:
+        outcome = Outcome(OutcomeKind.LOST, reason="the container's waiter stopped unexpectedly")
+        try:
+            state = self._end_state()
+            with self._lock:
+                forced = self._forced
+            outcome = classify(state, forced)
+        except Exception as exc:  # noqa: BLE001 - a supervisor's waiter must always report
+            log.warning("waiting for %s failed: %s", self.container.short_id, exc)
+            outcome = Outcome(OutcomeKind.LOST, reason=f"{_LOST_CONTACT} ({_describe(exc)})")
+        finally:
+            self._outcome = outcome
+            self._done.set()
+
+    def _end_state(self) -> dict[str, Any]:
+        """``State`` of the ended container, or ``{"Lost": why}`` when the engine cannot say."""
+        import docker.errors
+
+        while True:
+            try:
+                self.container.wait()  # no timeout: blocks until the container ends
+                self.container.reload()
+                state: dict[str, Any] = dict(self.container.attrs["State"])
+                break
+            except docker.errors.NotFound:
+                self._logger.join(timeout=30)
+                return {"Lost": _REMOVED}
+            except Exception as exc:  # noqa: BLE001 - DockerException, requests/urllib3/socket
+                # errors when dockerd stops: wait for it, then ask again how the container is
+                lost_at = time.time()
+                self._logger.join(timeout=30)
+                log.warning("lost contact with the Docker engine (%s); waiting for it", exc)
+                state = self._after_engine_returns(exc)
+                if "Lost" not in state:  # copy what it printed meanwhile (a second may repeat)
+                    self._logger = self._start_logger({"since": int(lost_at)})
+                if state.get("Running"):
+                    log.info("re-attached to %s after the engine returned", self.container.short_id)
+                    continue
+                break
+        self._logger.join(timeout=30)
+        if state.get("Status") == "removing":
+            return {"Lost": _REMOVED}
+        if "Lost" in state:
+            return state
+        removed = self._remove()
+        if removed is None:  # a stopping engine ends its containers, then stops answering
+            return {
+                "Lost": f"{_LOST_CONTACT} as it ended the container (exit code "
+                f"{state.get('ExitCode')}); a dockerd restart stops its containers"
+            }
+        if not removed and state.get("ExitCode") != 0:
+            return {"Lost": _REMOVED}  # `docker rm -f` from outside: it was killed, not ended
+        return state
+
+    def _after_engine_returns(self, exc: BaseException) -> dict[str, Any]:
+        """The container's ``State`` once the engine answers again, or ``{"Lost": why}``."""
+        import docker.errors
+
+        deadline = time.monotonic() + ENGINE_RETURN_SECONDS
+        while True:
+            try:
+                _probe(5)
+                self.container.reload()
+                break
+            except docker.errors.NotFound:
+                return {"Lost": _REMOVED}
+            except Exception:  # noqa: BLE001 - still away
+                if time.monotonic() > deadline:
+                    return {
+                        "Lost": f"{_LOST_CONTACT} for {ENGINE_RETURN_SECONDS:.0f} s "
+                        f"({_describe(exc)})"
+                    }
+                time.sleep(1)
+        state = dict(self.container.attrs["State"])
+        with self._lock:
+            forced = self._forced
+        if forced and state.get("Running"):  # a stop or kill asked while the engine was away
+            self._call("kill")
+            self.container.wait()
+            self.container.reload()
+            state = dict(self.container.attrs["State"])
+        return state
+
+    def _remove(self) -> bool | None:
+        """Remove the container and its anonymous volumes: True if removed, False if it was
+        already gone, None if the engine does not answer."""
         import docker.errors
         import requests
 
         try:
-            self.container.wait()  # no timeout: blocks until the container ends
-            self.container.reload()
-            state: dict[str, Any] = dict(self.container.attrs["State"])
-        except docker.errors.NotFound:
-            state = {"Lost": _REMOVED}
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            state = {"Lost": f"lost contact with the Docker engine ({exc})"}
-        except Exception as exc:  # noqa: BLE001 - supervisor: any other break of the stream
-            # (urllib3/socket errors when dockerd stops) must still end the attempt as LOST
-            state = {
-                "Lost": f"lost contact with the Docker engine ({exc.__class__.__name__}: {exc})"
-            }
-        self._logger.join(timeout=30)
-        if state.get("Status") == "removing":
-            state = {"Lost": _REMOVED}
-        elif "Lost" not in state and not self._remove() and state.get("ExitCode") != 0:
-            state = {"Lost": _REMOVED}  # `docker rm -f` from outside: it was killed, not ended
-        with self._lock:
-            forced = self._forced
-        self._outcome = classify(state, forced)
-        self._done.set()
-
-    def _remove(self) -> bool:
-        """Remove the container and its anonymous volumes; False if it was already gone."""
-        import docker.errors
-
-        try:
+            _probe(5)  # an engine that has stopped: say so without the SDK's socket leak
             self.container.remove(v=True)
         except docker.errors.NotFound:
             return False
         except docker.errors.APIError as exc:  # e.g. removal already in progress
             log.debug("remove %s: %s", self.container.short_id, exc)
             return "already in progress" not in str(exc)
+        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+            log.debug("remove %s: %s", self.container.short_id, exc)
+            return None
         return True
+
+
+_LOST_CONTACT = "lost contact with the Docker engine"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 _REMOVED = "the container was removed while it ran (docker rm -f?)"
