@@ -13,7 +13,8 @@ default, or ``baseline_value`` when it has none (a prompt or a required option):
   ``max(d*4, 20)`` capped at 100 (never below ``d``).
 - batch size (``batch``) -> int, log, ``max(4, d//4)`` .. ``max(d*4, 64)`` capped at 1024.
 - learning rate (``lr``, ``learning_rate``, ``eta``) -> float, log, ``d/10`` .. ``d*10``
-  clipped to [1e-5, 1].
+  widened to cover 1e-4 .. 1e-2 (where Adam-family rates that train usually lie: a weak
+  default such as 1e-4 must not keep the search below it), clipped to [1e-5, 1].
 - layer counts (``layers``, ``blocks``, ``add_layers``) -> int from 0 (``add_``/``extra_``
   names or ``d == 0``) or 1 to ``max(d*2, d+2, 3)`` capped at 8 (unless ``d`` is larger).
 - widths (``units``, ``filters``, ``neurons``, ``hidden``, ``channels``, ``dim``, ``width``,
@@ -81,6 +82,7 @@ _CATEGORIES = {
 }
 _BASELINES = {"epochs": 5, "batch": 32, "lr": 1e-3, "layers": 1, "width": 64, "count": 100,
               "depth": 5, "dropout": 0.2, "momentum": 0.9, "fraction": 1.0, "reg": 1e-4}
+_LR_USUAL = (1e-4, 1e-2)  # always inside a derived learning-rate range
 _LABEL = re.compile(r"name|tag|title|label|prefix|suffix|run_id", re.I)
 _CONFIG_KEYS = {"type", "low", "high", "log", "choices", "default", "step"}
 
@@ -167,7 +169,7 @@ def _ints(low: int, high: int, log: bool = False) -> Spec:
 def _float_space(kind: str | None, d: float) -> Spec | None:
     if kind == "lr":
         d = d if d > 0 else 1e-3
-        low, high = max(d / 10, 1e-5), min(d * 10, 1.0)
+        low, high = max(min(d / 10, _LR_USUAL[0]), 1e-5), min(max(d * 10, _LR_USUAL[1]), 1.0)
         if low >= high:
             low, high = 1e-5, 1.0
         return _spec("float", low, high, log=True)

@@ -13,6 +13,7 @@ the suite owns the engine: in CI (``TRAINCHAIN_REQUIRE_SERVICES=1``) or when
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -136,6 +137,7 @@ def test_a_live_restore_dockerd_restart_reattaches_the_running_container(
     _require_own_engine()
     from trainchain.runtimes.docker import DockerRuntime
 
+    caplog.set_level(logging.INFO, logger="trainchain.runtimes.docker")  # whatever ran before
     _restart("--live-restore")
     try:
         runtime = DockerRuntime(options=build_options())

@@ -52,9 +52,19 @@ def test_learning_rate_log_scale_clipped() -> None:
     assert spec is not None and spec["log"] is True
     assert math.isclose(spec["low"], 1e-4) and math.isclose(spec["high"], 1e-2)
     spec = param_space(_p("learning_rate", "float", 0.5))
-    assert spec is not None and spec["high"] == 1.0 and math.isclose(spec["low"], 0.05)
+    assert spec is not None and spec["high"] == 1.0 and math.isclose(spec["low"], 1e-4)
     spec = param_space(_p("lr", "float", 1e-6))
-    assert spec is not None and spec["low"] == 1e-5 and spec["low"] < spec["high"]
+    assert spec is not None and spec["low"] == 1e-5 and math.isclose(spec["high"], 1e-2)
+
+
+def test_a_weak_learning_rate_default_still_reaches_the_usual_range() -> None:
+    # the digits example's 1e-4: the search must be able to try 1e-2, not only 1e-5..1e-3
+    spec = param_space(_p("lr", "float", 1e-4))
+    assert spec is not None
+    assert math.isclose(spec["low"], 1e-5) and math.isclose(spec["high"], 1e-2)
+    spec = param_space(_p("lr", "float", 0.05))  # an SGD-like default keeps its own decade
+    assert spec is not None
+    assert math.isclose(spec["low"], 1e-4) and math.isclose(spec["high"], 0.5)
 
 
 def test_layers_widths_bools_choices_strings() -> None:
