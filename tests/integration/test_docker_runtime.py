@@ -4,6 +4,7 @@ containers, a missing image or engine. The shared behaviour is in tests/contract
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 import uuid
@@ -155,6 +156,39 @@ def test_container_removed_behind_our_back_is_lost(
     runtime.client.containers.get(proc.id).remove(force=True)
     outcome = proc.wait(60)
     assert outcome is not None and outcome.kind is OutcomeKind.LOST, outcome
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_a_new_attempt_removes_the_containers_of_earlier_attempts(
+    docker_env: tuple[DockerRuntime, Environment], tmp_path: Path
+) -> None:
+    """Never two containers training one trial: starting attempt N removes what attempts < N
+    left (one still running, one ended but never removed); other trials are not touched."""
+    runtime, env = docker_env
+    spec = _spec(tmp_path)  # trial 3, attempt 2
+    earlier = runtime.start(env, spec)  # still running: its attempt was given up on
+    # another trial of the same run: kept
+    other = runtime.start(env, dataclasses.replace(spec, trial=4, log_path=tmp_path / "o.log"))
+    ended = runtime.client.containers.run(  # an ended attempt the engine could not remove
+        env.image,
+        command=["true"],
+        labels={"trainchain.run": spec.run_id, "trainchain.trial": "3", "trainchain.attempt": "1"},
+        detach=True,
+    )
+    ended.wait()
+    _wait_for_log(spec, "tick 1")
+    later = runtime.start(env, dataclasses.replace(spec, attempt=3))
+    try:
+        found = {(c.trial, c.attempt) for c in runtime.find_trial_containers(spec.run_id)}
+        assert found == {(3, 3), (4, 2)}, found
+        outcome = earlier.wait(60)
+        assert outcome is not None and outcome.kind is OutcomeKind.LOST, outcome
+        assert other.poll() is None
+    finally:
+        for proc in (other, later):
+            proc.kill(OutcomeKind.STOPPED, "test over")
+            assert proc.wait(60) is not None
 
 
 @pytest.mark.docker

@@ -128,7 +128,7 @@ class DockerRuntime(Runtime):
         try:
             _probe(10)  # an engine that is down (a restart): fail here, without the SDK's leak
             present = bool(env.image) and images.image_exists(self.client, env.image)
-            self._remove_ended_attempts(trial)
+            self._clear_earlier_attempts(trial)
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise RuntimeUnavailableError(
                 f"the Docker engine at {docker_host()} does not answer ({exc}); "
@@ -178,19 +178,28 @@ class DockerRuntime(Runtime):
         )
         return DockerProcess(container, trial.log_path)
 
-    def _remove_ended_attempts(self, trial: TrialSpec) -> None:
-        """Remove ended containers of this trial's earlier attempts that could not be removed
-        when they ended (the engine was stopping); a running one is the supervisor's to judge."""
+    def _clear_earlier_attempts(self, trial: TrialSpec) -> None:
+        """Remove the containers of this trial's earlier attempts: ended ones the engine could
+        not remove as it stopped, and a running one the runner gave up on (an engine away for
+        longer than ``ENGINE_RETURN_SECONDS``), so two containers never train one trial."""
         import docker.errors
 
         labels = [f"{LABEL_RUN}={trial.run_id}", f"{LABEL_TRIAL}={trial.trial}"]
-        for status in ("exited", "dead", "created"):
-            filters = {"label": labels, "status": status}
-            for container in self.client.containers.list(all=True, filters=filters):
-                try:
-                    container.remove(v=True)
-                except docker.errors.APIError as exc:
-                    log.debug("remove %s: %s", container.short_id, exc)
+        for container in self.client.containers.list(all=True, filters={"label": labels}):
+            if int(container.labels.get(LABEL_ATTEMPT, "0")) >= trial.attempt:
+                continue
+            if container.status in ("running", "restarting", "paused"):
+                log.warning(
+                    "stopping container %s of attempt %s of trial %s/%s: it outlived its attempt",
+                    container.short_id,
+                    container.labels.get(LABEL_ATTEMPT),
+                    trial.run_id,
+                    trial.trial,
+                )
+            try:
+                container.remove(force=True, v=True)
+            except docker.errors.APIError as exc:
+                log.debug("remove %s: %s", container.short_id, exc)
 
     def find_trial_containers(self, run_id: str | None = None) -> list[TrialContainer]:
         """Trial containers (running or not) of ``run_id``, or of every run."""
