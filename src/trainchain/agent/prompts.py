@@ -2,7 +2,9 @@
 
 ``Enter no_of_epoch:`` is answered by the parameter ``no_of_epoch`` (``naming.prompt_param_name``
 gives the name; failing an exact match, a parameter whose name appears in the prompt as whole
-words). The answer is echoed as a terminal would. A prompt nobody answers ends the trial with
+words). A bare ``input()`` is asked by what was printed last since the previous answer
+(``print("Enter no_of_epoch:"); input()``), else named by the variable it is assigned to
+(``batch = int(input())``), as the detector names it. The answer is echoed as a terminal would. A prompt nobody answers ends the trial with
 exit code 2 and the parameter to set; standalone with a terminal, the real user is asked.
 """
 
@@ -72,10 +74,16 @@ def install(state: TrialState) -> Callable[..., str]:
         text = str(prompt)
         # ``print("Enter no_of_epoch:"); input()``: the question is what was printed last.
         asked = text if text.strip() else _on_screen()
-        param = match_param(asked, state.params)
+        if not asked.strip():  # nothing on screen: ``batch = int(input())`` asks for batch
+            caller = sys._getframe(1)
+            asked = _assigned_name(caller) or ""
+        param = match_param(asked, state.params) if asked.strip() else None
         if param is None:
             if not state.under_controller and _stdin_is_tty():
                 return original(prompt)
+            if not asked.strip():  # a bare input() whose answer is not even assigned
+                where = f"{caller.f_code.co_filename.rsplit('/', 1)[-1]}:{caller.f_lineno}"
+                raise UnansweredPrompt(f"input() at {where}", "NAME")
             raise UnansweredPrompt(asked, prompt_param_name(asked))
         reply = _as_answer(state.params[param])
         # What a terminal would show; written past the stdout metric parser (not a metric).
@@ -88,6 +96,23 @@ def install(state: TrialState) -> Callable[..., str]:
 
     builtins.input = answer
     return original
+
+
+def _assigned_name(frame: Any) -> str | None:
+    """``batch = int(input())`` -> ``"batch"``: the variable the caller's line assigns."""
+    import ast
+    import linecache
+
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    try:
+        node = ast.parse(line).body[0] if line else None
+    except SyntaxError:  # a statement spread over several lines
+        return None
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        if isinstance(target, ast.Name):
+            return target.id
+    return None
 
 
 def _on_screen() -> str:

@@ -104,8 +104,9 @@ class StdoutTee(io.TextIOBase):
         return self._pending if self._pending.strip() else self._last_line
 
     def write_unparsed(self, s: str) -> int:
-        """Write without parsing (the agent's own echo of an answered prompt)."""
-        self._pending = ""
+        """Write without parsing (the agent's own echo of an answered prompt): the question
+        on screen is answered, so a later bare ``input()`` does not see it again."""
+        self._pending = self._last_line = ""
         written = self._target.write(s)
         return written if isinstance(written, int) else len(s)
 

@@ -147,13 +147,24 @@ def _prompts(tree: ast.Module, calls: list[ast.Call], file: str) -> Iterator[Par
             for candidate in (value, inner):
                 if isinstance(candidate, ast.Call) and candidate in inputs:
                     var_of[id(candidate)] = node.targets[0].id
+    prints = sorted((c for c in calls if isinstance(c.func, ast.Name) and c.func.id == "print"),
+                    key=_pos)
+    previous: tuple[int, int] = (0, 0)
     for index, call in enumerate(inputs, 1):
-        text = _prompt_text(call)
+        text = _prompt_text(call) or _printed_before(call, prints, previous)
+        previous = _pos(call)
         var = var_of.get(id(call))
         ptype = casts.get(id(call)) or (later_casts.get(var, "str") if var else "str")
         name = prompt_param_name(text) if text.strip() else (var or f"prompt_{index}")
         yield Parameter(name, "prompt", ptype, None, file, call.lineno, required=True,
                         prompt=text)
+
+
+def _printed_before(call: ast.Call, prints: list[ast.Call], after: tuple[int, int]) -> str:
+    """``print("Enter no_of_epoch:"); input()``: the question is the last text printed since
+    the previous prompt (what the agent reads off the screen when it answers)."""
+    before = [p for p in prints if after < _pos(p) < _pos(call)]
+    return _prompt_text(before[-1]) if before else ""
 
 
 def _prompt_text(call: ast.Call) -> str:

@@ -108,6 +108,35 @@ def test_prompts_are_answered_echoed_and_recorded(run_agent: RunAgent) -> None:
     assert not run.metrics("stdout")  # the echoed answers are not metrics
 
 
+def test_a_bare_input_is_asked_by_the_print_before_it_or_named_by_its_variable(
+    run_agent: RunAgent,
+) -> None:
+    run = run_agent(
+        """
+        print("Enter no_of_epoch:")
+        n = int(input())
+        print("Number of units? ")
+        units = input()
+        batch = int(input())  # the units question was answered: this one is "batch"
+        print("got", n, units, batch)
+        """,
+        params={"no_of_epoch": 4, "number_of_units": 32, "batch": 16},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "got 4 32 16"
+    assert [(p["prompt"], p["param"]) for p in run.of("prompt")] == [
+        ("Enter no_of_epoch:", "no_of_epoch"),
+        ("Number of units? ", "number_of_units"),
+        ("batch", "batch"),
+    ]
+
+
+def test_an_unassigned_bare_input_names_its_line(run_agent: RunAgent) -> None:
+    run = run_agent("print('start')\ninput()\nprint(int(input()) + 1)\n", params={"start": 1})
+    assert run.returncode == 2
+    assert "'input() at train.py:3'" in run.stderr and "--param NAME=" in run.stderr
+
+
 def test_unanswered_prompt_fails_with_the_parameter_to_set(run_agent: RunAgent) -> None:
     run = run_agent(
         """
