@@ -137,7 +137,8 @@ def test_a_live_restore_dockerd_restart_reattaches_the_running_container(
     _require_own_engine()
     from trainchain.runtimes.docker import DockerRuntime
 
-    caplog.set_level(logging.INFO, logger="trainchain.runtimes.docker")  # whatever ran before
+    # at INFO whatever an earlier test set: the re-attach is said at INFO
+    caplog.set_level(logging.INFO, logger="trainchain.runtimes.docker_process")
     _restart("--live-restore")
     try:
         runtime = DockerRuntime(options=build_options())
