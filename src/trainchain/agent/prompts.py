@@ -4,8 +4,9 @@
 gives the name; failing an exact match, a parameter whose name appears in the prompt as whole
 words). A bare ``input()`` is asked by what was printed last since the previous answer
 (``print("Enter no_of_epoch:"); input()``), else named by the variable it is assigned to
-(``batch = int(input())``), as the detector names it. The answer is echoed as a terminal would. A prompt nobody answers ends the trial with
-exit code 2 and the parameter to set; standalone with a terminal, the real user is asked.
+(``batch = int(input())``), as the detector names it. The answer is echoed as a terminal
+would. A prompt nobody answers ends the trial with exit code 2 and the parameter to set;
+standalone with a terminal, the real user is asked.
 """
 
 from __future__ import annotations
@@ -72,10 +73,10 @@ def install(state: TrialState) -> Callable[..., str]:
 
     def answer(prompt: object = "") -> str:
         text = str(prompt)
+        caller = sys._getframe(1)
         # ``print("Enter no_of_epoch:"); input()``: the question is what was printed last.
         asked = text if text.strip() else _on_screen()
         if not asked.strip():  # nothing on screen: ``batch = int(input())`` asks for batch
-            caller = sys._getframe(1)
             asked = _assigned_name(caller) or ""
         param = match_param(asked, state.params) if asked.strip() else None
         if param is None:
