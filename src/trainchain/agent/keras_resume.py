@@ -227,6 +227,18 @@ def backup_callback(keras: Any, backup_dir: str) -> Any:
     return _backup_classes[key](backup_dir, **options)
 
 
+def _said_fallback(path: str, epoch: int | None, fallback: str, error: BaseException) -> None:
+    """The ``checkpoint`` event of a restore that could not use the latest backup."""
+    events.emit(
+        "checkpoint",
+        path=path,
+        epoch=epoch,
+        restored=fallback != "clean_start",
+        fallback=fallback,
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
 def _make_backup_class(base: type) -> type:
     class TrainchainBackup(base):  # type: ignore[misc]
         def on_train_begin(self, logs: Any = None) -> None:
@@ -246,14 +258,7 @@ def _make_backup_class(base: type) -> type:
                 shutil.rmtree(self.backup_dir, ignore_errors=True)
                 if hasattr(self.model, "_initial_epoch"):
                     self.model._initial_epoch = None
-                events.emit(
-                    "checkpoint",
-                    path=self.backup_dir,
-                    epoch=None,
-                    restored=False,
-                    fallback="clean_start",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                _said_fallback(self.backup_dir, None, "clean_start", exc)
                 return
             if resumed:
                 epoch = getattr(self.model, "_initial_epoch", None)
@@ -294,14 +299,7 @@ def _make_backup_class(base: type) -> type:
                 "previous one (after epoch %s)",
                 self.backup_dir, type(error).__name__, error, epoch,
             )  # fmt: skip
-            events.emit(
-                "checkpoint",
-                path=self.backup_dir,
-                epoch=epoch,
-                restored=True,
-                fallback="previous",
-                error=f"{type(error).__name__}: {error}",
-            )
+            _said_fallback(self.backup_dir, epoch, "previous", error)
             return True
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:

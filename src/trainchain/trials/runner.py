@@ -354,21 +354,14 @@ class TrialRunner:
                 for ev in map(_as_epoch, events):
                     if ev is not None and int(ev.get("epoch", 0)) > (attempt.last_epoch or 0):
                         self._record_epoch(trial, attempt.number, ev, None)
-                with self.store.session() as s:
-                    row = s.get(Attempt, attempt.id)
-                    if row is not None:
-                        row.outcome = OutcomeKind.SUCCEEDED.value
-                        row.reason = "finished while the controller was down; result kept"
-                        row.ended_at = utcnow()
+                kept = "finished while the controller was down; result kept"
+                outcome = Outcome(OutcomeKind.SUCCEEDED, reason=kept)
+                self._end_attempt(trial.id, attempt.number, outcome, events, kept)
                 return attempt.number, events
-            with self.store.session() as s:
-                row = s.get(Attempt, attempt.id)
-                if row is not None:
-                    row.outcome = OutcomeKind.LOST.value
-                    row.reason = "the controller stopped during this attempt" + (
-                        "; its orphaned process was stopped" if stopped else ""
-                    )
-                    row.ended_at = utcnow()
+            reason = "the controller stopped during this attempt" + (
+                "; its orphaned process was stopped" if stopped else ""
+            )
+            self._end_attempt(trial.id, attempt.number, Outcome(OutcomeKind.LOST), events, reason)
         return None
 
     def _summary(self, a: Attempt) -> AttemptSummary:
