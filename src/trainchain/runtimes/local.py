@@ -82,16 +82,18 @@ class LocalRuntime(Runtime):
             *packages,
         ]
         log("$ pip install " + " ".join(packages))
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_pip_env()
-        )
         tail: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            log(line)
-            tail = (tail + [line])[-25:]
-        if proc.wait() != 0:
+        # The context manager closes the pipe and reaps pip on every exit, errors included.
+        with subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_pip_env()
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip()
+                log(line)
+                tail = (tail + [line])[-25:]
+            code = proc.wait()
+        if code != 0:
             raise EnvironmentBuildError(_pip_failure(packages, tail))
 
     def reap(self, process_id: str, run_id: str) -> bool:
@@ -127,15 +129,19 @@ class LocalRuntime(Runtime):
             *trial.args,
         ]
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
-        proc = subprocess.Popen(
-            cmd,
-            cwd=trial.workdir,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill reaches its children too
-        )
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=trial.workdir,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill reaches its children too
+            )
+        except BaseException:
+            log_file.close()  # no process took ownership of it
+            raise
         return LocalProcess(proc, log_file)
 
 
