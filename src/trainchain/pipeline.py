@@ -18,6 +18,7 @@ from typing import Any
 from trainchain import paths
 from trainchain.config import Config, load_config, override
 from trainchain.errors import ConfigError, TrainchainError
+from trainchain.extras import require
 from trainchain.report import RunReport, RunStatus
 from trainchain.reporting import curve
 from trainchain.runtimes.base import Environment, Resources, Runtime
@@ -147,6 +148,8 @@ class Pipeline:
 
         result = fetch(run.source, run.ref, self.run_dir(run.id) / "source")
         config = override(load_config(Path(result.snapshot)), **_config_keys(run.options))
+        if config.tracking.enabled:  # before any training: a missing MLflow must not cost a run
+            require("mlflow", "tracking.mlflow_uri (the export to MLflow)")
         self.store.update_run(
             run.id,
             snapshot=result.snapshot,

@@ -175,3 +175,22 @@ def test_failed_step_is_named_with_the_log_tail(tmp_path: Path) -> None:
     assert "failed at Step 2/2 : RUN echo about to fail && exit 7" in message
     assert "about to fail" in message.split("last lines of the log:")[1]
     assert "non-zero code: 7" in message
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(900)
+def test_an_image_is_built_from_scratch_on_every_run() -> None:
+    """CI keeps images between runs; this one is rebuilt with no layer cache each time, so the
+    whole build path (CA certificates, the package install, the agent) runs on every CI run."""
+    plan = images.profile_plan("sklearn", build_options())
+    with docker_client() as client:
+        log = list(images.build(client, plan, nocache=True))
+        version = client.containers.run(
+            plan.tag,
+            entrypoint=["python", "-c", "import sklearn; print(sklearn.__version__)"],
+            remove=True,
+            network_mode="none",
+        )
+    text = "\n".join(log)
+    assert "Using cache" not in text, text[-2000:]
+    assert re.match(r"\d+\.\d+", version.decode().strip())

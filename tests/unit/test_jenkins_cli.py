@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -111,3 +112,14 @@ def test_unwritable_out_names_the_directory(tmp_path: Path) -> None:
     assert code == 2
     assert f"cannot write the Jenkins export into --out {out}" in output
     assert "pass a directory you can write to" in output
+
+
+def test_export_checks_jobs_yaml_with_jenkins_job_builder() -> None:
+    from trainchain.errors import TrainchainError
+    from trainchain.jenkins.validate import check_jobs_yaml
+
+    good = "- job:\n    name: ok\n    builders:\n      - shell: echo hi\n"
+    assert check_jobs_yaml(good) == 1
+    broken = "- job:\n    name: bad\n    builders:\n      - no-such-builder: 1\n"
+    with pytest.raises(TrainchainError, match="jenkins-job-builder rejected"):
+        check_jobs_yaml(broken)

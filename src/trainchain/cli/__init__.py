@@ -112,3 +112,15 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted; `trainchain resume RUN_ID` continues the run.", err=True)
         sys.exit(130)
+    except ModuleNotFoundError as exc:  # an optional import no explicit check caught
+        from trainchain.extras import extra_for_module
+
+        extra = extra_for_module(exc.name or "")
+        if extra is None:
+            raise
+        click.echo(
+            f"error: {exc.name} is not installed; it comes with the '{extra}' extra: "
+            f"pip install 'trainchain[{extra}]'",
+            err=True,
+        )
+        sys.exit(2)

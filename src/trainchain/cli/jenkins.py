@@ -54,6 +54,11 @@ def jenkins() -> None:
     default=None,
     help="Secret text credential bound to TRAINCHAIN_DB_URL in every job.",
 )
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Write jobs.yaml without checking it with jenkins-job-builder (the 'jenkins' extra).",
+)
 def export(
     repo: str,
     branch: str,
@@ -65,6 +70,7 @@ def export(
     poll: str,
     monitor_timer: str,
     db_url_credentials_id: str | None,
+    no_validate: bool,
 ) -> None:
     """Write jobs.yaml (jenkins-job-builder), a Jenkinsfile and a README into --out."""
     # Imported here so `trainchain --help` does not load PyYAML.
@@ -82,7 +88,7 @@ def export(
             monitor_timer=monitor_timer,
             db_url_credentials_id=db_url_credentials_id,
         )
-        result = export_chain(options, out_dir)
+        result = export_chain(options, out_dir, validate=not no_validate)
     except UsageError as exc:
         raise click.UsageError(exc.message) from exc
     except TrainchainError as exc:

@@ -150,7 +150,8 @@ def print_summary(view: ProgressView, report: Any) -> None:
     metric = report.metric
     if report.status == "failed":
         out.print(
-            f"[red bold]run {report.run_id} failed[/] in {report.failed_stage}: {report.error}"
+            f"[red bold]run {report.run_id} failed[/] in {report.failed_stage}: "
+            f"{escape(report.error or '')}"
         )
         return
     best = report.best or {}

@@ -6,6 +6,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -122,7 +123,7 @@ def show(run_id: str, as_json: bool) -> None:
             f"notify {n.channel} {n.event}: {'sent' if n.ok else 'FAILED ' + (n.error or '')}"
         )
     if report.error:
-        out.print(f"[red]error ({report.failed_stage}): {report.error}[/]")
+        out.print(f"[red]error ({report.failed_stage}): {escape(report.error or '')}[/]")
 
 
 @runs.command()

@@ -8,6 +8,7 @@ import os
 import click
 
 from trainchain.errors import UsageError
+from trainchain.extras import require
 
 
 def is_loopback(host: str) -> bool:
@@ -47,6 +48,7 @@ def serve(host: str, port: int, workers_runs: int) -> None:
         )
     if workers_runs < 1:
         raise UsageError(f"--workers-runs {workers_runs}: give 1 or more")
+    require("server", "trainchain serve")
     import uvicorn
 
     from trainchain.server.app import create_app

@@ -12,6 +12,7 @@ from trainchain.jenkins.jenkinsfile import render_jenkinsfile
 from trainchain.jenkins.jobs import render_jobs_yaml, view_name
 from trainchain.jenkins.options import ExportOptions
 from trainchain.jenkins.readme import render_readme
+from trainchain.jenkins.validate import check_jobs_yaml
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +25,16 @@ class ExportResult:
     view_name: str
 
 
-def export_chain(options: ExportOptions, out_dir: Path) -> ExportResult:
-    """Render everything first, then write: a bad option never leaves half an export."""
+def export_chain(options: ExportOptions, out_dir: Path, validate: bool = False) -> ExportResult:
+    """Render everything first (and with ``validate``, check jobs.yaml with jenkins-job-builder),
+    then write: a bad option never leaves half an export."""
     contents = {
         "jobs.yaml": render_jobs_yaml(options),
         "Jenkinsfile": render_jenkinsfile(options),
         "README.md": render_readme(options),
     }
+    if validate:
+        check_jobs_yaml(contents["jobs.yaml"])
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file, not a directory; pass a directory path")
     written: list[Path] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from trainchain.errors import ConfigError, RuntimeUnavailableError
+from trainchain.extras import MissingExtraError
 from trainchain.runtimes.base import Environment, EnvSpec, Outcome, OutcomeKind, Runtime, TrialSpec
 
 __all__ = [
@@ -26,13 +27,16 @@ def get_runtime(name: str) -> Runtime:
 
         return LocalRuntime()
     if name == "docker":
+        from trainchain.extras import require
+
+        require("docker", "--runtime docker")
         from trainchain.runtimes.docker import DockerRuntime
 
         return DockerRuntime()
     if name == "auto":
         try:
             runtime = get_runtime("docker")
-        except (RuntimeUnavailableError, ImportError) as exc:
+        except (RuntimeUnavailableError, MissingExtraError) as exc:
             log.warning("runtime auto: Docker is not available (%s); using local", exc)
             return get_runtime("local")
         log.warning("runtime auto: using Docker")

@@ -26,6 +26,7 @@ from typing import Any
 
 from trainchain import images
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
+from trainchain.extras import require
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
@@ -52,13 +53,8 @@ LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "t
 
 def connect(timeout: int = 60) -> Any:
     """A Docker SDK client that answers, or ``RuntimeUnavailableError`` saying what to do."""
-    try:
-        import docker
-    except ImportError as exc:
-        raise RuntimeUnavailableError(
-            "the Docker SDK for Python is not installed: pip install 'trainchain[docker]', "
-            "or use --runtime local"
-        ) from exc
+    require("docker", "Docker (the docker runtime, `trainchain images`)")
+    import docker
     try:
         probe(timeout)
         client = docker.from_env(timeout=timeout)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trainchain import paths
 from trainchain.errors import NotFoundError, StoreError
+from trainchain.extras import require
 from trainchain.store.models import (
     Attempt,
     Base,
@@ -62,7 +63,9 @@ class Store:
     """Database access. Thread-safe: each ``session()`` is its own unit of work."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or paths.db_url()
+        self.url = _with_driver(url or paths.db_url())
+        if self.url.startswith("postgresql"):
+            require("postgres", f"the PostgreSQL database {self._safe_url()}")
         try:
             self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
             if self.engine.dialect.name == "sqlite":
@@ -184,3 +187,11 @@ class Store:
                 s.add(ModelAlias(name=name, alias=alias, version=version))
             else:
                 row.version = version
+
+
+def _with_driver(url: str) -> str:
+    """A bare ``postgresql://`` URL uses the driver the ``postgres`` extra installs (psycopg 3);
+    SQLAlchemy's own default for it is psycopg2, which trainchain does not ship."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
