@@ -55,11 +55,14 @@ def connect(timeout: int = 60) -> Any:
     """A Docker SDK client that answers, or ``RuntimeUnavailableError`` saying what to do."""
     require("docker", "Docker (the docker runtime, `trainchain images`)")
     import docker
+    client = None
     try:
         probe(timeout)
         client = docker.from_env(timeout=timeout)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
+        if client is not None:
+            client.close()  # its connection pool would leak with the error
         raise RuntimeUnavailableError(
             f"no Docker engine answers at {docker_host()} ({exc}): start dockerd "
             "(scripts/start-dockerd.sh), set DOCKER_HOST, or use --runtime local"
