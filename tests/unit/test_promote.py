@@ -1,6 +1,18 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from trainchain.stages.promote import CHAMPION, Candidate, fingerprint, promote, register
+import pytest
+from tests.unit.test_store import store as any_store  # noqa: F401 - SQLite and PostgreSQL
+
+from trainchain.stages.promote import (
+    CHAMPION,
+    Candidate,
+    PromoteResult,
+    fingerprint,
+    promote,
+    register,
+)
 from trainchain.store import Run, Store
 
 
@@ -73,3 +85,44 @@ def test_fingerprint_hashes_small_data(tmp_path: Path) -> None:
     (data / "a.txt").write_text("2")
     two = fingerprint({"d": str(data)})["d"]
     assert one["files"] == 1 and one["bytes"] == 1 and one["sha256"] != two["sha256"]
+
+
+@pytest.mark.usefixtures("any_store")
+def test_concurrent_promotions_of_one_model_get_their_own_versions_and_files(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two runs of one model promoting at once (two branches, --workers-runs 2): the database
+    hands out the versions, and each version's directory holds its own run's files."""
+    store: Store = request.getfixturevalue("any_store")
+    root = tmp_path / "models"
+    rounds, writers = 4, 3
+    candidates = []
+    for i in range(rounds * writers):
+        c = make(tmp_path, store, 0.5 + i / 100, trial=i)
+        Path(c.model_path or "").write_text(f"weights of {c.run_id}")
+        candidates.append(c)
+    stores = [Store(store.url) for _ in range(writers)]  # one engine each, as separate processes
+    results = []
+    try:
+        for r in range(rounds):
+            barrier = threading.Barrier(writers)
+
+            def promote_one(
+                k: int, r: int = r, barrier: threading.Barrier = barrier
+            ) -> PromoteResult:
+                barrier.wait()
+                return register(stores[k], "m", candidates[r * writers + k], root)
+
+            with ThreadPoolExecutor(writers) as pool:
+                results += list(pool.map(promote_one, range(writers)))
+    finally:
+        for s in stores:
+            s.engine.dispose()
+    versions = sorted(r.version for r in results)
+    assert versions == list(range(1, rounds * writers + 1))
+    rows = {v.version: v for v in store.model_versions("m")}
+    for result in results:
+        assert Path(result.path).read_text() == f"weights of {rows[result.version].run_id}"
+    assert not list(root.joinpath("m").glob(".incoming-*"))
+    best = max(results, key=lambda r: rows[r.version].value)
+    assert store.aliases("m")[CHAMPION] == best.version  # no race let a worse one win

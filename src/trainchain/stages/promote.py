@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from trainchain.store import ModelVersion, Store
+from trainchain.store import Store
 from trainchain.trials import metrics as M
 
 CHAMPION = "champion"
@@ -49,57 +48,67 @@ def register(store: Store, name: str, candidate: Candidate, models_root: Path) -
     existing = _existing(store, name, candidate)
     if existing is not None:
         return existing
-    with store.session() as s:
-        version = (
-            s.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)) or 0
-        ) + 1
-    dest = models_root / name / str(version)
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(candidate.output_dir, dest, ignore=shutil.ignore_patterns("events*.jsonl"))
-    model_file = dest / Path(candidate.model_path).name if candidate.model_path else dest
-    champion = store.aliases(name).get(CHAMPION)
-    champion_value = _value_of(store, name, champion, candidate) if champion else None
-    wins = (
-        champion is None
-        or champion_value is None
-        or M.better(candidate.value, champion_value, candidate.goal)
-    )
-    with store.session() as s:
-        s.add(
-            ModelVersion(
-                name=name,
-                version=version,
-                run_id=candidate.run_id,
-                trial=candidate.trial,
-                path=str(model_file),
-                metric_name=candidate.metric_name,
-                goal=candidate.goal,
-                value=candidate.value,
-                params=candidate.params,
-                metrics=candidate.metrics,
-                curves=candidate.curves,
-                commit=candidate.commit,
-                branch=candidate.branch,
-                profile=candidate.profile,
-                data_fingerprint=fingerprint(candidate.data),
-            )
+    model_dir = models_root / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # Files first, into a private directory: the version number is only known once the database
+    # has given it (the (name, version) unique constraint decides between concurrent promotions).
+    incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=model_dir))
+    try:
+        shutil.copytree(
+            candidate.output_dir,
+            incoming,
+            ignore=shutil.ignore_patterns("events*.jsonl"),
+            dirs_exist_ok=True,
         )
-    if wins:
-        store.set_alias(name, CHAMPION, version)
-        reason = (
-            "first version"
-            if champion is None
-            else (
-                f"{candidate.metric_name} {candidate.value:.4f} "
-                f"beats champion v{champion} ({champion_value:.4f})"
-                if champion_value is not None
-                else f"champion v{champion} was measured on another metric"
-            )
+        model_name = Path(candidate.model_path).name if candidate.model_path else None
+        version = store.add_model_version(
+            name,
+            lambda v: str(model_dir / str(v) / model_name if model_name else model_dir / str(v)),
+            run_id=candidate.run_id,
+            trial=candidate.trial,
+            metric_name=candidate.metric_name,
+            goal=candidate.goal,
+            value=candidate.value,
+            params=candidate.params,
+            metrics=candidate.metrics,
+            curves=candidate.curves,
+            commit=candidate.commit,
+            branch=candidate.branch,
+            profile=candidate.profile,
+            data_fingerprint=fingerprint(candidate.data),
         )
-    else:
-        reason = f"champion v{champion} stays ({champion_value:.4f} vs {candidate.value:.4f})"
+        dest = model_dir / str(version)
+        if dest.exists():  # left by a promotion that died before its row was written
+            shutil.rmtree(dest)
+        incoming.rename(dest)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    model_file = dest / model_name if model_name else dest
+    wins, champion, reason = _contest(store, name, version, candidate)
     return PromoteResult(name, version, str(model_file), wins, champion, reason)
+
+
+def _contest(store: Store, name: str, version: int, c: Candidate) -> tuple[bool, int | None, str]:
+    """Move ``champion`` to ``version`` if it beats the current one. Compare-and-set: when a
+    concurrent promotion moves the champion in between, decide again against the new one."""
+    while True:
+        champion = store.aliases(name).get(CHAMPION)
+        champion_value = _value_of(store, name, champion, c) if champion else None
+        if champion is not None and champion_value is not None:
+            if not M.better(c.value, champion_value, c.goal):
+                stays = f"champion v{champion} stays ({champion_value:.4f} vs {c.value:.4f})"
+                return False, champion, stays
+        if store.swap_alias(name, CHAMPION, champion, version):
+            break
+    if champion is None:
+        return True, None, "first version"
+    if champion_value is None:
+        return True, champion, f"champion v{champion} was measured on another metric"
+    return (
+        True,
+        champion,
+        (f"{c.metric_name} {c.value:.4f} beats champion v{champion} ({champion_value:.4f})"),
+    )
 
 
 def promote(store: Store, name: str, version: int) -> None:

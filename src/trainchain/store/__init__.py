@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trainchain import paths
@@ -50,6 +50,8 @@ __all__ = [
 ]
 log = logging.getLogger(__name__)
 
+
+VERSION_ATTEMPTS = 50  # concurrent promotions of one model before giving up
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
@@ -173,20 +175,76 @@ class Store:
                 )
             )
 
+    def add_model_version(self, name: str, path: Callable[[int], str], **fields: Any) -> int:
+        """Record the next version of model ``name`` and return its number.
+
+        The (name, version) unique constraint is the lock: a concurrent promotion that took the
+        same number makes this one try the next, so two runs never share a version.
+        """
+        for _ in range(VERSION_ATTEMPTS):
+            session = self._sessions()
+            try:
+                last = session.scalar(
+                    select(func.max(ModelVersion.version)).where(ModelVersion.name == name)
+                )
+                version = (last or 0) + 1
+                session.add(ModelVersion(name=name, version=version, path=path(version), **fields))
+                session.commit()
+                return version
+            except (IntegrityError, OperationalError) as exc:
+                session.rollback()  # taken by another writer (or SQLite's stale snapshot): retry
+                if isinstance(exc, OperationalError) and "locked" not in str(exc):
+                    raise StoreError(f"database write failed on {self._safe_url()}: {exc}") from exc
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise StoreError(f"database write failed on {self._safe_url()}: {exc}") from exc
+            finally:
+                session.close()
+        raise StoreError(
+            f"could not allocate a version of model {name!r} after {VERSION_ATTEMPTS} tries "
+            f"on {self._safe_url()}: too many concurrent promotions; run it again"
+        )
+
     def aliases(self, name: str) -> dict[str, int]:
         with self.session() as s:
             rows = s.scalars(select(ModelAlias).where(ModelAlias.name == name))
             return {row.alias: row.version for row in rows}
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        with self.session() as s:
-            row = s.scalars(
-                select(ModelAlias).where(ModelAlias.name == name, ModelAlias.alias == alias)
-            ).first()
-            if row is None:
-                s.add(ModelAlias(name=name, alias=alias, version=version))
-            else:
-                row.version = version
+        """Point ``alias`` at ``version`` whatever it pointed at (a move by hand)."""
+        for _ in range(VERSION_ATTEMPTS):
+            if self.swap_alias(name, alias, self.aliases(name).get(alias), version):
+                return
+        raise StoreError(f"could not move {name}@{alias}: it keeps changing; run it again")
+
+    def swap_alias(self, name: str, alias: str, expected: int | None, version: int) -> bool:
+        """Compare-and-set: point ``alias`` at ``version`` only if it still points at
+        ``expected`` (``None``: does not exist yet). False when another writer moved it first."""
+        session = self._sessions()
+        try:
+            if expected is None:
+                session.add(ModelAlias(name=name, alias=alias, version=version))
+                session.commit()
+                return True
+            moved = session.execute(
+                update(ModelAlias)
+                .where(
+                    ModelAlias.name == name,
+                    ModelAlias.alias == alias,
+                    ModelAlias.version == expected,
+                )
+                .values(version=version)
+            )
+            session.commit()
+            return bool(getattr(moved, "rowcount", 0) == 1)
+        except IntegrityError:
+            session.rollback()
+            return False
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(f"database write failed on {self._safe_url()}: {exc}") from exc
+        finally:
+            session.close()
 
 
 def _with_driver(url: str) -> str:
