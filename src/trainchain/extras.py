@@ -17,7 +17,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "docker": ("docker",),
     "jenkins": ("jenkins_jobs",),
     "postgres": ("psycopg",),
-    "mlflow": ("mlflow", "alembic"),
+    "mlflow": ("mlflow",),
 }
 
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from trainchain import paths
 from trainchain.errors import NotFoundError, StoreError
 from trainchain.extras import require
+from trainchain.store import migrations
 from trainchain.store.models import (
     Attempt,
-    Base,
     EpochMetric,
     ModelAlias,
     ModelVersion,
@@ -72,7 +72,7 @@ class Store:
             self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
+            migrations.upgrade(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"cannot open the database {self._safe_url()}: {exc.__class__.__name__}: "
