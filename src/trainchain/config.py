@@ -7,10 +7,19 @@ parse (YAML, with line numbers) -> validate (``Config``, ``extra="forbid"``, eve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from trainchain.errors import ConfigError
 from trainchain.tracking.config import TrackingConfig
@@ -19,17 +28,72 @@ CONFIG_FILE = "trainchain.yaml"
 
 
 class ParamSpec(BaseModel):
-    """A declared search dimension: ``lr: {type: float, low: 1e-4, high: 1e-1, log: true}``."""
+    """A declared search dimension: ``lr: {type: float, low: 1e-4, high: 1e-1, log: true}``.
+
+    The only place ``params:`` entries are checked. Shorthands: a list is categorical
+    (``activation: [relu, tanh]``); ``type`` may be left out when ``choices`` or the bounds
+    make it clear (two int bounds: int; otherwise float).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["int", "float", "categorical", "bool"] = Field(description="kind of value")
     low: int | float | None = Field(None, description="lower bound (int/float)")
     high: int | float | None = Field(None, description="upper bound (int/float)")
-    log: bool = Field(False, description="sample on a log scale")
-    step: int | float | None = Field(None, description="grid step (int/float)")
+    log: bool = Field(False, description="sample on a log scale (needs low > 0)")
+    step: int | float | None = Field(None, description="sample only low, low+step, ... (no log)")
     choices: list[Any] | None = Field(None, description="values of a categorical")
     default: Any = Field(None, description="baseline value")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, raw: Any) -> Any:
+        if isinstance(raw, list):
+            return {"type": "categorical", "choices": raw}
+        if isinstance(raw, dict) and raw.get("type") is None:
+            low, high = raw.get("low"), raw.get("high")
+            ints = isinstance(low, int) and isinstance(high, int)
+            inferred = "categorical" if raw.get("choices") else "int" if ints else "float"
+            return {**raw, "type": inferred}
+        return raw
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ParamSpec:
+        if self.type == "categorical" and not self.choices:
+            raise ValueError("type categorical needs a non-empty list `choices:`")
+        if self.type not in ("int", "float"):
+            return self
+        low, high = self.low, self.high
+        if low is None or high is None:
+            raise ValueError(f"type {self.type} needs `low:` and `high:` (got {low!r}, {high!r})")
+        if self.type == "int" and not (isinstance(low, int) and isinstance(high, int)):
+            raise ValueError(f"type int needs whole-number bounds (got {low!r}, {high!r})")
+        if low >= high:
+            raise ValueError(f"low {low} must be below high {high}")
+        if self.log and low <= 0:
+            raise ValueError(f"log: true needs low > 0 (got {low})")
+        if self.step is not None and (self.step <= 0 or self.log):
+            raise ValueError(f"step {self.step}: give a positive step, and not with log: true")
+        if self.step is not None and not _divides(self.step, high - low):
+            raise ValueError(f"step {self.step} does not divide high - low ({high} - {low})")
+        return self
+
+
+def _divides(step: float, span: float) -> bool:
+    count = span / step
+    return abs(count - round(count)) < 1e-9 * max(1.0, abs(count))
+
+
+def _param_kind(value: Any) -> str:
+    return "range" if isinstance(value, dict | list | ParamSpec) else "value"
+
+
+# A parameter is a search dimension (a mapping or a list) or a fixed baseline value. The
+# discriminator picks one, so an error speaks of that form only (no union noise).
+ParamEntry = Annotated[
+    Annotated[ParamSpec, Tag("range")] | Annotated[int | float | str | bool, Tag("value")],
+    Discriminator(_param_kind),
+]
 
 
 class Resources(BaseModel):
@@ -62,7 +126,7 @@ class Config(BaseModel):
         1, ge=1, le=32, description="trials run at once, each with its share of CPUs"
     )
     runtime: Literal["auto", "local", "docker"] = Field("local", description="where trials run")
-    params: dict[str, ParamSpec | int | float | str | bool] = Field(
+    params: dict[str, ParamEntry] = Field(
         default_factory=dict,
         description="a fixed value (baseline) or a search dimension, per parameter",
     )
@@ -88,14 +152,18 @@ class Config(BaseModel):
         return parse_notify(value)
 
 
-def load_config(project: Path) -> Config:
-    """Read ``project/trainchain.yaml`` (absent: defaults). Raises ``ConfigError``."""
+def load_config(project: Path, shown_as: str | None = None) -> Config:
+    """Read ``project/trainchain.yaml`` (absent: defaults). Raises ``ConfigError``.
+
+    ``shown_as`` names the file in errors when ``project`` is a copy (the run's snapshot): the
+    user fixes their repository's file, not ours.
+    """
     path = project / CONFIG_FILE
     if not path.is_file():
         return Config()
     text = path.read_text(encoding="utf-8")
-    raw, lines = _parse_yaml(path, text)
-    return validate(raw, source=str(path), lines=lines)
+    raw, lines = _parse_yaml(shown_as or str(path), text)
+    return validate(raw, source=shown_as or str(path), lines=lines)
 
 
 def validate(
@@ -121,7 +189,7 @@ def override(config: Config, **flags: Any) -> Config:
     return validate(merged, source="command line")
 
 
-def _parse_yaml(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
+def _parse_yaml(path: str, text: str) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         node = yaml.compose(text)
         raw = yaml.safe_load(text)
@@ -133,26 +201,52 @@ def _parse_yaml(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
         return {}, {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1: expected a mapping of settings, got {type(raw).__name__}")
-    lines = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 1
+    lines: dict[str, int] = {}
+    _key_lines(node, "", lines)
     return raw, lines
+
+
+def _key_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
+    """``{"params.lr.low": 7, ...}``: the line of every key, for errors deep in the file."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node in node.value:
+        key = f"{prefix}{key_node.value}"
+        lines[key] = key_node.start_mark.line + 1
+        _key_lines(value_node, key + ".", lines)
 
 
 def _describe(exc: ValidationError, source: str, lines: dict[str, int]) -> str:
     allowed = ", ".join(sorted(Config.model_fields))
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        top = str(err["loc"][0]) if err["loc"] else ""
-        where = f"{source}:{lines[top]}" if top in lines else source
+        parts = [str(p) for p in err["loc"]]
+        if parts[:1] == ["params"] and len(parts) > 2 and parts[2] in ("range", "value"):
+            del parts[2]  # the discriminator's tag, not a key of the file
+        loc = ".".join(parts)
+        known = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+        line = next((lines[k] for k in known if k in lines), None)
+        where = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
-            if len(err["loc"]) == 1:
+            if len(parts) == 1:
                 problems.append(f"{where}: unknown key {loc!r}; allowed keys: {allowed}")
             else:
-                problems.append(f"{where}: unknown key {loc!r}")
+                nested = _NESTED_KEYS.get(parts[0])
+                hint = f"; allowed keys: {', '.join(sorted(nested))}" if nested else ""
+                parent = ".".join(parts[:-1])
+                problems.append(f"{where}: unknown key {parts[-1]!r} in {parent}{hint}")
+        elif err["type"] == "value_error":  # our own checks: the message says what was wrong
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {loc}: {message}")
         else:
-            value = err.get("input")
-            problems.append(f"{where}: {loc}: {err['msg']} (got {value!r})")
+            problems.append(f"{where}: {loc}: {err['msg']} (got {_short(err.get('input'))})")
     return "invalid configuration:\n  " + "\n  ".join(problems)
+
+
+_NESTED_KEYS = {"params": ParamSpec.model_fields, "resources": Resources.model_fields}
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    """A value quoted in an error, cut short: a huge value never floods a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"

@@ -147,7 +147,12 @@ class Pipeline:
         from trainchain.stages.fetch import fetch
 
         result = fetch(run.source, run.ref, self.run_dir(run.id) / "source")
-        config = override(load_config(Path(result.snapshot)), **_config_keys(run.options))
+        shown = (
+            str(Path(run.source) / "trainchain.yaml")
+            if Path(run.source).is_dir()
+            else f"trainchain.yaml of {run.source} at {(result.commit or '')[:12]}"
+        )
+        config = override(load_config(Path(result.snapshot), shown), **_config_keys(run.options))
         if config.tracking.enabled:  # before any training: a missing MLflow must not cost a run
             require("mlflow", "tracking.mlflow_uri (the export to MLflow)")
         self.store.update_run(

@@ -84,7 +84,6 @@ _BASELINES = {"epochs": 5, "batch": 32, "lr": 1e-3, "layers": 1, "width": 64, "c
               "depth": 5, "dropout": 0.2, "momentum": 0.9, "fraction": 1.0, "reg": 1e-4}
 _LR_USUAL = (1e-4, 1e-2)  # always inside a derived learning-rate range
 _LABEL = re.compile(r"name|tag|title|label|prefix|suffix|run_id", re.I)
-_CONFIG_KEYS = {"type", "low", "high", "log", "choices", "default", "step"}
 
 
 def kind_of(name: str) -> str | None:
@@ -246,50 +245,30 @@ def baseline_value(param: Mapping[str, Any]) -> Any:
 
 
 def space_from_config(declared: Mapping[str, Any]) -> dict[str, Spec]:
-    """Validate ``params:`` of trainchain.yaml into the same shape; all errors at once.
+    """``params:`` search dimensions of trainchain.yaml in the space's shape.
 
-    Each entry is a mapping (``{type, low, high, log, choices, default}``; ``type`` may be left
-    out when ``choices`` or numeric bounds make it clear) or a list (categorical choices).
+    Validation is ``config.ParamSpec``'s alone (the same rules and messages as ``load_config``);
+    entries may be validated ``ParamSpec`` objects or their stored (JSON) form.
     """
+    from trainchain.config import ParamSpec, validate
+
+    ranges = {name: raw for name, raw in declared.items() if not isinstance(raw, ParamSpec)}
+    checked = validate({"params": ranges}, source="trainchain.yaml").params if ranges else {}
     space: dict[str, Spec] = {}
-    errors: list[str] = []
     for name, raw in declared.items():
-        try:
-            space[str(name)] = _config_spec(str(name), raw)
-        except ValueError as exc:
-            errors.append(f"params.{name}: {exc}")
-    if errors:
-        raise ConfigError("invalid search space in trainchain.yaml: " + "; ".join(errors))
+        spec = raw if isinstance(raw, ParamSpec) else checked[name]
+        if isinstance(spec, ParamSpec):
+            space[str(name)] = _config_spec(spec)
     return space
 
 
-def _config_spec(name: str, raw: Any) -> Spec:
-    if isinstance(raw, list):
-        raw = {"type": "categorical", "choices": raw}
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"got {raw!r}; write a mapping such as {{type: float, low: 0.0001, "
-                         "high: 0.1, log: true}} or a list of choices")
-    unknown = set(raw) - _CONFIG_KEYS
-    if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_CONFIG_KEYS)}")
-    low, high, choices = raw.get("low"), raw.get("high"), raw.get("choices")
-    type_ = raw.get("type") or ("categorical" if choices else "int" if isinstance(low, int)
-                                and isinstance(high, int) else "float")
-    if type_ == "bool":
+def _config_spec(spec: Any) -> Spec:
+    if spec.type == "bool":
         return _spec("bool", choices=[False, True])
-    if type_ == "categorical":
-        if not isinstance(choices, list) or not choices:
-            raise ValueError("type categorical needs a non-empty list `choices:`")
-        return _spec("categorical", choices=list(choices))
-    if type_ not in ("int", "float"):
-        raise ValueError(f"type {type_!r} is not one of int, float, categorical, bool")
-    numeric = (int,) if type_ == "int" else (int, float)
-    if not isinstance(low, numeric) or not isinstance(high, numeric) or isinstance(low, bool):
-        raise ValueError(f"type {type_} needs numeric `low:` and `high:` (got {low!r}, {high!r})")
-    if low >= high:
-        raise ValueError(f"low {low} must be below high {high}")
-    log = bool(raw.get("log", False))
-    if log and low <= 0:
-        raise ValueError(f"log: true needs low > 0 (got {low})")
-    return _spec(type_, low if type_ == "int" else float(low),
-                 high if type_ == "int" else float(high), log=log)
+    if spec.type == "categorical":
+        return _spec("categorical", choices=list(spec.choices))
+    numeric = int if spec.type == "int" else float
+    out = _spec(spec.type, numeric(spec.low), numeric(spec.high), log=spec.log)
+    if spec.step is not None:
+        out["step"] = numeric(spec.step)
+    return out

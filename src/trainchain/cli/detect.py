@@ -8,8 +8,6 @@ from typing import Any
 
 import click
 
-from trainchain.errors import ConfigError
-
 
 @click.command("detect")
 @click.argument("path", type=click.Path(path_type=Path), default=Path("."))
@@ -20,11 +18,17 @@ from trainchain.errors import ConfigError
               help="Script or notebook to train (overrides entrypoint: in trainchain.yaml).")
 def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) -> None:
     """Show what the project at PATH needs: profile, entrypoint, parameters, search space."""
+    from trainchain.config import ParamSpec, load_config
     from trainchain.detection import detect as run_detect
     from trainchain.space import derive_space, space_from_config
 
-    declared_entrypoint, declared_params = _read_yaml(path)
-    result = run_detect(path, entrypoint or declared_entrypoint, declared_params)
+    config = load_config(path)  # the whole file, checked as `trainchain run` checks it
+    declared_params = {
+        name: spec.model_dump()
+        for name, spec in config.params.items()
+        if isinstance(spec, ParamSpec)
+    }
+    result = run_detect(path, entrypoint or config.entrypoint, declared_params or None)
     space = derive_space(result)
     if declared_params:  # as job2 does: declared ranges override the derived ones
         space = {**space, **space_from_config(declared_params)}
@@ -35,32 +39,6 @@ def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) 
         click.echo(json.dumps(data, indent=2, default=str))
         return
     _render(result, space, bool(declared_params))
-
-
-def _read_yaml(path: Path) -> tuple[str | None, dict[str, Any] | None]:
-    """``entrypoint:`` and ``params:`` of PATH/trainchain.yaml, if there is one.
-
-    Only these two keys matter to detection; the full file is validated by ``trainchain run``.
-    """
-    config = path / "trainchain.yaml"
-    if not config.is_file():
-        return None, None
-    import yaml
-
-    try:
-        data = yaml.safe_load(config.read_text("utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{config}:{mark.line + 1}" if mark else str(config)
-        raise ConfigError(f"{where} is not valid YAML ({exc}); fix the file") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{config} must be a mapping of settings, got {type(data).__name__}")
-    entrypoint, params = data.get("entrypoint"), data.get("params")
-    if entrypoint is not None and not isinstance(entrypoint, str):
-        raise ConfigError(f"entrypoint: in {config} must be a path string, got {entrypoint!r}")
-    if params is not None and not isinstance(params, dict):
-        raise ConfigError(f"params: in {config} must be a mapping of name -> range, got {params!r}")
-    return entrypoint, params
 
 
 def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> None:
