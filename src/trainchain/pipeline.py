@@ -171,13 +171,15 @@ class Pipeline:
         from trainchain.stages.detect import detect_project
 
         config = self.config(run)
-        declared, _ = split_params(run.config)
+        declared, fixed = split_params(run.config)
         found = detect_project(
             Path(_need(run.snapshot, "fetch")),
             config.entrypoint,
             config.profile,
             declared,
             source=run.source,
+            fixed=fixed,
+            from_cli=set((run.options or {}).get("params") or {}),
         )
         runtime = get_runtime(config.runtime)
         env = runtime.provision(

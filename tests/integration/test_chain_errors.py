@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -112,3 +113,27 @@ def test_trial_timeout(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "trial timeout of 3s" in report["error"]
     assert report["trials"][0]["attempts"][0]["outcome"] == "timeout"
+
+
+def test_param_matching_nothing_is_a_usage_error_before_training(tmp_path: Path) -> None:
+    repo = write_project(
+        tmp_path / "prompts",
+        {
+            "train.py": "from sklearn.datasets import load_digits\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "no_of_epoch = int(input('Enter no_of_epoch:'))\n"
+            "x, y = load_digits(return_X_y=True)\n"
+            "LogisticRegression(max_iter=no_of_epoch).fit(x, y)\n",
+            "trainchain.yaml": "params:\n  max_itr: 3\n",
+        },
+    )
+    proc = trainchain("run", str(repo), "--param", "no_of_epochs=5", "--param", "epoch=4")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "--param no_of_epochs=5 matches no parameter of train.py" in out
+    assert "did you mean no_of_epoch?" in out
+    assert "params: max_itr: 3 in trainchain.yaml" in out
+    assert "epoch=4" not in out  # a name inside the prompt answers it, as the agent matches
+    home = Path(os.environ["TRAINCHAIN_HOME"])
+    assert not list(home.glob("runs/*/trials")), "nothing may train"
+    no_traceback(proc)

@@ -96,7 +96,7 @@ def test_json_shape_is_exact() -> None:
     data = detect(REPOS / "prompts_catdog").to_dict()
     assert set(data) == {"profile", "framework", "model_family", "entrypoint", "parameters",
                          "evidence", "requirements", "imports", "entrypoint_reason", "skipped",
-                         "keras_sequential"}
+                         "keras_sequential", "reads_params"}
     for param in data["parameters"]:
         assert {"name", "source", "type", "default", "file", "line"} <= set(param)
         assert param["source"] in ("constant", "argparse", "click", "prompt", "config")

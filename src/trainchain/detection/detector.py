@@ -16,7 +16,7 @@ from typing import Any
 
 from trainchain.detection import knowledge as kb
 from trainchain.detection.entrypoint import choose
-from trainchain.detection.params import extract
+from trainchain.detection.params import extract, reads_params_env
 from trainchain.detection.project import ProjectFacts, ProjectIndex
 from trainchain.detection.requirements import parse_requirements
 from trainchain.detection.result import Detection, Parameter, Skipped
@@ -97,6 +97,8 @@ def _detect(
                       for s in files.sources.values() if s.error),
         keras_sequential=profile.framework == "keras" and _is_sequential(project),
         keras_defaults=_keras_defaults(project) if profile.framework == "keras" else {},
+        reads_params=any(reads_params_env(files.sources[r].tree) for r in index.scope(rel)
+                         if r in files.sources),
     )
     log.debug("detected %s in %s: %s", detection.profile, root, evidence.reason)
     return detection

@@ -57,6 +57,20 @@ def extract(tree: ast.Module, file: str, aliases: dict[str, str]) -> list[Parame
     return _unique(found)
 
 
+def reads_params_env(tree: ast.Module | None) -> bool:
+    """True when the code reads its parameters itself: the SDK (``trainchain.agent``) or the
+    ``TRAINCHAIN_PARAMS`` variable; then any parameter name may be used."""
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Constant) and node.value == "TRAINCHAIN_PARAMS":
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trainchain"):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.startswith("trainchain")
+                                                for a in node.names):
+            return True
+    return False
+
+
 def _pos(node: ast.AST) -> tuple[int, int]:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 

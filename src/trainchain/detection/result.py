@@ -72,6 +72,7 @@ class Detection:
     skipped: tuple[Skipped, ...]
     keras_sequential: bool
     keras_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
+    reads_params: bool = False  # the code reads TRAINCHAIN_PARAMS itself (any name may apply)
 
     @property
     def env_imports(self) -> tuple[str, ...]:
@@ -93,4 +94,5 @@ class Detection:
             "entrypoint_reason": self.entrypoint_reason,
             "skipped": [s.to_dict() for s in self.skipped],
             "keras_sequential": self.keras_sequential,
+            "reads_params": self.reads_params,
         }

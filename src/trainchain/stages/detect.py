@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trainchain.errors import DetectionError
+from trainchain.errors import ConfigError, DetectionError
 from trainchain.profiles.table import env_packages, package_name, profile_packages
 from trainchain.runtimes.base import EnvSpec
+
+if TYPE_CHECKING:
+    from trainchain.detection.result import Detection
 
 # A project's pins for these are replaced by the profile's (the profile was chosen for them).
 FRAMEWORK_PACKAGES = {
@@ -40,8 +45,14 @@ def detect_project(
     profile: str | None,
     declared: dict[str, Any],
     source: str = "the repository",
+    fixed: Mapping[str, Any] | None = None,
+    from_cli: Collection[str] = (),
 ) -> DetectResult:
-    """Run the detector over the fetched commit and derive the environment and search space."""
+    """Run the detector over the fetched commit and derive the environment and search space.
+
+    ``fixed`` are the parameter values given by ``--param`` (names in ``from_cli``) or as plain
+    values under ``params:``; one that reaches nothing is a ``ConfigError`` before any build.
+    """
     from trainchain import space as search_space
     from trainchain.detection import detect
 
@@ -49,6 +60,7 @@ def detect_project(
         detection = detect(snapshot, entrypoint=entrypoint, declared_params=declared or None)
     except DetectionError as exc:  # speak of the user's repository, not our snapshot of it
         raise DetectionError(exc.message.replace(str(snapshot), source)) from exc
+    check_fixed_params(detection, fixed or {}, from_cli)
     info = detection.to_dict()
     chosen = profile or info["profile"]
     profile_packages(chosen)  # an unknown forced profile fails here, with the choices
@@ -61,6 +73,45 @@ def detect_project(
     if declared:
         space = {**space, **search_space.space_from_config(declared)}
     return DetectResult(chosen, info["entrypoint"], info, spec, space)
+
+
+def check_fixed_params(
+    detection: Detection, fixed: Mapping[str, Any], from_cli: Collection[str] = ()
+) -> None:
+    """Every fixed value must reach the script the way the agent applies it: a discovered
+    parameter (a prompt also by a name it contains, as the agent matches it), a Keras knob of a
+    Keras script, or anything when the code reads ``TRAINCHAIN_PARAMS`` itself."""
+    from trainchain.agent.naming import KERAS_KNOBS
+    from trainchain.agent.prompts import match_param
+
+    if detection.reads_params:
+        return
+    known = [p.name for p in detection.parameters]
+    if detection.framework == "keras":
+        known += KERAS_KNOBS
+    prompts = [p.prompt for p in detection.parameters if p.source == "prompt" and p.prompt]
+    problems = []
+    for name, value in fixed.items():
+        if name in known or any(match_param(text, {name: value}) for text in prompts):
+            continue
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else (f"known: {', '.join(known)}" if known else "no parameter was found")
+        )
+        where = (
+            f"--param {name}={value}"
+            if name in from_cli
+            else (f"params: {name}: {value} in trainchain.yaml")
+        )
+        problems.append(f"{where} matches no parameter of {detection.entrypoint} ({hint})")
+    if problems:
+        raise ConfigError(
+            "; ".join(problems) + ". Fix the name; a value the script reads itself goes "
+            "under params: in trainchain.yaml with a range (type/low/high), or read "
+            "TRAINCHAIN_PARAMS in the script"
+        )
 
 
 def project_requirements(requirements: list[str]) -> tuple[str, ...]:
