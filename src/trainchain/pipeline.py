@@ -168,6 +168,7 @@ class Pipeline:
 
     def _stage_detect(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.runtimes import get_runtime
+        from trainchain.space import describe
         from trainchain.stages.detect import detect_project
 
         config = self.config(run)
@@ -200,6 +201,8 @@ class Pipeline:
             f"profile {found.profile}, entrypoint {found.entrypoint}, environment {env.key} "
             f"({'built' if env.created else 'reused'} on {runtime.name})"
         )
+        for name, spec in found.space.items():
+            self._say(f"search space: {name} {describe(spec)} — {spec.get('why') or 'declared'}")
         return StageState.SUCCEEDED, {
             "profile": found.profile,
             "entrypoint": found.entrypoint,
@@ -231,6 +234,7 @@ class Pipeline:
         }
 
     def _stage_tune(self, run: Run) -> tuple[StageState, dict[str, Any]]:
+        from trainchain.space import resolve_space
         from trainchain.stages import tune as T
         from trainchain.trials import metrics as M
 
@@ -246,10 +250,13 @@ class Pipeline:
         train = self.store.stage(run.id, Stage.TRAIN.value)
         fixed = dict((train.result or {}).get("params") or {}) if train else {}
         metric = run.metric_name or config.metric
+        space, notes = resolve_space(run.detection.get("space") or {}, self._data_sizes(run))
+        for note in notes:
+            self._say(f"search space: {note}")
         settings = T.SearchSettings(
             study_name=f"trainchain-{run.id}",
             storage_url=self.store.url,
-            space=run.detection.get("space") or {},
+            space=space,
             metric=metric,
             goal=config.goal,
             target=config.target,
@@ -269,6 +276,21 @@ class Pipeline:
             "reached": result.reached,
             "stop_reason": result.stop_reason,
         }
+
+    def _data_sizes(self, run: Run) -> dict[str, Any] | None:
+        """The sizes of the training input the baseline saw (its agent's first ``data`` event
+        with a known length; the latest attempt first), or None."""
+        from trainchain.agent.events import read_events
+        from trainchain.trials.workspace import trial_dirs
+
+        root = trial_dirs(self.run_dir(run.id), 0).root
+        files = sorted(root.glob("events-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
+        for path in reversed(files):
+            events, _ = read_events(str(path))
+            for event in events:
+                if event.get("type") == "data" and event.get("train_batches"):
+                    return event
+        return None
 
     def _stage_promote(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages.promote import Candidate, register

@@ -49,7 +49,15 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from trainchain.agent import FULL_PASS_STEPS
 from trainchain.agent.naming import KERAS_KNOBS
+from trainchain.detection.arguments import (
+    FULL_PASS,
+    ArgumentRule,
+    first_rule,
+    role_rule,
+    rule_for,
+)
 from trainchain.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,8 +66,9 @@ if TYPE_CHECKING:
 Spec = dict[str, Any]
 
 _KINDS = (  # first match wins; order matters (max_depth before layers, lr before reg)
-    ("skip", r"seed|random_state|verbos|test_size|val(idation)?_(split|size|frac)|^split$|"
+    ("skip", r"seed|random_state|verbos|test_size|val(idation)?_(split|size|frac|steps)|^split$|"
              r"img|image|height|shape|target_size|resolution|seq_len|max_len|workers|jobs"),
+    ("count", r"steps_per_epoch|^steps$"),
     ("epochs", r"epoch"),
     ("batch", r"batch|^bs$"),
     ("lr", r"(^|_)(lr|eta|learning_?rate)($|_)|learningrate"),
@@ -72,6 +81,8 @@ _KINDS = (  # first match wins; order matters (max_depth before layers, lr befor
     ("width", r"unit|filter|neuron|hidden|channel|(^|_)dim|width|leaves|nodes|d_model|embed"),
     ("reg", r"alpha|(^|_)l[12]($|_)|weight_decay|(^|_)reg|lambda|^c$|gamma|decay"),
 )
+# every role a parameter can play; "steps" (one pass) and "skip" come from the argument table
+ROLES = frozenset({kind for kind, _ in _KINDS} | {"steps"})
 _COMPILED = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in _KINDS)
 _CATEGORIES = {
     "optimizer": ["adam", "sgd", "rmsprop", "adamw", "nadam"],
@@ -82,7 +93,6 @@ _CATEGORIES = {
 }
 _BASELINES = {"epochs": 5, "batch": 32, "lr": 1e-3, "layers": 1, "width": 64, "count": 100,
               "depth": 5, "dropout": 0.2, "momentum": 0.9, "fraction": 1.0, "reg": 1e-4}
-_LR_USUAL = (1e-4, 1e-2)  # always inside a derived learning-rate range
 _LABEL = re.compile(r"name|tag|title|label|prefix|suffix|run_id", re.I)
 
 
@@ -97,49 +107,130 @@ def kind_of(name: str) -> str | None:
 def derive_space(detection: Detection) -> dict[str, Spec]:
     """The search space of a detected project (see the module docstring for the rules)."""
     space: dict[str, Spec] = {}
-    kinds = set()
+    roles = set()
     for param in detection.parameters:
         data = param.to_dict()
-        kinds.add(kind_of(param.name))
+        roles.add(role_of(data))
         spec = param_space(data)
         if spec is not None:
             space[param.name] = spec
     if detection.framework == "keras":
-        space.update(_keras_knobs(detection, kinds))
+        space.update(_keras_knobs(detection, roles))
     return space
 
 
+def role_of(param: Mapping[str, Any]) -> str | None:
+    """What a parameter does: the role of the argument it flows into, else of its name."""
+    known = _known_argument(param)
+    return known[1].role if known else kind_of(str(param["name"]))
+
+
+def _known_argument(param: Mapping[str, Any]) -> tuple[str, ArgumentRule] | None:
+    """The first argument the parameter reaches that the table knows, if its type fits."""
+    known = first_rule(tuple(param.get("flows_into") or ()))
+    if known is None:
+        return None
+    ptype, rule = param.get("type", "str"), known[1]
+    if rule.role == "skip":
+        return known
+    if ptype not in ("int", "float") or (rule.type == "int" and ptype == "float"):
+        return None  # a string or a fraction where the argument counts: the name decides
+    if rule.type == "float" and ptype == "int" and param.get("source") != "constant":
+        return None  # an int-typed option or prompt cannot take a fractional value
+    return known
+
+
 def param_space(param: Mapping[str, Any]) -> Spec | None:
-    """The range of one discovered parameter (``Parameter.to_dict()``), or None if not searched."""
+    """The range of one discovered parameter (``Parameter.to_dict()``), or None if not searched.
+
+    Every spec says in ``why`` where its bounds came from.
+    """
     name, ptype = str(param["name"]), param.get("type", "str")
-    kind = kind_of(name)
     if param.get("choices"):
-        return _spec("categorical", choices=list(param["choices"]))
+        return _spec("categorical", choices=list(param["choices"]), why="the script's choices")
     if ptype == "bool":
-        return _spec("bool", choices=[False, True])
+        return _spec("bool", choices=[False, True], why="a flag")
+    known = _known_argument(param)
+    kind = known[1].role if known else kind_of(name)
     if kind == "skip" or ptype not in ("int", "float", "str"):
         return None
     if ptype == "str":
         options = _CATEGORIES.get(name.lower().rsplit("_", 1)[-1])
         default = param.get("default")
         if options and isinstance(default, str) and default.lower() in options:
-            return _spec("categorical", choices=[default, *(o for o in options if o != default)])
+            return _spec("categorical", choices=[default, *(o for o in options if o != default)],
+                         why=f"common values of {name.lower().rsplit('_', 1)[-1]}")
         return None
     if param.get("low") is not None and param.get("high") is not None:
         low, high = param["low"], param["high"]
         log = kind in ("lr", "reg", "width", "count", "batch") and low > 0
-        return _spec(ptype, low=low, high=high, log=log)
-    center = param.get("default")
-    if not isinstance(center, int | float) or isinstance(center, bool):
+        return _spec(ptype, low=low, high=high, log=log, why="the option's own range")
+    center: Any = param.get("default")
+    has_default = isinstance(center, int | float) and not isinstance(center, bool)
+    if not has_default:
         center = baseline_value(dict(param))
-    if ptype == "int":
-        return _int_space(kind, int(center), name)
-    return _float_space(kind, float(center))
+    if known is not None:
+        flow, rule = known
+        return _argument_space(ptype, flow, rule, center if has_default else None, center)
+    by_name = role_rule(kind)
+    if by_name is not None:
+        return _argument_space(ptype, f"{name} (by its name)", by_name,
+                               center if has_default else None, center)
+    spec = _int_space(kind, int(center), name) if ptype == "int" else _float_space(
+        kind, float(center))
+    if spec is not None:
+        spec["why"] = f"by its name ({kind or 'no known role'}), around {_fmt(center)}"
+    return spec
+
+
+def _argument_space(ptype: str, flow: str, rule: ArgumentRule, default: Any,
+                    center: Any) -> Spec | None:
+    """The band around ``center`` its role gives, widened to the argument's useful band and
+    clipped to its limits (a default outside the limits does not pull the range with it)."""
+    type_ = rule.type or ptype
+    if rule.role == "steps":
+        spec = _spec("int", why=f"{flow} ({rule.why})")
+        spec.update(full_pass="train", center=default)
+        return spec
+    around = None
+    if rule.role and isinstance(center, int | float) and not math.isnan(center):
+        around = (_int_space(rule.role, int(center), "") if type_ == "int"
+                  else _float_space(rule.role, float(center)))
+    lows: list[tuple[float, str]] = []
+    highs: list[tuple[float, str]] = []
+    if around is not None:
+        near = f"around the {'default' if default is not None else 'baseline value'} {_fmt(center)}"
+        lows.append((around["low"], near))
+        highs.append((around["high"], near))
+    if rule.low is not None and rule.high is not None:
+        lows.append((rule.low, "the argument's useful band"))
+        highs.append((rule.high, "the argument's useful band"))
+    if not lows:
+        return None
+    low, low_why = min(lows)
+    high, high_why = max(highs)
+    if rule.min is not None and low < rule.min:
+        low, low_why = rule.min, "the argument's limit"
+    if rule.max is not None and high > rule.max:
+        high, high_why = rule.max, "the argument's limit"
+    if type_ == "int":
+        low, high = math.ceil(low), math.floor(high)
+    if low >= high:
+        return None
+    log = bool(rule.log or (around and around["log"])) and low > 0
+    why = f"{flow} ({rule.why}): low {_fmt(low)} {low_why}, high {_fmt(high)} {high_why}"
+    if default is not None and not low <= default <= high:
+        why += f"; the default {_fmt(default)} lies outside"
+    return _spec(type_, low=low, high=high, log=log, why=why)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _spec(type_: str, low: Any = None, high: Any = None, log: bool = False,
-          choices: list[Any] | None = None) -> Spec:
-    return {"type": type_, "low": low, "high": high, "log": log, "choices": choices}
+          choices: list[Any] | None = None, why: str = "") -> Spec:
+    return {"type": type_, "low": low, "high": high, "log": log, "choices": choices, "why": why}
 
 
 def _int_space(kind: str | None, d: int, name: str) -> Spec | None:
@@ -168,10 +259,7 @@ def _ints(low: int, high: int, log: bool = False) -> Spec:
 def _float_space(kind: str | None, d: float) -> Spec | None:
     if kind == "lr":
         d = d if d > 0 else 1e-3
-        low, high = max(min(d / 10, _LR_USUAL[0]), 1e-5), min(max(d * 10, _LR_USUAL[1]), 1.0)
-        if low >= high:
-            low, high = 1e-5, 1.0
-        return _spec("float", low, high, log=True)
+        return _spec("float", d / 10, d * 10, log=True)
     if kind == "dropout":
         return _spec("float", 0.0, max(0.5, min(d * 2, 0.9)))
     if kind == "momentum":
@@ -185,28 +273,77 @@ def _float_space(kind: str | None, d: float) -> Spec | None:
     return _spec("float", 0.0, 1.0) if d == 0 else _spec("float", d / 4, d * 4, log=True)
 
 
-def _keras_knobs(detection: Detection, kinds: set[str | None]) -> dict[str, Spec]:
+def _keras_knobs(detection: Detection, roles: set[str | None]) -> dict[str, Spec]:
     """The agent's Keras knobs; fit/optimizer knobs only where the script has no own param."""
     defaults = detection.keras_defaults
     knobs: dict[str, Spec] = {}
-    for knob, kind in (("keras.epochs", "epochs"), ("keras.batch_size", "batch")):
-        if kind == "batch" and not defaults.get("array_input", True):
+    for knob, flow in (("keras.epochs", "keras.fit.epochs"),
+                       ("keras.batch_size", "keras.fit.batch_size"),
+                       ("keras.learning_rate", "keras.optimizer.learning_rate")):
+        rule = rule_for(flow)
+        assert rule is not None and rule.role is not None, flow
+        if rule.role == "batch" and not defaults.get("array_input", True):
             continue  # fit gets a generator or dataset: it brings its own batches
-        if kind not in kinds:
-            spec = _int_space(kind, int(defaults.get(knob[6:], _BASELINES[kind])), knob)
+        if rule.role not in roles:
+            written = defaults.get(knob[6:])
+            center = written if written is not None else _BASELINES[rule.role]
+            spec = _argument_space(rule.type or "float", flow, rule, written, center)
             if spec:
                 knobs[knob] = spec
-    if "lr" not in kinds:
-        lr_spec = _float_space("lr", float(defaults.get("learning_rate", _BASELINES["lr"])))
-        if lr_spec:
-            knobs["keras.learning_rate"] = lr_spec
     if detection.keras_sequential:
-        knobs["keras.width"] = _spec("float", 0.5, 2.0, log=True)
+        knobs["keras.width"] = _spec("float", 0.5, 2.0, log=True,
+                                     why="agent knob: multiplier on Conv/Dense widths")
         if detection.model_family == "cnn":
             knobs["keras.extra_conv_blocks"] = _ints(0, 2)
-        knobs["keras.dropout"] = _spec("float", 0.0, 0.5)
+            knobs["keras.extra_conv_blocks"]["why"] = "agent knob: Conv+Pool blocks added"
+        knobs["keras.dropout"] = _spec("float", 0.0, 0.5,
+                                       why="agent knob: dropout before the output layer")
     assert set(knobs) <= set(KERAS_KNOBS), set(knobs) - set(KERAS_KNOBS)
     return knobs
+
+
+def resolve_space(space: Mapping[str, Spec],
+                  sizes: Mapping[str, Any] | None) -> tuple[dict[str, Spec], list[str]]:
+    """Fill in the bounds known only after the baseline: a parameter that flows into
+    ``steps_per_epoch`` ranges up to one full pass over the training input, whose length the
+    baseline's ``data`` event gave (``sizes``). Returns the space and a note per change."""
+    out: dict[str, Spec] = {}
+    notes: list[str] = []
+    for name, spec in space.items():
+        if not spec.get("full_pass"):
+            out[name] = dict(spec)
+            continue
+        seen = sizes or {}
+        batches, center = seen.get("train_batches"), spec.get("center")
+        if isinstance(batches, int) and batches >= 2:
+            low = max(1, center // 2) if isinstance(center, int) and center < batches else max(
+                1, batches // 4)
+            what = f"{batches} batches" + (f" of {seen['batch_size']}"
+                                           if seen.get("batch_size") else "")
+            why = (f"{spec['why']}: low {low} "
+                   + ("half the default" if low != max(1, batches // 4) else "a quarter pass")
+                   + f", high {batches} one full pass ({what}, as the baseline saw)")
+            out[name] = {**spec, "low": low, "high": batches, "why": why}
+        elif isinstance(center, int) and center < FULL_PASS_STEPS:
+            around = _ints(max(1, center // 2), center * 4)
+            around["why"] = (f"{spec['why']}; the length of one pass is unknown (the baseline "
+                             f"reported none): around the default {center}")
+            out[name] = {**spec, **around}
+        else:
+            notes.append(f"{name} is not searched: the length of the training input is unknown "
+                         "(the baseline reported none), so it stays one full pass")
+            continue
+        notes.append(f"{name}: {out[name]['low']} .. {out[name]['high']} ({out[name]['why']})")
+    return out, notes
+
+
+def describe(spec: Mapping[str, Any]) -> str:
+    """``low .. high`` (or the choices) of a spec, for people."""
+    if spec.get("choices") is not None:
+        return str(spec["choices"])
+    if spec.get("full_pass"):
+        return "1/4 pass .. one full pass (sizes from the baseline)"
+    return f"{_fmt(spec['low'])} .. {_fmt(spec['high'])}" + (" (log)" if spec.get("log") else "")
 
 
 def baseline_value(param: Mapping[str, Any]) -> Any:
@@ -226,10 +363,15 @@ def baseline_value(param: Mapping[str, Any]) -> Any:
     name, ptype = str(param["name"]), param.get("type", "str")
     if ptype == "bool":
         return False
+    known = _known_argument(param)
+    if ptype in ("int", "float") and known is not None and known[1].default == FULL_PASS:
+        return FULL_PASS_STEPS  # the agent clamps it to one pass over the training input
     if ptype in ("int", "float"):
-        kind = kind_of(name)
+        kind = known[1].role if known else kind_of(name)
         fallback = 1 if ptype == "int" else 0.1
         value: float = 1.0 if name.lower() == "c" else _BASELINES.get(kind or "", fallback)
+        if known is not None and isinstance(known[1].default, int | float):
+            value = known[1].default
         if param.get("low") is not None:
             value = max(value, param["low"])
         if param.get("high") is not None:
@@ -263,12 +405,13 @@ def space_from_config(declared: Mapping[str, Any]) -> dict[str, Spec]:
 
 
 def _config_spec(spec: Any) -> Spec:
+    why = "declared in trainchain.yaml"
     if spec.type == "bool":
-        return _spec("bool", choices=[False, True])
+        return _spec("bool", choices=[False, True], why=why)
     if spec.type == "categorical":
-        return _spec("categorical", choices=list(spec.choices))
+        return _spec("categorical", choices=list(spec.choices), why=why)
     numeric = int if spec.type == "int" else float
-    out = _spec(spec.type, numeric(spec.low), numeric(spec.high), log=spec.log)
+    out = _spec(spec.type, numeric(spec.low), numeric(spec.high), log=spec.log, why=why)
     if spec.step is not None:
         out["step"] = numeric(spec.step)
     return out

@@ -47,7 +47,7 @@ def test_trainchain_yaml_entrypoint_and_params_are_used(tmp_path: Path) -> None:
     data = json.loads(result.output)
     assert data["entrypoint"] == "a.py"
     assert data["space"]["C"] == {"type": "float", "low": 0.1, "high": 10.0, "log": True,
-                                  "choices": None}
+                                  "choices": None, "why": "declared in trainchain.yaml"}
     assert data["space"]["K"]["type"] == "int"  # derived from the constant
     assert [(p["name"], p["source"]) for p in data["parameters"]] == [("K", "constant"),
                                                                        ("C", "config")]

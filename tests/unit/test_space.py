@@ -14,11 +14,16 @@ from trainchain.errors import ConfigError
 from trainchain.space import baseline_value, derive_space, kind_of, param_space, space_from_config
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"
-KEYS = {"type", "low", "high", "log", "choices"}
+KEYS = {"type", "low", "high", "log", "choices", "why"}
 
 
 def _p(name: str, type_: str, default: object = None, **extra: object) -> dict[str, object]:
     return {"name": name, "source": "constant", "type": type_, "default": default, **extra}
+
+
+def _bounds(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The spec without its explanation (``why``)."""
+    return None if spec is None else {k: v for k, v in spec.items() if k != "why"}
 
 
 def _space(name: str, type_: str, default: object = None, **extra: object) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def test_kind_of(name: str, kind: str | None) -> None:
 
 
 def test_epochs_around_default_with_a_cap() -> None:
-    assert param_space(_p("epochs", "int", 5)) == {
+    assert _bounds(param_space(_p("epochs", "int", 5))) == {
         "type": "int", "low": 2, "high": 20, "log": False, "choices": None}
     assert _space("EPOCHS", "int", 10)["high"] == 40
     assert _space("EPOCHS", "int", 50)["high"] == 100  # capped
@@ -69,7 +74,7 @@ def test_a_weak_learning_rate_default_still_reaches_the_usual_range() -> None:
 
 def test_layers_widths_bools_choices_strings() -> None:
     assert _space("add_layers", "int", 1)["low"] == 0
-    assert param_space(_p("n_layers", "int", 2)) == {
+    assert _bounds(param_space(_p("n_layers", "int", 2))) == {
         "type": "int", "low": 1, "high": 4, "log": False, "choices": None}
     assert _space("units", "int", 64)["log"] is True
     assert _space("augment", "bool", False)["type"] == "bool"
@@ -103,7 +108,7 @@ def test_keras_knobs_only_where_the_script_has_none() -> None:
 
 def test_architecture_knobs_for_sequential_cnn_only() -> None:
     cnn = derive_space(detect(REPOS / "legacy_seed_constants"))
-    assert cnn["keras.extra_conv_blocks"] == {
+    assert _bounds(cnn["keras.extra_conv_blocks"]) == {
         "type": "int", "low": 0, "high": 2, "log": False, "choices": None}
     assert cnn["keras.width"]["low"] == 0.5 and cnn["keras.width"]["high"] == 2.0
     assert "keras.batch_size" not in cnn  # fit_generator: the generator brings its batches
@@ -140,9 +145,10 @@ def test_space_from_config_normalises_and_infers_types() -> None:
         "act": ["relu", "tanh"],
         "aug": {"type": "bool"},
     })
-    assert space["lr"] == {"type": "float", "low": 1e-4, "high": 0.1, "log": True, "choices": None}
+    assert _bounds(space["lr"]) == {
+        "type": "float", "low": 1e-4, "high": 0.1, "log": True, "choices": None}
     assert space["units"]["type"] == "int"
-    assert space["act"] == {"type": "categorical", "low": None, "high": None, "log": False,
+    assert _bounds(space["act"]) == {"type": "categorical", "low": None, "high": None, "log": False,
                             "choices": ["relu", "tanh"]}
     assert space["aug"]["choices"] == [False, True]
 

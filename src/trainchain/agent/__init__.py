@@ -13,7 +13,12 @@ The controller runs scripts as ``python -m trainchain.agent <entrypoint> [args]`
 from trainchain.agent.sdk import checkpoint_dir, log_metric, log_model, output_dir, params
 from trainchain.agent.stdout_metrics import STDOUT_PATTERNS
 
+# "One full pass": the value the controller gives a steps-like parameter that has no default;
+# the agent clamps steps_per_epoch/validation_steps above one pass to one pass.
+FULL_PASS_STEPS = 2147483647
+
 __all__ = [
+    "FULL_PASS_STEPS",
     "STDOUT_PATTERNS",
     "checkpoint_dir",
     "log_metric",

@@ -46,6 +46,7 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     from rich.table import Table
 
     from trainchain.profiles.table import env_packages
+    from trainchain.space import describe
 
     console = Console()
     console.print(f"[bold]profile[/bold]     {result.profile}  "
@@ -59,7 +60,7 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     if result.requirements:
         console.print(f"[bold]requirements[/bold] {' '.join(result.requirements)}")
     params = Table(title="parameters", title_justify="left")
-    for column in ("name", "source", "type", "default", "where", "notes"):
+    for column in ("name", "source", "type", "default", "where", "flows into", "notes"):
         params.add_column(column)
     for p in result.parameters:
         notes = ", ".join(filter(None, [
@@ -69,17 +70,17 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
             f"prompt {p.prompt!r}" if p.prompt else "",
         ]))
         where = f"{p.file}:{p.line}" if p.line else p.file
-        params.add_row(p.name, p.source, p.type, repr(p.default), where, notes)
+        params.add_row(p.name, p.source, p.type, repr(p.default), where,
+                       ", ".join(p.flows_into), notes)
     console.print(params if result.parameters else "[dim]no parameters found[/dim]")
     title = "search space (derived; params: of trainchain.yaml override)" if declared else (
         "search space (derived)")
     table = Table(title=title, title_justify="left")
-    for column in ("name", "type", "range", "log"):
-        table.add_column(column)
+    for column in ("name", "type", "range"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("where the bounds come from", ratio=1)
     for name, spec in space.items():
-        span = (str(spec["choices"]) if spec["choices"] is not None
-                else f"{spec['low']} .. {spec['high']}")
-        table.add_row(name, spec["type"], span, "yes" if spec["log"] else "")
+        table.add_row(name, spec["type"], describe(spec), spec.get("why") or "trainchain.yaml")
     console.print(table)
     evidence = Table(title="evidence", title_justify="left")
     for column in ("where", "symbol", "why"):

@@ -76,7 +76,7 @@ def _detect(
     profile, evidence = _choose_profile(project)
     facts = index.facts(rel)
     aliases = facts.aliases if facts else {}
-    parameters = extract(source.tree, rel, aliases)
+    parameters = extract(source.tree, rel, aliases, profile.framework)
     parameters += _declared(declared_params, {p.name for p in parameters})
     family, family_item = _family(project, profile.framework)
     items = [EvidenceItem(rel, None, "entrypoint", reason), *evidence.items]

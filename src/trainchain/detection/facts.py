@@ -74,33 +74,33 @@ def analyze(rel: str, tree: ast.Module) -> FileFacts:
     var_types: dict[str, str] = {}
     var_calls: dict[str, str] = {}  # var -> last name of a non-framework callee (build_model)
     for var, dotted in collector.assigned:
-        qual = _resolve(dotted, aliases)
+        qual = resolve(dotted, aliases)
         if qual and kb.framework_of(qual):
             var_types.setdefault(var, qual)
         else:
             var_calls.setdefault(var, dotted.rsplit(".", 1)[-1])
     for func, returned in collector.returns:
         kind, name = returned
-        qual = var_types.get(name) if kind == "var" else _resolve(name, aliases)
+        qual = var_types.get(name) if kind == "var" else resolve(name, aliases)
         if qual and kb.framework_of(qual):
             facts.returns.setdefault(func, qual)
     for dotted, node in collector.calls:
-        qual = _resolve(dotted, aliases)
+        qual = resolve(dotted, aliases)
         if qual and kb.framework_of(qual):
             facts.calls.append(Call(qual, node.lineno, _keywords(node), _literals(node)))
     for method, receiver, node in collector.methods:
         recv, via = None, None
         if isinstance(receiver, str):
-            recv = var_types.get(receiver) or _resolve(receiver, aliases)
+            recv = var_types.get(receiver) or resolve(receiver, aliases)
             recv = recv if recv and kb.framework_of(recv) else None
             via = None if recv else var_calls.get(receiver)
         elif receiver is not None:  # Sequential().fit(...): the receiver is a call
-            recv = _resolve(receiver[0], aliases)
+            recv = resolve(receiver[0], aliases)
             via = None if recv else receiver[0].rsplit(".", 1)[-1]
         facts.methods.append(MethodCall(method, recv, node.lineno, _literals(node), _keywords(node),
                                         len(node.args), via))
     for cls, dotted, line in collector.bases:
-        qual = _resolve(dotted, aliases)
+        qual = resolve(dotted, aliases)
         if qual:
             facts.bases.append((cls, qual, line))
     facts.legacy_imports = _legacy_imports(collector.imports)
@@ -180,7 +180,7 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _resolve(dotted: str, aliases: dict[str, str]) -> str | None:
+def resolve(dotted: str, aliases: dict[str, str]) -> str | None:
     head, _, rest = dotted.partition(".")
     base = aliases.get(head)
     if base is None:

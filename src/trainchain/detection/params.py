@@ -12,9 +12,11 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from trainchain.agent.naming import prompt_param_name
+from trainchain.detection.flows import token_flows
 from trainchain.detection.options import (
     argparse_options,
     click_kind,
@@ -34,8 +36,10 @@ _QUIET_CALLS = re.compile(r"^(print|str|repr|format|open|len|isinstance|getattr|
 _MAX_STR = 40
 
 
-def extract(tree: ast.Module, file: str, aliases: dict[str, str]) -> list[Parameter]:
-    """All parameters of the entrypoint ``tree`` (constants, argparse, click, prompts)."""
+def extract(tree: ast.Module, file: str, aliases: dict[str, str],
+            framework: str | None = None) -> list[Parameter]:
+    """All parameters of the entrypoint ``tree`` (constants, argparse, click, prompts), each
+    with the framework arguments its value reaches (``flows_into``)."""
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
     option_defaults = set()
     found: list[Parameter] = []
@@ -54,7 +58,17 @@ def extract(tree: ast.Module, file: str, aliases: dict[str, str]) -> list[Parame
     click_calls = [c for c in calls if click_kind(c, aliases)]
     found.extend(click_options(sorted(click_calls, key=_pos), file, aliases, values))
     found.extend(_prompts(tree, calls, file))
-    return _unique(found)
+    reached = token_flows(tree, aliases, framework)
+    return [replace(p, flows_into=reached.get(_token(p), ())) for p in _unique(found)]
+
+
+def _token(param: Parameter) -> tuple[str, str]:
+    """How the parameter's value first appears in the code (see ``flows.origin``)."""
+    if param.source == "argparse":
+        return ("attr", param.name)  # args.<dest>
+    if param.source == "prompt":
+        return ("input", str(param.line))
+    return ("name", param.name)
 
 
 def reads_params_env(tree: ast.Module | None) -> bool:

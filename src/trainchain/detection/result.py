@@ -26,6 +26,9 @@ class Parameter:
     prompt: str | None = None  # prompt: the text input() shows
     low: float | None = None  # click IntRange/FloatRange bounds
     high: float | None = None
+    # framework arguments the value reaches, "<api>.<argument>" ("keras.fit.steps_per_epoch",
+    # "sklearn.LogisticRegression.C"); see trainchain.detection.flows
+    flows_into: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -36,6 +39,7 @@ class Parameter:
             value = getattr(self, key)
             if value is not None:
                 out[key] = list(value) if key == "choices" else value
+        out["flows_into"] = list(self.flows_into)
         return out
 
 
