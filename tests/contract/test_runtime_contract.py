@@ -28,6 +28,8 @@ from trainchain.runtimes.base import (
     TrialProcess,
     TrialSpec,
 )
+from trainchain.trials.workspace import _NO_REFLINK as NO_REFLINK
+from trainchain.trials.workspace import fresh_copy
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -43,6 +45,17 @@ ckpt = pathlib.Path(os.environ["TRAINCHAIN_CHECKPOINT_DIR"])
 params = json.loads(os.environ.get("TRAINCHAIN_PARAMS", "{}"))
 print(f"scale={SCALE} params={json.dumps(params, sort_keys=True)}", flush=True)
 (ckpt / "state.json").write_text(json.dumps({"step": 1}))
+if mode == "scribble":  # a script that rewrites the data shipped in its repository
+    pathlib.Path("data/input.txt").write_text("scribbled")
+    with open("data/input.txt", "a") as fh:
+        fh.write("+more")
+    with open("data/more.bin", "r+b") as fh:
+        fh.write(b"XX")
+    fd = os.open("data/raw.bin", os.O_RDWR)
+    os.write(fd, b"YY")
+    os.close(fd)
+    os.remove("data/gone.txt")
+    pathlib.Path("data/new.txt").write_text("new")
 pathlib.Path("written_next_to_script.txt").write_text("the working directory is writable")
 if os.path.isdir("data"):
     (out / "data_seen.txt").write_text(pathlib.Path("data/input.txt").read_text())
@@ -216,3 +229,44 @@ def test_events_file_inside_the_output_dir(provisioned: Provisioned, tmp_path: P
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
     assert (out / "model.json").exists()
     assert metric_events(out / "events.jsonl")["accuracy"] == pytest.approx(0.25)
+
+
+def test_repository_data_is_shared_and_a_write_stays_in_its_attempt(
+    provisioned: Provisioned, tmp_path: Path
+) -> None:
+    runtime, env = provisioned
+    snapshot = tmp_path / "snapshot"
+    (snapshot / "data").mkdir(parents=True)
+    (snapshot / "train.py").write_text(SCRIPT)
+    originals = {"input.txt": b"digits v1", "more.bin": b"0123", "raw.bin": b"abcd",
+                 "gone.txt": b"keep me"}
+    for name, content in originals.items():
+        (snapshot / "data" / name).write_bytes(content)
+    seen = {}
+    for attempt, mode in ((1, "scribble"), (2, "ok")):
+        work = fresh_copy(snapshot, tmp_path / f"work-{attempt}")
+        for name in originals:  # shared with the commit, not copied (a reflink where it can)
+            shared, mine = (snapshot / "data" / name).stat(), (work / "data" / name).stat()
+            assert shared.st_ino == mine.st_ino or shared.st_dev not in NO_REFLINK
+        spec = trial_spec(
+            tmp_path,
+            work,
+            attempt=attempt,
+            run_id=f"contract-{uuid.uuid4().hex[:8]}",
+            output_dir=tmp_path / f"output-{attempt}",
+            events_path=tmp_path / f"events-{attempt}" / "events.jsonl",
+            log_path=tmp_path / f"logs-{attempt}" / "trial.log",
+            extra_env={"CONTRACT_MODE": mode},
+        )
+        outcome = runtime.start(env, spec).wait(240)
+        assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
+        seen[attempt] = (spec.output_dir / "data_seen.txt").read_text()
+    assert seen == {1: "scribbled+more", 2: "digits v1"}  # attempt 1 wrote; 2 saw the commit
+    work1 = tmp_path / "work-1" / "data"
+    assert (work1 / "more.bin").read_bytes() == b"XX23"
+    assert (work1 / "raw.bin").read_bytes() == b"YYcd"
+    assert not (work1 / "gone.txt").exists() and (work1 / "new.txt").exists()
+    for tree in (snapshot, tmp_path / "work-2"):
+        for name, content in originals.items():
+            assert (tree / "data" / name).read_bytes() == content, (tree, name)
+        assert not (tree / "data" / "new.txt").exists()

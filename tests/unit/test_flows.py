@@ -27,14 +27,18 @@ def _flows(tmp_path: Path, code: str) -> dict[str, tuple[str, ...]]:
 
 
 def test_prompt_through_a_variable_and_a_cast_reaches_steps_per_epoch(tmp_path: Path) -> None:
-    flows = _flows(tmp_path, (
-        "from keras.models import Sequential\n"
-        "from keras.layers import Dense, Dropout\n"
-        "steps = int(input('Enter steps_per_epoch: '))\n"
-        "no_of_epoch = int(input('Enter no_of_epoch: '))\n"
-        "UNITS = 64\nRATE = 0.3\n"
-        "model = Sequential([Dense(UNITS), Dropout(RATE), Dense(1)])\n"
-        "model.fit(None, steps_per_epoch=steps, epochs=no_of_epoch, validation_steps=800)\n"))
+    flows = _flows(
+        tmp_path,
+        (
+            "from keras.models import Sequential\n"
+            "from keras.layers import Dense, Dropout\n"
+            "steps = int(input('Enter steps_per_epoch: '))\n"
+            "no_of_epoch = int(input('Enter no_of_epoch: '))\n"
+            "UNITS = 64\nRATE = 0.3\n"
+            "model = Sequential([Dense(UNITS), Dropout(RATE), Dense(1)])\n"
+            "model.fit(None, steps_per_epoch=steps, epochs=no_of_epoch, validation_steps=800)\n"
+        ),
+    )
     assert flows == {
         "steps_per_epoch": ("keras.fit.steps_per_epoch",),
         "no_of_epoch": ("keras.fit.epochs",),
@@ -44,16 +48,20 @@ def test_prompt_through_a_variable_and_a_cast_reaches_steps_per_epoch(tmp_path: 
 
 
 def test_sklearn_torch_and_keras_optimizers(tmp_path: Path) -> None:
-    flows = _flows(tmp_path, (
-        "import torch\nfrom torch import optim\n"
-        "from sklearn.linear_model import LogisticRegression\n"
-        "from tensorflow.keras.optimizers import Adam\n"
-        "C = 1e-8\nLR = 0.1\nKLR = 0.001\nOLD = 0.01\n"
-        "net = torch.nn.Linear(4, 2)\n"
-        "opt = optim.SGD(net.parameters(), lr=LR)\n"
-        "LogisticRegression(C=C).fit([[0], [1]], [0, 1])\n"
-        "Adam(learning_rate=KLR)\nAdam(lr=OLD)\n"
-        "net(torch.zeros(1, 4)).sum().backward()\n"))
+    flows = _flows(
+        tmp_path,
+        (
+            "import torch\nfrom torch import optim\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from tensorflow.keras.optimizers import Adam\n"
+            "C = 1e-8\nLR = 0.1\nKLR = 0.001\nOLD = 0.01\n"
+            "net = torch.nn.Linear(4, 2)\n"
+            "opt = optim.SGD(net.parameters(), lr=LR)\n"
+            "LogisticRegression(C=C).fit([[0], [1]], [0, 1])\n"
+            "Adam(learning_rate=KLR)\nAdam(lr=OLD)\n"
+            "net(torch.zeros(1, 4)).sum().backward()\n"
+        ),
+    )
     assert flows["C"] == ("sklearn.LogisticRegression.C",)
     assert flows["LR"] == ("torch.optim.SGD.lr",)
     assert flows["KLR"] == ("keras.optimizer.learning_rate",)
@@ -61,19 +69,23 @@ def test_sklearn_torch_and_keras_optimizers(tmp_path: Path) -> None:
 
 
 def test_positional_arguments_options_and_local_functions(tmp_path: Path) -> None:
-    flows = _flows(tmp_path, (
-        "import argparse\nfrom keras import layers, optimizers, Sequential\n"
-        "parser = argparse.ArgumentParser()\n"
-        "parser.add_argument('--lr', type=float, default=0.01)\n"
-        "parser.add_argument('--filters', type=int, default=32)\n"
-        "args = parser.parse_args()\n"
-        "WIDTH = 128\nEPOCHS = 3\nDOUBLE = 16\n"
-        "def build(width, rate=args.lr):\n"
-        "    model = Sequential([layers.Conv2D(args.filters, 3), layers.Dense(width),\n"
-        "                        layers.Dense(DOUBLE * 2)])\n"
-        "    model.compile(optimizer=optimizers.SGD(rate))\n"
-        "    return model\n"
-        "build(WIDTH).fit(None, None, 32, EPOCHS)\n"))
+    flows = _flows(
+        tmp_path,
+        (
+            "import argparse\nfrom keras import layers, optimizers, Sequential\n"
+            "parser = argparse.ArgumentParser()\n"
+            "parser.add_argument('--lr', type=float, default=0.01)\n"
+            "parser.add_argument('--filters', type=int, default=32)\n"
+            "args = parser.parse_args()\n"
+            "WIDTH = 128\nEPOCHS = 3\nDOUBLE = 16\n"
+            "def build(width, rate=args.lr):\n"
+            "    model = Sequential([layers.Conv2D(args.filters, 3), layers.Dense(width),\n"
+            "                        layers.Dense(DOUBLE * 2)])\n"
+            "    model.compile(optimizer=optimizers.SGD(rate))\n"
+            "    return model\n"
+            "build(WIDTH).fit(None, None, 32, EPOCHS)\n"
+        ),
+    )
     assert flows["lr"] == ("keras.optimizer.learning_rate",)
     assert flows["filters"] == ("keras.layers.Conv2D.filters",)
     assert flows["WIDTH"] == ("keras.layers.Dense.units",)
@@ -82,9 +94,9 @@ def test_positional_arguments_options_and_local_functions(tmp_path: Path) -> Non
 
 
 def test_fit_of_an_sklearn_script_is_not_a_keras_fit(tmp_path: Path) -> None:
-    flows = _flows(tmp_path, (
-        "from sklearn.svm import SVC\nN = 5\nX = [[0], [1]]\n"
-        "SVC().fit(X, [0, 1], N)\n"))
+    flows = _flows(
+        tmp_path, ("from sklearn.svm import SVC\nN = 5\nX = [[0], [1]]\nSVC().fit(X, [0, 1], N)\n")
+    )
     assert "N" not in flows or flows["N"] == ()
 
 
@@ -120,8 +132,13 @@ def test_every_row_is_consistent_and_reachable(index: int, rule: Any) -> None:
         if rule.role == "skip":
             continue
         default = rule.default if isinstance(rule.default, int | float) else None
-        param = {"name": "p", "source": "constant", "type": rule.type or "float",
-                 "default": default, "flows_into": [example]}
+        param = {
+            "name": "p",
+            "source": "constant",
+            "type": rule.type or "float",
+            "default": default,
+            "flows_into": [example],
+        }
         spec = param_space(param)
         assert spec is not None and example in spec["why"], (pattern, spec)
         if spec["low"] is not None:
@@ -145,8 +162,14 @@ def test_positional_and_renames_point_at_known_arguments() -> None:
 
 def _const(name: str, value: Any, *flows: str, **extra: Any) -> dict[str, Any]:
     type_ = "int" if isinstance(value, int) else "float"
-    return {"name": name, "source": "constant", "type": type_, "default": value,
-            "flows_into": list(flows), **extra}
+    return {
+        "name": name,
+        "source": "constant",
+        "type": type_,
+        "default": value,
+        "flows_into": list(flows),
+        **extra,
+    }
 
 
 def test_a_regularisation_strength_far_from_useful_gets_the_useful_band() -> None:
@@ -175,8 +198,14 @@ def test_a_name_that_says_steps_is_not_an_epoch_count() -> None:
 
 
 def test_steps_range_up_to_one_pass_seen_by_the_baseline() -> None:
-    prompt = {"name": "steps_per_epoch", "source": "prompt", "type": "int", "default": None,
-              "required": True, "flows_into": ["keras.fit.steps_per_epoch"]}
+    prompt = {
+        "name": "steps_per_epoch",
+        "source": "prompt",
+        "type": "int",
+        "default": None,
+        "required": True,
+        "flows_into": ["keras.fit.steps_per_epoch"],
+    }
     assert baseline_value(prompt) == FULL_PASS_STEPS
     spec = param_space(prompt)
     assert spec is not None and spec["full_pass"] == "train" and spec["low"] is None
@@ -202,7 +231,8 @@ def test_keras_knobs_come_from_the_table(tmp_path: Path) -> None:
     (tmp_path / "train.py").write_text(
         "from keras import Sequential, layers\nimport numpy as np\n"
         "m = Sequential([layers.Dense(1)])\nm.compile(optimizer='adam')\n"
-        "m.fit(np.zeros((4, 1)), np.zeros(4), batch_size=16)\n")
+        "m.fit(np.zeros((4, 1)), np.zeros(4), batch_size=16)\n"
+    )
     space = derive_space(detect(tmp_path))
     assert "keras.optimizer.learning_rate" in space["keras.learning_rate"]["why"]
     assert (space["keras.batch_size"]["low"], space["keras.batch_size"]["high"]) == (4, 64)

@@ -24,6 +24,7 @@ from trainchain.agent import (
     options,
     outcome,
     prompts,
+    shared_files,
     signals,
     sklearn_hook,
     source,
@@ -82,6 +83,7 @@ def _configure_logging() -> None:
 
 
 def _install_hooks(st: state.TrialState) -> None:
+    shared_files.install(os.getcwd())  # the working tree shares the commit's files
     options.install_argparse(st)
     prompts.install(st)
     imports.install(

@@ -21,14 +21,22 @@ from trainchain.detection.pyast import dotted
 Token = tuple[str, str]  # ("name", var) | ("attr", attribute) | ("input", line)
 _CASTS = frozenset({"int", "float", "round", "abs", "bool", "str", "eval"})
 # methods whose arguments are Keras training arguments, by the API name flows use
-_KERAS_METHODS = {"fit": "keras.fit", "fit_generator": "keras.fit",
-                  "flow_from_directory": "keras.flow_from_directory"}
+_KERAS_METHODS = {
+    "fit": "keras.fit",
+    "fit_generator": "keras.fit",
+    "flow_from_directory": "keras.flow_from_directory",
+}
 
 
 def origin(expr: ast.expr) -> Token | None:
     """The name, options attribute or prompt an argument expression carries unchanged."""
-    while (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name)
-           and expr.func.id in _CASTS and len(expr.args) == 1 and not expr.keywords):
+    while (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Name)
+        and expr.func.id in _CASTS
+        and len(expr.args) == 1
+        and not expr.keywords
+    ):
         expr = expr.args[0]
     if isinstance(expr, ast.Name):
         return ("name", expr.id)
@@ -39,8 +47,9 @@ def origin(expr: ast.expr) -> Token | None:
     return None
 
 
-def token_flows(tree: ast.Module, aliases: dict[str, str], framework: str | None) -> dict[
-        Token, tuple[str, ...]]:
+def token_flows(
+    tree: ast.Module, aliases: dict[str, str], framework: str | None
+) -> dict[Token, tuple[str, ...]]:
     """Every token (after following assignments and calls) -> the flows it reaches, sorted."""
     edges = _edges(tree)
     direct: dict[Token, set[str]] = {}
@@ -86,8 +95,9 @@ def _edges(tree: ast.Module) -> dict[Token, set[Token]]:
             add(node.value, node.target.id)
         elif isinstance(node, ast.FunctionDef):
             names = [a.arg for a in node.args.args]
-            for name, default in zip(names[len(names) - len(node.args.defaults):],
-                                     node.args.defaults, strict=True):
+            for name, default in zip(
+                names[len(names) - len(node.args.defaults) :], node.args.defaults, strict=True
+            ):
                 add(default, name)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             func = functions.get(node.func.id)
@@ -101,8 +111,9 @@ def _edges(tree: ast.Module) -> dict[Token, set[Token]]:
     return edges
 
 
-def _call_flows(call: ast.Call, aliases: dict[str, str],
-                framework: str | None) -> Iterator[tuple[Token, str]]:
+def _call_flows(
+    call: ast.Call, aliases: dict[str, str], framework: str | None
+) -> Iterator[tuple[Token, str]]:
     api, key = _api_of(call, aliases, framework)
     if api is None:
         return
@@ -117,8 +128,9 @@ def _call_flows(call: ast.Call, aliases: dict[str, str],
             yield token, arguments.canonical(f"{api}.{kw.arg}")
 
 
-def _api_of(call: ast.Call, aliases: dict[str, str],
-            framework: str | None) -> tuple[str | None, str]:
+def _api_of(
+    call: ast.Call, aliases: dict[str, str], framework: str | None
+) -> tuple[str | None, str]:
     """The API name a call's flows use, and the key of its positional arguments."""
     func = call.func
     if isinstance(func, ast.Attribute) and func.attr in _KERAS_METHODS and framework == "keras":

@@ -1,15 +1,36 @@
-"""Per-trial directories under the run: a fresh working copy per attempt, persistent checkpoints."""
+"""Per-trial directories under the run: a fresh working tree per attempt, persistent checkpoints.
+
+An attempt's working tree shares the fetched commit's files instead of copying them, so a
+repository with its dataset inside (10,000 images, 456 MB) is ready in a fraction of a
+second. Sharing is safe against a script that writes into its tree:
+
+- a reflink (copy-on-write clone, btrfs/XFS) where the filesystem has them: every attempt's
+  file is private as soon as it is written;
+- otherwise a hard link to a read-only inode. Writes from Python (``open``/``os.open`` for
+  writing, so also PIL, NumPy, pandas, shutil...) are turned into copy-on-write by the agent
+  (``trainchain.agent.shared_files``): the file is made private before it is written. A
+  writer outside Python that does not run as root gets "permission denied" instead of
+  changing the next attempt's data.
+
+New files, deleted or renamed files only ever touch the attempt's own tree.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-# Large files are hard-linked instead of copied: data shipped in a repo is read, not rewritten.
-HARDLINK_ABOVE_BYTES = 1 << 20
-IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv")
+IGNORED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv"})
+IGNORED = shutil.ignore_patterns(*IGNORED_NAMES)
+_FICLONE = 0x40049409  # ioctl of Linux: clone a file's extents (a reflink)
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+# Filesystems (st_dev) known to refuse reflinks: tried once per device, not per file.
+_NO_REFLINK: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -38,19 +59,78 @@ def trial_dirs(run_dir: Path, number: int) -> TrialDirs:
     return TrialDirs(run_dir / "trials" / f"{number:03d}")
 
 
-def _copy(src: str, dst: str) -> object:
-    if os.path.getsize(src) > HARDLINK_ABOVE_BYTES:
-        try:
-            os.link(src, dst)
-            return dst
-        except OSError:
-            pass
-    return shutil.copy2(src, dst)
-
-
 def fresh_copy(snapshot: Path, dest: Path) -> Path:
-    """Copy the fetched commit to ``dest`` (replacing a previous attempt's leftovers)."""
+    """A working tree of the fetched commit at ``dest`` (replacing a previous attempt's
+    leftovers) whose files are shared with ``snapshot``, never copied (see the module doc)."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(snapshot, dest, symlinks=True, ignore=IGNORED, copy_function=_copy)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _share_tree(str(snapshot), str(dest))
     return dest
+
+
+def _share_tree(src: str, dst: str) -> None:
+    os.mkdir(dst)
+    with os.scandir(src) as entries:
+        for entry in entries:
+            if entry.name in IGNORED_NAMES:
+                continue
+            target = os.path.join(dst, entry.name)
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir():
+                _share_tree(entry.path, target)
+            elif entry.is_file():
+                share_file(entry.path, target)
+    shutil.copymode(src, dst)
+
+
+def share_file(src: str, dst: str) -> str:
+    """``dst`` becomes ``src``'s content without copying it: a reflink when the filesystem
+    can, else a hard link to ``src`` made read-only; a copy only when neither works."""
+    info = os.stat(src)
+    if info.st_dev not in _NO_REFLINK and _reflink(src, dst, info):
+        return "reflink"
+    if info.st_mode & _WRITE_BITS:
+        os.chmod(src, stat.S_IMODE(info.st_mode) & ~_WRITE_BITS)
+    try:
+        os.link(src, dst)
+        return "link"
+    except OSError:  # another filesystem, too many links, links not allowed
+        shutil.copy2(src, dst)
+        os.chmod(dst, stat.S_IMODE(info.st_mode))
+        return "copy"
+
+
+def _reflink(src: str, dst: str, info: os.stat_result) -> bool:
+    import fcntl
+
+    try:
+        source = os.open(src, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        target = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(info.st_mode))
+        try:
+            fcntl.ioctl(target, _FICLONE, source)
+            return True
+        except OSError as exc:
+            if exc.errno in (
+                errno.EOPNOTSUPP,
+                errno.ENOTTY,
+                errno.EINVAL,
+                errno.EXDEV,
+                errno.ENOSYS,
+                errno.EPERM,
+            ):
+                _NO_REFLINK.add(info.st_dev)
+            os.close(target)
+            target = -1
+            with contextlib.suppress(OSError):
+                os.unlink(dst)
+            return False
+        finally:
+            if target >= 0:
+                os.close(target)
+    finally:
+        os.close(source)
