@@ -1,8 +1,16 @@
 """The search space: derived from discovered parameters, or declared in trainchain.yaml.
 
 Pure data (no Optuna import): each parameter maps to
-``{"type": "int"|"float"|"categorical"|"bool", "low", "high", "log", "choices"}`` (unused keys
-are ``None``). The tuner turns these into Optuna distributions.
+``{"type": "int"|"float"|"categorical"|"bool", "low", "high", "log", "choices", "why"}``
+(unused keys are ``None``; ``why`` says where the bounds came from). The tuner turns these
+into Optuna distributions.
+
+What a parameter does comes first: when its value flows into a framework argument that the
+argument table knows (``Parameter.flows_into``, ``detection/arguments.json``), the range is the
+band its role gives around the default, widened to the argument's useful band and clipped to
+its limits (``C = 1e-8`` to ``LogisticRegression`` -> ``1e-4 .. 100``). A parameter that flows
+into ``steps_per_epoch`` is held open (``full_pass``) until ``resolve_space`` gets the sizes
+the baseline saw: up to one full pass. Otherwise, the rules by name below.
 
 Rules for a discovered parameter, by its name (case-insensitive) and type; ``d`` is its
 default, or ``baseline_value`` when it has none (a prompt or a required option):
@@ -14,12 +22,14 @@ default, or ``baseline_value`` when it has none (a prompt or a required option):
 - batch size (``batch``) -> int, log, ``max(4, d//4)`` .. ``max(d*4, 64)`` capped at 1024.
 - learning rate (``lr``, ``learning_rate``, ``eta``) -> float, log, ``d/10`` .. ``d*10``
   widened to cover 1e-4 .. 1e-2 (where Adam-family rates that train usually lie: a weak
-  default such as 1e-4 must not keep the search below it), clipped to [1e-5, 1].
+  default such as 1e-4 must not keep the search below it), clipped to [1e-5, 1] (the table's
+  ``roles.lr`` row).
 - layer counts (``layers``, ``blocks``, ``add_layers``) -> int from 0 (``add_``/``extra_``
   names or ``d == 0``) or 1 to ``max(d*2, d+2, 3)`` capped at 8 (unless ``d`` is larger).
 - widths (``units``, ``filters``, ``neurons``, ``hidden``, ``channels``, ``dim``, ``width``,
   ``leaves``) -> int, log, ``max(1, d//4)`` .. ``d*4``.
-- counts (``n_estimators``, ``trees``, ``rounds``, ``iter``, ``steps``) -> int, log,
+- counts (``n_estimators``, ``trees``, ``rounds``, ``iter``, ``steps``, ``steps_per_epoch``)
+  -> int, log,
   ``max(1, d//2)`` .. ``max(d*10, 100)``.
 - tree depth (``max_depth``, ``depth``) -> int 1 .. ``max(d*4, 16)``.
 - dropout -> float 0 .. ``max(0.5, min(2d, 0.9))``; momentum/beta -> float 0 .. 0.99;

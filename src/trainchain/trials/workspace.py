@@ -31,6 +31,9 @@ _FICLONE = 0x40049409  # ioctl of Linux: clone a file's extents (a reflink)
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 # Filesystems (st_dev) known to refuse reflinks: tried once per device, not per file.
 _NO_REFLINK: set[int] = set()
+# Snapshots (directory inode, ctime) whose files are all read-only already: later attempts
+# only link, one system call per file. A re-fetched snapshot is a new directory.
+_READ_ONLY: set[tuple[int, int, int]] = set()
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,14 @@ def fresh_copy(snapshot: Path, dest: Path) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _share_tree(str(snapshot), str(dest))
+    info = snapshot.stat()
+    key = (info.st_dev, info.st_ino, info.st_ctime_ns)
+    if info.st_dev in _NO_REFLINK and key in _READ_ONLY:
+        _link_tree(str(snapshot), str(dest))
+    else:
+        _share_tree(str(snapshot), str(dest))
+        if info.st_dev in _NO_REFLINK:
+            _READ_ONLY.add(key)
     return dest
 
 
@@ -82,6 +92,26 @@ def _share_tree(src: str, dst: str) -> None:
                 _share_tree(entry.path, target)
             elif entry.is_file():
                 share_file(entry.path, target)
+    shutil.copymode(src, dst)
+
+
+def _link_tree(src: str, dst: str) -> None:
+    """``_share_tree`` for a snapshot already made read-only on a filesystem without reflinks."""
+    os.mkdir(dst)
+    with os.scandir(src) as entries:
+        for entry in entries:
+            if entry.name in IGNORED_NAMES:
+                continue
+            target = os.path.join(dst, entry.name)
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir():
+                _link_tree(entry.path, target)
+            elif entry.is_file():
+                try:
+                    os.link(entry.path, target)
+                except OSError:
+                    share_file(entry.path, target)
     shutil.copymode(src, dst)
 
 
