@@ -211,15 +211,19 @@ class Pipeline:
         }
 
     def _stage_train(self, run: Run) -> tuple[StageState, dict[str, Any]]:
+        from trainchain.agent import FULL_PASS_STEPS
         from trainchain.stages.train import plan_baseline, train_baseline
 
         config = self.config(run)
         _, fixed = split_params(run.config)
         plan = plan_baseline(run.detection.get("parameters") or [], fixed)
         for name, value in plan.inferred.items():
-            self._say(
-                f"baseline: {name} has no default; using {value!r} (set --param {name}=VALUE)"
+            shown = (
+                "one full pass over the training input"
+                if value == FULL_PASS_STEPS
+                else (repr(value))
             )
+            self._say(f"baseline: {name} has no default; using {shown} (set --param {name}=VALUE)")
         result = train_baseline(self._runner(run, config, config.metric), plan)
         if result.value is None:
             raise _TrialError(result.error or f"baseline trial ended {result.state.value}")
