@@ -45,3 +45,17 @@ def test_a_new_attempt_replaces_the_leftovers_of_the_previous_one(tmp_path: Path
     assert (again / "cnn_dataset" / "cats" / "cat.0.jpg").exists()
     assert not (again / "cnn_dataset" / "extra.txt").exists()
     assert (snapshot / "cnn_dataset" / "cats" / "cat.0.jpg").exists()
+
+
+def test_files_native_code_rewrites_in_place_are_copied(tmp_path: Path) -> None:
+    snapshot = _tree(tmp_path / "snapshot")
+    (snapshot / "cnn-cat-dog-model.h5").write_bytes(b"HDF5 weights")
+    (snapshot / "ckpt").mkdir()
+    (snapshot / "ckpt" / "model.data-00000-of-00001").write_bytes(b"tf")
+    for attempt in (1, 2):  # the first attempt shares, later ones only link: both copy these
+        work = fresh_copy(snapshot, tmp_path / f"work-{attempt}")
+        for rel in ("cnn-cat-dog-model.h5", "ckpt/model.data-00000-of-00001"):
+            mine, shared = (work / rel).stat(), (snapshot / rel).stat()
+            assert mine.st_ino != shared.st_ino and mine.st_nlink == 1
+            assert mine.st_mode & stat.S_IWUSR and shared.st_mode & stat.S_IWUSR
+            assert (work / rel).read_bytes() == (snapshot / rel).read_bytes()

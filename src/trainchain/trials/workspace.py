@@ -12,7 +12,10 @@ second. Sharing is safe against a script that writes into its tree:
   writer outside Python that does not run as root gets "permission denied" instead of
   changing the next attempt's data.
 
-New files, deleted or renamed files only ever touch the attempt's own tree.
+Files that native code (not Python's ``open``) commonly rewrites in place -- HDF5 models
+(``model.save("model.h5")``), TensorFlow checkpoints, ONNX/TFLite models, SQLite and LMDB
+databases -- are copied: a repository holds few of them, and the agent could not catch those
+writes. New files, deleted or renamed files only ever touch the attempt's own tree.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from pathlib import Path
 
 IGNORED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv"})
 IGNORED = shutil.ignore_patterns(*IGNORED_NAMES)
+# written in place by native code (HDF5, TensorFlow, SQLite...): copied, never shared
+_COPIED_SUFFIXES = (".h5", ".hdf5", ".he5", ".ckpt", ".index", ".pb", ".onnx", ".tflite",
+                    ".db", ".sqlite", ".sqlite3", ".mdb", ".lmdb")
 _FICLONE = 0x40049409  # ioctl of Linux: clone a file's extents (a reflink)
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 # Filesystems (st_dev) known to refuse reflinks: tried once per device, not per file.
@@ -107,20 +113,35 @@ def _link_tree(src: str, dst: str) -> None:
                 os.symlink(os.readlink(entry.path), target)
             elif entry.is_dir():
                 _link_tree(entry.path, target)
-            elif entry.is_file():
-                try:
-                    os.link(entry.path, target)
-                except OSError:
-                    share_file(entry.path, target)
+            elif entry.is_file() and (is_copied(entry.name) or not _link(entry.path, target)):
+                share_file(entry.path, target)
     shutil.copymode(src, dst)
+
+
+def _link(src: str, dst: str) -> bool:
+    try:
+        os.link(src, dst)
+        return True
+    except OSError:
+        return False
+
+
+def is_copied(name: str) -> bool:
+    """Files native code rewrites in place (models, checkpoints, databases) are not shared."""
+    lower = name.lower()
+    return lower.endswith(_COPIED_SUFFIXES) or ".data-0" in lower  # TF: x.data-00000-of-00001
 
 
 def share_file(src: str, dst: str) -> str:
     """``dst`` becomes ``src``'s content without copying it: a reflink when the filesystem
-    can, else a hard link to ``src`` made read-only; a copy only when neither works."""
+    can, else a hard link to ``src`` made read-only; a copy when neither works or when native
+    code may rewrite the file in place (``is_copied``)."""
     info = os.stat(src)
     if info.st_dev not in _NO_REFLINK and _reflink(src, dst, info):
         return "reflink"
+    if is_copied(os.path.basename(src)):
+        shutil.copy2(src, dst)
+        return "copy"
     if info.st_mode & _WRITE_BITS:
         os.chmod(src, stat.S_IMODE(info.st_mode) & ~_WRITE_BITS)
     try:
