@@ -73,3 +73,18 @@ def test_broken_entrypoint_and_bad_yaml_exit_2(tmp_path: Path) -> None:
     done = _main("detect", str(tmp_path))
     assert done.returncode == 2 and "trainchain.yaml" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_table_shows_what_each_parameter_reaches_and_where_bounds_come_from(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "train.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\nC = 1e-8\n"
+        "LogisticRegression(C=C).fit([[0], [1]], [0, 1])\n")
+    result = CliRunner().invoke(cli, ["detect", str(tmp_path)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "flows into" in out and "sklearn.LogisticRegression.C" in out
+    assert "0.0001 .. 100 (log)" in out
+    assert "low 0.0001 the argument's limit, high 100 the argument's useful band" in out
+    assert "the default 1e-08 lies outside" in out
