@@ -82,8 +82,10 @@ def main() -> None:
         snapshot.mkdir()
         start = time.perf_counter()
         written = generate(snapshot, args.files, args.mb)
-        print(f"generated {args.files} files, {written / 1e6:.0f} MB in "
-              f"{time.perf_counter() - start:.1f}s")
+        print(
+            f"generated {args.files} files, {written / 1e6:.0f} MB in "
+            f"{time.perf_counter() - start:.1f}s"
+        )
         start = time.perf_counter()
         fresh_copy(snapshot, Path(tmp) / "first")  # the first attempt also marks files read-only
         first = time.perf_counter() - start
@@ -91,8 +93,10 @@ def main() -> None:
         inodes = {p.stat().st_ino for p in snapshot.rglob("*") if p.is_file()}
         new_times, old_times, new_disk, old_disk = [], [], 0, 0
         for attempt in range(args.repeat):  # interleaved: both see the same load
-            for which, fn, times in (("new", fresh_copy, new_times),
-                                     ("old", old_fresh_copy, old_times)):
+            for which, fn, times in (
+                ("new", fresh_copy, new_times),
+                ("old", old_fresh_copy, old_times),
+            ):
                 work = Path(tmp) / f"{which}-{attempt}"
                 start = time.perf_counter()
                 fn(snapshot, work)
@@ -113,25 +117,27 @@ def main() -> None:
         f"{old * 1000:.0f} ms | {min(old_times) * 1000:.0f}-{max(old_times) * 1000:.0f} ms | "
         f"{ratio(old, new)} | {old_disk / 1e6:.1f} MB |",
     ]
-    text = "\n".join([
-        "## Per-attempt working tree with the dataset inside the repository "
-        "(`bench/bench_workspace.py`)",
-        "",
-        machine(),
-        "",
-        f"A generated repository like New-Byte/mlops_code: {args.files:,} images of random "
-        f"bytes ({written / 1e6:.0f} MB) under `cnn_dataset/` plus a script. Each attempt of a "
-        "trial gets its own working tree; both ways ran interleaved, "
-        f"{args.repeat} times each (median, min-max). Goal: under 1 s per attempt.",
-        "",
-        "| per attempt | median | min-max | ratio | disk added |",
-        "|---|---|---|---|---|",
-        *rows,
-        "",
-        f"The first attempt of a run also marks the commit's files read-only: {first * 1000:.0f} "
-        "ms. A script that writes a shared file gets a private copy of that file only "
-        "(the agent's copy-on-write).",
-    ])
+    text = "\n".join(
+        [
+            "## Per-attempt working tree with the dataset inside the repository "
+            "(`bench/bench_workspace.py`)",
+            "",
+            machine(),
+            "",
+            f"A generated repository like New-Byte/mlops_code: {args.files:,} images of random "
+            f"bytes ({written / 1e6:.0f} MB) under `cnn_dataset/` plus a script. Each attempt of a "
+            "trial gets its own working tree; both ways ran interleaved, "
+            f"{args.repeat} times each (median, min-max). Goal: under 1 s per attempt.",
+            "",
+            "| per attempt | median | min-max | ratio | disk added |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            f"The first attempt of a run also marks the commit's files read-only: {first * 1000:.0f} "
+            "ms. A script that writes a shared file gets a private copy of that file only "
+            "(the agent's copy-on-write).",
+        ]
+    )
     print(text)
     if not args.no_write:
         write_section("workspace", text)

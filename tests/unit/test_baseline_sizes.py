@@ -24,14 +24,24 @@ def test_the_latest_attempt_with_a_known_length_wins(tmp_path: Path) -> None:
     assert pipeline._data_sizes(run) is None  # type: ignore[arg-type]
     dirs = trial_dirs(pipeline.run_dir("sizes"), 0)
     _events(dirs.events(1), {"type": "data", "call": 1, "train_batches": 100, "batch_size": 8})
-    _events(dirs.events(2), {"type": "start"},
-            {"type": "data", "call": 1, "train_batches": None},
-            {"type": "data", "call": 2, "train_batches": 250, "batch_size": 32})
+    _events(
+        dirs.events(2),
+        {"type": "start"},
+        {"type": "data", "call": 1, "train_batches": None},
+        {"type": "data", "call": 2, "train_batches": 250, "batch_size": 32},
+    )
     _events(dirs.events(10), {"type": "start"})  # attempt 10 sorts after 2, not before it
     sizes = pipeline._data_sizes(run)  # type: ignore[arg-type]
     assert sizes is not None and sizes["train_batches"] == 250
-    spec = param_space({"name": "steps", "type": "int", "source": "prompt", "default": None,
-                        "flows_into": ["keras.fit.steps_per_epoch"]})
+    spec = param_space(
+        {
+            "name": "steps",
+            "type": "int",
+            "source": "prompt",
+            "default": None,
+            "flows_into": ["keras.fit.steps_per_epoch"],
+        }
+    )
     assert spec is not None
     space, _ = resolve_space({"steps": spec}, sizes)
     assert space["steps"]["high"] == 250

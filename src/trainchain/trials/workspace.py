@@ -31,8 +31,21 @@ from pathlib import Path
 IGNORED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".venv", "venv"})
 IGNORED = shutil.ignore_patterns(*IGNORED_NAMES)
 # written in place by native code (HDF5, TensorFlow, SQLite...): copied, never shared
-_COPIED_SUFFIXES = (".h5", ".hdf5", ".he5", ".ckpt", ".index", ".pb", ".onnx", ".tflite",
-                    ".db", ".sqlite", ".sqlite3", ".mdb", ".lmdb")
+_COPIED_SUFFIXES = (
+    ".h5",
+    ".hdf5",
+    ".he5",
+    ".ckpt",
+    ".index",
+    ".pb",
+    ".onnx",
+    ".tflite",
+    ".db",
+    ".sqlite",
+    ".sqlite3",
+    ".mdb",
+    ".lmdb",
+)
 _FICLONE = 0x40049409  # ioctl of Linux: clone a file's extents (a reflink)
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 # Filesystems (st_dev) known to refuse reflinks: tried once per device, not per file.
