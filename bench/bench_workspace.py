@@ -133,8 +133,8 @@ def main() -> None:
             "|---|---|---|---|---|",
             *rows,
             "",
-            f"The first attempt of a run also marks the commit's files read-only: {first * 1000:.0f} "
-            "ms. A script that writes a shared file gets a private copy of that file only "
+            "The first attempt of a run also marks the commit's files read-only: "
+            f"{first * 1000:.0f} ms. A script that writes a shared file gets a private copy of that file only "
             "(the agent's copy-on-write).",
         ]
     )
