@@ -134,8 +134,8 @@ def main() -> None:
             *rows,
             "",
             "The first attempt of a run also marks the commit's files read-only: "
-            f"{first * 1000:.0f} ms. A script that writes a shared file gets a private copy of that file only "
-            "(the agent's copy-on-write).",
+            f"{first * 1000:.0f} ms. A script that writes a shared file gets a private copy "
+            "of that file only (the agent's copy-on-write).",
         ]
     )
     print(text)
