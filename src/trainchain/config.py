@@ -125,7 +125,9 @@ class Config(BaseModel):
     parallel: int = Field(
         1, ge=1, le=32, description="trials run at once, each with its share of CPUs"
     )
-    runtime: Literal["auto", "local", "docker"] = Field("local", description="where trials run")
+    runtime: Literal["auto", "local", "docker", "ray"] = Field(
+        "local", description="where trials run"
+    )
     params: dict[str, ParamEntry] = Field(
         default_factory=dict,
         description="a fixed value (baseline) or a search dimension, per parameter",

@@ -28,6 +28,13 @@ def envs_dir() -> Path:
 
 
 def runs_dir() -> Path:
+    """Runs (trial outputs, checkpoints, logs); ``TRAINCHAIN_STORAGE`` puts them on storage every
+    machine of a cluster mounts at the same path (the ray runtime needs it beyond one machine)."""
+    shared = os.environ.get("TRAINCHAIN_STORAGE")
+    if shared:
+        path = Path(shared).expanduser() / "runs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     return _sub("runs")
 
 

@@ -384,7 +384,13 @@ class Pipeline:
             trial_timeout=config.trial_timeout,
             stall_timeout=config.stall_timeout,
             max_restarts=config.max_restarts,
-            resources=Resources(config.resources.memory, _cpus(config.resources.cpus, share)),
+            resources=Resources(
+                config.resources.memory,
+                # On a cluster each trial asks for its own CPUs: --parallel fills the nodes.
+                config.resources.cpus
+                if config.runtime == "ray"
+                else _cpus(config.resources.cpus, share),
+            ),
         )
         return TrialRunner(
             self.store, self._runtime(run), Environment(**env_fields), setup, self._emit

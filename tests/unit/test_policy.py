@@ -52,3 +52,20 @@ def test_no_retry_for_mistakes_timeouts_and_success() -> None:
     assert not decide([a(K.FAILED, "exited with code 2")], 3).restart  # unanswered prompt
     assert not decide([a(K.TIMEOUT, "exceeded")], 3).restart
     assert not decide([a(K.SUCCEEDED)], 3).restart
+
+
+def test_lost_attempts_restart_without_using_the_restart_budget() -> None:
+    lost = a(K.LOST, "the attempt was lost with Ray node n1")
+    history = [lost, lost]  # twice, no epoch: not a crash loop, and max_restarts=0 still restarts
+    decision = decide(history, max_restarts=0)
+    assert decision.restart and decision.backoff == 0 and "do not count" in decision.reason
+    history = [lost, a(K.KILLED, "killed by SIGKILL", last=2)]
+    assert decide(history, max_restarts=1).restart  # the lost one did not use the one restart
+    history.append(a(K.KILLED, "killed by SIGKILL", last=3))
+    assert not decide(history, max_restarts=1).restart
+
+
+def test_a_node_that_keeps_dying_ends_the_trial() -> None:
+    history = [a(K.LOST, "lost with its node")] * 6
+    decision = decide(history, max_restarts=3)
+    assert not decision.restart and "gave up after 6 lost attempts" in decision.reason

@@ -60,8 +60,14 @@ def _params(values: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.option(
     "--runtime",
-    type=click.Choice(["local", "docker", "auto"]),
+    type=click.Choice(["local", "docker", "ray", "auto"]),
     help="Where trials run [default: local].",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="Ray cluster for --runtime ray: auto, HOST:6379 or ray://HOST:10001 "
+    "[default: $TRAINCHAIN_RAY_ADDRESS or auto].",
 )
 @click.option(
     "--sampler",
@@ -98,6 +104,7 @@ def run(
     """
     from trainchain.pipeline import Pipeline
 
+    _ray_address(flags.pop("ray_address", None))
     options: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
     if no_tune:
         options["tune"] = False
@@ -119,15 +126,33 @@ def run(
 @click.argument("run_id")
 @click.option("--quiet", is_flag=True, help="Only the outcome.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@click.option(
+    "--ray-address", metavar="ADDRESS", help="Ray cluster of a --runtime ray run (see run)."
+)
 @click.pass_context
-def resume(ctx: click.Context, run_id: str, quiet: bool, as_json: bool) -> None:
-    """Continue RUN_ID from its first unfinished stage; finished trials are never rerun."""
+def resume(
+    ctx: click.Context, run_id: str, quiet: bool, as_json: bool, ray_address: str | None
+) -> None:
+    """Continue RUN_ID from its first unfinished stage; finished trials are never rerun.
+
+    Attempts still training on a Ray cluster are followed again, not restarted.
+    """
     from trainchain.pipeline import Pipeline
+
+    _ray_address(ray_address)
 
     view = ProgressView("json" if as_json else "quiet" if quiet else "live")
     pipeline = Pipeline(progress=view)
     run_id = pipeline.store.get_run(run_id).id
     _finish(ctx, pipeline, run_id, view, as_json)
+
+
+def _ray_address(address: str | None) -> None:
+    """An operator's setting, never the repository's: it goes to this process's environment."""
+    import os
+
+    if address:
+        os.environ["TRAINCHAIN_RAY_ADDRESS"] = address
 
 
 def _finish(

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def get_runtime(name: str) -> Runtime:
-    """``local``, ``docker``, or ``auto`` (Docker when the engine answers, else local)."""
+    """``local``, ``docker``, ``ray`` (a Ray cluster: ``TRAINCHAIN_RAY_ADDRESS``), or ``auto``
+    (Docker when the engine answers, else local)."""
     if name == "local":
         from trainchain.runtimes.local import LocalRuntime
 
@@ -33,6 +34,10 @@ def get_runtime(name: str) -> Runtime:
         from trainchain.runtimes.docker import DockerRuntime
 
         return DockerRuntime()
+    if name == "ray":
+        from trainchain.runtimes.ray import RayRuntime
+
+        return RayRuntime()
     if name == "auto":
         try:
             runtime = get_runtime("docker")
@@ -41,4 +46,4 @@ def get_runtime(name: str) -> Runtime:
             return get_runtime("local")
         log.warning("runtime auto: using Docker")
         return runtime
-    raise ConfigError(f"unknown runtime {name!r}: choose local, docker or auto (--runtime)")
+    raise ConfigError(f"unknown runtime {name!r}: choose local, docker, ray or auto (--runtime)")

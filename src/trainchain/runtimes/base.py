@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LogSink = Callable[[str], None]
 
@@ -62,6 +63,8 @@ class Environment:
     python: str = ""  # interpreter path (local runtime)
     image: str = ""  # image tag (docker runtime)
     created: bool = False  # True when this call built it, False when it was reused
+    # The EnvSpec's fields, for runtimes that build the environment again on other machines (ray).
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class TrialProcess(ABC):
 
 
 class Runtime(ABC):
-    """Where trials run. Implementations: ``LocalRuntime``, ``DockerRuntime``."""
+    """Where trials run. Implementations: ``LocalRuntime``, ``DockerRuntime``, ``RayRuntime``."""
 
     name: str
 
@@ -136,6 +139,14 @@ class Runtime(ABC):
         at once. The default knows nothing to stop.
         """
         return False
+
+    def reattach(self, process_id: str, trial: TrialSpec) -> TrialProcess | None:
+        """Follow again an attempt still running after its controller died (found by its id).
+
+        Returns None when the runtime cannot re-attach (the default) or the attempt is gone;
+        resume then reaps it and restarts the trial from its checkpoint.
+        """
+        return None
 
     def describe(self) -> str:
         return self.name

@@ -121,13 +121,7 @@ class LocalRuntime(Runtime):
         environ = trial_environ(
             trial, agent_dir(), trial.output_dir, trial.checkpoint_dir, trial.events_path
         )
-        cmd = [
-            env.python or sys.executable,
-            "-m",
-            "trainchain.agent",
-            trial.entrypoint,
-            *trial.args,
-        ]
+        cmd = self.command(env, trial)
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         try:
             proc = subprocess.Popen(
@@ -143,6 +137,16 @@ class LocalRuntime(Runtime):
             log_file.close()  # no process took ownership of it
             raise
         return LocalProcess(proc, log_file)
+
+    def command(self, env: Environment, trial: TrialSpec) -> list[str]:
+        """The attempt's command line (the Ray node runtime wraps it in a supervisor)."""
+        return [
+            env.python or sys.executable,
+            "-m",
+            "trainchain.agent",
+            trial.entrypoint,
+            *trial.args,
+        ]
 
 
 def trial_environ(

@@ -12,6 +12,7 @@ from typing import Any
 from trainchain.runtimes.base import OutcomeKind
 
 USAGE_EXIT_CODE = 2  # the agent's "you must tell me something" exit (unanswered prompt)
+MAX_LOST = 5  # lost attempts (node or controller gone) before a trial gives up
 
 
 class TrialState(enum.StrEnum):
@@ -47,9 +48,17 @@ def _signature(attempt: AttemptSummary) -> tuple[Any, ...] | None:
 def decide(history: list[AttemptSummary], max_restarts: int, base_backoff: float = 1.0) -> Decision:
     """Restart the trial after ``history[-1]``, or end it (and why)."""
     last = history[-1]
-    restarts_used = len(history) - 1
+    # A lost attempt (its node or controller died) is not the script's fault: it does not use
+    # up max_restarts, and it restarts at once, from the last checkpoint, up to MAX_LOST times.
+    lost = sum(1 for a in history if a.outcome == OutcomeKind.LOST)
+    restarts_used = len(history) - 1 - (lost - (last.outcome == OutcomeKind.LOST))
     if last.outcome in (OutcomeKind.SUCCEEDED, OutcomeKind.STOPPED):
         return Decision(False, last.reason)
+    if last.outcome == OutcomeKind.LOST:
+        if lost > MAX_LOST:
+            return Decision(False, f"{last.reason}; gave up after {lost} lost attempts")
+        why = f"{last.reason}; restarting from the last checkpoint (lost attempts do not count)"
+        return Decision(True, why)
     if last.outcome == OutcomeKind.TIMEOUT:
         return Decision(False, last.reason or "trial timeout")
     exc = last.exception or {}

@@ -100,15 +100,25 @@ class TrialRunner:
         if trial.state != TrialState.RUNNING.value:
             return self._result(trial)  # finished before a controller restart: never rerun
         self.progress({"kind": "trial_start", "trial": number, "params": trial.params})
-        finished = self._close_orphans(trial)
+        attached = self._reattach(trial)
+        skip = attached[0].number if attached else None
+        finished = self._close_orphans(trial, skip)
         trial = self.store.trial(self.setup.run_id, number) or trial
         if finished is not None:  # it ended well while no controller watched: keep its result
             return self._finish_success(trial, finished[1], finished[0])
-        history = [self._summary(a) for a in trial.attempts]
+        history = [self._summary(a) for a in trial.attempts if a.number != skip]
         params = dict(trial.params)
         while True:
             attempt_no = len(history) + 1
-            outcome, events = self._attempt(trial, attempt_no, params, on_epoch)
+            if attached is not None:  # still training on the cluster: follow it, do not restart
+                row, process = attached
+                attached = None
+                spec = self._spec(trial, row.number, params)
+                outcome, events = self._follow(
+                    process, spec, trial, row.number, on_epoch, row.last_epoch or 0
+                )
+            else:
+                outcome, events = self._attempt(trial, attempt_no, params, on_epoch)
             summary = _summarize(outcome, events)
             history.append(summary)
             decision = decide(history, self.setup.max_restarts, self.setup.restart_backoff)
@@ -131,16 +141,13 @@ class TrialRunner:
             trial = self.store.trial(self.setup.run_id, number) or trial
 
     # -- attempts ----------------------------------------------------------------------------
-    def _attempt(
-        self, trial: Trial, attempt_no: int, params: dict[str, Any], on_epoch: EpochHook | None
-    ) -> tuple[Outcome, list[dict[str, Any]]]:
+    def _spec(self, trial: Trial, attempt_no: int, params: dict[str, Any]) -> TrialSpec:
         dirs = trial_dirs(self.setup.run_dir, trial.number)
-        workdir = fresh_copy(self.setup.snapshot, dirs.work(attempt_no))
-        spec = TrialSpec(
+        return TrialSpec(
             run_id=self.setup.run_id,
             trial=trial.number,
             attempt=attempt_no,
-            workdir=workdir,
+            workdir=dirs.work(attempt_no),
             entrypoint=self.setup.entrypoint,
             args=self.setup.args,
             params=params,
@@ -151,12 +158,29 @@ class TrialRunner:
             data=self.setup.data,
             resources=self.setup.resources,
         )
-        dirs.events(attempt_no).unlink(missing_ok=True)
+
+    def _attempt(
+        self, trial: Trial, attempt_no: int, params: dict[str, Any], on_epoch: EpochHook | None
+    ) -> tuple[Outcome, list[dict[str, Any]]]:
+        spec = self._spec(trial, attempt_no, params)
+        fresh_copy(self.setup.snapshot, spec.workdir)
+        spec.events_path.unlink(missing_ok=True)
         process = self._start(spec)
         with self.store.session() as s:
             s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
+        return self._follow(process, spec, trial, attempt_no, on_epoch)
+
+    def _follow(
+        self,
+        process: TrialProcess,
+        spec: TrialSpec,
+        trial: Trial,
+        attempt_no: int,
+        on_epoch: EpochHook | None,
+        recorded: int = 0,
+    ) -> tuple[Outcome, list[dict[str, Any]]]:
         try:
-            return self._watch(process, spec, trial, attempt_no, on_epoch)
+            return self._watch(process, spec, trial, attempt_no, on_epoch, recorded)
         except KeyboardInterrupt:  # Ctrl-C: leave no training behind; resume restarts it
             reason = "the controller was interrupted"
             process.kill(OutcomeKind.STOPPED, reason)
@@ -184,8 +208,12 @@ class TrialRunner:
         trial: Trial,
         attempt_no: int,
         on_epoch: EpochHook | None,
+        recorded: int = 0,
     ) -> tuple[Outcome, list[dict[str, Any]]]:
-        """Follow one attempt: events to the store, pruning, trial and stall timeouts."""
+        """Follow one attempt: events to the store, pruning, trial and stall timeouts.
+
+        Epochs up to ``recorded`` were stored by a controller that died (a re-attached attempt).
+        """
         events: list[dict[str, Any]] = []
         offset, started, last_activity, last_size = 0, time.monotonic(), time.monotonic(), 0
         outcome: Outcome | None = None
@@ -197,7 +225,9 @@ class TrialRunner:
             if new or size != last_size:
                 last_activity, last_size = time.monotonic(), size
             for ev in map(_as_epoch, new):
-                if ev is not None and self._record_epoch(trial, attempt_no, ev, on_epoch):
+                if ev is None or int(ev.get("epoch", 0)) <= recorded:
+                    continue
+                if self._record_epoch(trial, attempt_no, ev, on_epoch):
                     process.stop("pruned: below the median of earlier trials at this epoch")
             if outcome is not None:
                 break
@@ -214,7 +244,7 @@ class TrialRunner:
         new, offset = read_events(str(spec.events_path), offset)
         events.extend(new)
         for ev in map(_as_epoch, new):
-            if ev is not None:
+            if ev is not None and int(ev.get("epoch", 0)) > recorded:
                 self._record_epoch(trial, attempt_no, ev, None)
         return outcome, events
 
@@ -335,14 +365,37 @@ class TrialRunner:
         assert row is not None
         return row
 
-    def _close_orphans(self, trial: Trial) -> tuple[int, list[dict[str, Any]]] | None:
+    def _reattach(self, trial: Trial) -> tuple[Attempt, TrialProcess] | None:
+        """The last attempt, left running by a controller that died, if the runtime can follow
+        it again (a detached Ray actor still training on the cluster)."""
+        running = [a for a in trial.attempts if a.outcome == "running" and a.process_id]
+        if not running:
+            return None
+        last = max(running, key=lambda a: a.number)
+        spec = self._spec(trial, last.number, dict(trial.params))
+        process = self.runtime.reattach(last.process_id or "", spec)
+        if process is None:
+            return None
+        self.progress(
+            {
+                "kind": "restart",
+                "trial": trial.number,
+                "reason": f"attempt {last.number} is still running ({process.id}): following it",
+            }
+        )
+        return last, process
+
+    def _close_orphans(
+        self, trial: Trial, skip: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]] | None:
         """An attempt still 'running' belongs to a controller that died.
 
         If its events show it finished well, it is kept (number and events are returned) and
         its unrecorded epochs are stored; otherwise its process is stopped and it is marked lost.
+        Attempt ``skip`` was re-attached and is followed instead.
         """
         for attempt in trial.attempts:
-            if attempt.outcome != "running":
+            if attempt.outcome != "running" or attempt.number == skip:
                 continue
             stopped = bool(attempt.process_id) and self.runtime.reap(
                 attempt.process_id or "", self.setup.run_id

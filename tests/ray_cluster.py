@@ -1,0 +1,198 @@
+"""A real multi-node Ray cluster on this machine: a head (no CPUs, so trials land on workers) and
+worker nodes of one CPU each, every node its own `ray start --block` process with its own raylet.
+
+Used by the session fixture ``ray_cluster`` (tests/conftest.py) and by bench/bench_ray.py.
+Always ``--node-ip-address 127.0.0.1`` (else Ray advertises the outward interface and nodes
+cannot reach each other here) and a GCS port outside Ray's worker ports (10002-19999).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+# Ray's GCS declares a node dead after period x threshold without a health reply (default 3 s x
+# 5): shorter here so a killed raylet is noticed in a few seconds (documented in docs/cluster.md).
+HEALTH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+
+
+PORTS = (
+    "object-manager-port",
+    "metrics-export-port",
+    "dashboard-agent-grpc-port",
+    "dashboard-agent-listen-port",
+    "runtime-env-agent-port",
+)
+
+
+def _free_port() -> int:
+    """A free port outside Ray's worker range (the kernel's ephemeral range starts at 32768)."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if not 10002 <= port <= 19999:
+            return port
+    raise RuntimeError("no free port outside 10002-19999")
+
+
+def ray_command() -> list[str]:
+    ray = Path(sys.executable).parent / "ray"
+    return [str(ray)] if ray.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
+
+
+@dataclass
+class Node:
+    name: str
+    process: subprocess.Popen[bytes]
+    home: Path
+    manager_port: int
+    log: Path
+
+    def raylet_pid(self) -> int:
+        """The raylet started by this node's ``ray start`` process (a child of it)."""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                text = stat.read_text()
+                name = text[text.index("(") + 1 : text.rindex(")")]
+                ppid = int(text[text.rindex(")") + 2 :].split()[1])
+                if ppid == self.process.pid and name.startswith("raylet"):
+                    return int(stat.parent.name)
+        raise LookupError(f"no raylet under ray start pid {self.process.pid} ({self.name})")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # `ray start --block` stops its node
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@dataclass
+class Cluster:
+    address: str
+    root: Path
+    head: Node
+    workers: list[Node] = field(default_factory=list)
+
+    def node_env(self, home: Path) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+        env.update(HEALTH)
+        env["PYTHONPATH"] = str(SRC)  # the nodes import this checkout's trainchain
+        env["TRAINCHAIN_HOME"] = str(home)  # each node its own snapshots and attempt files
+        # Venvs: one cache for all nodes of this machine (as tests/conftest.py shares it), so the
+        # Keras environment is built once per machine, under the local runtime's lock.
+        env["TRAINCHAIN_ENVS_DIR"] = os.environ.get("TRAINCHAIN_ENVS_DIR") or str(
+            Path.home() / ".cache" / "trainchain-test-envs"
+        )
+        return env
+
+    def add_worker(self, name: str) -> Node:
+        home = self.root / name
+        home.mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        log = self.root / f"{name}.log"
+        cmd = [
+            *ray_command(),
+            "start",
+            "--address",
+            self.address,
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            "1",
+            "--node-manager-port",
+            str(port),
+            # Two raylets on one machine: every port explicit (random defaults can collide).
+            *(f"--{name}={_free_port()}" for name in PORTS),
+            "--block",
+        ]
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                cmd, env=self.node_env(home), stdout=out, stderr=subprocess.STDOUT
+            )
+        node = Node(name, process, home, port, log)
+        self.workers.append(node)
+        return node
+
+    def node_of(self, node_id: str) -> Node:
+        """The worker whose raylet has Ray node id ``node_id``."""
+        import ray
+
+        ports = {n["NodeID"]: n["NodeManagerPort"] for n in ray.nodes()}
+        port = ports.get(node_id)
+        for node in self.workers:
+            if node.manager_port == port:
+                return node
+        raise LookupError(f"Ray node {node_id} is not one of the workers")
+
+    def stop(self) -> None:
+        for node in [*self.workers, self.head]:
+            node.stop()
+
+
+def wait_for_nodes(address: str, count: int, timeout: float = 90) -> None:
+    """Wait until ``count`` nodes are alive (checked from a short-lived driver process)."""
+    probe = (
+        "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR', "
+        "log_to_driver=False); print(sum(1 for n in ray.nodes() if n['Alive']))"
+    )
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=60
+        )
+        seen = proc.stdout.strip() or proc.stderr[-300:]
+        if proc.stdout.strip().isdigit() and int(proc.stdout.strip()) >= count:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the Ray cluster at {address} did not reach {count} nodes: {seen}")
+
+
+@contextlib.contextmanager
+def local_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
+    """Head + ``workers`` one-CPU nodes, stopped (SIGTERM to every ``--block``) on exit."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    head_home = root / "head"
+    head_home.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(address, root, Node("head", None, head_home, 0, root / "head.log"))  # type: ignore[arg-type]
+    cmd = [
+        *ray_command(),
+        "start",
+        "--head",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num-cpus",
+        "0",
+        "--include-dashboard",
+        "false",
+        "--block",
+    ]
+    with open(cluster.head.log, "wb") as out:
+        cluster.head.process = subprocess.Popen(
+            cmd, env=cluster.node_env(head_home), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_nodes(address, 1)  # workers joining a head that is not up yet give up
+        for i in range(workers):  # one at a time: concurrent joins time out on a busy machine
+            cluster.add_worker(f"worker{i + 1}")
+            wait_for_nodes(address, i + 2)
+        yield cluster
+    finally:
+        cluster.stop()
