@@ -21,7 +21,7 @@ python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins]"
 
 if [ "$what" = "test" ]; then
     apt_install docker.io debootstrap chromium postgresql
-    python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins,postgres,mlflow,test]"
+    python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins,postgres,mlflow,ray,test]"
     # A Keras 2 interpreter (the keras-legacy profile's pins) for the agent's Keras 2 test.
     keras2=${TRAINCHAIN_KERAS2_VENV:-/opt/trainchain-keras2}
     if [ ! -x "$keras2/bin/python" ] || ! "$keras2/bin/python" -c "import keras_preprocessing" 2>/dev/null; then

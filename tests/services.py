@@ -37,6 +37,19 @@ def require_docker() -> None:
     require(ok, f"no Docker engine answers ({why}); start dockerd")
 
 
+def require_ray() -> None:
+    """The ``ray`` package and its ``ray`` command (``pip install 'trainchain[ray]'``)."""
+    import importlib.util
+    import sys
+
+    found = importlib.util.find_spec("ray") is not None
+    command = Path(sys.executable).parent / "ray"
+    require(
+        found and (command.exists() or shutil.which("ray") is not None),
+        "ray is not installed: pip install 'trainchain[ray]'",
+    )
+
+
 def require_chromium() -> None:
     require(
         shutil.which("chromium") is not None, "chromium is not installed (apt-get install chromium)"

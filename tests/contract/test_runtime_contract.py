@@ -1,7 +1,8 @@
 """The Runtime contract, written once and run against every runtime (after Optuna's storage suite).
 
 Each case runs a real trial (``python -m trainchain.agent train.py``) of a tiny pure-Python
-script in the ``generic`` environment: a virtualenv for ``local``, an image for ``docker``.
+script in the ``generic`` environment: a virtualenv for ``local``, an image for ``docker``, a
+virtualenv built on the chosen node of a real multi-node cluster for ``ray``.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ print(f"accuracy={0.25 * SCALE}", flush=True)
 '''
 
 Provisioned = tuple[Runtime, Environment]
-RUNTIMES = [pytest.param("local"), pytest.param("docker", marks=pytest.mark.docker)]
+RUNTIMES = [
+    pytest.param("local"),
+    pytest.param("docker", marks=pytest.mark.docker),
+    pytest.param("ray", marks=pytest.mark.ray),
+]
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
@@ -98,6 +103,9 @@ def provisioned(
     if name == "docker":
         options = build_options()  # skips (or fails in CI) without an engine or base image
         os.environ["TRAINCHAIN_BASE_IMAGE"] = options.base_image
+    if name == "ray":  # skips (or fails in CI) without ray; starts the session's cluster
+        cluster = request.getfixturevalue("ray_cluster")
+        os.environ["TRAINCHAIN_RAY_ADDRESS"] = cluster.address
     try:
         runtime = get_runtime(name)
         env = runtime.provision(EnvSpec(profile="generic", packages=()), lambda line: None)
@@ -147,7 +155,8 @@ def test_output_checkpoint_and_workdir_written(provisioned: Provisioned, tmp_pat
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
     assert (spec.output_dir / "model.json").read_text() == '{"scale": 1}'
     assert (spec.checkpoint_dir / "state.json").exists()
-    assert (spec.workdir / "written_next_to_script.txt").exists()
+    if provisioned[0].name != "ray":  # on ray the script's cwd is a copy on its node
+        assert (spec.workdir / "written_next_to_script.txt").exists()
     assert (spec.output_dir / "data_seen.txt").read_text() == "digits v1"
     for path in (spec.output_dir / "model.json", spec.checkpoint_dir / "state.json"):
         assert path.stat().st_uid == os.getuid()  # files on the host belong to the caller
@@ -217,6 +226,11 @@ def test_cleanup_leaves_nothing_running(provisioned: Provisioned, tmp_path: Path
     assert proc.wait(240) is not None
     if runtime.name == "docker":
         assert runtime.find_trial_containers(spec.run_id) == []  # type: ignore[attr-defined]
+    elif runtime.name == "ray":  # the attempt's actor is killed (asynchronously, by the GCS)
+        deadline = time.monotonic() + 30
+        while runtime.find_trial_actors(spec.run_id) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.2)
+        assert runtime.find_trial_actors(spec.run_id) == []  # type: ignore[attr-defined]
     else:
         with pytest.raises(ProcessLookupError):
             os.kill(int(proc.id), 0)

@@ -48,7 +48,8 @@ while True:
         if os.getppid() != parent:
             os.killpg(0, signal.SIGKILL)
 if code < 0:
-    signal.signal(-code, signal.SIG_DFL)
+    if -code != signal.SIGKILL:
+        signal.signal(-code, signal.SIG_DFL)
     os.kill(os.getpid(), -code)
 sys.exit(code)
 """
