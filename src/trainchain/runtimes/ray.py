@@ -22,7 +22,9 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "trainchain"
 PULL_SECONDS = 0.2
 GET_SECONDS = 5.0  # one wait for the actor; retried until Ray declares it dead
+UNAVAILABLE_SECONDS = 60.0  # an unreachable actor's node is declared dead well before this
 STOP_GRACE_SECONDS = 10.0
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -260,20 +263,35 @@ class RayProcess(TrialProcess):
         self._actor.signal.remote(int(sig))  # fire and forget: a dead actor has nothing to end
 
     # -- pump --------------------------------------------------------------------------------
-    def _get(self, ref: Any) -> Any:
-        """Wait for a reply; keep waiting on a slow node until Ray declares the actor dead."""
+    def _get(self, call: Callable[[], Any]) -> Any:
+        """Wait for a reply; keep waiting on a slow node until Ray declares the actor dead.
+
+        An actor that is only unavailable (its node unreachable for a moment) is asked again,
+        until ``UNAVAILABLE_SECONDS``: declaring it lost too early would start a second attempt
+        next to one that still trains.
+        """
+        errors = self._ray.exceptions
+        ref, unavailable_since = call(), None
         while True:
             try:
                 return self._ray.get(ref, timeout=GET_SECONDS)
-            except self._ray.exceptions.GetTimeoutError:
+            except errors.GetTimeoutError:
                 continue
+            except errors.ActorUnavailableError:
+                now = time.monotonic()
+                unavailable_since = unavailable_since or now
+                if now - unavailable_since > UNAVAILABLE_SECONDS:
+                    raise
+                time.sleep(0.5)
+                ref = call()
 
     def _pump(self) -> None:
         errors = self._ray.exceptions
         outcome: Outcome
         try:
             if self._started is not None:
-                self.node = self._get(self._started)
+                started = self._started
+                self.node = self._get(lambda: started)
             outcome = self._follow()
         except (errors.RayActorError, errors.ActorUnavailableError) as exc:
             where = f"Ray node {self.node}" if self.node else "its Ray node"
@@ -299,7 +317,7 @@ class RayProcess(TrialProcess):
             open(self._trial.log_path, "ab", buffering=0) as log_file,
         ):
             while True:
-                reply = self._get(self._actor.pull.remote(events_offset, log_offset))
+                reply = self._get(partial(self._actor.pull.remote, events_offset, log_offset))
                 self.node = reply["node"]
                 if reply["events"]:
                     events.write(reply["events"])

@@ -33,19 +33,30 @@ PULL_LIMIT = 4 << 20  # bytes of events or log returned by one pull
 STORAGE_PROBE = ".trainchain-storage"
 
 # Runs with the node's interpreter, standard library only. It starts the attempt in its own
-# process group and waits; when its parent (the actor) vanishes it kills the group. A SIGTERM to
-# the group reaches the training, which ends as it likes; the supervisor then reports its end.
+# process group and waits; when its parent (the actor's worker) or the worker's parent (the
+# node's raylet) vanishes it kills the group: a worker can outlive its raylet for a while, and
+# the training must not go on next to its replacement. A SIGTERM to the group reaches the
+# training, which ends as it likes; the supervisor then reports its end.
 SUPERVISOR = """\
 import os, signal, subprocess, sys
 parent = int(sys.argv[1])
+def parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+raylet = parent_of(parent)
+def alive(pid):
+    return pid is None or parent_of(pid) is not None
 signal.signal(signal.SIGTERM, lambda *_: None)
 proc = subprocess.Popen(sys.argv[2:])
 while True:
     try:
-        code = proc.wait(0.5)
+        code = proc.wait(0.25)
         break
     except subprocess.TimeoutExpired:
-        if os.getppid() != parent:
+        if os.getppid() != parent or not alive(raylet):
             os.killpg(0, signal.SIGKILL)
 if code < 0:
     if -code != signal.SIGKILL:
