@@ -147,23 +147,18 @@ class Cluster:
             node.stop()
 
 
-def wait_for_nodes(address: str, count: int, timeout: float = 240) -> None:
-    """Wait until ``count`` nodes are alive (checked from a short-lived driver process)."""
-    probe = (
-        "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR', "
-        "log_to_driver=False); print(sum(1 for n in ray.nodes() if n['Alive']))"
-    )
+def wait_started(node: Node, timeout: float = 300) -> None:
+    """Wait until the node's ``ray start`` reports it registered with the GCS ("Ray runtime
+    started."): read from its log, so a busy machine is not loaded further by probe drivers."""
     deadline = time.monotonic() + timeout
-    seen = ""
     while time.monotonic() < deadline:
-        proc = subprocess.run(
-            [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=60
-        )
-        seen = proc.stdout.strip() or proc.stderr[-300:]
-        if proc.stdout.strip().isdigit() and int(proc.stdout.strip()) >= count:
+        text = node.log.read_text(errors="replace") if node.log.exists() else ""
+        if "Ray runtime started" in text:
             return
-        time.sleep(1)
-    raise RuntimeError(f"the Ray cluster at {address} did not reach {count} nodes: {seen}")
+        if node.process.poll() is not None:
+            raise RuntimeError(f"ray start of {node.name} exited:\n{text[-3000:]}")
+        time.sleep(0.5)
+    raise RuntimeError(f"{node.name} did not start within {timeout:g}s")
 
 
 @contextlib.contextmanager
@@ -194,10 +189,9 @@ def local_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
             cmd, env=cluster.node_env(head_home), stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        wait_for_nodes(address, 1)  # workers joining a head that is not up yet give up
+        wait_started(cluster.head)  # workers joining a head that is not up yet give up
         for i in range(workers):  # one at a time: concurrent joins time out on a busy machine
-            cluster.add_worker(f"worker{i + 1}")
-            wait_for_nodes(address, i + 2)
+            wait_started(cluster.add_worker(f"worker{i + 1}"))
         yield cluster
     finally:
         cluster.stop()

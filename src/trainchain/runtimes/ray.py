@@ -43,7 +43,7 @@ from trainchain.runtimes.ray_node import STORAGE_PROBE, TrialHost, listing_diges
 
 log = logging.getLogger(__name__)
 NAMESPACE = "trainchain"
-PULL_SECONDS = 0.2
+PULL_SECONDS = 1.0  # a pull waits up to this long on the node for something new
 GET_SECONDS = 5.0  # one wait for the actor; retried until Ray declares it dead
 UNAVAILABLE_SECONDS = 60.0  # an unreachable actor's node is declared dead well before this
 STOP_GRACE_SECONDS = 10.0
@@ -317,7 +317,8 @@ class RayProcess(TrialProcess):
             open(self._trial.log_path, "ab", buffering=0) as log_file,
         ):
             while True:
-                reply = self._get(partial(self._actor.pull.remote, events_offset, log_offset))
+                pull = partial(self._actor.pull.remote, events_offset, log_offset, PULL_SECONDS)
+                reply = self._get(pull)
                 self.node = reply["node"]
                 if reply["events"]:
                     events.write(reply["events"])
@@ -329,5 +330,3 @@ class RayProcess(TrialProcess):
                 if reply["outcome"] is not None:
                     outcome: Outcome = reply["outcome"]
                     return outcome
-                if not (reply["events"] or reply["log"]):
-                    time.sleep(PULL_SECONDS)

@@ -21,6 +21,7 @@ import socket
 import sys
 import tarfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from trainchain.runtimes.base import Environment, EnvSpec, Outcome, OutcomeKind,
 from trainchain.runtimes.local import LocalProcess, LocalRuntime, _file_lock
 
 PULL_LIMIT = 4 << 20  # bytes of events or log returned by one pull
+PULL_STEP = 0.05  # seconds between looks at the files during a long poll
 STORAGE_PROBE = ".trainchain-storage"
 
 # Runs with the node's interpreter, standard library only. It starts the attempt in its own
@@ -123,8 +125,19 @@ class TrialHost:
             with self.lock:
                 self.failure = f"on Ray node {self.node}: {message}"
 
-    def pull(self, events_offset: int, log_offset: int) -> dict[str, Any]:
-        """New events and log bytes from the offsets, and the outcome once everything is read."""
+    def pull(self, events_offset: int, log_offset: int, wait: float = 0.0) -> dict[str, Any]:
+        """New events and log bytes from the offsets, and the outcome once everything is read.
+
+        Waits up to ``wait`` seconds for something new (a long poll: the controller learns of
+        an epoch or the end within ``PULL_STEP`` instead of its own polling interval)."""
+        deadline = time.monotonic() + wait
+        while True:
+            reply = self._pull(events_offset, log_offset)
+            if reply["events"] or reply["log"] or reply["outcome"] or time.monotonic() > deadline:
+                return reply
+            time.sleep(PULL_STEP)
+
+    def _pull(self, events_offset: int, log_offset: int) -> dict[str, Any]:
         with self.lock:
             process, failure = self.process, self.failure
         outcome: Outcome | None = None
