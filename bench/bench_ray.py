@@ -83,7 +83,6 @@ def batch(runtime: Any, env: Any, root: Path, label: str, trials: int) -> float:
 def node_loss(cluster: Any, root: Path, cases: int) -> list[dict[str, Any]]:
     from tests.faults.helpers import Kill, run_kill_case
     from tests.integration.test_ray_cluster import _node_of_log
-    from tests.ray_cluster import wait_started
 
     from trainchain.agent.events import read_events
     from trainchain.profiles.table import env_packages
@@ -132,8 +131,7 @@ def node_loss(cluster: Any, root: Path, cases: int) -> list[dict[str, Any]]:
         if dead is not None:  # replace the lost node for the next case
             dead.stop()
             cluster.workers.remove(dead)
-            cluster.add_worker(f"{dead.name}r{i}")
-            wait_started(cluster.workers[-1])
+            cluster.start_worker(f"{dead.name}r{i}")
     return results
 
 
@@ -163,10 +161,7 @@ def main() -> None:
             spare.stop()  # one worker node left
             time.sleep(8)  # the GCS drops the stopped node
             one = batch(runtime, env, root, "one", args.trials)
-            cluster.add_worker("worker2b")
-            from tests.ray_cluster import wait_started
-
-            wait_started(cluster.workers[-1])
+            cluster.start_worker("worker2b")
             losses = node_loss(cluster, root, args.losses)
             import ray
 

@@ -26,17 +26,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 HEALTH = {
     "RAY_health_check_period_ms": "1000",
     "RAY_health_check_failure_threshold": "5",
-    "RAY_raylet_start_wait_time_s": "180",
+    "RAY_raylet_start_wait_time_s": "90",
 }
 
 
-PORTS = (
-    "object-manager-port",
-    "metrics-export-port",
-    "dashboard-agent-grpc-port",
-    "dashboard-agent-listen-port",
-    "runtime-env-agent-port",
-)
+PORTS = ("object-manager-port", "metrics-export-port", "runtime-env-agent-port")
 
 
 def _free_port() -> int:
@@ -63,16 +57,26 @@ class Node:
     manager_port: int
     log: Path
 
-    def raylet_pid(self) -> int:
-        """The raylet started by this node's ``ray start`` process (a child of it)."""
+    def _raylet(self) -> tuple[int, str] | None:
+        """(pid, state) of the raylet started by this node's ``ray start`` (a child of it)."""
         for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 text = stat.read_text()
                 name = text[text.index("(") + 1 : text.rindex(")")]
-                ppid = int(text[text.rindex(")") + 2 :].split()[1])
-                if ppid == self.process.pid and name.startswith("raylet"):
-                    return int(stat.parent.name)
-        raise LookupError(f"no raylet under ray start pid {self.process.pid} ({self.name})")
+                state, ppid = text[text.rindex(")") + 2 :].split()[:2]
+                if int(ppid) == self.process.pid and name.startswith("raylet"):
+                    return int(stat.parent.name), state
+        return None
+
+    def raylet_pid(self) -> int:
+        found = self._raylet()
+        if found is None:
+            raise LookupError(f"no raylet under ray start pid {self.process.pid} ({self.name})")
+        return found[0]
+
+    def raylet_crashed(self) -> bool:
+        found = self._raylet()
+        return found is not None and found[1] == "Z"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -131,6 +135,21 @@ class Cluster:
         self.workers.append(node)
         return node
 
+    def start_worker(self, name: str, tries: int = 3) -> Node:
+        """Add a worker and wait for it; on a busy machine a raylet sometimes dies while it
+        starts (an agent too slow to report its port): try again with fresh ports."""
+        for attempt in range(1, tries + 1):
+            node = self.add_worker(name)
+            try:
+                wait_started(node)
+                return node
+            except RuntimeError:
+                node.stop()
+                self.workers.remove(node)
+                if attempt == tries:
+                    raise
+        raise AssertionError("unreachable")
+
     def node_of(self, node_id: str) -> Node:
         """The worker whose raylet has Ray node id ``node_id``."""
         import ray
@@ -155,8 +174,8 @@ def wait_started(node: Node, timeout: float = 300) -> None:
         text = node.log.read_text(errors="replace") if node.log.exists() else ""
         if "Ray runtime started" in text:
             return
-        if node.process.poll() is not None:
-            raise RuntimeError(f"ray start of {node.name} exited:\n{text[-3000:]}")
+        if node.process.poll() is not None or node.raylet_crashed():
+            raise RuntimeError(f"ray start of {node.name} failed:\n{text[-3000:]}")
         time.sleep(0.5)
     raise RuntimeError(f"{node.name} did not start within {timeout:g}s")
 
@@ -191,7 +210,7 @@ def local_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
     try:
         wait_started(cluster.head)  # workers joining a head that is not up yet give up
         for i in range(workers):  # one at a time: concurrent joins time out on a busy machine
-            wait_started(cluster.add_worker(f"worker{i + 1}"))
+            cluster.start_worker(f"worker{i + 1}")
         yield cluster
     finally:
         cluster.stop()

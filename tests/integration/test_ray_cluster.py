@@ -18,7 +18,7 @@ import pytest
 from tests.cli import run_json, trainchain, write_project
 from tests.conftest import EXAMPLES
 from tests.faults.helpers import CNN_SCRIPT, EPOCHS, Kill, run_kill_case
-from tests.ray_cluster import Cluster, wait_started
+from tests.ray_cluster import Cluster
 
 from trainchain.profiles.table import env_packages
 from trainchain.runtimes.base import EnvSpec
@@ -162,5 +162,4 @@ def test_sigkill_of_the_raylet_running_a_trial_moves_it_to_the_other_node(
             dead = next(n for n in ray_cluster.workers if n.name == killed["node"])
             dead.stop()
             ray_cluster.workers.remove(dead)
-            ray_cluster.add_worker(f"{dead.name}b")
-            wait_started(ray_cluster.workers[-1])
+            ray_cluster.start_worker(f"{dead.name}b")
