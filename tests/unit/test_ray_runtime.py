@@ -61,7 +61,7 @@ def test_the_node_supervisor_reports_the_exit_and_kills_the_training_when_its_pa
         "import os, subprocess, sys\n"
         f"subprocess.Popen([sys.executable, '-c', {SUPERVISOR!r}, str(os.getpid()), "
         f"sys.executable, '-c', {child!r}], start_new_session=True)\n"
-        "import time; time.sleep(1.5)\n"
+        "import time; time.sleep(3)\n"
     )
     subprocess.run([sys.executable, "-c", middle], check=True)
     try:
