@@ -154,6 +154,8 @@ class Cluster:
         """The worker whose raylet has Ray node id ``node_id``."""
         import ray
 
+        if not ray.is_initialized():  # a test whose runs were CLI subprocesses
+            ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
         ports = {n["NodeID"]: n["NodeManagerPort"] for n in ray.nodes()}
         port = ports.get(node_id)
         for node in self.workers:
