@@ -18,6 +18,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "jenkins": ("jenkins_jobs",),
     "postgres": ("psycopg",),
     "mlflow": ("mlflow",),
+    "ray": ("ray",),
 }
 
 

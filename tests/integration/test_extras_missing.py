@@ -45,7 +45,7 @@ def test_the_bare_install_really_lacks_the_extras(bare: Path) -> None:
     python = bare.parent / "python"
     probe = (
         "import importlib.util as u; print([m for m in "
-        "('fastapi','uvicorn','docker','jenkins_jobs','mlflow','psycopg') if u.find_spec(m)])"
+        "('fastapi','uvicorn','docker','jenkins_jobs','mlflow','psycopg','ray') if u.find_spec(m)])"
     )
     done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
@@ -58,6 +58,7 @@ def test_the_bare_install_really_lacks_the_extras(bare: Path) -> None:
         ("jenkins", ["jenkins", "export", "--repo", "https://example.org/team/m.git"]),
         ("docker", ["run", str(EXAMPLES / "sklearn-digits"), "--runtime", "docker"]),
         ("docker", ["images", "list"]),
+        ("ray", ["run", str(EXAMPLES / "sklearn-digits"), "--runtime", "ray"]),
         ("mlflow", ["run", "{mlflow_project}"]),
     ],
 )

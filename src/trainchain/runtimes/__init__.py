@@ -35,6 +35,9 @@ def get_runtime(name: str) -> Runtime:
 
         return DockerRuntime()
     if name == "ray":
+        from trainchain.extras import require
+
+        require("ray", "--runtime ray")
         from trainchain.runtimes.ray import RayRuntime
 
         return RayRuntime()

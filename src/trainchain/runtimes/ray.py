@@ -74,12 +74,10 @@ class RayRuntime(Runtime):
 
     # -- cluster -------------------------------------------------------------------------------
     def _ray(self) -> Any:
-        try:
-            import ray
-        except ImportError as exc:
-            raise ConfigError(
-                "runtime ray needs the ray package: pip install 'trainchain[ray]'"
-            ) from exc
+        from trainchain.extras import require
+
+        require("ray", "--runtime ray")
+        import ray
         with self._lock:
             if not ray.is_initialized():
                 try:
