@@ -182,35 +182,48 @@ def wait_started(node: Node, timeout: float = 300) -> None:
     raise RuntimeError(f"{node.name} did not start within {timeout:g}s")
 
 
+def _start_head(root: Path, tries: int = 3) -> Cluster:
+    """The head node (no CPUs), tried again with a fresh port if its raylet dies starting."""
+    home = root / "head"
+    home.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, tries + 1):
+        port = _free_port()
+        head = Node("head", None, home, 0, root / f"head-{attempt}.log")  # type: ignore[arg-type]
+        cluster = Cluster(f"127.0.0.1:{port}", root, head)
+        cmd = [
+            *ray_command(),
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "0",
+            "--include-dashboard",
+            "false",
+            "--block",
+        ]
+        with open(head.log, "wb") as out:
+            head.process = subprocess.Popen(
+                cmd, env=cluster.node_env(home), stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_started(head)  # workers joining a head that is not up yet give up
+            return cluster
+        except RuntimeError:
+            head.stop()
+            if attempt == tries:
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextlib.contextmanager
 def local_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
     """Head + ``workers`` one-CPU nodes, stopped (SIGTERM to every ``--block``) on exit."""
     root.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
-    head_home = root / "head"
-    head_home.mkdir(parents=True, exist_ok=True)
-    cluster = Cluster(address, root, Node("head", None, head_home, 0, root / "head.log"))  # type: ignore[arg-type]
-    cmd = [
-        *ray_command(),
-        "start",
-        "--head",
-        "--node-ip-address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--num-cpus",
-        "0",
-        "--include-dashboard",
-        "false",
-        "--block",
-    ]
-    with open(cluster.head.log, "wb") as out:
-        cluster.head.process = subprocess.Popen(
-            cmd, env=cluster.node_env(head_home), stdout=out, stderr=subprocess.STDOUT
-        )
+    cluster = _start_head(root)
     try:
-        wait_started(cluster.head)  # workers joining a head that is not up yet give up
         for i in range(workers):  # one at a time: concurrent joins time out on a busy machine
             cluster.start_worker(f"worker{i + 1}")
         yield cluster
