@@ -212,7 +212,8 @@ def _env_spec(spec: dict[str, Any]) -> EnvSpec:
 
 
 def _workdir(snapshot: dict[str, Any], dest: Path) -> Path:
-    """Unpack the snapshot once per node (under a lock), then a fresh copy for this attempt."""
+    """Unpack the snapshot once per node (under a lock), then a working tree for this attempt
+    that shares the cached files as the controller's trees share the fetched commit's."""
     cache = paths.home() / "snapshots" / str(snapshot["digest"])
     with _file_lock(cache.parent / f".{snapshot['digest']}.lock"):
         if not (cache.parent / f"{snapshot['digest']}.complete").exists():
@@ -223,9 +224,9 @@ def _workdir(snapshot: dict[str, Any], dest: Path) -> Path:
             with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
                 tar.extractall(cache, filter="tar")
             (cache.parent / f"{snapshot['digest']}.complete").touch()
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(cache, dest, symlinks=True)
-    return dest
+    from trainchain.trials.workspace import fresh_copy  # the local runtime's sharing rules
+
+    return fresh_copy(cache, dest)
 
 
 def _read(path: Path, offset: int) -> bytes:
