@@ -78,6 +78,7 @@ class RayRuntime(Runtime):
 
         require("ray", "--runtime ray")
         import ray
+
         with self._lock:
             if not ray.is_initialized():
                 try:
