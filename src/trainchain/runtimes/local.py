@@ -6,18 +6,15 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-import venv
 from collections.abc import Iterator
 from pathlib import Path
 
 from trainchain import paths
-from trainchain.errors import EnvironmentBuildError
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
@@ -27,6 +24,15 @@ from trainchain.runtimes.base import (
     Runtime,
     TrialProcess,
     TrialSpec,
+)
+from trainchain.runtimes.installer import (
+    InstallFailed,
+    build_with_pip,
+    build_with_uv,
+    find_uv,
+    is_unsatisfiable,
+    pip_failure,
+    uv_failure,
 )
 from trainchain.runtimes.staging import agent_dir
 
@@ -63,38 +69,10 @@ class LocalRuntime(Runtime):
                 return Environment(runtime=self.name, key=key, python=str(python))
             shutil.rmtree(target, ignore_errors=True)  # a half-built one from a killed build
             log(f"creating environment {key} ({spec.profile}) in {target}")
-            venv.EnvBuilder(with_pip=True, clear=True).create(target)
             packages = [*spec.packages, *spec.project_requirements]
-            if packages:
-                self._pip_install(python, packages, log)
+            _build(target, packages, log)
             (target / ".complete").write_text(" ".join(packages) + "\n")
         return Environment(runtime=self.name, key=key, python=str(python), created=True)
-
-    def _pip_install(self, python: Path, packages: list[str], log: LogSink) -> None:
-        cmd = [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "--progress-bar",
-            "off",
-            *packages,
-        ]
-        log("$ pip install " + " ".join(packages))
-        tail: list[str] = []
-        # The context manager closes the pipe and reaps pip on every exit, errors included.
-        with subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_pip_env()
-        ) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                line = line.rstrip()
-                log(line)
-                tail = (tail + [line])[-25:]
-            code = proc.wait()
-        if code != 0:
-            raise EnvironmentBuildError(_pip_failure(packages, tail))
 
     def reap(self, process_id: str, run_id: str) -> bool:
         """Kill an orphaned attempt: only if /proc shows it belongs to ``run_id``."""
@@ -232,20 +210,23 @@ class LocalProcess(TrialProcess):
         return Outcome(OutcomeKind.FAILED, exit_code=code, reason=f"exited with code {code}")
 
 
-def _pip_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-
-
-_NO_DIST = re.compile(r"No matching distribution found for (\S+)")
-
-
-def _pip_failure(packages: list[str], tail: list[str]) -> str:
-    text = "\n".join(tail)
-    match = _NO_DIST.search(text)
-    culprit = match.group(1) if match else None
-    errors = [line for line in tail if line.startswith("ERROR")] or tail[-5:]
-    head = f"cannot install {culprit!r}" if culprit else "pip could not install the environment"
-    return (
-        f"{head}: {' / '.join(errors)}\n  requirements: {' '.join(packages)}\n"
-        "  fix the pin in requirements.txt (or the profile), or check the package index"
-    )
+def _build(target: Path, packages: list[str], log: LogSink) -> None:
+    """uv when it is there; pip without it, or after a uv failure pip might get past."""
+    uv = find_uv()
+    if uv is None:
+        log("uv is not available (TRAINCHAIN_UV); building with pip")
+    else:
+        try:
+            build_with_uv(uv, target, packages, log)
+            return
+        except InstallFailed as failed:
+            if is_unsatisfiable(failed.tail):
+                raise uv_failure(packages, failed.tail) from None
+            log("uv failed (see above); retrying with pip")
+        except OSError as exc:  # the binary vanished or cannot run
+            log(f"cannot run uv ({exc}); building with pip")
+        shutil.rmtree(target, ignore_errors=True)
+    try:
+        build_with_pip(target, packages, log)
+    except InstallFailed as failed:
+        raise pip_failure(packages, failed.tail) from None
