@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 REPOSITORY = "trainchain"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
-SHARED_FILES = ("entrypoint.sh", "trust-certs.sh")
+SHARED_FILES = ("entrypoint.sh", "trust-certs.sh", "install-requirements.sh")
 # never baked into an image: VCS data, caches, and what a run writes next to the code
 _BAKE_IGNORE = {
     ".git",
@@ -57,17 +57,21 @@ class BuildOptions:
     ca_certs: Path | None = None  # a directory of extra .crt files to trust while building
     pip_index_url: str | None = None
     wheels: Path | None = None  # a directory of local wheels (the torch CPU wheel)
+    installer: str = "uv"  # "uv" (when this machine has it; pip otherwise) or "pip"
 
     @classmethod
     def from_env(cls) -> BuildOptions:
         """``TRAINCHAIN_BASE_IMAGE``, ``TRAINCHAIN_CA_CERTS``, ``TRAINCHAIN_PIP_INDEX_URL``,
-        ``TRAINCHAIN_WHEELS`` (what CI and the docker runtime use)."""
+        ``TRAINCHAIN_WHEELS``, ``TRAINCHAIN_UV=off`` (what CI and the docker runtime use)."""
+        from trainchain.runtimes.installer import find_uv
+
         env = os.environ
         return cls(
             base_image=env.get("TRAINCHAIN_BASE_IMAGE") or None,
             ca_certs=Path(env["TRAINCHAIN_CA_CERTS"]) if env.get("TRAINCHAIN_CA_CERTS") else None,
             pip_index_url=env.get("TRAINCHAIN_PIP_INDEX_URL") or None,
             wheels=Path(env["TRAINCHAIN_WHEELS"]) if env.get("TRAINCHAIN_WHEELS") else None,
+            installer="uv" if find_uv() else "pip",
         )
 
     def resolved_base(self) -> str:
@@ -93,7 +97,7 @@ class ImagePlan:
             if isinstance(source, bytes):
                 dest.write_bytes(source)
             else:
-                shutil.copyfile(source, dest)
+                shutil.copy(source, dest)  # with its mode: tools/uv stays executable
 
 
 def images_dir() -> Path:
@@ -138,8 +142,9 @@ def profile_plan(profile: str, options: BuildOptions | None = None) -> ImagePlan
     files.update(_dir_files("certs", options.ca_certs, (".crt", ".pem"), "--ca-certs"))
     files.update(_dir_files("wheels", options.wheels, (".whl", ".tar.gz", ".zip"), "--wheels"))
     base = options.resolved_base()
-    digest = _digest(files, extra=[base])
-    buildargs = {"BASE_IMAGE": base}
+    digest = _digest(files, extra=[base])  # tools/ (the installer) is not part of the content
+    files.update(_installer_files(options.installer))
+    buildargs = {"BASE_IMAGE": base, "INSTALLER": options.installer}
     if options.pip_index_url:
         buildargs["PIP_INDEX_URL"] = options.pip_index_url
     return ImagePlan(
@@ -307,6 +312,18 @@ def _dir_files(
     return files
 
 
+def _installer_files(installer: str) -> dict[str, Source]:
+    """``tools/uv``: this machine's uv binary for the build stage (no download, same version);
+    without it (or with installer "pip") the image builds with pip."""
+    from trainchain.runtimes.installer import find_uv
+
+    files: dict[str, Source] = {"tools/.keep": b""}
+    uv = find_uv() if installer == "uv" else None
+    if uv is not None:
+        files["tools/uv"] = Path(uv)
+    return files
+
+
 def _project_files(project: Path) -> dict[str, Source]:
     if not project.is_dir():
         raise ConfigError(f"project {project} is not a directory: pass the project's folder")
@@ -353,7 +370,8 @@ def _slug(name: str) -> str:
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _PIP_MISSING = re.compile(
     r"(?:No matching distribution found for|Could not find a version that satisfies the "
-    r"requirement) (\S+)"
+    r"requirement|Because there is no version of|Because there are no versions of) (\S+?)"
+    r"(?: and|,|\s|$)|Because (\S+) was not found in the package registry"
 )
 _PIP_BUILD = re.compile(r"Failed to build (\S+)|Failed building wheel for (\S+)")
 _TAIL = 25
@@ -413,10 +431,13 @@ def _failure(plan: ImagePlan, step: str, tail: list[str], pending: str, error: s
             "(e.g. /usr/local/share/ca-certificates) or TRAINCHAIN_CA_CERTS"
         )
     elif missing or broken:
-        requirement = missing.group(1) if missing else _first_group(broken)
-        reasons = [ln.strip() for ln in lines if ln.lstrip().startswith("ERROR")] or lines[-3:]
+        requirement = _first_group(missing or broken)
+        reasons = [
+            ln.strip() for ln in lines if ln.lstrip().startswith(("ERROR", "error:", "cause:"))
+        ] or lines[-3:]
+        installer = "uv" if any(ln.lstrip().startswith("cause:") for ln in lines) else "pip"
         head = (
-            f"cannot install requirement {requirement!r} in {plan.tag}: pip says: "
+            f"cannot install requirement {requirement!r} in {plan.tag}: {installer} says: "
             f"{' / '.join(reasons)}; fix or remove the pin (requirements.txt or the profile "
             "table) or check the package index (--pip-index-url)"
         )

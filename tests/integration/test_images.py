@@ -194,3 +194,44 @@ def test_an_image_is_built_from_scratch_on_every_run() -> None:
     text = "\n".join(log)
     assert "Using cache" not in text, text[-2000:]
     assert re.match(r"\d+\.\d+", version.decode().strip())
+
+
+def _pinned_generic(options: images.BuildOptions, pins: bytes, tag: str) -> images.ImagePlan:
+    """The generic profile image with other pins (the profile table has none for generic)."""
+    from dataclasses import replace
+
+    plan = images.profile_plan("generic", options)
+    return replace(plan, tag=tag, files={**plan.files, "requirements.txt": pins})
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_profile_image_installs_its_pins_with_uv() -> None:
+    options = build_options()
+    assert images.profile_plan("generic", options).files.get("tools/uv") is not None
+    plan = _pinned_generic(options, b"six==1.16.0\n", "trainchain/test-uv-six:1")
+    with docker_client() as client:
+        try:
+            log = list(images.build(client, plan))
+            out = client.containers.run(
+                plan.tag,
+                entrypoint=["python", "-c", "import six, pip; print(six.__version__)"],
+                remove=True,
+            )
+        finally:
+            client.images.remove(plan.tag, force=True)
+    assert any(line.startswith("installing with uv ") for line in log)
+    assert not any("retrying with pip" in line for line in log)
+    assert out.decode().strip() == "1.16.0"  # and pip is there for the project layer (--seed)
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_unsatisfiable_profile_pin_names_it_and_uvs_reason() -> None:
+    options = build_options()
+    plan = _pinned_generic(options, b"six==99.0\n", "trainchain/test-uv-bad:1")
+    with docker_client() as client, pytest.raises(EnvironmentBuildError) as caught:
+        list(images.build(client, plan))
+    message = caught.value.message
+    assert "cannot install requirement 'six==99.0'" in message and "uv says" in message
+    assert "retrying with pip" not in message  # no second try: pip would find no more
