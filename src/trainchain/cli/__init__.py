@@ -42,7 +42,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "stage",
         "Run one job of the chain against the shared database (for Jenkins).",
     ),
-    "images": ("trainchain.cli.images", "images", "Build and list the training images (Docker)."),
+    "images": (
+        "trainchain.cli.images",
+        "images",
+        "Build, list and prune the training images (Docker).",
+    ),
+    "envs": ("trainchain.cli.envs", "envs", "Prune the local runtime's virtualenvs."),
     "monitor": (
         "trainchain.cli.monitor",
         "monitor",

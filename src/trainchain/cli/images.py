@@ -11,12 +11,13 @@ from typing import Any
 import click
 
 from trainchain import images as imagelib
+from trainchain.cli.prune import prune_options, resolve_keep_runs, show
 from trainchain.errors import ConfigError, UsageError
 
 
 @click.group("images")
 def images() -> None:
-    """Build and list the training images (Docker)."""
+    """Build, list and prune the training images (Docker)."""
 
 
 @images.command("build")
@@ -168,3 +169,26 @@ def _build_chain(
         if not quiet or line.startswith(("Step ", "building ", "Successfully")):
             click.echo(line, err=True)
     return True
+
+
+@images.command("prune")
+@prune_options
+@click.option("--match", help="Only tags matching this glob, e.g. 'trainchain/baked-*'.")
+def prune(
+    keep_runs: int | None, dry_run: bool, min_age: float, as_json: bool, match: str | None
+) -> None:
+    """Remove trainchain images that neither the newest runs nor any champion use, and the
+    untagged leftovers of profile builds."""
+    from trainchain.retention import prune_images
+    from trainchain.runtimes.docker import connect
+    from trainchain.store import Store
+
+    store = Store()
+    try:
+        with contextlib.closing(connect()) as client:
+            report = prune_images(
+                store, client, resolve_keep_runs(keep_runs), dry_run, min_age, match
+            )
+    finally:
+        store.engine.dispose()
+    show(report, as_json)

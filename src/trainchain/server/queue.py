@@ -30,13 +30,19 @@ class PipelineExecutor:
     """The real executor: the whole chain through ``Pipeline.execute``."""
 
     def __init__(self, store: Store) -> None:
+        from trainchain.retention import keep_runs_setting
+
         self.store = store
+        self.keep_runs = keep_runs_setting()  # a bad TRAINCHAIN_KEEP_RUNS stops the server now
 
     def execute(self, run_id: str) -> None:
         from trainchain.pipeline import Pipeline
+        from trainchain.retention import auto_prune
 
         outcome = Pipeline(self.store).execute(run_id)
         log.info("run %s ended: %s", run_id, outcome.report.status)
+        if self.keep_runs is not None:
+            auto_prune(self.store)  # the disk bound: old envs and images go after each run
 
 
 class RunQueue:
@@ -106,8 +112,12 @@ class RunQueue:
         # one lock for create + supersede + claim, so the newest commit of a branch always wins
         with self.lock:
             run_id = Pipeline(self.store).create_run(
-                project.url, ref=commit, branch=branch, trigger=trigger,
-                options=dict(project.options or {}), project_id=project.id,
+                project.url,
+                ref=commit,
+                branch=branch,
+                trigger=trigger,
+                options=dict(project.options or {}),
+                project_id=project.id,
             )
             superseded = supersede_queued(self.store, project.id, branch, run_id, self.claimed)
         self.notify()

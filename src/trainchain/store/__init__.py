@@ -246,6 +246,30 @@ class Store:
         finally:
             session.close()
 
+    # -- retention --------------------------------------------------------------------------
+    def environments_in_use(self, keep_runs: int) -> list[dict[str, Any]]:
+        """The recorded ``environment`` of the newest ``keep_runs`` runs, of every run still
+        queued or running, and of every run whose model is a champion (what pruning keeps)."""
+        with self.session() as s:
+            newest = select(Run.id).order_by(Run.created_at.desc()).limit(max(0, keep_runs))
+            champions = (
+                select(ModelVersion.run_id)
+                .join(
+                    ModelAlias,
+                    (ModelAlias.name == ModelVersion.name)
+                    & (ModelAlias.version == ModelVersion.version),
+                )
+                .where(ModelAlias.alias == "champion")
+            )
+            rows = s.scalars(
+                select(Run).where(
+                    Run.id.in_(newest)
+                    | Run.id.in_(champions)
+                    | Run.status.in_(("queued", "running"))
+                )
+            )
+            return [dict(run.environment) for run in rows if run.environment]
+
 
 def _with_driver(url: str) -> str:
     """A bare ``postgresql://`` URL uses the driver the ``postgres`` extra installs (psycopg 3);
