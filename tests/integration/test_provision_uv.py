@@ -36,6 +36,8 @@ def test_uv_builds_the_venv_and_the_second_call_reuses_it(tmp_path: Path) -> Non
     assert "$ uv pip install six==1.16.0 iniconfig" in lines
     assert _versions(env.python).strip() == "1.16.0"
     assert not _has_pip(env.python)  # uv's venv: nothing from ensurepip, so pip did not build it
+    site = Path(env.python).parents[1] / "lib"
+    assert list(site.glob("python3.*/site-packages/__pycache__/six.*.pyc"))  # compiled, as pip
     again: list[str] = []
     reused = runtime.provision(SPEC, again.append)
     assert not reused.created and reused.python == env.python

@@ -16,6 +16,7 @@ script) and the labels ``trainchain.run``/``trainchain.trial``/``trainchain.atte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -108,31 +109,33 @@ class DockerRuntime(Runtime):
         import docker.errors
         import requests
 
+        missing = EnvironmentBuildError(
+            f"image {env.image or '(none)'} is not in the Docker engine: provision the "
+            "environment again (trainchain images build PROFILE); trainchain never pulls "
+            "training images from a registry"
+        )
+        if not env.image:
+            raise missing
         try:
             probe(10)  # an engine that is down (a restart): fail here, without the SDK's leak
-            present = bool(env.image) and images.image_exists(self.client, env.image)
-            self._clear_earlier_attempts(trial)
+            if trial.attempt > 1:  # a first attempt has no earlier ones: no round trip for it
+                self._clear_earlier_attempts(trial)
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise RuntimeUnavailableError(
                 f"the Docker engine at {docker_host()} does not answer ({exc}); "
                 "check `docker info` or use --runtime local"
             ) from exc
-        if not present:
-            raise EnvironmentBuildError(
-                f"image {env.image or '(none)'} is not in the Docker engine: provision the "
-                "environment again (trainchain images build PROFILE); trainchain never pulls "
-                "training images from a registry"
-            )
         for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
             directory.mkdir(parents=True, exist_ok=True)
         trial.log_path.parent.mkdir(parents=True, exist_ok=True)
         for name in trial.data:  # a mount point made by dockerd would belong to root
             (trial.workdir / name).mkdir(parents=True, exist_ok=True)
         try:
-            container = self.client.containers.run(
+            # create + start, not run(): run() pulls an image it cannot find, and the image's
+            # presence is checked by the create itself (no separate lookup per attempt)
+            container = self.client.containers.create(
                 env.image,
                 command=[trial.entrypoint, *trial.args],
-                detach=True,
                 init=True,
                 name=_container_name(trial),
                 labels={
@@ -147,7 +150,18 @@ class DockerRuntime(Runtime):
                 network_mode="none",
                 **_limits(trial),
             )
+        except docker.errors.ImageNotFound as exc:
+            raise missing from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise RuntimeUnavailableError(
+                f"cannot create a container of {env.image} for trial {trial.trial} of run "
+                f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"
+            ) from exc
+        try:
+            container.start()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+                container.remove(force=True, v=True)
             raise RuntimeUnavailableError(
                 f"cannot start a container of {env.image} for trial {trial.trial} of run "
                 f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"

@@ -102,6 +102,7 @@ def uv_environ(environ: Mapping[str, str]) -> dict[str, str]:
         "UV_NO_INDEX": "1" if pip.no_index else None,
         "UV_HTTP_TIMEOUT": pip.timeout,
         "UV_INDEX_STRATEGY": "unsafe-best-match",  # pip's: the best version from any index
+        "UV_COMPILE_BYTECODE": "1",  # as pip does: no trial pays for compiling imports
         "UV_PYTHON_DOWNLOADS": "never",  # the interpreter is given, never fetched
         "UV_NO_PROGRESS": "1",
         "NO_COLOR": "1",
