@@ -2,7 +2,13 @@
 docker runtime (warm image), interleaved so all three see the same machine load; plus the
 CLI start-up time (``trainchain --help``).
 
-Run: ``python bench/bench_overhead.py [--repeat 7] [--no-docker] [--no-write]``.
+Also, unless ``--no-first-epoch``: start-to-first-epoch of the digits and cat/dog Keras scripts,
+bare against trainchain's local runtime (``first_epoch.py``; median of ``--epoch-repeat``,
+interleaved), and where a docker trial's time goes (create, start, run, remove; the SDK calls
+the runtime makes, timed one by one).
+
+Run: ``python bench/bench_overhead.py [--repeat 7] [--epoch-repeat 5] [--no-first-epoch]
+[--no-docker] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import docker_runtime, machine, medians, ratio, write_section  # noqa: E402
+from common import docker_runtime, load, machine, medians, ratio, write_section  # noqa: E402
 
 SCRIPT = (
     "EPOCHS = 3\n"
@@ -60,11 +67,116 @@ def trial_runner(runtime: Any, env: Any, root: Path, label: str) -> Callable[[],
     return run
 
 
+def first_epoch_table(repeat: int) -> str:
+    """Bare vs trainchain start-to-first-epoch, digits and cat/dog, interleaved rounds."""
+    import first_epoch
+
+    env = first_epoch.keras_env()
+    times: dict[tuple[str, str], list[float]] = {}
+    loads = []
+    with tempfile.TemporaryDirectory(prefix="bench-first-epoch-") as tmp:
+        root = Path(tmp)
+        for n in range(repeat):
+            for name in first_epoch.SCRIPTS:
+                for side in ("bare", "trainchain"):
+                    fn = getattr(first_epoch, side)
+                    times.setdefault((name, side), []).append(fn(env, name, root, n))
+            loads.append(load())
+    rows = []
+    for name in first_epoch.SCRIPTS:
+        b, t = (statistics.median(times[(name, side)]) for side in ("bare", "trainchain"))
+        spread = {
+            side: f"{min(times[(name, side)]):.1f}-{max(times[(name, side)]):.1f} s"
+            for side in ("bare", "trainchain")
+        }
+        rows.append(
+            f"| {name} | {b:.2f} s ({spread['bare']}) | {t:.2f} s ({spread['trainchain']}) | "
+            f"{ratio(t, b)} | {t - b:+.2f} s |"
+        )
+    return (
+        "### Start to first epoch: bare script vs trainchain (local runtime)\n\n"
+        f"Median of {repeat} rounds, each running digits and cat/dog bare then through "
+        "trainchain; the same warm Keras virtualenv; clock from process start (trainchain: from "
+        "`LocalRuntime.start`) to Keras's `Epoch 1/` line, then the process is killed. Load "
+        f"after each round: {'; '.join(loads)}.\n\n"
+        "| script | bare (min-max) | trainchain (min-max) | ratio | difference |\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows)
+    )
+
+
+def docker_phases(docker: Any, env: Any, root: Path, repeat: int) -> str:
+    """The docker runtime's calls for one attempt, timed one by one (same arguments)."""
+    import os
+
+    from trainchain.runtimes import docker as dockerlib
+    from trainchain.runtimes.docker_process import probe
+
+    phases: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        value = fn()
+        phases.setdefault(name, []).append(time.perf_counter() - start)
+        return value
+
+    for n in range(repeat):
+        work = root / f"phase-{n}"
+        work.mkdir()
+        (work / "train.py").write_text(SCRIPT)
+        from trainchain.runtimes.base import TrialSpec
+
+        trial = TrialSpec(
+            run_id="bench-phases",
+            trial=n,
+            attempt=1,
+            workdir=work,
+            entrypoint="train.py",
+            params={"EPOCHS": 3},
+            output_dir=root / f"phase-o{n}",
+            checkpoint_dir=root / f"phase-c{n}",
+            events_path=root / f"phase-e{n}" / "e.jsonl",
+            log_path=root / f"phase-l{n}.log",
+        )
+        for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
+            directory.mkdir(parents=True, exist_ok=True)
+        total = time.perf_counter()
+        timed("probe the engine socket", lambda: probe(10))
+        container = timed(
+            "create (POST create + GET inspect)",
+            lambda t=trial: docker.client.containers.create(
+                env.image,
+                command=[t.entrypoint],
+                init=True,
+                name=dockerlib._container_name(t),
+                labels={dockerlib.LABEL_RUN: t.run_id},
+                environment=dockerlib.container_environ(t),
+                mounts=dockerlib._mounts(t),
+                working_dir=dockerlib.CODE,
+                user=f"{os.getuid()}:{os.getgid()}",
+                network_mode="none",
+            ),
+        )
+        timed("start (runc: namespaces, mounts, init)", container.start)
+        timed("run: interpreter + agent + script, until exit", container.wait)
+        timed("logs + inspect the ended state", lambda c=container: (c.logs(), c.reload()))
+        timed("remove (with its anonymous volumes)", lambda c=container: c.remove(v=True))
+        phases.setdefault("total", []).append(time.perf_counter() - total)
+    rows = [
+        f"| {name} | {statistics.median(values) * 1000:.0f} ms |" for name, values in phases.items()
+    ]
+    return (
+        f"### Where a docker attempt's time goes (median of {repeat}, load {load()})\n\n"
+        "| step | median |\n|---|---|\n" + "\n".join(rows)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-docker", action="store_true", help="bare and local runtime only")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-first-epoch", action="store_true", help="skip the Keras scripts")
+    parser.add_argument("--epoch-repeat", type=int, default=5)
     args = parser.parse_args()
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.local import LocalRuntime
@@ -103,8 +215,10 @@ def main() -> None:
             ),
             args.repeat,
         )
+        phases = docker_phases(docker, docker_env, root, args.repeat) if docker else ""
         if docker is not None:
             docker.close()
+    epochs = "" if args.no_first_epoch else first_epoch_table(args.epoch_repeat)
     med = {name: statistics.median(values) for name, values in times.items()}
     spread = {name: f"{min(v) * 1000:.0f}-{max(v) * 1000:.0f} ms" for name, v in times.items()}
     b = med["bare"]
@@ -138,7 +252,10 @@ def main() -> None:
         + "\n".join(rows)
         + f"\n\n`trainchain --help` (CLI start-up, median of {args.repeat}): "
         f"**{cli * 1000:.0f} ms** "
-        "(target: well under a second; heavy libraries are imported lazily)." + docker_note
+        "(target: well under a second; heavy libraries are imported lazily)."
+        + docker_note
+        + (f"\n\n{phases}" if phases else "")
+        + (f"\n\n{epochs}" if epochs else "")
     )
     print(text)
     if not args.no_write:

@@ -8,22 +8,28 @@ a comment, and the script asserts that the environment key (venv name / image ta
 and that nothing was built.
 
 Run: ``python bench/bench_provision.py [--repeat 5] [--no-docker] [--cold-repeat 1] [--no-write]``.
+
+``--installers [PROFILE]`` instead measures pip against uv on the same pins (default: the keras
+profile's): a virtualenv with pip (its download cache as it is, then empty), with uv (an empty
+cache, then warm), and the profile image built with no layer cache by each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, docker_runtime, machine, ratio, write_section  # noqa: E402
+from common import ROOT, docker_runtime, load, machine, ratio, write_section  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "sklearn-digits"
 
@@ -153,6 +159,114 @@ def _rows(
     ]
 
 
+@contextlib.contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """Set (or with "" remove) environment variables for the duration of a block."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v:
+                os.environ[k] = v
+            else:
+                os.environ.pop(k, None)
+        yield
+    finally:
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+
+
+def bench_installers(profile: str, root: Path, repeat: int, docker: Any) -> str:
+    """pip vs uv on the same pins: venvs (cold and warm caches) and the profile image."""
+    from trainchain.profiles.table import profile_packages
+    from trainchain.runtimes.base import EnvSpec
+    from trainchain.runtimes.local import LocalRuntime
+
+    spec = EnvSpec(profile, profile_packages(profile))
+    uv_cache, pip_cache = root / "uv-cache", root / "pip-cache"
+    counter = iter(range(1000))
+
+    def venv(**env: str) -> tuple[float, str]:
+        runtime = LocalRuntime(root / f"envs-{next(counter)}")
+        lines: list[str] = []
+        with environ(**env):
+            seconds, built = timed(lambda: runtime.provision(spec, lines.append))
+        assert built.created, "each build goes into a new envs directory"
+        used = "uv" if any(line.startswith("$ uv pip install") for line in lines) else "pip"
+        if any("retrying with pip" in line for line in lines):
+            used = "pip (after uv failed)"
+        shutil.rmtree(runtime.envs)
+        return seconds, used
+
+    rows: list[tuple[str, float, str, str]] = []  # case, seconds, installer, load
+    pip_warm, used = venv(TRAINCHAIN_UV="off")
+    rows.append(("pip, its download cache as it is (warm here)", pip_warm, used, load()))
+    uv_cold, used = venv(UV_CACHE_DIR=str(uv_cache))
+    rows.append(("uv, empty cache (downloads everything)", uv_cold, used, load()))
+    warm = [venv(UV_CACHE_DIR=str(uv_cache)) for _ in range(repeat)]
+    uv_warm = statistics.median(s for s, _ in warm)
+    rows.append((f"uv, warm cache (median of {repeat})", uv_warm, warm[0][1], load()))
+    pip_cold, used = venv(TRAINCHAIN_UV="off", PIP_CACHE_DIR=str(pip_cache))
+    rows.append(("pip, empty cache (downloads everything)", pip_cold, used, load()))
+    lines = [
+        f"| venv | {case} | {seconds:.1f} s | {ratio(seconds, pip_warm)} | "
+        f"{ratio(seconds, pip_cold)} | {used} | {avg} |"
+        for case, seconds, used, avg in rows
+    ]
+    if docker is not None:
+        lines += bench_image_installers(docker, profile)
+    return "\n".join(
+        [
+            f"## pip vs uv: the {profile} profile's pins (`bench/bench_provision.py --installers`)",
+            "",
+            f"{machine('pip', 'uv', 'docker')}.",
+            "",
+            f"Pins: {' '.join(spec.packages)}. Each venv is built by `LocalRuntime.provision` "
+            "into a new directory (`uv venv` + `uv pip install`, or `venv` + `pip install`), "
+            "bytecode compiled by both. Images: the profile image built with no layer cache, "
+            "once per installer; inside the build uv has no cache (the Docker SDK's classic "
+            "builder has no cache mounts), so an image build is always uv's cold case.",
+            "",
+            "| what | case | time | vs pip (warm cache) | vs pip (empty cache) | installer used | "
+            "load (1/5/15) |",
+            "|---|---|---|---|---|---|---|",
+            *lines,
+        ]
+    )
+
+
+def bench_image_installers(docker: Any, profile: str) -> list[str]:
+    from dataclasses import replace
+
+    from trainchain import images
+
+    base = docker.options.resolved_base()
+    bench_base = base.split(":")[0] + ":bench-installers"
+    docker.client.images.get(base).tag(bench_base)
+    results: dict[str, tuple[float, str]] = {}  # installer -> (seconds, load after)
+    try:
+        for installer in ("pip", "uv"):
+            options = replace(docker.options, base_image=bench_base, installer=installer)
+            plan = images.profile_plan(profile, options)
+            start = time.perf_counter()
+            log = list(images.build(docker.client, plan, nocache=True))
+            results[installer] = (time.perf_counter() - start, load())
+            used = "uv" if any(line.startswith("installing with uv") for line in log) else "pip"
+            assert used == installer, f"the {installer} build used {used}"
+            docker.client.images.remove(plan.tag, force=True)
+    finally:
+        docker.client.images.remove(bench_base)
+        docker.client.images.prune(filters={"dangling": True, "label": "trainchain.stage=build"})
+    (pip_s, pip_load), (uv_s, uv_load) = results["pip"], results["uv"]
+    return [
+        f"| image | pip, no layer cache | {pip_s:.1f} s | 1.00x | - | pip | {pip_load} |",
+        f"| image | uv, no layer cache | {uv_s:.1f} s | {ratio(uv_s, pip_s)} | - | uv "
+        f"| {uv_load} |",
+    ]
+
+
 def image_sizes(runtime: Any) -> list[str]:
     from trainchain import images
 
@@ -173,7 +287,22 @@ def main() -> None:
     )
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--installers", nargs="?", const="keras", metavar="PROFILE", help="pip vs uv (see above)"
+    )
     args = parser.parse_args()
+    if args.installers:
+        docker, why = (None, "--no-docker given") if args.no_docker else docker_runtime()
+        with tempfile.TemporaryDirectory(prefix="bench-installers-") as tmp:
+            text = bench_installers(args.installers, Path(tmp), args.repeat, docker)
+        if docker is None:
+            text += f"\n\nImages not measured: {why}."
+        else:
+            docker.close()
+        print(text)
+        if not args.no_write:
+            write_section("installers", text)
+        return
     rows: list[str] = []
     notes: list[str] = []
     sizes: list[str] = []

@@ -1,0 +1,113 @@
+"""Start-to-first-epoch, bare script vs trainchain's local runtime (used by bench_overhead.py).
+
+Both sides run the same script with the same interpreter (the warm Keras virtualenv) and write
+their output to a file; the clock runs from just before the process is started (for trainchain:
+before ``LocalRuntime.start``, so staging, links and the agent count) until ``Epoch 1/`` appears
+(Keras prints it as the first epoch begins), then the process is killed: what is measured is
+start-up, not training.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, SHARED_DATA, WARM_ENVS
+
+MARKER = "Epoch 1/"
+SCRIPTS: dict[str, dict[str, Any]] = {
+    "digits": {"example": "digits-cnn", "params": {}, "stdin": "", "data": {}},
+    "catdog": {
+        "example": "catdog-cnn",
+        "params": {"no_of_epoch": 1},  # the agent answers the script's input() with it
+        "stdin": "1\n",
+        "data": {"cnn_dataset": SHARED_DATA / "catdog"},
+    },
+}
+
+
+def keras_env() -> Any:
+    """The digits example's environment (keras profile + scikit-learn), warm when it can be."""
+    from trainchain.runtimes.local import LocalRuntime
+    from trainchain.stages.detect import detect_project
+
+    spec = detect_project(ROOT / "examples" / "digits-cnn", None, None, {}).env_spec
+    return LocalRuntime(WARM_ENVS).provision(spec, lambda _l: None)
+
+
+def _wait_for_marker(log: Path, started: float, alive: Callable[[], bool]) -> float:
+    while True:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if MARKER in text:
+            return time.perf_counter() - started
+        if not alive():
+            raise AssertionError(f"{log} ended before its first epoch:\n{text[-3000:]}")
+        if time.perf_counter() - started > 900:
+            raise AssertionError(f"{log}: no first epoch after 900 s")
+        time.sleep(0.05)
+
+
+def bare(env: Any, name: str, root: Path, n: int) -> float:
+    case = SCRIPTS[name]
+    work = root / f"bare-{name}-{n}"
+    shutil.copytree(ROOT / "examples" / case["example"], work)
+    for link, target in case["data"].items():
+        (work / link).symlink_to(target, target_is_directory=True)
+    log = root / f"bare-{name}-{n}.log"
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    environ.update(PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")  # as a trial gets them
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [env.python, "train.py"],
+            cwd=work,
+            env=environ,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(case["stdin"].encode())
+        proc.stdin.close()
+        try:
+            return _wait_for_marker(log, started, lambda: proc.poll() is None)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def trainchain(env: Any, name: str, root: Path, n: int) -> float:
+    from trainchain.runtimes.base import OutcomeKind, TrialSpec
+    from trainchain.runtimes.local import LocalRuntime
+
+    case = SCRIPTS[name]
+    work = root / f"tc-{name}-{n}"
+    shutil.copytree(ROOT / "examples" / case["example"], work)  # a fresh copy, as a run makes
+    spec = TrialSpec(
+        run_id="bench-first-epoch",
+        trial=n,
+        attempt=1,
+        workdir=work,
+        entrypoint="train.py",
+        params=case["params"],
+        data=dict(case["data"]),
+        output_dir=root / f"tc-{name}-o{n}",
+        checkpoint_dir=root / f"tc-{name}-c{n}",
+        events_path=root / f"tc-{name}-e{n}" / "events.jsonl",
+        log_path=root / f"tc-{name}-{n}.log",
+    )
+    runtime = LocalRuntime(WARM_ENVS)
+    started = time.perf_counter()
+    proc = runtime.start(env, spec)
+    try:
+        return _wait_for_marker(spec.log_path, started, lambda: proc.poll() is None)
+    finally:
+        proc.kill(OutcomeKind.STOPPED, "benchmark: first epoch reached")
+        proc.wait(60)
