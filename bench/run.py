@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK = [
-    ["bench_overhead.py", "--repeat", "5"],
+    ["bench_overhead.py", "--repeat", "5", "--no-first-epoch"],
     ["bench_provision.py", "--no-docker", "--repeat", "3"],
     ["bench_push.py", "--pushes", "1", "--deliveries", "50"],
     ["bench_footprint.py", "--deliveries", "200"],
@@ -26,6 +26,8 @@ FULL = [
     ["bench_overhead.py", "--repeat", "11"],
     ["bench_detect.py"],
     ["bench_provision.py", "--repeat", "5"],
+    ["bench_provision.py", "--installers", "keras", "--repeat", "3"],
+    ["bench_startup.py", "--repeat", "3"],
     ["bench_push.py", "--pushes", "5", "--deliveries", "100"],
     ["bench_footprint.py", "--deliveries", "200"],
     ["bench_recovery.py"],
