@@ -25,8 +25,8 @@ SCRIPTS: dict[str, dict[str, Any]] = {
     "digits": {"example": "digits-cnn", "params": {}, "stdin": "", "data": {}},
     "catdog": {
         "example": "catdog-cnn",
-        "params": {"no_of_epoch": 1},  # the agent answers the script's input() with it
-        "stdin": "1\n",
+        "params": {"no_of_epoch": 2},  # answers input(); 2: Keras prints no "Epoch 1/1"
+        "stdin": "2\n",
         "data": {"cnn_dataset": SHARED_DATA / "catdog"},
     },
 }
