@@ -85,7 +85,8 @@ def test_pip_settings_become_uv_settings(tmp_path: Path) -> None:
     conf.write_text(
         "[global]\nindex-url = https://mirror.example/simple\n"
         "extra-index-url = file:///a/simple file:///b/simple\ncert = /ca/proxy.crt\n"
-        "[install]\nfind-links = /opt/wheels\nconstraint = /c.txt\n"
+        "trusted-host = mirror.example\n"
+        "[install]\nfind-links = /opt/wheels\nconstraint = /c.txt\nno-binary = :all:\n"
     )
     environ = {
         "HOME": str(tmp_path),
@@ -97,11 +98,13 @@ def test_pip_settings_become_uv_settings(tmp_path: Path) -> None:
     }
     settings = PipSettings.read(environ)
     assert settings.extra_index_urls == ("file:///a/simple", "file:///b/simple")
+    assert settings.unmapped == ("no-binary",)  # logged at a uv build; pip gets it on a retry
     env = uv_environ(environ)
     assert env["UV_INDEX_URL"] == "https://mirror.example/simple"
     assert env["UV_EXTRA_INDEX_URL"] == "file:///uv/simple"
     assert env["UV_FIND_LINKS"] == "/srv/wheels"
     assert env["UV_CONSTRAINT"] == "/c.txt"
     assert env["SSL_CERT_FILE"] == "/ca/proxy.crt"
+    assert env["UV_INSECURE_HOST"] == "mirror.example"
     assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"
     assert "PYTHONPATH" not in env

@@ -43,6 +43,7 @@ class PipSettings:
     cert: str | None = None
     no_index: bool = False
     timeout: str | None = None
+    trusted_hosts: tuple[str, ...] = ()
     unmapped: tuple[str, ...] = field(default=())  # pip settings uv is not given
 
     @classmethod
@@ -61,6 +62,7 @@ class PipSettings:
             if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
                 values[name[4:].lower().replace("_", "-")] = value
         known = {"index-url", "extra-index-url", "find-links", "constraint", "cert", "no-index"}
+        known |= {"trusted-host"}
         known |= {"timeout", "default-timeout", "disable-pip-version-check", "no-input"}
         known |= {"progress-bar", "no-cache-dir"}
         return cls(
@@ -71,6 +73,7 @@ class PipSettings:
             cert=values.get("cert") or None,
             no_index=values.get("no-index", "").lower() in ("1", "true", "yes", "on"),
             timeout=values.get("timeout") or values.get("default-timeout") or None,
+            trusted_hosts=tuple(values.get("trusted-host", "").split()),
             unmapped=tuple(sorted(set(values) - known)),
         )
 
@@ -101,6 +104,7 @@ def uv_environ(environ: Mapping[str, str]) -> dict[str, str]:
         "UV_CONSTRAINT": " ".join(pip.constraints) or None,
         "UV_NO_INDEX": "1" if pip.no_index else None,
         "UV_HTTP_TIMEOUT": pip.timeout,
+        "UV_INSECURE_HOST": " ".join(pip.trusted_hosts) or None,
         "UV_INDEX_STRATEGY": "unsafe-best-match",  # pip's: the best version from any index
         "UV_COMPILE_BYTECODE": "1",  # as pip does: no trial pays for compiling imports
         "UV_PYTHON_DOWNLOADS": "never",  # the interpreter is given, never fetched
@@ -147,6 +151,9 @@ class InstallFailed(Exception):
 def build_with_uv(uv: str, target: Path, packages: list[str], log: LogSink) -> None:
     """``uv venv`` with this interpreter, then ``uv pip install`` the packages into it."""
     env = uv_environ(os.environ)
+    unmapped = PipSettings.read(os.environ).unmapped
+    if unmapped:  # a failure that needs one of them is retried with pip
+        log(f"pip settings uv does not take: {', '.join(unmapped)}")
     cwd = target.parent  # uv reads uv.toml/pyproject.toml from its cwd upwards: not a project's
     _run([uv, "venv", "--quiet", "--python", sys.executable, str(target)], env, cwd, log)
     if packages:
