@@ -227,14 +227,14 @@ def main() -> None:
         "1.00x | - |",
         f"| `LocalRuntime` + agent (params applied, events written) | {med['local'] * 1000:.0f} ms "
         "| "
-        f"{spread['local']} | {ratio(med['local'], b)} | +{(med['local'] - b) * 1000:.0f} ms |",
+        f"{spread['local']} | {ratio(med['local'], b)} | {(med['local'] - b) * 1000:+.0f} ms |",
     ]
     if "docker" in med:
         d = med["docker"]
         rows.append(
             f"| `DockerRuntime` + agent, warm image{built} | {d * 1000:.0f} ms | "
             f"{spread['docker']} | "
-            f"{ratio(d, b)} | +{(d - b) * 1000:.0f} ms (+{(d - med['local']) * 1000:.0f} ms, "
+            f"{ratio(d, b)} | {(d - b) * 1000:+.0f} ms ({(d - med['local']) * 1000:+.0f} ms, "
             f"{ratio(d, med['local'])} vs local) |"
         )
     docker_note = "" if docker is not None else f"\n\nDocker runtime not measured: {why}.\n"

@@ -37,13 +37,14 @@ EXAMPLE = ROOT / "examples" / "digits-cnn"
 _IMPORT = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def importtimes(stderr: str) -> dict[str, tuple[float, float]]:
-    """module -> (own seconds, cumulative seconds), first import only."""
-    found: dict[str, tuple[float, float]] = {}
+def importtimes(stderr: str) -> dict[str, tuple[float, float, int]]:
+    """module -> (own seconds, cumulative seconds, nesting level; 1 = imported at top level)."""
+    found: dict[str, tuple[float, float, int]] = {}
     for line in stderr.splitlines():
         match = _IMPORT.match(line)
         if match and match[4] not in found:
-            found[match[4]] = (int(match[1]) / 1e6, int(match[2]) / 1e6)
+            level = (len(match[3]) + 1) // 2
+            found[match[4]] = (int(match[1]) / 1e6, int(match[2]) / 1e6, level)
     return found
 
 
@@ -92,19 +93,22 @@ def run(cmd: list[str], env: dict[str, str], root: Path) -> tuple[float, str]:
     return first, text
 
 
-def split(imports: dict[str, tuple[float, float]], to_fit: float, start: float) -> dict[str, float]:
-    ours = sum(own for name, (own, _) in imports.items() if name.split(".")[0] == "trainchain")
-    keras = imports.get("keras", (0.0, 0.0))[1]
-    top = [cum for name, (own, cum) in imports.items() if "." not in name]
-    script_imports = sum(top) - keras - ours
+def split(
+    imports: dict[str, tuple[float, float, int]], to_fit: float, start: float
+) -> dict[str, float]:
+    top = {name: cum for name, (_own, cum, level) in imports.items() if level == 1}
+    ours_top = sum(cum for name, cum in top.items() if name.split(".")[0] == "trainchain")
+    ours = sum(own for name, (own, _cum, _lvl) in imports.items() if name.startswith("trainchain"))
+    keras = top.get("keras", 0.0)
+    others = sum(top.values()) - keras - ours_top
     return {
         "interpreter start": start,
         "trainchain's own imports": ours,
         "TensorFlow + Keras import": keras,
-        "other imports (scikit-learn, NumPy, stdlib)": max(0.0, script_imports),
-        "data loading, model building, until fit()": max(
-            0.0, to_fit - start - keras - ours - max(0.0, script_imports)
-        ),
+        "other imports (scikit-learn, NumPy, stdlib; the agent's stdlib ones too)": others
+        + ours_top
+        - ours,
+        "data loading, model building, until fit()": max(0.0, to_fit - start - sum(top.values())),
     }
 
 
