@@ -178,7 +178,7 @@ def environ(**values: str) -> Iterator[None]:
                 os.environ[k] = old
 
 
-def bench_installers(profile: str, root: Path, repeat: int, docker: Any) -> str:
+def bench_installers(profile: str, root: Path, repeat: int, docker: Any, venvs: bool = True) -> str:
     """pip vs uv on the same pins: venvs (cold and warm caches) and the profile image."""
     from trainchain.profiles.table import profile_packages
     from trainchain.runtimes.base import EnvSpec
@@ -201,20 +201,30 @@ def bench_installers(profile: str, root: Path, repeat: int, docker: Any) -> str:
         return seconds, used
 
     rows: list[tuple[str, float, str, str]] = []  # case, seconds, installer, load
-    pip_warm, used = venv(TRAINCHAIN_UV="off")
-    rows.append(("pip, its download cache as it is (warm here)", pip_warm, used, load()))
-    uv_cold, used = venv(UV_CACHE_DIR=str(uv_cache))
-    rows.append(("uv, empty cache (downloads everything)", uv_cold, used, load()))
-    warm = [venv(UV_CACHE_DIR=str(uv_cache)) for _ in range(repeat)]
-    uv_warm = statistics.median(s for s, _ in warm)
-    rows.append((f"uv, warm cache (median of {repeat})", uv_warm, warm[0][1], load()))
-    pip_cold, used = venv(TRAINCHAIN_UV="off", PIP_CACHE_DIR=str(pip_cache))
-    rows.append(("pip, empty cache (downloads everything)", pip_cold, used, load()))
-    lines = [
-        f"| venv | {case} | {seconds:.1f} s | {ratio(seconds, pip_warm)} | "
-        f"{ratio(seconds, pip_cold)} | {used} | {avg} |"
-        for case, seconds, used, avg in rows
-    ]
+
+    def measured(case: str, seconds: float, used: str) -> float:
+        rows.append((case, seconds, used, load()))
+        print(f"{case}: {seconds:.1f} s ({used}, load {load()})", flush=True)
+        return seconds
+
+    lines: list[str] = []
+    if venvs:
+        pip_warm = measured(
+            "pip, its download cache as it is (warm here)", *venv(TRAINCHAIN_UV="off")
+        )
+        measured("uv, empty cache (downloads everything)", *venv(UV_CACHE_DIR=str(uv_cache)))
+        warm = [venv(UV_CACHE_DIR=str(uv_cache)) for _ in range(repeat)]
+        uv_warm = statistics.median(s for s, _ in warm)
+        measured(f"uv, warm cache (median of {repeat})", uv_warm, warm[0][1])
+        pip_cold = measured(
+            "pip, empty cache (downloads everything)",
+            *venv(TRAINCHAIN_UV="off", PIP_CACHE_DIR=str(pip_cache)),
+        )
+        lines = [
+            f"| venv | {case} | {seconds:.1f} s | {ratio(seconds, pip_warm)} | "
+            f"{ratio(seconds, pip_cold)} | {used} | {avg} |"
+            for case, seconds, used, avg in rows
+        ]
     if docker is not None:
         lines += bench_image_installers(docker, profile)
     return "\n".join(
@@ -242,6 +252,7 @@ def bench_image_installers(docker: Any, profile: str) -> list[str]:
 
     from trainchain import images
 
+    docker.client.api.timeout = 3600  # removing a GB image on a loaded machine takes minutes
     base = docker.options.resolved_base()
     bench_base = base.split(":")[0] + ":bench-installers"
     docker.client.images.get(base).tag(bench_base)
@@ -253,6 +264,7 @@ def bench_image_installers(docker: Any, profile: str) -> list[str]:
             start = time.perf_counter()
             log = list(images.build(docker.client, plan, nocache=True))
             results[installer] = (time.perf_counter() - start, load())
+            print(f"image, {installer}: {results[installer][0]:.1f} s", flush=True)
             used = "uv" if any(line.startswith("installing with uv") for line in log) else "pip"
             assert used == installer, f"the {installer} build used {used}"
             docker.client.images.remove(plan.tag, force=True)
@@ -290,18 +302,23 @@ def main() -> None:
     parser.add_argument(
         "--installers", nargs="?", const="keras", metavar="PROFILE", help="pip vs uv (see above)"
     )
+    parser.add_argument(
+        "--images-only", action="store_true", help="with --installers: the images, no venvs"
+    )
     args = parser.parse_args()
     if args.installers:
         docker, why = (None, "--no-docker given") if args.no_docker else docker_runtime()
         with tempfile.TemporaryDirectory(prefix="bench-installers-") as tmp:
-            text = bench_installers(args.installers, Path(tmp), args.repeat, docker)
+            text = bench_installers(
+                args.installers, Path(tmp), args.repeat, docker, not args.images_only
+            )
         if docker is None:
             text += f"\n\nImages not measured: {why}."
         else:
             docker.close()
         print(text)
         if not args.no_write:
-            write_section("installers", text)
+            write_section("installers-images" if args.images_only else "installers", text)
         return
     rows: list[str] = []
     notes: list[str] = []
