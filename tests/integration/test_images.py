@@ -212,7 +212,7 @@ def test_profile_image_installs_its_pins_with_uv() -> None:
     plan = _pinned_generic(options, b"six==1.16.0\n", "trainchain/test-uv-six:1")
     with docker_client() as client:
         try:
-            log = list(images.build(client, plan))
+            log = list(images.build(client, plan, nocache=True))  # the install step runs
             out = client.containers.run(
                 plan.tag,
                 entrypoint=["python", "-c", "import six, pip; print(six.__version__)"],
