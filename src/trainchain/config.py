@@ -25,6 +25,14 @@ from trainchain.errors import ConfigError
 from trainchain.tracking.config import TrackingConfig
 
 CONFIG_FILE = "trainchain.yaml"
+# Settings that decide where secrets, data and machine resources go: only the operator sets
+# them (`trainchain projects add --settings`, the API's options, the command line). A pushed
+# trainchain.yaml runs for anyone who can push, so it may tune training but never set these.
+OPERATOR_KEYS = ("runtime", "notify", "data", "resources", "tracking")
+# What the server's runs use unless the operator's project settings say otherwise.
+SERVER_DEFAULTS: dict[str, Any] = {"runtime": "docker"}
+MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_NODES = 20_000
 
 
 class ParamSpec(BaseModel):
@@ -154,18 +162,61 @@ class Config(BaseModel):
         return parse_notify(value)
 
 
-def load_config(project: Path, shown_as: str | None = None) -> Config:
+def load_config(
+    project: Path, shown_as: str | None = None, repository: bool = False
+) -> Config:
     """Read ``project/trainchain.yaml`` (absent: defaults). Raises ``ConfigError``.
 
     ``shown_as`` names the file in errors when ``project`` is a copy (the run's snapshot): the
-    user fixes their repository's file, not ours.
+    user fixes their repository's file, not ours. ``repository``: the file comes with pushed
+    code (a server run), so operator-only keys in it are an error rather than settings.
     """
     path = project / CONFIG_FILE
     if not path.is_file():
         return Config()
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(
+            f"{path}: {path.stat().st_size} bytes is over the {MAX_YAML_BYTES}-byte limit of "
+            "trainchain.yaml; keep settings in it, not data"
+        )
     text = path.read_text(encoding="utf-8")
-    raw, lines = _parse_yaml(shown_as or str(path), text)
-    return validate(raw, source=shown_as or str(path), lines=lines)
+    source = shown_as or str(path)
+    raw, lines = _parse_yaml(source, text)
+    if repository:
+        _refuse_operator_keys(raw, source, lines)
+    return validate(raw, source=source, lines=lines)
+
+
+def _refuse_operator_keys(raw: dict[str, Any], source: str, lines: dict[str, int]) -> None:
+    found = [key for key in OPERATOR_KEYS if key in raw]
+    if found:
+        where = [f"{source}:{lines.get(k, 1)}: {k!r}" for k in found]
+        raise ConfigError(
+            "operator-only setting(s) in the repository's trainchain.yaml:\n  "
+            + "\n  ".join(where)
+            + f"\n{', '.join(found)} decide(s) where secrets, data and machine resources go, so "
+            "pushed code cannot set them; remove them from the file and ask the operator to set "
+            "them (`trainchain projects add URL --settings FILE`)"
+        )
+
+
+def load_settings_file(path: Path) -> dict[str, Any]:
+    """An operator's settings file (``projects add --settings``): trainchain.yaml's keys."""
+    raw, _ = _parse_yaml(str(path), path.read_text(encoding="utf-8"))
+    check_operator_settings(raw)
+    return raw
+
+
+def check_operator_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The operator's project settings, validated like trainchain.yaml (``ConfigError``)."""
+    unknown = sorted(set(settings) - set(Config.model_fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown project setting(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(sorted(Config.model_fields))}"
+        )
+    validate(dict(settings), source="project settings")
+    return dict(settings)
 
 
 def validate(
@@ -193,7 +244,12 @@ def override(config: Config, **flags: Any) -> Config:
 
 def _parse_yaml(path: str, text: str) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        node = yaml.compose(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if _expanded_size(node) > MAX_YAML_NODES:  # an alias bomb expands before any check
+            raise ConfigError(
+                f"{path}: the YAML expands to over {MAX_YAML_NODES} values (aliases repeated "
+                "inside aliases); write the settings out plainly"
+            )
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -216,6 +272,26 @@ def _key_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
         key = f"{prefix}{key_node.value}"
         lines[key] = key_node.start_mark.line + 1
         _key_lines(value_node, key + ".", lines)
+
+
+def _expanded_size(node: yaml.Node | None) -> int:
+    """How many nodes the document has once every alias is expanded, counted without
+    expanding (a node reached twice counts twice), stopping past the limit."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        sizes[id(n)] = 1  # a recursive alias counts once
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            total += sum(size(child) for child in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        sizes[id(n)] = min(total, MAX_YAML_NODES + 1)
+        return sizes[id(n)]
+
+    return size(node) if node is not None else 0
 
 
 def _describe(exc: ValidationError, source: str, lines: dict[str, int]) -> str:

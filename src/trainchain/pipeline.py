@@ -25,6 +25,7 @@ from trainchain.runtimes.base import Environment, Resources, Runtime
 from trainchain.stages import ORDER, Stage, StageState
 from trainchain.store import Notification, Run, Store, utcnow
 from trainchain.trials.runner import TrialRunner, TrialSetup
+from trainchain.urls import redact
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
@@ -150,9 +151,14 @@ class Pipeline:
         shown = (
             str(Path(run.source) / "trainchain.yaml")
             if Path(run.source).is_dir()
-            else f"trainchain.yaml of {run.source} at {(result.commit or '')[:12]}"
+            else f"trainchain.yaml of {redact(run.source)} at {(result.commit or '')[:12]}"
         )
-        config = override(load_config(Path(result.snapshot), shown), **_config_keys(run.options))
+        # a run the server started trains pushed code: its trainchain.yaml only tunes
+        repository = run.trigger != "cli"
+        config = override(
+            load_config(Path(result.snapshot), shown, repository=repository),
+            **_config_keys(run.options),
+        )
         if config.tracking.enabled:  # before any training: a missing MLflow must not cost a run
             require("mlflow", "tracking.mlflow_uri (the export to MLflow)")
         self.store.update_run(
@@ -163,7 +169,7 @@ class Pipeline:
             config=config.model_dump(mode="json"),
             name=config.name or run.name,
         )
-        self._say(f"fetched {run.source} at {result.commit or 'working tree'}")
+        self._say(f"fetched {redact(run.source)} at {result.commit or 'working tree'}")
         return StageState.SUCCEEDED, asdict(result)
 
     def _stage_detect(self, run: Run) -> tuple[StageState, dict[str, Any]]:

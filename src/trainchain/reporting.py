@@ -5,6 +5,7 @@ from __future__ import annotations
 from trainchain.report import AttemptReport, MetricSpec, ModelReport, RunReport, TrialReport
 from trainchain.store import Run, Store, Trial
 from trainchain.trials.metrics import best_trial
+from trainchain.urls import redact
 
 
 def _iso(value: object) -> str | None:
@@ -69,7 +70,7 @@ def build_report(store: Store, run: Run) -> RunReport:
     return RunReport(
         run_id=run.id,
         status=run.status,
-        source=run.source,
+        source=redact(run.source),
         commit=run.commit,
         branch=run.branch,
         profile=run.profile,

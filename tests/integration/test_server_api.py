@@ -26,9 +26,11 @@ def client(store: Store) -> Any:
 
 
 def test_projects_crud(client: Any) -> None:
-    r = client.post("/api/projects", json={"url": "https://example.org/a/b.git", "branch": "dev"})
+    r = client.post("/api/projects", json={"url": "https://example.org/a/b.git", "branch": "dev",
+                                           "secret_env": "B_SECRET"})
     assert r.status_code == 201 and r.json()["name"] == "b"
-    again = client.post("/api/projects", json={"url": "https://example.org/a/b.git"})
+    again = client.post("/api/projects", json={"url": "https://example.org/a/b.git",
+                                               "insecure_unsigned": True})
     assert again.status_code == 409 and "already exists" in again.json()["error"]
     assert [p["branch"] for p in client.get("/api/projects").json()] == ["dev"]
     assert client.delete("/api/projects/b").status_code == 204
@@ -46,7 +48,9 @@ def test_bad_input_is_a_json_4xx_never_500(client: Any) -> None:
 
 
 def test_runs_report_and_logs(client: Any, store: Store) -> None:
-    run_id = client.post("/api/runs", json={"source": "/src/proj"}).json()["run_id"]
+    run_id = client.post("/api/runs", json={"source": "https://example.org/a/proj.git"}).json()[
+        "run_id"
+    ]
     listed = client.get("/api/runs").json()
     assert [r["id"] for r in listed] == [run_id] and listed[0]["trigger"] == "api"
     report = client.get(f"/api/runs/{run_id}").json()
@@ -70,24 +74,23 @@ def test_models(client: Any, store: Store) -> None:
     assert [v["aliases"] for v in detail["versions"]] == [[], ["champion"]]
 
 
-def test_token_guards_api_but_not_hooks_or_health(store: Store,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_guards_api_and_pages_but_not_hooks_or_health(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRAINCHAIN_API_TOKEN", "s3cret")
-    with make_client(create_app(store, start_worker=False)) as c:
+    with make_client(create_app(store, start_worker=False), authenticated=False) as c:
         denied = c.get("/api/runs")
         assert denied.status_code == 401 and "TRAINCHAIN_API_TOKEN" in denied.json()["error"]
         assert c.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/api/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        assert c.get("/").status_code == 401 and c.get("/?token=s3cret").status_code == 200
+        assert c.get("/").status_code == 401 and c.get("/?token=s3cret").status_code == 401
         assert c.get("/healthz").status_code == 200
         assert c.post("/hooks/github", content=b"{}",
-                      headers={"X-GitHub-Event": "push"}).status_code == 404
-    with make_client(create_app(store, start_worker=False, open_dashboard=True)) as c:
-        assert c.get("/").status_code == 200 and c.get("/api/runs").status_code == 401
+                      headers={"X-GitHub-Event": "push"}).status_code == 401  # no project
 
 
 def test_metrics_and_openapi(client: Any) -> None:
-    client.post("/api/runs", json={"source": "/src/a"})
+    client.post("/api/runs", json={"source": "https://example.org/a/a.git"})
     text = client.get("/metrics").text
     assert 'trainchain_runs{status="queued"} 1' in text and "trainchain_queue_length 1" in text
     paths = client.get("/openapi.json").json()["paths"]
@@ -101,12 +104,13 @@ def test_cli_projects_and_serve_refusal(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     listed = trainchain("projects", "list", env=env)
     assert "demo" in listed.stdout and "poll 60s" in listed.stdout
-    dup = trainchain("projects", "add", "https://example.org/x/demo.git", env=env)
+    dup = trainchain("projects", "add", "https://example.org/x/demo.git", "--insecure-unsigned",
+                     env=env)
     assert dup.returncode == 2 and "already exists" in dup.stderr
     assert trainchain("projects", "remove", "demo", env=env).returncode == 0
     gone = trainchain("projects", "remove", "demo", env=env)
     assert gone.returncode == 2 and "no project 'demo'" in gone.stderr
     refused = trainchain("serve", "--host", "0.0.0.0", env=env)
-    assert refused.returncode == 2 and "TRAINCHAIN_API_TOKEN" in refused.stderr
+    assert refused.returncode == 2 and "--allowed-host" in refused.stderr
     bad_poll = trainchain("projects", "add", "https://e.org/a/b.git", "--poll", "soon", env=env)
     assert bad_poll.returncode == 2 and "--poll 'soon'" in bad_poll.stderr

@@ -94,14 +94,14 @@ def test_tampered_body_is_401(client: Any, store: Store) -> None:
     assert r.status_code == 401 and runs(store) == []
 
 
-def test_unknown_project_is_404(client: Any, store: Store) -> None:
+def test_unknown_project_is_401_like_a_bad_signature(client: Any, store: Store) -> None:
     data = push("master", "d" * 40)
     data["repository"].update(clone_url="https://github.com/x/y.git", html_url="https://github.com/x/y",
                               ssh_url="git@github.com:x/y.git", git_url="git://github.com/x/y.git",
                               url="https://api.github.com/repos/x/y")
     r = send(client, data)
-    assert r.status_code == 404
-    assert "https://github.com/x/y.git" in r.json()["error"] and "projects add" in r.json()["error"]
+    assert r.status_code == 401 and "projects add" in r.json()["error"]
+    assert r.json() == send(client, push("master", "d" * 40), secret="wrong").json()
     assert runs(store) == []
 
 

@@ -9,6 +9,7 @@ import click
 
 from trainchain.errors import UsageError
 from trainchain.extras import require
+from trainchain.urls import redact
 
 
 def is_loopback(host: str) -> bool:
@@ -39,22 +40,39 @@ def parse_interval(value: str | None) -> float | None:
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--workers-runs", default=1, show_default=True, type=int,
               help="Runs executed at the same time.")
-def serve(host: str, port: int, workers_runs: int) -> None:
-    """Start the webhook server, REST API and dashboard (uvicorn)."""
-    if not is_loopback(host) and not os.environ.get("TRAINCHAIN_API_TOKEN"):
-        raise UsageError(
-            f"--host {host} is reachable from other machines but TRAINCHAIN_API_TOKEN is not set; "
-            "export TRAINCHAIN_API_TOKEN=<a long random secret> or use --host 127.0.0.1"
-        )
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A name clients reach the server by (Host header); repeat for several. "
+              "Default: the loopback names and --host.")
+@click.option("--open-metrics", is_flag=True, help="Serve /metrics without the token.")
+@click.option("--open-docs", is_flag=True, help="Serve /docs and /openapi.json without the token.")
+def serve(host: str, port: int, workers_runs: int, allowed_hosts: tuple[str, ...],
+          open_metrics: bool, open_docs: bool) -> None:
+    """Start the webhook server, REST API and dashboard (uvicorn). A token is always required:
+    $TRAINCHAIN_API_TOKEN, else the one saved in TRAINCHAIN_HOME/api-token (made at first start)."""
+    from trainchain.server.auth import DOCS_PATHS, LOOPBACK_HOSTS, server_token, token_path
+
     if workers_runs < 1:
         raise UsageError(f"--workers-runs {workers_runs}: give 1 or more")
     require("server", "trainchain serve")
+    wildcard = host in ("0.0.0.0", "::", "")
+    if wildcard and not allowed_hosts:
+        raise UsageError(
+            f"--host {host!r} listens on every address; name the host clients use with "
+            "--allowed-host NAME (the Host header is checked against it, against DNS rebinding)"
+        )
+    hosts = list(allowed_hosts) or [*LOOPBACK_HOSTS, *([] if wildcard else [host])]
+    opened = [*(["/metrics"] if open_metrics else []), *(DOCS_PATHS if open_docs else [])]
     import uvicorn
 
     from trainchain.server.app import create_app
 
-    app = create_app(max_concurrent=workers_runs, open_dashboard=is_loopback(host))
-    click.echo(f"trainchain serving on http://{host}:{port} (dashboard /, API /api, docs /docs)")
+    token, created = server_token()
+    if created:
+        click.echo(f"API token (shown once; saved in {token_path()}, mode 0600): {token}")
+    app = create_app(max_concurrent=workers_runs, token=token, allowed_hosts=hosts,
+                     open_paths=opened)
+    click.echo(f"trainchain serving on http://{host}:{port} (dashboard /, API /api, docs /docs); "
+               f"answers to Host {', '.join(hosts)}")
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -69,13 +87,31 @@ def projects() -> None:
 @click.option("--secret-env", help="Env var with the webhook secret (GITHUB_WEBHOOK_SECRET).")
 @click.option("--poll", help="Poll the branch head this often (60s, 5m) instead of webhooks.")
 @click.option("--name", help="Project name (default: the repository's name).")
-def add(url: str, branch: str, secret_env: str | None, poll: str | None, name: str | None) -> None:
-    """Watch the repository URL."""
+@click.option("--insecure-unsigned", is_flag=True,
+              help="Accept webhooks without a signature (anyone who can reach the server can "
+              "start runs); without it a project needs --secret-env or --poll.")
+@click.option("--runtime", type=click.Choice(["docker", "local", "auto"]),
+              help="Where the project's trials run (default for the server: docker).")
+@click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML file of operator settings for the project's runs (notify, data, "
+              "resources, tracking, ...), which the repository's trainchain.yaml cannot change.")
+def add(url: str, branch: str, secret_env: str | None, poll: str | None, name: str | None,
+        insecure_unsigned: bool, runtime: str | None, settings_file: str | None) -> None:
+    """Watch the repository URL (or a local path)."""
+    from pathlib import Path
+
+    from trainchain.config import load_settings_file
     from trainchain.server import records
     from trainchain.store import Store
 
-    project = records.add_project(Store(), url, branch, secret_env, parse_interval(poll), name)
-    click.echo(f"project {project.name}: {project.url} branch {project.branch}")
+    settings = load_settings_file(Path(settings_file)) if settings_file else {}
+    if runtime:
+        settings["runtime"] = runtime
+    project = records.add_project(
+        Store(), url, branch, secret_env, parse_interval(poll), name, allow_local=True,
+        insecure_unsigned=insecure_unsigned, settings=settings,
+    )
+    click.echo(f"project {project.name}: {redact(project.url)} branch {project.branch}")
     if secret_env and not os.environ.get(secret_env):
         click.echo(f"warning: ${secret_env} is not set here; set it where the server runs",
                    err=True)
@@ -93,7 +129,7 @@ def list_projects() -> None:
     for p in rows:
         poll = f" poll {p.poll_seconds:g}s" if p.poll_seconds else ""
         secret = f" secret ${p.secret_env}" if p.secret_env else " (unsigned)"
-        click.echo(f"{p.name}\t{p.url}\tbranch {p.branch}{secret}{poll}")
+        click.echo(f"{p.name}\t{redact(p.url)}\tbranch {p.branch}{secret}{poll}")
 
 
 @projects.command("remove")

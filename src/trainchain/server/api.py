@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from trainchain import paths
+from trainchain.config import SERVER_DEFAULTS
 from trainchain.errors import NotFoundError
 from trainchain.server import records
-from trainchain.server.auth import require_token
 from trainchain.server.queue import RunQueue
 from trainchain.store import ModelVersion, Store
+from trainchain.urls import check_source
 
 
 class ProjectIn(BaseModel):
@@ -24,6 +25,14 @@ class ProjectIn(BaseModel):
     secret_env: str | None = Field(None, description="Env var holding the webhook secret")
     poll_seconds: float | None = Field(None, description="Poll the branch head this often")
     name: str | None = Field(None, min_length=1, description="Project name (default: repo)")
+    insecure_unsigned: bool = Field(
+        False, description="Accept webhooks without a signature (needs no secret_env)"
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Operator settings of the project's runs (runtime, notify, data, resources, "
+        "...); a repository's trainchain.yaml cannot override them",
+    )
 
 
 class RunIn(BaseModel):
@@ -54,7 +63,7 @@ def run_logs(store: Store, run_id: str) -> str:
 
 
 def router(store: Store, queue: RunQueue) -> APIRouter:
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
+    api = APIRouter(prefix="/api", tags=["api"])  # the Guard checks the token
 
     @api.get("/projects")
     def get_projects() -> list[dict[str, Any]]:
@@ -62,8 +71,10 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
 
     @api.post("/projects", status_code=201)
     def post_project(body: ProjectIn) -> dict[str, Any]:
-        project = records.add_project(store, body.url, body.branch, body.secret_env,
-                                      body.poll_seconds, body.name)
+        project = records.add_project(
+            store, body.url, body.branch, body.secret_env, body.poll_seconds, body.name,
+            insecure_unsigned=body.insecure_unsigned, settings=body.settings,
+        )
         return records.project_dict(project)
 
     @api.delete("/projects/{name}", status_code=204)
@@ -78,8 +89,9 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
     def post_run(body: RunIn) -> dict[str, Any]:
         from trainchain.pipeline import Pipeline
 
-        run_id = Pipeline(store).create_run(body.source, ref=body.ref, options=body.options,
-                                            trigger="api")
+        source = check_source(body.source, allow_local=False)  # paths: the command line only
+        options = {**SERVER_DEFAULTS, **body.options}  # the API's caller is the operator
+        run_id = Pipeline(store).create_run(source, ref=body.ref, options=options, trigger="api")
         queue.notify()
         return {"status": "queued", "run_id": run_id}
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,8 @@ from starlette.exceptions import HTTPException
 
 from trainchain import __version__
 from trainchain.errors import TrainchainError
-from trainchain.server import api, dashboard, records, webhooks
+from trainchain.server import api, dashboard, login, records, webhooks
+from trainchain.server.auth import LOOPBACK_HOSTS, Guard, server_token
 from trainchain.server.polling import Poller
 from trainchain.server.queue import Executor, PipelineExecutor, RunQueue
 from trainchain.store import Store
@@ -29,10 +31,16 @@ def create_app(
     executor: Executor | None = None,
     max_concurrent: int = 1,
     start_worker: bool = True,
-    open_dashboard: bool = False,
-) -> FastAPI:
-    """The app. ``start_worker=False`` serves without executing runs (they stay queued)."""
+    token: str | None = None,
+    allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
+    open_paths: Iterable[str] = (),
+) -> Any:
+    """The app behind its ``Guard``. ``start_worker=False`` serves without executing runs
+    (they stay queued). ``token``: default ``$TRAINCHAIN_API_TOKEN`` or the saved one;
+    ``allowed_hosts``: names in the Host header; ``open_paths``: paths served without the
+    token (``/metrics``, ``/docs``), as the operator decides."""
     store = store or Store()
+    token = token or server_token()[0]
     queue = RunQueue(store, executor or PipelineExecutor(store), max_concurrent)
     poller = Poller(store, queue)
 
@@ -49,7 +57,7 @@ def create_app(
 
     app = FastAPI(title="trainchain", version=__version__, lifespan=lifespan)
     app.state.store, app.state.queue, app.state.poller = store, queue, poller
-    app.state.open_dashboard = open_dashboard
+    app.state.token = token
 
     @app.exception_handler(TrainchainError)
     async def trainchain_error(_request: Request, exc: TrainchainError) -> JSONResponse:
@@ -64,6 +72,10 @@ def create_app(
         )
         return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        return JSONResponse({"error": "request body is nested too deeply"}, status_code=400)
+
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
@@ -76,11 +88,14 @@ def create_app(
     def metrics() -> str:
         return prometheus_text(store, queue)
 
+    app.include_router(login.router(token))
     app.include_router(webhooks.router(store, queue))
     app.include_router(api.router(store, queue))
     app.include_router(dashboard.router(store))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+    guarded = Guard(app, token, allowed_hosts, open_paths)
+    guarded.state = app.state  # type: ignore[attr-defined]  # tests and serve read it
+    return guarded
 
 
 def prometheus_text(store: Store, queue: RunQueue) -> str:

@@ -7,33 +7,39 @@ A project with ``poll_seconds`` is checked that often; when the branch head diff
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import threading
 import time
 
 from sqlalchemy import select
 
-from trainchain.errors import SourceError
+from trainchain.errors import SourceError, UsageError
 from trainchain.server.queue import RunQueue
 from trainchain.store import Project, Store
+from trainchain.urls import check_source, git_environ, redact
 
 log = logging.getLogger(__name__)
 
 
 def remote_head(url: str, branch: str, timeout: float = 60) -> str | None:
     """The commit of ``refs/heads/<branch>`` at ``url``, or None when the branch is absent."""
+    shown = redact(url)
     try:
-        proc = subprocess.run(
-            ["git", "ls-remote", url, f"refs/heads/{branch}"], capture_output=True, text=True,
-            timeout=timeout, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},  # never prompt
+        check_source(url, allow_local=True)  # stored by `projects add`; checked again here
+        proc = subprocess.run(  # `--`: the URL is never read as an option
+            ["git", "ls-remote", "--", url, f"refs/heads/{branch}"], capture_output=True,
+            text=True, timeout=timeout, env=git_environ(),
         )
+    except UsageError as exc:
+        raise SourceError(exc.message) from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SourceError(f"git ls-remote {url} failed: {exc}; check git and the URL") from exc
-    if proc.returncode != 0:
         raise SourceError(
-            f"git ls-remote {url} failed: {proc.stderr.strip()[-300:]}; check the URL and access"
-        )
+            redact(f"git ls-remote {shown} failed: {exc}; check git and the URL")
+        ) from exc
+    if proc.returncode != 0:
+        raise SourceError(redact(
+            f"git ls-remote {shown} failed: {proc.stderr.strip()[-300:]}; check the URL and access"
+        ))
     for line in proc.stdout.splitlines():
         sha, _, ref = line.partition("\t")
         if ref == f"refs/heads/{branch}":

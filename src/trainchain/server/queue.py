@@ -45,6 +45,11 @@ class PipelineExecutor:
             auto_prune(self.store)  # the disk bound: old envs and images go after each run
 
 
+def settings(project: Project) -> dict[str, object]:
+    """The operator's settings of the project's runs."""
+    return {k: v for k, v in (project.options or {}).items() if k != "insecure_unsigned"}
+
+
 class RunQueue:
     """Worker threads over the runs table. ``lock`` also guards supersede (see webhooks)."""
 
@@ -106,6 +111,7 @@ class RunQueue:
     def submit(self, project: Project, branch: str, commit: str, trigger: str) -> tuple[str, int]:
         """Queue a run of ``project`` at ``commit``; older queued runs of the branch are
         superseded. Returns the run id and how many were superseded."""
+        from trainchain.config import SERVER_DEFAULTS
         from trainchain.pipeline import Pipeline
         from trainchain.server.records import supersede_queued
 
@@ -116,7 +122,7 @@ class RunQueue:
                 ref=commit,
                 branch=branch,
                 trigger=trigger,
-                options=dict(project.options or {}),
+                options={**SERVER_DEFAULTS, **settings(project)},
                 project_id=project.id,
             )
             superseded = supersede_queued(self.store, project.id, branch, run_id, self.claimed)

@@ -11,11 +11,12 @@ from trainchain.errors import NotFoundError, UsageError
 from trainchain.report import RunStatus
 from trainchain.server.errors import ConflictError
 from trainchain.store import Project, Run, Store, WebhookDelivery
+from trainchain.urls import check_source, redact, strip_credentials
 
 
 def normalize_url(url: str) -> str:
     """``https://github.com/A/B.git``, ``git@github.com:A/B.git`` and ``.../A/B/`` -> one key."""
-    text = url.strip().lower().rstrip("/").removesuffix(".git")
+    text = strip_credentials(url.strip()).lower().rstrip("/").removesuffix(".git")
     if text.startswith("git@"):
         host, _, path = text[4:].partition(":")
         text = f"{host}/{path}"
@@ -30,10 +31,12 @@ def project_dict(p: Project) -> dict[str, Any]:
     return {
         "id": p.id,
         "name": p.name,
-        "url": p.url,
+        "url": redact(p.url),
         "branch": p.branch,
         "secret_env": p.secret_env,
         "poll_seconds": p.poll_seconds,
+        "insecure_unsigned": bool((p.options or {}).get("insecure_unsigned")),
+        "settings": {k: v for k, v in (p.options or {}).items() if k != "insecure_unsigned"},
         "last_seen_commit": p.last_seen_commit,
         "created_at": p.created_at.isoformat(timespec="seconds") + "Z",
     }
@@ -56,14 +59,31 @@ def add_project(
     secret_env: str | None = None,
     poll_seconds: float | None = None,
     name: str | None = None,
+    allow_local: bool = False,
+    insecure_unsigned: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> Project:
+    """``allow_local``: the operator's command line may watch a path on this machine.
+    ``settings``: the operator's settings of the project's runs (runtime, notify, data, ...),
+    which the repository's trainchain.yaml cannot override."""
+    from trainchain.config import check_operator_settings
     from trainchain.pipeline import model_name
 
     if not url.strip():
         raise UsageError("project url is empty; give the repository's clone URL")
+    url = check_source(url.strip(), allow_local)
     if poll_seconds is not None and poll_seconds < 5:
         raise UsageError(f"poll interval {poll_seconds}s is too short; use 5 seconds or more")
-    name = name or model_name(url)
+    if not secret_env and poll_seconds is None and not insecure_unsigned:
+        raise UsageError(
+            "the project has no webhook secret: anyone could start runs with a forged push; "
+            "give --secret-env VAR (the env var holding the secret set in the repository's "
+            "webhook), or --poll INTERVAL, or accept unsigned pushes with --insecure-unsigned"
+        )
+    options = check_operator_settings(settings or {})
+    if insecure_unsigned:
+        options["insecure_unsigned"] = True
+    name = name or model_name(strip_credentials(url))
     with store.session() as s:
         if s.scalars(select(Project).where(Project.name == name)).first() is not None:
             raise ConflictError(
@@ -71,7 +91,8 @@ def add_project(
                 f"or remove it first (`trainchain projects remove {name}`)"
             )
         project = Project(
-            name=name, url=url, branch=branch, secret_env=secret_env, poll_seconds=poll_seconds
+            name=name, url=url, branch=branch, secret_env=secret_env, poll_seconds=poll_seconds,
+            options=options,
         )
         s.add(project)
         s.flush()
@@ -133,7 +154,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         "id": run.id,
         "name": run.name,
         "status": run.status,
-        "source": run.source,
+        "source": redact(run.source),
         "branch": run.branch,
         "commit": run.commit or run.ref,
         "trigger": run.trigger,
@@ -141,7 +162,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
         "ended_at": iso(run.ended_at),
-        "error": run.error,
+        "error": redact(run.error) if run.error else None,
     }
 
 

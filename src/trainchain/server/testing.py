@@ -12,17 +12,22 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
-
 from trainchain.server.providers import sign
 
 
-def make_client(app: FastAPI) -> Any:
-    """FastAPI's TestClient; starlette warns about plain httpx at import, which is harmless."""
+def auth_headers(app: Any) -> dict[str, str]:
+    """The header that carries the app's API token."""
+    return {"Authorization": f"Bearer {app.state.token}"}
+
+
+def make_client(app: Any, authenticated: bool = True) -> Any:
+    """FastAPI's TestClient on a loopback Host, sending the app's token unless told not to;
+    starlette warns about plain httpx at import, which is harmless."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*httpx2.*")
         from fastapi.testclient import TestClient
-    return TestClient(app)
+    headers = auth_headers(app) if authenticated else {}
+    return TestClient(app, base_url="http://127.0.0.1", headers=headers)
 
 
 def github_delivery(
@@ -42,7 +47,7 @@ def github_delivery(
 
 
 @contextlib.contextmanager
-def live_server(app: FastAPI) -> Iterator[str]:
+def live_server(app: Any) -> Iterator[str]:
     """A real uvicorn server on a free 127.0.0.1 port in a thread; yields its base URL."""
     import uvicorn
 

@@ -1,7 +1,8 @@
 """``POST /hooks/github``: verify, de-duplicate, filter, then queue a run in milliseconds.
 
 Order matters: size limit, then project lookup, then signature (a forged body never touches the
-deliveries table), then redelivery check, then the event itself.
+deliveries table), then redelivery check, then the event itself. An unknown repository and a bad
+signature get the same answer, so a stranger cannot probe which repositories are watched.
 """
 
 from __future__ import annotations
@@ -9,21 +10,34 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from trainchain.errors import NotFoundError, StoreError, UsageError
+from trainchain.errors import StoreError, UsageError
 from trainchain.server import records
 from trainchain.server.errors import PayloadTooLargeError, UnauthorizedError
 from trainchain.server.providers import PROVIDERS, Provider
 from trainchain.server.queue import RunQueue
-from trainchain.store import Project, Store, WebhookDelivery
+from trainchain.store import Project, Run, Store, WebhookDelivery
+from trainchain.urls import redact
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 ZERO_SHA = "0" * 40
+FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256 object names
+
+
+def refuse(provider: Provider, reason: str, *args: object) -> UnauthorizedError:
+    """The one answer for every authentication failure; the reason goes to the server's log."""
+    log.warning("webhook refused: " + reason, *args)
+    return UnauthorizedError(
+        f"webhook refused: no project watches this repository, or {provider.auth_header} does "
+        "not match its secret; check the URL given to `trainchain projects add` and the secret "
+        "in the repository's webhook settings (the server's log says which)"
+    )
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -48,25 +62,20 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 def verify(provider: Provider, project: Project, body: bytes, headers: dict[str, str]) -> None:
     header = provider.auth_header
     if not project.secret_env:
-        log.warning("project %s has no secret: accepting an unsigned webhook", project.name)
-        return
+        if (project.options or {}).get("insecure_unsigned"):
+            log.warning("project %s has no secret: accepting an unsigned webhook", project.name)
+            return
+        raise refuse(provider, "project %s has no webhook secret (add it with --secret-env)", project.name)
     secret = os.environ.get(project.secret_env)
     if not secret:
-        raise UnauthorizedError(
-            f"project {project.name!r} verifies webhooks with the secret in "
-            f"${project.secret_env}, which is not set on the server; export it and restart"
-        )
+        raise refuse(provider, "project %s verifies webhooks with $%s, which is not set on the server",
+                     project.name, project.secret_env)
     given = headers.get(header.lower())
     if not given:
-        raise UnauthorizedError(
-            f"webhook has no {header} header; set the secret in the repository's "
-            f"webhook settings to the value of ${project.secret_env}"
-        )
+        raise refuse(provider, "no %s header for project %s", header, project.name)
     if not provider.authentic(secret, body, given):
-        raise UnauthorizedError(
-            f"{header} does not match; the webhook secret differs from "
-            f"${project.secret_env} on the server"
-        )
+        raise refuse(provider, "%s does not match $%s for project %s", header, project.secret_env,
+                     project.name)
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -99,16 +108,26 @@ class Hooks:
                 select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery)
             ).first()
 
+    def _run_of(self, project: Project, branch: str, commit: str) -> str | None:
+        """A run already queued for this project, branch and commit (any status but superseded)."""
+        from sqlalchemy import select
+
+        with self.store.session() as s:
+            return s.scalars(
+                select(Run.id).where(
+                    Run.project_id == project.id, Run.branch == branch, Run.ref == commit,
+                    Run.status != "superseded",
+                )
+            ).first()
+
     def handle(self, provider: Provider, headers: dict[str, str],
                body: bytes) -> tuple[int, dict[str, Any]]:
         payload = _parse(body)
         urls = provider.urls(payload)
         project = records.find_project(self.store, urls)
         if project is None:
-            raise NotFoundError(
-                f"no project for repository {urls[0] if urls else '(none in payload)'}; "
-                "add it with `trainchain projects add URL`"
-            )
+            raise refuse(provider, "no project for repository %s",
+                         redact(urls[0]) if urls else "(none in payload)")
         verify(provider, project, body, headers)
         event = headers.get(provider.event_header.lower(), "")
         delivery = provider.delivery_id(headers, body)
@@ -148,8 +167,17 @@ class Hooks:
         if reason is not None:
             self._record(provider, delivery, "push", project, result)
             return 202, {"status": "ignored", "reason": reason}
+        if not FULL_SHA.match(after):
+            raise UsageError(
+                f"push 'after' {after[:80]!r} is not a full commit id (40 or 64 hex digits); "
+                "only the commit a push names is trained, never a ref"
+            )
         branch = ref[len("refs/heads/"):]
         with self.queue.lock:
+            earlier = self._run_of(project, branch, after)
+            if earlier is not None:  # a replayed body under a new delivery id
+                self._record(provider, delivery, "push", project, "duplicate", earlier)
+                return 200, {"status": "duplicate", "delivery": delivery, "run_id": earlier}
             run_id, superseded = self.queue.submit(project, branch, after, "webhook")
             try:
                 self._record(provider, delivery, "push", project, "queued", run_id)

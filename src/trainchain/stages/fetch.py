@@ -8,14 +8,14 @@ copy this snapshot; the user's checkout is never touched again.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainchain.errors import SourceError
+from trainchain.errors import SourceError, UsageError
 from trainchain.trials.workspace import IGNORED
+from trainchain.urls import check_source, git_environ, redact
 
 GIT_TIMEOUT = 300
 
@@ -43,11 +43,16 @@ def fetch(source: str, ref: str | None, dest: Path) -> FetchResult:
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if is_remote(source):
+        try:
+            check_source(source, allow_local=True)
+        except UsageError as exc:
+            raise SourceError(exc.message) from exc
         return _clone(source, ref, dest)
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(
-            f"source {source!r} does not exist; give a directory, a git repository or a git URL"
+            f"source {redact(source)!r} does not exist; "
+            "give a directory, a git repository or a git URL"
         )
     if not path.is_dir():
         raise SourceError(f"source {source!r} is a file; give the project's directory")
@@ -63,7 +68,9 @@ def fetch(source: str, ref: str | None, dest: Path) -> FetchResult:
 
 
 def _clone(url: str, ref: str | None, dest: Path) -> FetchResult:
-    _git(["clone", "--quiet", "--no-checkout", url, str(dest)], f"cannot clone {url!r}")
+    shown = redact(url)
+    # `--`: the URL is never read as an option (`--upload-pack=...`)
+    _git(["clone", "--quiet", "--no-checkout", "--", url, str(dest)], f"cannot clone {shown!r}")
     target = ref or "HEAD"
     commit = _git(
         ["-C", str(dest), "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}"], None
@@ -75,7 +82,7 @@ def _clone(url: str, ref: str | None, dest: Path) -> FetchResult:
         )
     if not commit:
         raise SourceError(
-            f"ref {ref!r} not found in {url!r}; give a branch, tag or commit that exists "
+            f"ref {ref!r} not found in {shown!r}; give a branch, tag or commit that exists "
             "(`git ls-remote URL` lists them)"
         )
     _git(["-C", str(dest), "checkout", "--quiet", "--detach", commit], f"cannot check out {commit}")
@@ -113,7 +120,7 @@ def _git(args: list[str], error: str | None) -> str:
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            env=git_environ(),
         )
     except FileNotFoundError as exc:
         raise SourceError("git is not installed; install git (apt-get install git)") from exc
@@ -123,5 +130,5 @@ def _git(args: list[str], error: str | None) -> str:
         if error is None:
             return ""
         reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise SourceError(f"{error}: {reason}")
+        raise SourceError(redact(f"{error}: {reason}"))
     return proc.stdout.strip()
