@@ -56,11 +56,13 @@ def test_dashboard_renders_stage_boxes_and_trial_chart(tmp_path: Path) -> None:
     log.parent.mkdir(parents=True)
     log.write_text("Epoch 3/3 - val_accuracy: 0.9300\n")
     ARTIFACTS.mkdir(exist_ok=True)
-    with live_server(create_app(store, start_worker=False, open_dashboard=True)) as base, \
-            sync_playwright() as pw:
+    app = create_app(store, start_worker=False)
+    with live_server(app) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(f"{base}/")
+        page.goto(f"{base}/")  # no session yet: the login form
+        page.fill("input[name=token]", app.state.token)
+        page.click("button[type=submit]")
         row = page.locator(f"tr.run-row[data-run='{run_id}']")
         boxes = row.locator(".stage")
         assert boxes.count() == 6

@@ -11,7 +11,7 @@ import httpx
 
 from trainchain import paths
 from trainchain.server.app import create_app
-from trainchain.server.testing import live_server
+from trainchain.server.testing import auth_headers, live_server
 from trainchain.store import Run, Store
 
 
@@ -37,10 +37,11 @@ def test_log_lines_stream_as_written_then_the_stream_ends(tmp_path: Path) -> Non
     started = time.monotonic()
     received: list[tuple[float, dict[str, str]]] = []
     end: dict[str, str] = {}
-    with live_server(create_app(store, start_worker=False)) as base:
+    app = create_app(store, start_worker=False)
+    with live_server(app) as base:
         writer.start()
         url = f"{base}/api/runs/{run_id}/logs/stream"
-        with httpx.stream("GET", url, timeout=30) as response:
+        with httpx.stream("GET", url, timeout=30, headers=auth_headers(app)) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             event = "message"
             for line in response.iter_lines():
@@ -52,7 +53,8 @@ def test_log_lines_stream_as_written_then_the_stream_ends(tmp_path: Path) -> Non
                         end = data
                         break
                     received.append((time.monotonic() - started, data))
-        missing = httpx.get(f"{base}/api/runs/nope/logs/stream", timeout=10)
+        missing = httpx.get(f"{base}/api/runs/nope/logs/stream", timeout=10,
+                            headers=auth_headers(app))
     writer.join()
     lines = [data["line"] for _, data in received]
     assert lines == ["Epoch 1/2", "Epoch 2/2", "val_accuracy: 0.91"]

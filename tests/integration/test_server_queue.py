@@ -90,7 +90,7 @@ def test_max_concurrent_runs_at_once(store: Store) -> None:
 def test_api_queued_run_wakes_the_worker(store: Store) -> None:
     executor = RecordingExecutor(store)
     with make_client(create_app(store, executor=executor)) as client:
-        r = client.post("/api/runs", json={"source": "/src/x", "ref": "main"})
+        r = client.post("/api/runs", json={"source": "https://example.org/a/x.git", "ref": "main"})
         assert r.status_code == 202
         wait_for(executor.done.is_set, timeout=3)
     assert executor.calls == [r.json()["run_id"]]

@@ -1,4 +1,4 @@
-"""schemathesis against /openapi.json: no generated request gets a 5xx."""
+"""schemathesis against /openapi.json with auth on: no generated request gets a 5xx."""
 
 from __future__ import annotations
 
@@ -15,12 +15,19 @@ from trainchain.store import Store
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis")
 
 
+TOKEN = "schemathesis-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 @pytest.fixture()
 def api_schema(tmp_path: Path) -> Any:
-    app = create_app(Store(f"sqlite:///{tmp_path / 'schema.db'}"), start_worker=False)
+    from schemathesis.python import asgi
+
+    app = create_app(Store(f"sqlite:///{tmp_path / 'schema.db'}"), start_worker=False,
+                     token=TOKEN, allowed_hosts=[asgi.HOST])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*httpx2.*")
-        return schemathesis.openapi.from_asgi("/openapi.json", app)
+        return schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -32,4 +39,4 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_no_request_gets_a_server_error(case: Any) -> None:
     from schemathesis.checks import not_a_server_error
 
-    case.call_and_validate(checks=[not_a_server_error])
+    case.call_and_validate(headers=AUTH, checks=[not_a_server_error])

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import func, select
 
 from trainchain.server.app import create_app
-from trainchain.server.testing import github_delivery, live_server
+from trainchain.server.testing import auth_headers, github_delivery, live_server
 from trainchain.store import Project, Run, Store, WebhookDelivery
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +35,9 @@ def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> 
         github_delivery(payload(BRANCHES[n % 5], f"{n + 1:040x}"), SECRET, delivery=f"load-{n}")
         for n in range(200)
     ]
-    with live_server(create_app(store, start_worker=False)) as base, httpx.Client(
-        base_url=base, timeout=30
+    app = create_app(store, start_worker=False)
+    with live_server(app) as base, httpx.Client(
+        base_url=base, timeout=30, headers=auth_headers(app)
     ) as http:
         assert http.get("/healthz").json()["ok"] is True
 
@@ -117,7 +118,8 @@ def test_trainchain_serve_command_listens_and_answers(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/api/runs").status_code == 401
         auth = {"Authorization": "Bearer tok"}
         assert httpx.get(f"{base}/api/runs", headers=auth).json() == []
-        assert httpx.get(f"{base}/").status_code == 200  # loopback: dashboard is open
+        assert httpx.get(f"{base}/").status_code == 401  # the dashboard too needs the token
+        assert httpx.get(f"{base}/", headers=auth).status_code == 200
     finally:
         proc.terminate()
         proc.communicate(timeout=20)  # reap it and close its pipe

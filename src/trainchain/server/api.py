@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -82,8 +82,10 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
         records.remove_project(store, name)
 
     @api.get("/runs")
-    def get_runs(limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
-        return [records.run_summary(r) for r in records.list_runs(store, min(limit, 500), status)]
+    def get_runs(
+        limit: int = Query(50, ge=1, le=500), status: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [records.run_summary(r) for r in records.list_runs(store, limit, status)]
 
     @api.post("/runs", status_code=202)
     def post_run(body: RunIn) -> dict[str, Any]:

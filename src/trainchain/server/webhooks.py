@@ -65,10 +65,11 @@ def verify(provider: Provider, project: Project, body: bytes, headers: dict[str,
         if (project.options or {}).get("insecure_unsigned"):
             log.warning("project %s has no secret: accepting an unsigned webhook", project.name)
             return
-        raise refuse(provider, "project %s has no webhook secret (add it with --secret-env)", project.name)
+        raise refuse(provider, "project %s has no webhook secret (add it with --secret-env)",
+                     project.name)
     secret = os.environ.get(project.secret_env)
     if not secret:
-        raise refuse(provider, "project %s verifies webhooks with $%s, which is not set on the server",
+        raise refuse(provider, "project %s verifies webhooks with $%s, not set on the server",
                      project.name, project.secret_env)
     given = headers.get(header.lower())
     if not given:
