@@ -519,7 +519,9 @@ def _data_path(name: str, path: str) -> Path:
             f"data {name}={path}: the path does not exist; "
             f"fix --data {name}=PATH or data: in trainchain.yaml"
         )
-    return resolved
+    from trainchain.runtimes.data_roots import check_data
+
+    return check_data(name, resolved)
 
 
 def model_name(source: str) -> str:

@@ -133,6 +133,15 @@ def _start(
     return spec, runtime.start(env, spec)
 
 
+def owner(provisioned: Provisioned) -> int:
+    """Who owns a trial's files: the caller, except that a root caller's containers run as
+    ``TRIAL_UID`` (a trial is never root)."""
+    from trainchain.runtimes.docker import TRIAL_UID
+
+    root_container = provisioned[0].name == "docker" and os.getuid() == 0
+    return TRIAL_UID if root_container else os.getuid()
+
+
 def _log(spec: TrialSpec) -> str:
     return spec.log_path.read_text() if spec.log_path.exists() else ""
 
@@ -159,7 +168,7 @@ def test_output_checkpoint_and_workdir_written(provisioned: Provisioned, tmp_pat
         assert (spec.workdir / "written_next_to_script.txt").exists()
     assert (spec.output_dir / "data_seen.txt").read_text() == "digits v1"
     for path in (spec.output_dir / "model.json", spec.checkpoint_dir / "state.json"):
-        assert path.stat().st_uid == os.getuid()  # files on the host belong to the caller
+        assert path.stat().st_uid == owner(provisioned)  # the caller's, never root's
     if provisioned[0].name == "docker":  # data is mounted read-only in containers
         assert not (spec.output_dir / "data_writable.txt").exists()
         assert not (data / "intruder.txt").exists()

@@ -16,7 +16,7 @@ from tests.contract.helpers import build_options, trial_spec
 
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.runtimes.base import Environment, EnvSpec, OutcomeKind, Resources, TrialSpec
-from trainchain.runtimes.docker import DockerProcess, DockerRuntime, classify
+from trainchain.runtimes.docker import TRIAL_UID, DockerProcess, DockerRuntime, classify
 
 SLOW = "import time\nfor i in range(600):\n    print('tick', i, flush=True)\n    time.sleep(0.2)\n"
 
@@ -115,7 +115,8 @@ def test_container_settings_labels_and_find(
         host = attrs["HostConfig"]
         assert host["NetworkMode"] == "none"
         assert host["Memory"] == 256 * 2**20 and host["NanoCpus"] == 500_000_000
-        assert attrs["Config"]["User"] == f"{os.getuid()}:{os.getgid()}"
+        uid = os.getuid() or TRIAL_UID  # never root in the container
+        assert attrs["Config"]["User"] in (f"{uid}:{os.getgid()}", f"{uid}:{uid}")
         mounts = {m["Destination"]: m["RW"] for m in attrs["Mounts"]}
         assert mounts["/code/data"] is False and mounts["/opt/trainchain/agent"] is False
         assert mounts["/code"] and mounts["/output"] and mounts["/checkpoints"]

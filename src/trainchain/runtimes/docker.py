@@ -9,9 +9,13 @@ Mounts (host -> container):
   ``/trainchain/events`` (all writable); the staged agent -> ``/opt/trainchain/agent`` read-only
   (shadowing the copy baked into the image, so the controller's agent is the one that runs).
 
-The container runs as the calling uid:gid (files on the host stay the user's), with no network,
-the memory/CPU limits of ``TrialSpec.resources``, docker's init as PID 1 (signals reach the
-script) and the labels ``trainchain.run``/``trainchain.trial``/``trainchain.attempt``.
+The container runs as the calling uid:gid (files on the host stay the user's; never root: a
+server running as root gives its trials ``TRIAL_UID``, owner of their writable directories),
+with no network, every capability dropped, no-new-privileges, the memory/CPU limits of
+``TrialSpec.resources`` (defaults in ``DEFAULT_LIMITS``) and a pids limit, docker's init as
+PID 1 (signals reach the script) and the labels ``trainchain.run``/``trainchain.trial``/
+``trainchain.attempt``. Nothing outside the trial's directories and its read-only data is
+mounted, and never the Docker socket.
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ log = logging.getLogger(__name__)
 
 CODE, OUTPUT, CHECKPOINTS = "/code", "/output", "/checkpoints"
 EVENTS_DIR, AGENT_DIR = "/trainchain/events", "/opt/trainchain/agent"
+# Defaults when the operator sets no resources: a runaway trial must not take the machine.
+DEFAULT_LIMITS = {
+    "memory": os.environ.get("TRAINCHAIN_TRIAL_MEMORY", "8g"),
+    "pids": os.environ.get("TRAINCHAIN_TRIAL_PIDS", "1024"),
+}
+TRIAL_UID = int(os.environ.get("TRAINCHAIN_TRIAL_UID", "65534"))  # nobody, when the server is root
 LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"
 
 
@@ -146,7 +156,7 @@ class DockerRuntime(Runtime):
                 environment=container_environ(trial),
                 mounts=_mounts(trial),
                 working_dir=CODE,
-                user=f"{os.getuid()}:{os.getgid()}",
+                user=_run_as(trial),
                 network_mode="none",
                 **_limits(trial),
             )
@@ -256,7 +266,10 @@ class DockerRuntime(Runtime):
 
 
 def container_environ(trial: TrialSpec) -> dict[str, str]:
-    """The trial's environment with the paths as the container sees them."""
+    """The trial's environment with the paths as the container sees them (allow-listed:
+    ``trial_env``)."""
+    from trainchain.runtimes.trial_env import operator_names, restrict
+
     environ = {
         "PYTHONPATH": AGENT_DIR,
         "PYTHONUNBUFFERED": "1",
@@ -274,7 +287,10 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
     if trial.resources.cpus:
         threads = str(max(1, int(trial.resources.cpus)))
         environ.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads)
-    environ.update(trial.extra_env)
+    shared = operator_names()  # host variables the operator chose to share with trials
+    environ.update({k: v for k, v in os.environ.items() if k in shared})
+    environ = restrict(environ)
+    environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 
 
@@ -283,8 +299,10 @@ def _mounts(trial: TrialSpec) -> list[Any]:
     output directory, say), which a ``volumes`` dict keyed by host path would silently drop."""
     from docker.types import Mount
 
+    from trainchain.runtimes.data_roots import check_mount
+
     def bind(source: Path, target: str, read_only: bool = False) -> Any:
-        return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
+        return Mount(target, str(check_mount(source)), type="bind", read_only=read_only)
 
     mounts = [
         bind(trial.workdir, CODE),
@@ -300,13 +318,37 @@ def _mounts(trial: TrialSpec) -> list[Any]:
 
 
 def _limits(trial: TrialSpec) -> dict[str, Any]:
-    limits: dict[str, Any] = {}
-    if trial.resources.memory:
+    """Resource limits (the trial's, else the defaults) and the hardening every container gets."""
+    memory = trial.resources.memory or DEFAULT_LIMITS["memory"]
+    cpus = trial.resources.cpus or float(os.cpu_count() or 1)
+    return {
         # no swap beyond the limit: an OOM is an OOM, not a crawl
-        limits["mem_limit"] = limits["memswap_limit"] = trial.resources.memory
-    if trial.resources.cpus:
-        limits["nano_cpus"] = int(trial.resources.cpus * 1e9)
-    return limits
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "nano_cpus": int(cpus * 1e9),
+        "pids_limit": int(DEFAULT_LIMITS["pids"]),
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "privileged": False,
+    }
+
+
+def _run_as(trial: TrialSpec) -> str:
+    """``uid:gid`` of the trial: the caller's, or ``TRIAL_UID`` when the caller is root (which
+    then hands it the attempt's writable directories)."""
+    if os.getuid() != 0:
+        return f"{os.getuid()}:{os.getgid()}"
+    for top in (trial.workdir, trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
+        _chown_tree(top, TRIAL_UID)
+    return f"{TRIAL_UID}:{TRIAL_UID}"
+
+
+def _chown_tree(top: Path, uid: int) -> None:
+    """``chown -R`` without following symlinks (a link must not hand over its target)."""
+    os.chown(top, uid, uid, follow_symlinks=False)
+    for root, dirs, files in os.walk(top):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(root, name), uid, uid, follow_symlinks=False)
 
 
 def _container_name(trial: TrialSpec) -> str:

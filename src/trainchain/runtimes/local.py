@@ -130,12 +130,13 @@ class LocalRuntime(Runtime):
 def trial_environ(
     trial: TrialSpec, agent: Path, output_dir: Path, checkpoint_dir: Path, events: Path
 ) -> dict[str, str]:
-    """The environment of a trial (paths as the training process sees them)."""
+    """The environment of a trial (paths as the training process sees them): allow-listed
+    host variables only, never the server's secrets (``trial_env``)."""
     import json
 
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-    }
+    from trainchain.runtimes.trial_env import host_environ, restrict
+
+    environ = host_environ()
     environ.update(
         PYTHONPATH=str(agent),
         PYTHONUNBUFFERED="1",
@@ -151,7 +152,8 @@ def trial_environ(
     if trial.resources.cpus:
         threads = str(max(1, int(trial.resources.cpus)))
         environ.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads)
-    environ.update(trial.extra_env)
+    environ = restrict(environ)
+    environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 
 
