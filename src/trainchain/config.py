@@ -116,7 +116,11 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = Field(None, description="model name in the registry (default: repo name)")
+    name: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="model name in the registry (default: repo name); letters, digits, . _ -",
+    )
     entrypoint: str | None = Field(None, description="script or notebook to train")
     profile: str | None = Field(None, description="force a profile instead of detecting it")
     metric: str = Field("auto", description="metric to optimize; auto prefers held-out metrics")

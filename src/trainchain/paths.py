@@ -7,8 +7,11 @@ from pathlib import Path
 
 
 def home() -> Path:
+    """Created 0700: it holds the database, the API token, logs and models."""
     path = Path(os.environ.get("TRAINCHAIN_HOME") or Path.home() / ".trainchain").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
     return path
 
 

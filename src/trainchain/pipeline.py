@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -525,7 +526,9 @@ def _data_path(name: str, path: str) -> Path:
 
 
 def model_name(source: str) -> str:
-    base = source.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    if base in ("", "."):
+    """The registry name a source gets by default: its last path part, made a safe name."""
+    base = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+    if base in ("", ".", ".."):
         base = Path(source).resolve().name
-    return base or "model"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-_")[:100].replace("..", ".")
+    return safe or "model"

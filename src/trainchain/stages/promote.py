@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import fnmatch
+import logging
+import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainchain.errors import ConfigError
 from trainchain.store import Store
 from trainchain.trials import metrics as M
 
+log = logging.getLogger(__name__)
 CHAMPION = "champion"
 SMALL_DATA_BYTES = 64 << 20  # hash data below this size; fingerprint larger data by metadata
 
@@ -43,12 +49,44 @@ class PromoteResult:
     reason: str
 
 
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_model_name(name: str) -> str:
+    """A model name is one path component of the registry: no ``/``, no ``..``."""
+    if not MODEL_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"model name {name[:120]!r} is not allowed; use letters, digits, '.', '_' and '-' "
+            "(at most 100, starting with a letter or digit), e.g. name: digits-cnn"
+        )
+    return name
+
+
+def _outside_or_events(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """copytree's ignore: event logs, and any symlink whose target is outside the trial's
+    output (a link to /etc/shadow must not become a registry file)."""
+    top = root.resolve()
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = set()
+        for name in names:
+            path = Path(directory) / name
+            if fnmatch.fnmatch(name, "events*.jsonl"):
+                skipped.add(name)
+            elif path.is_symlink() and not path.resolve().is_relative_to(top):
+                log.warning("registry copy: %s links outside the output; not copied", path)
+                skipped.add(name)
+        return skipped
+
+    return ignore
+
+
 def register(store: Store, name: str, candidate: Candidate, models_root: Path) -> PromoteResult:
     """Copy the model's files into the registry and record the version (idempotent per trial)."""
     existing = _existing(store, name, candidate)
     if existing is not None:
         return existing
-    model_dir = models_root / name
+    model_dir = models_root / check_model_name(name)
     model_dir.mkdir(parents=True, exist_ok=True)
     # Files first, into a private directory: the version number is only known once the database
     # has given it (the (name, version) unique constraint decides between concurrent promotions).
@@ -57,7 +95,7 @@ def register(store: Store, name: str, candidate: Candidate, models_root: Path) -
         shutil.copytree(
             candidate.output_dir,
             incoming,
-            ignore=shutil.ignore_patterns("events*.jsonl"),
+            ignore=_outside_or_events(candidate.output_dir),
             dirs_exist_ok=True,
         )
         model_name = Path(candidate.model_path).name if candidate.model_path else None
