@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from trainchain.report import MetricSpec, TrialReport
 
+_QUOTES = {'"': "&quot;", "'": "&#x27;"}  # escape() alone leaves quotes: attribute values need them
 WIDTH, HEIGHT = 560, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 28, 36
 _COLORS = {"complete": "#1f77b4", "pruned": "#9e9e9e"}
@@ -26,7 +27,7 @@ def trial_chart(trials: Sequence[TrialReport], metric: MetricSpec) -> str:
     title = f"{metric.name} per trial (target {metric.target:.4g}, {metric.goal})"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title, _QUOTES)}" '
         'font-family="Helvetica,Arial,sans-serif" font-size="11">'
     )
     parts = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -13,6 +14,7 @@ from trainchain import paths
 from trainchain.config import SERVER_DEFAULTS
 from trainchain.errors import NotFoundError
 from trainchain.server import records
+from trainchain.server.errors import TooManyStreamsError
 from trainchain.server.queue import RunQueue
 from trainchain.store import ModelVersion, Store
 from trainchain.urls import check_source
@@ -52,14 +54,34 @@ def _version(v: ModelVersion, aliases: dict[str, int]) -> dict[str, Any]:
     }
 
 
+LOG_TAIL_BYTES = 256 * 1024  # per log file: the end is what explains how a trial ended
+LOGS_TOTAL_BYTES = 8 * 1024 * 1024
+
+
 def run_logs(store: Store, run_id: str) -> str:
+    """Every log of the run, each its last ``LOG_TAIL_BYTES`` (a 100 MB log is never read)."""
     run = store.get_run(run_id)
     root = paths.runs_dir() / run.id
-    parts = []
+    parts, total = [], 0
     for log_file in sorted(root.rglob("*.log")):
-        parts.append(f"===== {log_file.relative_to(root)} =====\n")
-        parts.append(log_file.read_text(encoding="utf-8", errors="replace"))
+        if total >= LOGS_TOTAL_BYTES:
+            parts.append(f"===== more logs in {root} (over {LOGS_TOTAL_BYTES} bytes) =====\n")
+            break
+        text, skipped = _tail(log_file, LOG_TAIL_BYTES)
+        note = f" (last {LOG_TAIL_BYTES} bytes; {skipped} before them)" if skipped else ""
+        parts.append(f"===== {log_file.relative_to(root)}{note} =====\n")
+        parts.append(text)
+        total += len(text)
     return "".join(parts) or f"run {run.id} has no logs yet (status {run.status})\n"
+
+
+def _tail(path: Path, limit: int) -> tuple[str, int]:
+    """The last ``limit`` bytes of ``path`` and how many bytes came before them."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        start = max(0, size - limit)
+        fh.seek(start)
+        return fh.read(limit).decode("utf-8", errors="replace"), start
 
 
 def router(store: Store, queue: RunQueue) -> APIRouter:
@@ -111,9 +133,14 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
     @api.get("/runs/{run_id}/logs/stream", response_class=StreamingResponse)
     def stream_run_logs(run_id: str) -> StreamingResponse:
         """Server-sent events: each new log line as it is written, then an ``end`` event."""
-        from trainchain.server.logstream import follow
+        from trainchain.server.logstream import MAX_STREAMS, follow, stream_slot
 
         store.get_run(run_id)  # 404 now, not inside the stream
+        if not stream_slot():
+            raise TooManyStreamsError(
+                f"{MAX_STREAMS} log streams are open already; close one, or read "
+                f"GET /api/runs/{run_id}/logs"
+            )
         return StreamingResponse(follow(store, run_id), media_type="text/event-stream")
 
     @api.get("/models")

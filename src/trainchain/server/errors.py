@@ -21,3 +21,9 @@ class ConflictError(UsageError):
     """The thing to create already exists (a project name)."""
 
     http_status = 409
+
+
+class TooManyStreamsError(UsageError):
+    """Every log-stream slot is taken."""
+
+    http_status = 429

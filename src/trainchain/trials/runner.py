@@ -9,6 +9,7 @@ killed controller resumes an unfinished trial from its checkpoint instead of sta
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
 EpochHook = Callable[[int, dict[str, float]], bool]  # True = prune this trial now
 POLL_SECONDS = 0.25
+LOG_CAP_BYTES = 64 * 1024 * 1024  # per attempt (TRAINCHAIN_LOG_CAP_BYTES): head + latest
 RUNTIME_WAIT_SECONDS = 180.0  # how long an attempt waits for an engine that went away
 STDOUT_PATTERNS_HINT = (
     "metric events from trainchain.agent.log_metric, Keras fit/evaluate, metrics.json in the "
@@ -221,7 +223,7 @@ class TrialRunner:
             outcome = process.wait(POLL_SECONDS)
             new, offset = read_events(str(spec.events_path), offset)
             events.extend(new)
-            size = spec.log_path.stat().st_size if spec.log_path.exists() else 0
+            size = cap_log(spec.log_path) if spec.log_path.exists() else 0
             if new or size != last_size:
                 last_activity, last_size = time.monotonic(), size
             for ev in map(_as_epoch, new):
@@ -478,9 +480,27 @@ def _batch_size(events: list[dict[str, Any]], params: dict[str, Any]) -> int:
     return int(params.get("keras.batch_size") or 32)
 
 
+def cap_log(path: Path, limit: int | None = None) -> int:
+    """Bound an attempt's log: past ``limit`` bytes keep its first half and a marker, and the
+    writer (appending) goes on after them. Returns the size now."""
+    limit = limit or int(os.environ.get("TRAINCHAIN_LOG_CAP_BYTES") or LOG_CAP_BYTES)
+    size = path.stat().st_size
+    if size <= limit:
+        return size
+    head = limit // 2
+    marker = f"\n[trainchain: log over {limit} bytes; {size - head} bytes dropped here]\n"
+    with open(path, "r+b") as fh:
+        fh.seek(head)
+        fh.write(marker.encode())
+        fh.truncate()
+        return fh.tell()
+
+
 def _tail(path: Path, lines: int) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as fh:  # only the end: a log may be large
+            fh.seek(max(0, fh.seek(0, 2) - 64 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return "    (no output)"
     rows = [row for row in text.replace("\r", "\n").splitlines() if row.strip()][-lines:]
