@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree
 
-
 from trainchain import paths
 from trainchain.notify.chart import trial_chart
 from trainchain.pipeline import Pipeline
