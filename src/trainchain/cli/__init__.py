@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Send test notifications on the configured channels.",
     ),
     "jenkins": ("trainchain.cli.jenkins", "jenkins", "Export the chain as Jenkins jobs."),
+    "gc": ("trainchain.cli.gc", "gc", "Remove old runs' work trees and logs (never a champion's)."),
 }
 
 

@@ -36,6 +36,7 @@ class PipelineExecutor:
         self.keep_runs = keep_runs_setting()  # a bad TRAINCHAIN_KEEP_RUNS stops the server now
 
     def execute(self, run_id: str) -> None:
+        from trainchain.gc import auto_collect
         from trainchain.pipeline import Pipeline
         from trainchain.retention import auto_prune
 
@@ -43,6 +44,7 @@ class PipelineExecutor:
         log.info("run %s ended: %s", run_id, outcome.report.status)
         if self.keep_runs is not None:
             auto_prune(self.store)  # the disk bound: old envs and images go after each run
+            auto_collect(self.store)  # and old runs' work trees and logs
 
 
 def settings(project: Project) -> dict[str, object]:
