@@ -29,6 +29,8 @@ CONFIG_FILE = "trainchain.yaml"
 # them (`trainchain projects add --settings`, the API's options, the command line). A pushed
 # trainchain.yaml runs for anyone who can push, so it may tune training but never set these.
 OPERATOR_KEYS = ("runtime", "notify", "data", "resources", "tracking")
+# Runs the server starts (the others come from the operator's command line or CI job).
+SERVER_TRIGGERS = ("webhook", "poll", "api")
 # What the server's runs use unless the operator's project settings say otherwise.
 SERVER_DEFAULTS: dict[str, Any] = {"runtime": "docker"}
 MAX_YAML_BYTES = 256 * 1024

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from trainchain import paths
-from trainchain.config import Config, load_config, override
+from trainchain.config import SERVER_TRIGGERS, Config, load_config, override
 from trainchain.errors import ConfigError, TrainchainError
 from trainchain.extras import require
 from trainchain.report import RunReport, RunStatus
@@ -155,7 +155,7 @@ class Pipeline:
             else f"trainchain.yaml of {redact(run.source)} at {(result.commit or '')[:12]}"
         )
         # a run the server started trains pushed code: its trainchain.yaml only tunes
-        repository = run.trigger != "cli"
+        repository = run.trigger in SERVER_TRIGGERS
         config = override(
             load_config(Path(result.snapshot), shown, repository=repository),
             **_config_keys(run.options),
