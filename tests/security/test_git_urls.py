@@ -38,11 +38,11 @@ def test_polling_never_passes_the_url_as_a_git_option(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_fetch_never_passes_the_url_as_a_git_option(tmp_path: Path) -> None:
+def test_fetch_refuses_a_url_that_git_would_read_as_an_option(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    with pytest.raises(SourceError):
+    with pytest.raises(SourceError) as refused:
         fetch(f"--upload-pack=touch {marker} x.git", None, tmp_path / "dest")
-    assert not marker.exists()
+    assert "starts with '-'" in refused.value.message and not marker.exists()
 
 
 def test_api_refuses_an_option_as_a_project_url(client: Any, store: Store) -> None:

@@ -50,9 +50,12 @@ def test_a_local_trial_cannot_read_the_servers_secrets(tmp_path: Path,
 
 
 @pytest.mark.usefixtures("server_secrets")
-def test_a_container_trial_gets_only_allow_listed_names(tmp_path: Path) -> None:
-    trial = trial_spec(tmp_path, tmp_path / "work",
-                       extra_env={"TRAINCHAIN_SEED": "7"})
+def test_a_container_trial_gets_only_allow_listed_names(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAINCHAIN_TRIAL_ENV", "SHARED_WITH_TRIALS")
+    monkeypatch.setenv("SHARED_WITH_TRIALS", "shared-on-purpose")
+    trial = trial_spec(tmp_path, tmp_path / "work", extra_env={"TRAINCHAIN_SEED": "7"})
     environ = container_environ(trial)
     assert environ["TRAINCHAIN_SEED"] == "7" and "TRAINCHAIN_PARAMS" in environ
+    assert environ["SHARED_WITH_TRIALS"] == "shared-on-purpose"  # the operator's choice only
     assert not set(SECRETS) & set(environ)

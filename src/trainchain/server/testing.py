@@ -20,14 +20,14 @@ def auth_headers(app: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {app.state.token}"}
 
 
-def make_client(app: Any, authenticated: bool = True) -> Any:
+def make_client(app: Any, authenticated: bool = True, **options: Any) -> Any:
     """FastAPI's TestClient on a loopback Host, sending the app's token unless told not to;
     starlette warns about plain httpx at import, which is harmless."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*httpx2.*")
         from fastapi.testclient import TestClient
     headers = auth_headers(app) if authenticated else {}
-    return TestClient(app, base_url="http://127.0.0.1", headers=headers)
+    return TestClient(app, base_url="http://127.0.0.1", headers=headers, **options)
 
 
 def github_delivery(
