@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, update
@@ -61,11 +63,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite database file is created 0600 (it holds runs, projects and deliveries)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(str(parsed.database))
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 class Store:
     """Database access. Thread-safe: each ``session()`` is its own unit of work."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = _with_driver(url or paths.db_url())
+        _private_sqlite_file(self.url)
         if self.url.startswith("postgresql"):
             require("postgres", f"the PostgreSQL database {self._safe_url()}")
         try:
