@@ -36,15 +36,14 @@ class GcReport:
 
 def _champion_runs(store: Store) -> set[str]:
     with store.session() as s:
-        same = (ModelAlias.name == ModelVersion.name) & (
-            ModelAlias.version == ModelVersion.version
-        )
+        same = (ModelAlias.name == ModelVersion.name) & (ModelAlias.version == ModelVersion.version)
         rows = s.execute(select(ModelVersion.run_id).join(ModelAlias, same)).all()
     return {str(r[0]) for r in rows}
 
 
-def collect(store: Store, keep_runs: int, older_than_days: float = 0.0,
-            dry_run: bool = False) -> GcReport:
+def collect(
+    store: Store, keep_runs: int, older_than_days: float = 0.0, dry_run: bool = False
+) -> GcReport:
     """Remove (or with ``dry_run`` only list) the run directories retention lets go."""
     report = GcReport()
     champions = _champion_runs(store)
@@ -57,10 +56,14 @@ def collect(store: Store, keep_runs: int, older_than_days: float = 0.0,
         if not directory.exists():
             continue
         why = (
-            "among the newest runs" if n < keep_runs
-            else "queued or running" if run.status in LIVE
-            else "made a model with an alias (champion)" if run.id in champions
-            else "younger than the age limit" if run.created_at > cutoff
+            "among the newest runs"
+            if n < keep_runs
+            else "queued or running"
+            if run.status in LIVE
+            else "made a model with an alias (champion)"
+            if run.id in champions
+            else "younger than the age limit"
+            if run.created_at > cutoff
             else ""
         )
         if why:

@@ -65,5 +65,3 @@ def test_email_chart_escapes_quotes_in_its_aria_label() -> None:
     root = ElementTree.fromstring(svg)
     assert "onload" not in root.attrib
     assert root.attrib["aria-label"].startswith('acc" onload=')
-
-

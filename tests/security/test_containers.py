@@ -28,8 +28,9 @@ print('pidsmax', pids.read_text().strip() if pids.exists() else 'unknown')
 
 
 @pytest.fixture(scope="module")
-def docker_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DockerRuntime,
-                                                                           Environment]]:
+def docker_env(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DockerRuntime, Environment]]:
     saved = dict(os.environ)
     os.environ["TRAINCHAIN_HOME"] = str(tmp_path_factory.mktemp("home-docker"))
     options = build_options()  # skips locally / fails in CI without an engine
@@ -69,8 +70,9 @@ def test_data_never_mounts_system_directories_or_the_docker_socket(path: str) ->
         check_data("data", Path(path))
 
 
-def test_data_stays_inside_the_operators_roots(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_stays_inside_the_operators_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     allowed, other = tmp_path / "datasets", tmp_path / "elsewhere"
     allowed.mkdir()
     other.mkdir()

@@ -17,9 +17,22 @@ from trainchain.store import Store
 
 
 def candidate(out: Path, run_id: str) -> Candidate:
-    return Candidate(run_id=run_id, trial=1, value=0.9, metric_name="accuracy", goal="maximize",
-                     params={}, metrics={}, curves=[], model_path=str(out / "model.txt"),
-                     output_dir=out, commit="abc", branch="main", profile="generic", data={})
+    return Candidate(
+        run_id=run_id,
+        trial=1,
+        value=0.9,
+        metric_name="accuracy",
+        goal="maximize",
+        params={},
+        metrics={},
+        curves=[],
+        model_path=str(out / "model.txt"),
+        output_dir=out,
+        commit="abc",
+        branch="main",
+        profile="generic",
+        data={},
+    )
 
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "..", "/abs", ""])

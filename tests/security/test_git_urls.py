@@ -51,8 +51,16 @@ def test_api_refuses_an_option_as_a_project_url(client: Any, store: Store) -> No
     assert records.list_projects(store) == []
 
 
-@pytest.mark.parametrize("url", ["ext::sh -c touch% /tmp/x", "file:///etc", "/srv/repo",
-                                 "http://example.org/a/b.git", "git://example.org/a/b.git"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ext::sh -c touch% /tmp/x",
+        "file:///etc",
+        "/srv/repo",
+        "http://example.org/a/b.git",
+        "git://example.org/a/b.git",
+    ],
+)
 def test_api_allows_only_https_ssh_and_scp_urls(client: Any, url: str) -> None:
     r = client.post("/api/projects", json={"url": url})
     assert r.status_code == 400, r.text
@@ -61,8 +69,9 @@ def test_api_allows_only_https_ssh_and_scp_urls(client: Any, url: str) -> None:
 
 def test_cli_refuses_an_option_as_a_url_but_accepts_a_local_path(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    refused = trainchain("projects", "add", f"--upload-pack=touch {marker}", "--poll", "5s",
-                         "--insecure-unsigned")
+    refused = trainchain(
+        "projects", "add", f"--upload-pack=touch {marker}", "--poll", "5s", "--insecure-unsigned"
+    )
     assert refused.returncode != 0 and not marker.exists()
     local = trainchain("projects", "add", str(tmp_path), "--name", "local", "--insecure-unsigned")
     assert local.returncode == 0, local.stderr
@@ -79,8 +88,11 @@ def test_credentials_in_urls_are_redacted_and_matched_without_them(
     assert CREDENTIAL not in client.get("/api/projects").text
     # GitHub names the repository without credentials: it must still match the project
     body, headers = github_delivery(
-        {"ref": "refs/heads/main", "after": "a" * 40,
-         "repository": {"clone_url": "https://127.0.0.1:9/acme/forest.git"}},
+        {
+            "ref": "refs/heads/main",
+            "after": "a" * 40,
+            "repository": {"clone_url": "https://127.0.0.1:9/acme/forest.git"},
+        },
         "hook-secret",
     )
     queued = client.post("/hooks/github", content=body, headers=headers)
@@ -90,6 +102,9 @@ def test_credentials_in_urls_are_redacted_and_matched_without_them(
     with pytest.raises(SourceError) as failed:
         fetch(url, None, Path(store.url.split("///")[-1]).parent / "dest")
     assert CREDENTIAL not in str(failed.value) and "***@127.0.0.1" in str(failed.value)
-    for text in (client.get(f"/api/runs/{run_id}").text, client.get("/api/runs").text,
-                 client.get(f"/runs/{run_id}").text):
+    for text in (
+        client.get(f"/api/runs/{run_id}").text,
+        client.get("/api/runs").text,
+        client.get(f"/runs/{run_id}").text,
+    ):
         assert CREDENTIAL not in text

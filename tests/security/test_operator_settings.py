@@ -55,8 +55,12 @@ def git_repo(path: Path, yaml_text: str) -> str:
     (path / "trainchain.yaml").write_text(yaml_text, encoding="utf-8")
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e",
-                               *args], check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@e", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
     git("init", "-q", "-b", "main")
     git("add", ".")
@@ -69,12 +73,15 @@ def test_a_pushed_notify_cannot_send_a_server_secret_anywhere(
 ) -> None:
     monkeypatch.setenv("TRAINCHAIN_API_TOKEN", "the-servers-api-token")
     repo = tmp_path / "repo"
-    head = git_repo(repo, (
-        "notify:\n"
-        f"  - github_status: {{token_env: TRAINCHAIN_API_TOKEN, api_url: '{attacker}', "
-        "repo: a/b}\n"
-        "    on: [started, succeeded, target_not_reached, failed]\n"
-    ))
+    head = git_repo(
+        repo,
+        (
+            "notify:\n"
+            f"  - github_status: {{token_env: TRAINCHAIN_API_TOKEN, api_url: '{attacker}', "
+            "repo: a/b}\n"
+            "    on: [started, succeeded, target_not_reached, failed]\n"
+        ),
+    )
     store = Store(f"sqlite:///{tmp_path / 'ops.db'}")
     project = records.add_project(store, str(repo), allow_local=True, insecure_unsigned=True)
     queue = RunQueue(store, executor=None)  # type: ignore[arg-type]  # only submit is used
@@ -89,9 +96,13 @@ def test_a_pushed_notify_cannot_send_a_server_secret_anywhere(
 
 @pytest.mark.parametrize("key", OPERATOR_KEYS)
 def test_each_operator_key_in_a_repositorys_file_is_named(tmp_path: Path, key: str) -> None:
-    values = {"runtime": "local", "notify": "[{slack: {webhook_url_env: X}}]",
-              "data": "{etc: /etc}", "resources": "{memory: 64g}",
-              "tracking": "{mlflow_uri: 'http://x'}"}
+    values = {
+        "runtime": "local",
+        "notify": "[{slack: {webhook_url_env: X}}]",
+        "data": "{etc: /etc}",
+        "resources": "{memory: 64g}",
+        "tracking": "{mlflow_uri: 'http://x'}",
+    }
     (tmp_path / "trainchain.yaml").write_text(f"metric: accuracy\n{key}: {values[key]}\n")
     with pytest.raises(ConfigError) as refused:
         load_config(tmp_path, repository=True)
@@ -102,16 +113,21 @@ def test_each_operator_key_in_a_repositorys_file_is_named(tmp_path: Path, key: s
 def test_server_runs_default_to_docker_and_take_the_operators_settings(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'ops.db'}")
     plain = records.add_project(store, "https://example.org/a/plain.git", poll_seconds=60)
-    chosen = records.add_project(store, "https://example.org/a/chosen.git", poll_seconds=60,
-                                 settings={"runtime": "local", "resources": {"memory": "2g"}})
+    chosen = records.add_project(
+        store,
+        "https://example.org/a/chosen.git",
+        poll_seconds=60,
+        settings={"runtime": "local", "resources": {"memory": "2g"}},
+    )
     queue = RunQueue(store, executor=None)  # type: ignore[arg-type]
     first, _ = queue.submit(plain, "main", "a" * 40, "webhook")
     second, _ = queue.submit(chosen, "main", "b" * 40, "webhook")
     assert store.get_run(first).options["runtime"] == "docker"
     assert store.get_run(second).options == {"runtime": "local", "resources": {"memory": "2g"}}
     with pytest.raises(ConfigError):
-        records.add_project(store, "https://example.org/a/bad.git", poll_seconds=60,
-                            settings={"colour": "red"})
+        records.add_project(
+            store, "https://example.org/a/bad.git", poll_seconds=60, settings={"colour": "red"}
+        )
 
 
 def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ from trainchain.store import ModelAlias, ModelVersion, Run, Store
 def make_run(store: Store, days_old: float, status: str = "succeeded") -> str:
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days_old)
     with store.session() as s:
-        run = Run(source="https://example.org/a/b.git", name="b", status=status,
-                  created_at=created)
+        run = Run(source="https://example.org/a/b.git", name="b", status=status, created_at=created)
         s.add(run)
         s.flush()
         run_id = run.id
@@ -30,8 +29,18 @@ def test_gc_prunes_old_runs_by_count_and_age_but_never_a_champion(trainchain_hom
     store = Store()
     champion = make_run(store, 30)
     with store.session() as s:
-        s.add(ModelVersion(name="b", version=1, run_id=champion, trial=0, path="/m",
-                           metric_name="accuracy", goal="maximize", value=0.9))
+        s.add(
+            ModelVersion(
+                name="b",
+                version=1,
+                run_id=champion,
+                trial=0,
+                path="/m",
+                metric_name="accuracy",
+                goal="maximize",
+                value=0.9,
+            )
+        )
         s.add(ModelAlias(name="b", alias="champion", version=1))
     old = [make_run(store, 20 + n) for n in range(3)]
     running = make_run(store, 25, status="running")
@@ -44,7 +53,10 @@ def test_gc_prunes_old_runs_by_count_and_age_but_never_a_champion(trainchain_hom
 
     done = trainchain("gc", "--keep-runs", "2", "--older-than", "7")
     assert done.returncode == 0, done.stderr
-    gone = {r for r in [champion, *old, running, *recent, young_but_many]
-            if not (paths.runs_dir() / r).exists()}
+    gone = {
+        r
+        for r in [champion, *old, running, *recent, young_but_many]
+        if not (paths.runs_dir() / r).exists()
+    }
     assert gone == set(old)
     assert store.get_run(old[0]).status == "succeeded"  # the record stays

@@ -75,7 +75,8 @@ def test_login_form_sets_an_httponly_samesite_cookie(store: Store) -> None:
         assert 'name="token"' in c.get("/login").text
         wrong = c.post("/login", data={"token": "nope"}, follow_redirects=False)
         assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.headers.get(
-            "set-cookie", "")
+            "set-cookie", ""
+        )
         ok = c.post("/login", data={"token": app.state.token}, follow_redirects=False)
         cookie = ok.headers["set-cookie"]
         assert ok.status_code == 303 and "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -87,8 +88,9 @@ def test_login_form_sets_an_httponly_samesite_cookie(store: Store) -> None:
 def test_oversized_body_is_413_before_auth(store: Store, path: str) -> None:
     app = create_app(store, start_worker=False)
     with make_client(app, authenticated=False) as c:
-        r = c.post(path, content=b"x" * (2 * 1024 * 1024),
-                   headers={"Content-Type": "application/json"})
+        r = c.post(
+            path, content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 413
 
 
@@ -97,9 +99,15 @@ def test_deeply_nested_json_is_400_not_500(store: Store, path: str) -> None:
     app = create_app(store, start_worker=False)
     with make_client(app, raise_server_exceptions=False) as c:
         body = "[" * 100_000 + "]" * 100_000
-        r = c.post(path, content=body, headers={"Content-Type": "application/json",
-                                                "X-GitHub-Event": "push",
-                                                "X-GitHub-Delivery": "deep"})
+        r = c.post(
+            path,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "push",
+                "X-GitHub-Delivery": "deep",
+            },
+        )
         assert r.status_code == 400 and "error" in r.json()
 
 
@@ -108,5 +116,3 @@ def test_operator_can_open_metrics_and_docs(store: Store) -> None:
     with make_client(app, authenticated=False) as c:
         assert c.get("/metrics").status_code == 200 and c.get("/docs").status_code == 200
         assert c.get("/api/runs").status_code == 401
-
-

@@ -29,14 +29,17 @@ def server_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("server_secrets")
-def test_a_local_trial_cannot_read_the_servers_secrets(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_local_trial_cannot_read_the_servers_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRAINCHAIN_TRIAL_ENV", "SHARED_WITH_TRIALS")
     monkeypatch.setenv("SHARED_WITH_TRIALS", "shared-on-purpose")
     work = tmp_path / "work"
     work.mkdir()
-    (work / "train.py").write_text("import os\nfor k, v in sorted(os.environ.items()):\n"
-                                   "    print(k, '=', v)\nprint('accuracy: 0.5')\n")
+    (work / "train.py").write_text(
+        "import os\nfor k, v in sorted(os.environ.items()):\n"
+        "    print(k, '=', v)\nprint('accuracy: 0.5')\n"
+    )
     trial = trial_spec(tmp_path, work)
     env = Environment(runtime="local", key="host", python=sys.executable)
     process = LocalRuntime().start(env, trial)
@@ -50,8 +53,9 @@ def test_a_local_trial_cannot_read_the_servers_secrets(tmp_path: Path,
 
 
 @pytest.mark.usefixtures("server_secrets")
-def test_a_container_trial_gets_only_allow_listed_names(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_container_trial_gets_only_allow_listed_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRAINCHAIN_TRIAL_ENV", "SHARED_WITH_TRIALS")
     monkeypatch.setenv("SHARED_WITH_TRIALS", "shared-on-purpose")
     trial = trial_spec(tmp_path, tmp_path / "work", extra_env={"TRAINCHAIN_SEED": "7"})

@@ -20,8 +20,12 @@ SECRET = "forest-hook-secret"
 
 
 def push(after: str, branch: str = "main") -> dict[str, Any]:
-    return {"ref": f"refs/heads/{branch}", "after": after, "deleted": False,
-            "repository": {"clone_url": URL}}
+    return {
+        "ref": f"refs/heads/{branch}",
+        "after": after,
+        "deleted": False,
+        "repository": {"clone_url": URL},
+    }
 
 
 @pytest.fixture()
@@ -72,8 +76,9 @@ def test_a_replayed_body_with_a_new_delivery_id_is_a_duplicate(
         body, headers = github_delivery(push("b" * 40), SECRET, delivery="one")
         first = c.post("/hooks/github", content=body, headers=headers)
         assert first.status_code == 202
-        replay = c.post("/hooks/github", content=body, headers={**headers,
-                                                                "X-GitHub-Delivery": "two"})
+        replay = c.post(
+            "/hooks/github", content=body, headers={**headers, "X-GitHub-Delivery": "two"}
+        )
         assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
         assert replay.json()["run_id"] == first.json()["run_id"]
     assert len(runs(store)) == 1

@@ -6,10 +6,20 @@ import click
 
 
 @click.command()
-@click.option("--keep-runs", type=click.IntRange(min=1), default=None,
-              help="Keep the newest N runs' files (default $TRAINCHAIN_KEEP_RUNS, else 20).")
-@click.option("--older-than", "older_than", type=click.FloatRange(min=0), default=0.0,
-              show_default=True, help="Days: only runs older than this go.")
+@click.option(
+    "--keep-runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep the newest N runs' files (default $TRAINCHAIN_KEEP_RUNS, else 20).",
+)
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Days: only runs older than this go.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would go; remove nothing.")
 def gc(keep_runs: int | None, older_than: float, dry_run: bool) -> None:
     """Remove the files of old runs (source snapshots, trial work trees, outputs, logs).
@@ -24,5 +34,7 @@ def gc(keep_runs: int | None, older_than: float, dry_run: bool) -> None:
     verb = "would remove" if dry_run else "removed"
     for run_id in report.removed:
         click.echo(f"{verb} run {run_id}")
-    click.echo(f"{verb} the files of {len(report.removed)} run(s), {report.freed / 1e6:.1f} MB; "
-               f"kept {len(report.kept)}")
+    click.echo(
+        f"{verb} the files of {len(report.removed)} run(s), {report.freed / 1e6:.1f} MB; "
+        f"kept {len(report.kept)}"
+    )

@@ -17,25 +17,65 @@ OPERATOR_LIST = "TRAINCHAIN_TRIAL_ENV"
 
 # Host variables a local trial may inherit: where programs and libraries are, locale, time
 # zone, temporary files, GPUs and CA certificates. Nothing that can hold a secret.
-HOST_VARS = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
-    "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "NVIDIA_VISIBLE_DEVICES",
-    "NVIDIA_DRIVER_CAPABILITIES", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
-    "XDG_CACHE_HOME", "MPLBACKEND", "MPLCONFIGDIR", "KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL",
-    "TF_FORCE_GPU_ALLOW_GROWTH", "HF_HOME", "HF_HUB_OFFLINE",
-})
+HOST_VARS = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TERM",
+        "LD_LIBRARY_PATH",
+        "CUDA_VISIBLE_DEVICES",
+        "CUDA_HOME",
+        "NVIDIA_VISIBLE_DEVICES",
+        "NVIDIA_DRIVER_CAPABILITIES",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "XDG_CACHE_HOME",
+        "MPLBACKEND",
+        "MPLCONFIGDIR",
+        "KERAS_BACKEND",
+        "TF_CPP_MIN_LOG_LEVEL",
+        "TF_FORCE_GPU_ALLOW_GROWTH",
+        "HF_HOME",
+        "HF_HUB_OFFLINE",
+    }
+)
 HOST_PREFIXES = ("LC_",)
 
 # Variables trainchain itself sets for the training process (agent, frameworks, caches).
-TRIAL_VARS = frozenset({
-    "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
-    "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
-    "TRAINCHAIN_CODE", "TRAINCHAIN_PARAMS", "TRAINCHAIN_OUTPUT_DIR", "TRAINCHAIN_CHECKPOINT_DIR",
-    "TRAINCHAIN_EVENTS", "TRAINCHAIN_RUN", "TRAINCHAIN_TRIAL", "TRAINCHAIN_ATTEMPT",
-    "TRAINCHAIN_SEED", "TRAINCHAIN_PATH_MAP",
-    # the dataset cache the trials share
-    "KERAS_HOME", "SCIKIT_LEARN_DATA", "TFDS_DATA_DIR", "TORCH_HOME",
-})
+TRIAL_VARS = frozenset(
+    {
+        "PYTHONPATH",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED",
+        "OMP_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+        "TRAINCHAIN_CODE",
+        "TRAINCHAIN_PARAMS",
+        "TRAINCHAIN_OUTPUT_DIR",
+        "TRAINCHAIN_CHECKPOINT_DIR",
+        "TRAINCHAIN_EVENTS",
+        "TRAINCHAIN_RUN",
+        "TRAINCHAIN_TRIAL",
+        "TRAINCHAIN_ATTEMPT",
+        "TRAINCHAIN_SEED",
+        "TRAINCHAIN_PATH_MAP",
+        # the dataset cache the trials share
+        "KERAS_HOME",
+        "SCIKIT_LEARN_DATA",
+        "TFDS_DATA_DIR",
+        "TORCH_HOME",
+    }
+)
 
 
 def operator_names(environ: Mapping[str, str] | None = None) -> frozenset[str]:

@@ -37,8 +37,13 @@ def router(token: str) -> APIRouter:
             return page
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            SESSION_COOKIE, session_value(token), max_age=SESSION_SECONDS, httponly=True,
-            samesite="strict", secure=request.url.scheme == "https", path="/",
+            SESSION_COOKIE,
+            session_value(token),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
         )
         return response
 
