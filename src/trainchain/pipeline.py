@@ -231,6 +231,7 @@ class Pipeline:
                 else (repr(value))
             )
             self._say(f"baseline: {name} has no default; using {shown} (set --param {name}=VALUE)")
+        self._announce_plan(run, config)
         result = train_baseline(self._runner(run, config, config.metric), plan)
         if result.value is None:
             raise _TrialError(result.error or f"baseline trial ended {result.state.value}")
@@ -278,6 +279,7 @@ class Pipeline:
             fixed=fixed,
         )
         budget = T.Budget(config.max_trials, config.timeout, config.max_epochs_total)
+        self._announce_plan(run, config)
         runner = self._runner(run, config, metric, share=config.parallel)
         done = [runner.run(0, baseline.params)]
         result = T.tune(runner, settings, budget, done, first_number=1, parallel=config.parallel)
@@ -401,6 +403,19 @@ class Pipeline:
         )
         return TrialRunner(
             self.store, self._runtime(run), Environment(**env_fields), setup, self._emit
+        )
+
+    def _announce_plan(self, run: Run, config: Config) -> None:
+        """The budget and target, for progress views (trial N of M, best against the target)."""
+        self._emit(
+            {
+                "kind": "plan",
+                "metric": run.metric_name or config.metric,
+                "goal": config.goal,
+                "target": config.target,
+                "max_trials": config.max_trials if config.tune else 1,
+                "timeout": config.timeout,
+            }
         )
 
     def _warm_start(self, run: Run) -> list[dict[str, Any]]:

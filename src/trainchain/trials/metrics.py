@@ -124,9 +124,15 @@ def choose_metric(
 
 def epoch_value(metrics: dict[str, Any], name: str) -> float | None:
     """The value to report to the pruner for one epoch: the chosen metric or its val_ twin."""
+    found = epoch_metric(metrics, name)
+    return found[1] if found else None
+
+
+def epoch_metric(metrics: dict[str, Any], name: str) -> tuple[str, float] | None:
+    """``epoch_value`` with the name of the metric it read."""
     for key in (f"val_{_base(name)}", name, _base(name)):
         if _is_number(metrics.get(key)):
-            return float(metrics[key])
+            return key, float(metrics[key])
     return None
 
 

@@ -226,6 +226,9 @@ class TrialRunner:
             size = cap_log(spec.log_path) if spec.log_path.exists() else 0
             if new or size != last_size:
                 last_activity, last_size = time.monotonic(), size
+            for raw in new:
+                if raw.get("type") == "fit":  # Keras says how many epochs this fit will run
+                    self._announce_fit(trial.number, raw)
             for ev in map(_as_epoch, new):
                 if ev is None or int(ev.get("epoch", 0)) <= recorded:
                     continue
@@ -249,6 +252,16 @@ class TrialRunner:
             if ev is not None and int(ev.get("epoch", 0)) > recorded:
                 self._record_epoch(trial, attempt_no, ev, None)
         return outcome, events
+
+    def _announce_fit(self, number: int, ev: dict[str, Any]) -> None:
+        self.progress(
+            {
+                "kind": "fit",
+                "trial": number,
+                "epochs": ev.get("epochs"),
+                "initial_epoch": ev.get("initial_epoch"),
+            }
+        )
 
     def _record_epoch(
         self, trial: Trial, attempt: int, ev: dict[str, Any], hook: EpochHook | None
