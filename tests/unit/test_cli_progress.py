@@ -124,3 +124,17 @@ def test_json_mode_prints_nothing() -> None:
 
 def test_duration_for_people() -> None:
     assert [duration(s) for s in (None, 4.4, 65, 3720)] == ["–", "4s", "1m05s", "1h02m"]
+
+
+def test_a_trial_of_unknown_length_is_estimated_from_finished_trials() -> None:
+    clock = Clock()
+    p = RunProgress(clock)
+    p.update({"kind": "plan", "metric": "val_accuracy", "target": 0.9, "max_trials": 3})
+    p.update({"kind": "trial_start", "trial": 0, "params": {}})
+    clock.now += 40.0
+    p.update({"kind": "trial_end", "trial": 0, "state": "complete", "value": 0.5})
+    p.update({"kind": "trial_start", "trial": 1, "params": {}})  # SDK metrics: no epoch count
+    clock.now += 10.0
+    p.update({"kind": "epoch", "trial": 1, "epoch": 1, "metrics": {"val_accuracy": 0.4}})
+    assert p.active[1].eta() is None
+    assert p.eta_run() == 30.0 + 40.0  # the rest of a typical trial, then the last trial

@@ -84,7 +84,6 @@ class RunProgress:
         reaches it". None until one trial's length has been measured or while nothing is known.
         """
         with self._lock:
-            in_flight = [t.eta() for t in self.active.values()]
             durations = [seconds for _, state, seconds in self.finished if state == "complete"]
             if not durations:
                 durations = [
@@ -92,13 +91,21 @@ class RunProgress:
                     for t in self.active.values()
                     if t.epochs is not None and (per := t.seconds_per_epoch()) is not None
                 ]
-            if self.plan.max_trials is None or not durations:
-                return max((e for e in in_flight if e is not None), default=None)
+            typical = statistics.median(durations) if durations else None
+            in_flight = [self._trial_left(t, typical) for t in self.active.values()]
+            known = [e for e in in_flight if e is not None]
+            if self.plan.max_trials is None or typical is None:
+                return max(known, default=None)
             remaining = self.plan.max_trials - len(self.finished) - len(self.active)
             parallel = max(1, len(self.active))
-            rest = max(0, remaining) * statistics.median(durations) / parallel
-            now = max((e for e in in_flight if e is not None), default=0.0)
-            return now + rest
+            return max(known, default=0.0) + max(0, remaining) * typical / parallel
+
+    def _trial_left(self, trial: TrialProgress, typical: float | None) -> float | None:
+        """From its epochs when its length is known, else a typical trial's length."""
+        eta = trial.eta()
+        if eta is None and typical is not None:
+            eta = max(0.0, typical - (self.clock() - trial.started))
+        return eta
 
     def trials(self) -> list[TrialProgress]:
         """The trials in flight, by number (a copy: other threads keep reporting)."""
