@@ -74,14 +74,14 @@ def test_dashboard_renders_stage_boxes_and_trial_chart(tmp_path: Path) -> None:
         assert colour == "rgb(76, 175, 80)"  # succeeded is green: the stylesheet was served
         page.screenshot(path=str(ARTIFACTS / "dashboard-runs.png"), full_page=True)
         page.click(f"a[href='/runs/{run_id}']")
-        page.wait_for_selector("svg#chart")
-        assert page.locator("svg#chart circle.trial-point").count() == 4
-        assert page.locator("svg#chart line.target").count() == 1
-        assert page.locator("svg#chart").bounding_box()["width"] > 100  # type: ignore[index]
+        page.wait_for_selector("svg#history")
+        assert page.locator("#history .trial-point circle.point").count() == 4
+        assert page.locator("#history .target line").count() == 1
+        assert page.locator("svg#history").bounding_box()["width"] > 100  # type: ignore[index]
         assert page.locator("#trials tr.trial-row").count() == 4
         assert "keras" in page.content() and "train.py:3 import keras" in page.content()
-        curve = page.locator("svg.epoch-curve[data-metric='val_accuracy']")
-        assert curve.locator("circle").count() == 3  # the best trial's (3) epochs
+        curves = page.locator("#intermediate g.series")
+        assert curves.count() == 4 and curves.locator("circle.point").count() == 12
         page.wait_for_function(
             "document.getElementById('logs').textContent.includes('val_accuracy: 0.9300')"
         )  # the live log arrived over server-sent events

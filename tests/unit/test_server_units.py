@@ -1,4 +1,4 @@
-"""Pure helpers of the server: URL matching, branch globs, signature, chart, CLI parsing."""
+"""Pure helpers of the server: URL matching, branch globs, signature, CLI parsing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 
 from trainchain.cli.serve import is_loopback, parse_interval
 from trainchain.errors import UsageError
-from trainchain.server.dashboard import chart
 from trainchain.server.providers import sign
 from trainchain.server.records import branch_matches, normalize_url
 
@@ -33,13 +32,6 @@ def test_signature_is_githubs() -> None:
     # the example from GitHub's "Validating webhook deliveries" documentation
     expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     assert sign("It's a Secret to Everybody", b"Hello, World!") == expected
-
-
-def test_chart_puts_the_target_line_above_lower_values() -> None:
-    c = chart([(0, 0.5), (1, 0.7)], target=0.9, goal="maximize")
-    assert [p["x"] for p in c["points"]] == [30, 570]
-    assert c["target_y"] < c["points"][1]["y"] < c["points"][0]["y"]  # SVG y grows downwards
-    assert chart([], None, "maximize")["points"] == []
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("60", 60), ("60s", 60), ("5m", 300), ("1h", 3600)])

@@ -49,6 +49,7 @@ def _version(v: ModelVersion, aliases: dict[str, int]) -> dict[str, Any]:
         "name": v.name, "version": v.version, "run_id": v.run_id, "trial": v.trial,
         "metric": v.metric_name, "goal": v.goal, "value": v.value, "params": v.params,
         "commit": v.commit, "branch": v.branch, "profile": v.profile, "path": v.path,
+        "metrics": v.metrics, "data_fingerprint": v.data_fingerprint, "curves": v.curves,
         "aliases": sorted(a for a, n in aliases.items() if n == v.version),
         "created_at": v.created_at.isoformat(timespec="seconds") + "Z",
     }
@@ -125,6 +126,16 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
 
         run = store.get_run(run_id)
         return {**build_report(store, run).to_dict(), **{"summary": records.run_summary(run)}}
+
+    @api.get("/runs/{run_id}/analysis")
+    def get_run_analysis(run_id: str) -> dict[str, Any]:
+        """The data of the run page's charts at full precision: per trial the value, the best
+        so far, the parameters and the epoch curve; Optuna's parameter importances."""
+        from trainchain.reporting import build_report
+        from trainchain.server.analysis import analysis_json
+
+        run = store.get_run(run_id)
+        return analysis_json(store, run, build_report(store, run))
 
     @api.get("/runs/{run_id}/logs", response_class=PlainTextResponse)
     def get_run_logs(run_id: str) -> str:

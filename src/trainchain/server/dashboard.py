@@ -1,5 +1,5 @@
-"""Server-rendered dashboard (Jinja2, no CDN): runs as rows of six stage boxes, a run page
-with its trial chart, and the model registry."""
+"""Server-rendered dashboard (Jinja2 and SVG, no CDN): runs as rows of six stage boxes, a run
+page with its search charts (updated live while it runs), and the model registry."""
 
 from __future__ import annotations
 
@@ -8,69 +8,46 @@ from typing import Any
 import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
-from trainchain.server import records
-from trainchain.store import ModelVersion, Store
+from trainchain.server import analysis, records, registry
+from trainchain.server.charts import num
+from trainchain.store import Run, Store
 
 STAGES = ("fetch", "detect", "train", "tune", "promote", "monitor")
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("trainchain.server", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
 )
+_env.filters["num"] = num
 
 
-def chart(values: list[tuple[int, float]], target: float | None, goal: str) -> dict[str, Any]:
-    """Points and target line of the metric per trial, in a 600x240 SVG box."""
-    width, height, pad = 600, 240, 30
-    ys = [v for _, v in values] + ([target] if target is not None else [])
-    if not ys:
-        return {"points": [], "target_y": None, "width": width, "height": height}
-    low, high = min(ys), max(ys)
-    span = (high - low) or 1.0
-    last = max((n for n, _ in values), default=1) or 1
+def _page(template: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_env.get_template(template).render(stages=STAGES, **context))
 
-    def x(n: int) -> float:
-        return round(pad + (width - 2 * pad) * n / last, 1)
 
-    def y(v: float) -> float:
-        return round(height - pad - (height - 2 * pad) * (v - low) / span, 1)
+def run_context(store: Store, run: Run) -> dict[str, Any]:
+    """What the run page and its live fragment show."""
+    from trainchain.reporting import build_report
 
-    points = [{"x": x(n), "y": y(v), "n": n, "v": v} for n, v in values]
+    report = build_report(store, run)
+    space = (run.detection or {}).get("space") or {}
+    importance = analysis.importances(store, run)
+    names = [n for n in space if any(n in t.params for t in report.trials)]
+    names += sorted({k for t in report.trials for k in t.params} - set(names))
     return {
-        "points": points,
-        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
-        "target_y": y(target) if target is not None else None,
-        "target": target,
-        "goal": goal,
-        "low": low,
-        "high": high,
-        "width": width,
-        "height": height,
+        "run": records.run_summary(run),
+        "report": report,
+        "detection": run.detection or {},
+        "space": space,
+        "states": {s.stage: s.state for s in run.stages},
+        "budget": (run.config or {}).get("max_trials"),
+        "history": analysis.history(report),
+        "curves": analysis.intermediate(report),
+        "importance": importance,
+        "importance_chart": analysis.importance_chart(importance),
+        "coords": analysis.parallel(report, space),
+        "param_names": names,
     }
-
-
-def epoch_curves(report: Any) -> dict[str, dict[str, Any]]:
-    """Per-epoch curves of the best trial: the metric and its val_ twin, when recorded."""
-    if not report.best:
-        return {}
-    trial = next((t for t in report.trials if t.number == report.best["trial"]), None)
-    if trial is None:
-        return {}
-    base = report.metric.name.removeprefix("val_").removeprefix("test_")
-    latest: dict[str, dict[int, float]] = {}
-    for row in trial.epochs:  # a resumed epoch: the last attempt's value wins
-        for name, value in row["metrics"].items():
-            latest.setdefault(name, {})[int(row["epoch"])] = float(value)
-    return {
-        name: chart(sorted(latest[name].items()), report.metric.target, report.metric.goal)
-        for name in (f"val_{base}", base)
-        if name in latest
-    }
-
-
-def _page(name: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(name).render(stages=STAGES, **context))
 
 
 def router(store: Store) -> APIRouter:
@@ -95,34 +72,36 @@ def router(store: Store) -> APIRouter:
 
     @pages.get("/runs/{run_id}")
     def run_page(run_id: str, request: Request) -> HTMLResponse:
-        from trainchain.reporting import build_report
+        context = run_context(store, store.get_run(run_id))
+        return _page("run.html", token="", **context)
 
-        run = store.get_run(run_id)
-        report = build_report(store, run)
-        values = [(t.number, t.value) for t in report.trials if t.value is not None]
-        return _page(
-            "run.html",
-            run=records.run_summary(run),
-            report=report,
-            detection=run.detection,
-            states={s.stage: s.state for s in run.stages},
-            chart=chart(values, report.metric.target, report.metric.goal),
-            curves=epoch_curves(report),
-            token="",
-        )
+    @pages.get("/runs/{run_id}/live")
+    def run_live(run_id: str) -> HTMLResponse:
+        """The part of the run page that changes while it runs (the page polls it)."""
+        return _page("_run_live.html", **run_context(store, store.get_run(run_id)))
 
     @pages.get("/models")
     def models_page(request: Request) -> HTMLResponse:
-        with store.session() as s:
-            versions = list(
-                s.scalars(select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version))
-            )
-        aliases = {name: store.aliases(name) for name in {v.name for v in versions}}
         return _page(
             "models.html",
-            versions=versions,
-            aliases=aliases,
+            models=registry.model_summaries(store),
             token="",
+        )
+
+    @pages.get("/models/{name}")
+    def model_page(name: str, request: Request) -> HTMLResponse:
+        return _page(
+            "model.html",
+            token="",
+            **registry.model_context(store, name),
+        )
+
+    @pages.get("/models/{name}/compare")
+    def compare_page(name: str, a: int, b: int, request: Request) -> HTMLResponse:
+        return _page(
+            "compare.html",
+            token="",
+            **registry.compare_context(store, name, a, b),
         )
 
     return pages

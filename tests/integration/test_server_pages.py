@@ -1,0 +1,54 @@
+"""Run and model pages through the app: full precision in the JSON, rounded on the page, clear
+errors for a missing model or version. (Chromium renders them in tests/browser/.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.browser.test_server_dashboard import seed
+
+from trainchain.server.app import create_app
+from trainchain.server.testing import make_client
+from trainchain.store import Store, Trial
+
+PRECISE = 0.5472221970558167
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'pages.db'}")
+
+
+@pytest.fixture()
+def client(store: Store) -> Any:
+    with make_client(create_app(store, start_worker=False, open_dashboard=True)) as c:
+        yield c
+
+
+def _precise_trial(store: Store, run_id: str) -> None:
+    with store.session() as s:
+        trial = s.query(Trial).filter_by(run_id=run_id, number=1).one()
+        trial.value = PRECISE
+
+
+def test_analysis_keeps_full_precision_and_the_page_rounds(client: Any, store: Store) -> None:
+    run_id = seed(store)
+    _precise_trial(store, run_id)
+    data = client.get(f"/api/runs/{run_id}/analysis").json()
+    assert [t["value"] for t in data["trials"]][:2] == [0.81, PRECISE]
+    assert [t["best_so_far"] for t in data["trials"]] == [0.81, 0.81, 0.86, 0.93]
+    assert [len(t["epochs"]) for t in data["trials"]] == [3, 3, 3, 3]
+    assert data["importances"]["values"] == {}  # no Optuna study behind a seeded run
+    assert "no Optuna study" in data["importances"]["reason"]
+    page = client.get(f"/runs/{run_id}").text
+    assert "0.5472" in page and "0.5472221970558167</td>" not in page
+    live = client.get(f"/runs/{run_id}/live")
+    assert live.status_code == 200 and 'data-status="running"' in live.text
+    assert "<html" not in live.text  # a fragment for the page to swap in
+
+
+def test_missing_model_and_version_are_clear_errors(client: Any) -> None:
+    missing = client.get("/models/nope")
+    assert missing.status_code == 404 and "no model 'nope'" in missing.json()["error"]
