@@ -12,6 +12,7 @@ import os
 import pty
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -449,3 +450,31 @@ def _get_json(url: str, server: subprocess.Popen[bytes], timeout: float = 90) ->
                     f"optuna-dashboard did not answer: {server.stderr.read()!r}"
                 ) from exc
             time.sleep(0.5)
+
+
+def test_ctrl_c_with_the_live_panel_stops_cleanly(shared: Shared) -> None:
+    """Ctrl-C while the panel is up: exit 130, the resume hint, the cursor given back."""
+    assert shared.wait() in (0, 3)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    args = [sys.executable, "-m", "trainchain", "run", str(shared.project), "--no-tune"]
+    chunks: list[bytes] = []
+    with subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=shared.env) as proc:
+        os.close(slave)
+        reader = threading.Thread(target=_read_all, args=(master, chunks), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 300
+            while b"trial 0 epoch 1 " not in b"".join(chunks):
+                assert proc.poll() is None and time.monotonic() < deadline, b"".join(chunks)
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            reader.join(10)
+            os.close(master)
+    text = b"".join(chunks).decode("utf-8", errors="replace")
+    assert "Interrupted; `trainchain resume RUN_ID` continues the run." in text
+    assert text.rfind("\x1b[?25h") > text.rfind("\x1b[?25l")  # the cursor is shown again
