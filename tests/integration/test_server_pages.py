@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from tests.browser.test_server_dashboard import seed
 
+from trainchain.pipeline import Pipeline
 from trainchain.server.app import create_app
 from trainchain.server.testing import make_client
-from trainchain.store import Store, Trial
+from trainchain.store import ModelAlias, ModelVersion, Store, Trial
 
 PRECISE = 0.5472221970558167
 
@@ -49,6 +50,30 @@ def test_analysis_keeps_full_precision_and_the_page_rounds(client: Any, store: S
     assert "<html" not in live.text  # a fragment for the page to swap in
 
 
-def test_missing_model_and_version_are_clear_errors(client: Any) -> None:
+def test_missing_model_and_version_are_clear_errors(client: Any, store: Store) -> None:
     missing = client.get("/models/nope")
     assert missing.status_code == 404 and "no model 'nope'" in missing.json()["error"]
+    run_id = Pipeline(store).create_run("/src/digits")
+    with store.session() as s:
+        for version, value in ((1, 0.9), (2, PRECISE)):
+            s.add(
+                ModelVersion(
+                    name="digits",
+                    version=version,
+                    run_id=run_id,
+                    trial=version,
+                    path="/m",
+                    metric_name="val_accuracy",
+                    goal="maximize",
+                    value=value,
+                    params={"lr": 0.1 * version},
+                )
+            )
+        s.add(ModelAlias(name="digits", alias="champion", version=1))
+    wrong = client.get("/models/digits/compare?a=1&b=7")
+    assert wrong.status_code == 400
+    assert "no version 7; versions are 1, 2" in wrong.json()["error"]
+    page = client.get("/models/digits/compare?a=1&b=2").text
+    assert page.count('class="differs"') == 1 and "0.5472" in page
+    model = client.get("/models/digits").text
+    assert "moved by hand" in model  # champion v1 was set, not won by a run
