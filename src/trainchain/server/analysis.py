@@ -132,22 +132,25 @@ def _compute_importances(store: Store, run: Run, complete: int) -> dict[str, Any
         }
     import optuna
 
-    storage = optuna.storages.RDBStorage(store.url)
+    storage = None
     try:
+        storage = optuna.storages.RDBStorage(store.url)
         study = optuna.load_study(study_name=f"trainchain-{run.id}", storage=storage)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             values = optuna.importance.get_param_importances(study)
     except KeyError:  # no study: the run did not tune
         return {"values": {}, "reason": "this run has no Optuna study (it did not tune)"}
-    except SQLAlchemyError as exc:  # e.g. a database busy with the run's own writes
+    except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        # e.g. a database busy with the run's own writes: the next refresh tries again
         return {
             "values": {},
             "reason": f"could not read the study: {exc.__class__.__name__}",
             "transient": True,
         }
     finally:
-        storage.engine.dispose()
+        if storage is not None:
+            storage.engine.dispose()
     if caught or not values:
         why = str(caught[0].message) if caught else "no parameter varied"
         return {"values": {}, "reason": f"not computed: {why}"}
