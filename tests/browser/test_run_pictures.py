@@ -74,6 +74,7 @@ params:
   L1_RATIO: {type: float, low: 0.0, high: 1.0}
 """
 TARGET = 0.99
+TOKEN = "pictures-token"
 pytestmark = pytest.mark.slow  # one real search feeds every test here (about a minute)
 
 
@@ -216,6 +217,10 @@ def chromium(base: str) -> Iterator[tuple[Any, list[str]]]:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{base}/")  # no session yet: the login form
+        page.fill("input[name=token]", TOKEN)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#runs")
         try:
             yield page, errors
         finally:
@@ -224,11 +229,12 @@ def chromium(base: str) -> Iterator[tuple[Any, list[str]]]:
 
 def dashboard(shared: Shared) -> Any:
     """The app over the shared run's database, the way the pages are served."""
-    return create_app(Store(shared.db_url), start_worker=False, open_dashboard=True)
+    return create_app(Store(shared.db_url), start_worker=False, token=TOKEN)
 
 
 def api(base: str, path: str) -> Any:
-    with urllib.request.urlopen(f"{base}{path}", timeout=30) as response:
+    request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
 

@@ -24,7 +24,7 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture()
 def client(store: Store) -> Any:
-    with make_client(create_app(store, start_worker=False, open_dashboard=True)) as c:
+    with make_client(create_app(store, start_worker=False)) as c:
         yield c
 
 
