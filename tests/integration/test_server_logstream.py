@@ -26,8 +26,13 @@ def test_log_lines_stream_as_written_then_the_stream_ends(tmp_path: Path) -> Non
     log.parent.mkdir(parents=True)
     log.write_text("Epoch 1/2\n")
 
-    def train_on() -> None:  # the "training" writes while the client is already listening
-        time.sleep(1.0)
+    first_seen = threading.Event()
+    streamed: list[bool] = []
+
+    def train_on() -> None:
+        # The "training" writes its next lines only once the client holds the first one: a
+        # stream that sent nothing before the run ended would never get here (no clock involved).
+        streamed.append(first_seen.wait(60))
         with open(log, "a") as fh:
             fh.write("Epoch 2/2\nval_accuracy: 0.91\n")
         time.sleep(1.0)
@@ -53,12 +58,13 @@ def test_log_lines_stream_as_written_then_the_stream_ends(tmp_path: Path) -> Non
                         end = data
                         break
                     received.append((time.monotonic() - started, data))
+                    first_seen.set()
         missing = httpx.get(f"{base}/api/runs/nope/logs/stream", timeout=10,
                             headers=auth_headers(app))
     writer.join()
     lines = [data["line"] for _, data in received]
     assert lines == ["Epoch 1/2", "Epoch 2/2", "val_accuracy: 0.91"]
-    assert received[0][0] < 0.9 <= received[1][0]  # the first line came before the rest existed
+    assert streamed == [True]  # the first line arrived before the rest existed
     assert {data["file"] for _, data in received} == {"trials/000/attempt-1.log"}
     assert end == {"status": "succeeded"}
     assert missing.status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,7 +55,6 @@ def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> 
     codes = collections.Counter(code for code, _ in results)
     latencies = sorted(t for _, t in results)
     assert codes == {202: 200}, codes
-    assert elapsed < 10, f"200 deliveries took {elapsed:.1f}s"
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 200  # none lost
         statuses = collections.Counter(s.scalars(select(Run.status)))
@@ -64,7 +64,8 @@ def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> 
     last = {BRANCHES[n % 5]: f"{n + 1:040x}" for n in range(200)}
     assert dict(queued) == last
     assert re.search(r'trainchain_webhook_deliveries_total\{result="queued"\} 200', metrics)
-    _write_figures(elapsed, latencies)
+    if os.environ.get("TRAINCHAIN_WRITE_FIGURES") == "1":  # speed is a figure, not an assert
+        _write_figures(elapsed, latencies)
 
 
 def _write_figures(elapsed: float, latencies: list[float]) -> None:
