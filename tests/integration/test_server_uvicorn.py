@@ -72,7 +72,8 @@ def _write_figures(elapsed: float, latencies: list[float]) -> None:
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
     section = (
         "<!-- server-load -->\n"
-        "Webhook burst (tests/integration/test_server_uvicorn.py): 200 signed GitHub push "
+        "Webhook burst (tests/integration/test_server_uvicorn.py, figures written with "
+        "`TRAINCHAIN_WRITE_FIGURES=1`): 200 signed GitHub push "
         "deliveries over 5 branches, 8 concurrent clients, real uvicorn on 127.0.0.1, "
         "SQLite WAL.\n\n"
         "| deliveries | answered 202 | wall time | p50 | p99 | runs queued / superseded |\n"
