@@ -67,7 +67,8 @@ def _detect(
         )
     files = scan(root)
     index = ProjectIndex(files)
-    rel, reason = choose(files, entrypoint, index.training_signs)
+    rel, reason = choose(files, entrypoint, index.training_signs, index.training_calls,
+                         index.scope)
     source = files.sources[rel]
     if source.tree is None:
         raise DetectionError(_unparseable(source, root))
