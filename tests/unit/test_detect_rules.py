@@ -71,7 +71,8 @@ def test_notebook_only_when_no_script_trains(tmp_path: Path) -> None:
 
 def test_the_script_that_fits_wins_over_names_and_the_helper_it_imports(tmp_path: Path) -> None:
     _write(tmp_path, {
-        "model.py": "import keras\n\ndef build():\n    return keras.Sequential([keras.layers.Dense(1)])\n",
+        "model.py": "import keras\n\ndef build():\n"
+                    "    return keras.Sequential([keras.layers.Dense(1)])\n",
         "run_experiment.py": "from model import build\nm = build()\nm.compile('sgd', 'mse')\n"
                              "m.fit([[1.0]], [[1.0]], epochs=1)\n",
         "plots.py": "import keras\nkeras.layers.Dense(3)\n",
