@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from trainchain.detection import knowledge as kb
+from trainchain.detection.downloads import find_downloads
 from trainchain.detection.entrypoint import choose
+from trainchain.detection.inputs import find_inputs
 from trainchain.detection.params import extract, reads_params_env
 from trainchain.detection.project import ProjectFacts, ProjectIndex
 from trainchain.detection.requirements import parse_requirements
 from trainchain.detection.result import Detection, Parameter, Skipped
-from trainchain.detection.sources import SourceFile, scan
+from trainchain.detection.sources import SKIP_DIRS, SourceFile, scan
 from trainchain.errors import DetectionError
 from trainchain.profiles import PROFILES
 from trainchain.profiles.base import EvidenceItem
@@ -81,6 +84,8 @@ def _detect(
     parameters += _declared(declared_params, {p.name for p in parameters})
     family, family_item = _family(project, profile.framework)
     items = [EvidenceItem(rel, None, "entrypoint", reason), *evidence.items]
+    trees = {m: t for m in project.scope if (t := files.sources[m].tree) is not None}
+    aliases_of = {m: f.aliases for m, f in project.files.items()}
     if family_item is not None and family_item not in items:
         items.append(family_item)
     detection = Detection(
@@ -100,9 +105,22 @@ def _detect(
         keras_defaults=_keras_defaults(project) if profile.framework == "keras" else {},
         reads_params=any(reads_params_env(files.sources[r].tree) for r in index.scope(rel)
                          if r in files.sources),
+        inputs=tuple(find_inputs(root, trees, aliases_of, _repository_paths(root))),
+        downloads=tuple(find_downloads(trees, aliases_of)),
     )
     log.debug("detected %s in %s: %s", detection.profile, root, evidence.reason)
     return detection
+
+
+def _repository_paths(root: Path) -> set[str]:
+    """Every file and directory of the repository (relative, POSIX), VCS folders aside."""
+    out: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        reldir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if reldir == "." else reldir + "/"
+        out.update(prefix + n for n in (*dirnames, *filenames))
+    return out
 
 
 def _unparseable(source: SourceFile, root: Path) -> str:
