@@ -22,8 +22,13 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+WRITE_FLAG = "trainchain_write"  # set on the FileNotFoundError of an open() for writing
+
+
 def install() -> dict[str, str]:
-    """Redirect the mapped paths; the mapping (empty when there is none)."""
+    """Redirect the mapped paths; the mapping (empty when there is none). Either way, a
+    failed ``open`` for writing is marked: a missing output directory is not a missing input."""
+    builtins.open = io.open = _mark_writes(io.open)
     text = os.environ.get("TRAINCHAIN_PATH_MAP", "")
     if not text:
         return {}
@@ -37,6 +42,20 @@ def install() -> dict[str, str]:
     for name in ("stat", "lstat", "listdir", "scandir", "access"):
         setattr(os, name, _wrap(getattr(os, name), translate))
     return mapping
+
+
+def _mark_writes(func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FileNotFoundError as exc:
+            mode = args[1] if len(args) > 1 else kwargs.get("mode", "r")
+            if isinstance(mode, str) and set(mode) & set("wax+"):
+                setattr(exc, WRITE_FLAG, True)
+            raise
+
+    return marked
 
 
 def _translate(mapping: dict[str, str], path: Any) -> Any:

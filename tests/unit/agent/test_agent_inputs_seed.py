@@ -49,6 +49,10 @@ def test_a_path_that_is_not_there_is_reported_as_a_missing_input(run_agent: RunA
     exc = run.end["exception"]
     assert exc["type"] == "FileNotFoundError" and exc["line"] == 2
     assert exc["missing_input"] == "cnn_dataset/training_set/labels.csv"
+    # a write into a directory that does not exist is an output's problem, not an input
+    run = run_agent("import os\nopen('/nonexistent-final/accuracy.txt', 'w').write('0.8')\n")
+    assert run.end["exception"]["type"] == "FileNotFoundError"
+    assert "missing_input" not in run.end["exception"]
 
 
 SEEDED = """
