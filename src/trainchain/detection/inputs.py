@@ -230,3 +230,33 @@ def _repo_suffix(pure: PurePosixPath, known_files: set[str]) -> str | None:
         if tail in known_files:
             return tail
     return None
+
+
+def stdin_file(tree: ast.Module, root: Path, inputs: list[Input]) -> tuple[str, int] | None:
+    """``sys.stdin = open(PATH)`` in the entrypoint, when PATH is a repository file (directly
+    or through its absolute-path mapping): (repository path, line)."""
+    consts = string_constants(tree)
+    mapped = {i.path: i.repo_file for i in inputs if i.repo_file}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+            continue
+        if not any(dotted(t) == "sys.stdin" for t in node.targets):
+            continue
+        if dotted(node.value.func) not in ("open", "io.open"):
+            continue
+        path = string_value(_arg(node.value, "file"), consts)
+        if not path:
+            continue
+        rel = mapped.get(path) or (None if os.path.isabs(path) else os.path.normpath(path))
+        if rel and (root / rel).is_file():
+            return rel, node.lineno
+    return None
+
+
+def stdin_answers(root: Path, rel: str, count: int) -> list[str]:
+    """The first ``count`` answers the file gives to ``input()``: its lines, in order."""
+    try:
+        lines = (root / rel).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line.strip() for line in lines[:count]]
