@@ -54,6 +54,10 @@ def test_random_architecture_with_data_trains_every_epoch_with_a_recorded_seed(
     tmp_path: Path,
 ) -> None:
     repo = _copy_fixture("peer_random_architecture", tmp_path)
+    # the write to the author's /root/final after fit is issue 15's trait (a crash after
+    # training); this test keeps the traits of issue 16: missing data, random architecture
+    script = repo / "train.py"
+    script.write_text(script.read_text().split("\nwith open(", 1)[0] + "\n")
     data = _catdog_subset(tmp_path, train=48, test=24)
     proc, report = run_json(str(repo), "--no-tune", "--data", f"cnn_dataset={data}")
     assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
