@@ -13,11 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.cli import run_json
+from tests.contract.helpers import build_options
 from tests.services import require_shared_data
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"
+RUNTIMES = [pytest.param("local"), pytest.param("docker", marks=pytest.mark.docker)]
+
+
+def _runtime_args(runtime: str) -> tuple[list[str], dict[str, str]]:
+    """``--runtime`` and its environment: Docker needs the local base image (no registry)."""
+    if runtime == "local":
+        return [], {}
+    options = build_options()  # skips locally, fails in CI, without an engine or base image
+    return ["--runtime", "docker"], {"TRAINCHAIN_BASE_IMAGE": options.base_image}
 
 
 def _copy_fixture(case: str, tmp_path: Path) -> Path:
@@ -50,16 +60,19 @@ def test_a_missing_data_directory_stops_before_training_with_the_fix(tmp_path: P
     assert report["stages"]["detect"] == "failed" and "train" not in report["stages"]
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_random_architecture_with_data_trains_every_epoch_with_a_recorded_seed(
-    tmp_path: Path,
+    tmp_path: Path, runtime: str
 ) -> None:
+    flags, env = _runtime_args(runtime)
     repo = _copy_fixture("peer_random_architecture", tmp_path)
     # the write to the author's /root/final after fit is issue 15's trait (a crash after
     # training); this test keeps the traits of issue 16: missing data, random architecture
     script = repo / "train.py"
     script.write_text(script.read_text().split("\nwith open(", 1)[0] + "\n")
     data = _catdog_subset(tmp_path, train=48, test=24)
-    proc, report = run_json(str(repo), "--no-tune", "--data", f"cnn_dataset={data}")
+    proc, report = run_json(str(repo), "--no-tune", "--data", f"cnn_dataset={data}", *flags,
+                            env=env, timeout=2400)
     assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
     trial = report["trials"][0]
     assert isinstance(trial["seed"], int)
@@ -90,9 +103,11 @@ def _tiny_fashion_mnist(folder: Path, train: int = 300, test: int = 100) -> None
         _idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_two_scripts_a_download_and_an_author_path_run_from_the_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: str
 ) -> None:
+    flags, env = _runtime_args(runtime)
     repo = _copy_fixture("peer_two_scripts", tmp_path)
     cache = tmp_path / "datasets"
     monkeypatch.setenv("TRAINCHAIN_DATASETS_DIR", str(cache))
@@ -105,7 +120,7 @@ def test_two_scripts_a_download_and_an_author_path_run_from_the_cache(
     assert report["trials"] == []
 
     _tiny_fashion_mnist(where)  # the files Keras looks for, placed once for the machine
-    proc, report = run_json(str(repo), "--no-tune")
+    proc, report = run_json(str(repo), "--no-tune", *flags, env=env, timeout=2400)
     assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
     trial = report["trials"][0]
     assert trial["state"] == "complete", trial
