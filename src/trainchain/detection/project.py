@@ -157,6 +157,11 @@ class ProjectIndex:
                 EvidenceItem(member, m.line, m.method, f"calls .{m.method}()")
                 for m in facts.methods if m.method in TRAINING_CALLS and m.method != "backward"
             ]
+            strong += [
+                EvidenceItem(member, m.line, f"{m.receiver}.step", "an optimizer step")
+                for m in facts.methods
+                if m.method == "step" and (m.receiver or "").startswith("torch.optim.")
+            ]
             found.extend(strong)
         return found
 
