@@ -8,6 +8,7 @@ needs (candidate entrypoints and what they import).
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import logging
 import os
@@ -86,7 +87,7 @@ def _detect(
     inputs = find_inputs(root, {m: t for m in project.scope
                                 if (t := files.sources[m].tree) is not None},
                          {m: f.aliases for m, f in project.files.items()},
-                         _repository_paths(root))
+                         functools.cache(functools.partial(_repository_paths, root)))
     parameters = _stdin_defaults(parameters, source.tree, root, inputs)
     parameters += _declared(declared_params, {p.name for p in parameters})
     family, family_item = _family(project, profile.framework)

@@ -10,12 +10,11 @@ can be given them by hand.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from trainchain.detection import knowledge as kb
-from trainchain.detection.inputs import _qualify, string_constants, string_value
+from trainchain.detection.inputs import qualify, string_constants, string_value
 from trainchain.detection.pyast import dotted
 
 # keras.datasets.<name>: the files get_file() looks for under $KERAS_HOME/datasets/
@@ -77,7 +76,7 @@ def _download(
     name = dotted(call.func)
     if not name:
         return None
-    qual = _qualify(name, aliases)
+    qual = qualify(name, aliases)
     parts = qual.split(".")
     line = call.lineno
     if qual.startswith("keras.datasets.") and parts[-1] == "load_data" and len(parts) == 4:
@@ -115,8 +114,3 @@ def _true(call: ast.Call, keyword: str) -> bool:
             return not (isinstance(kw.value, ast.Constant) and not kw.value.value)
     return False
 
-
-def iter_files(download: Download) -> Iterator[str]:
-    """The files to place, relative to the dataset cache."""
-    for name in download.files:
-        yield f"{download.cache}/{name}"

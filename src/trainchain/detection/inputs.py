@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -80,11 +80,12 @@ class Input:
 
 def find_inputs(
     root: Path, trees: dict[str, ast.Module], aliases: dict[str, dict[str, str]],
-    known_files: set[str],
+    known_files: Callable[[], set[str]],
 ) -> list[Input]:
     """The inputs of the training scope ``trees`` (rel -> AST) missing from ``root``.
 
-    ``known_files``: every file of the repository (POSIX, relative), for absolute paths.
+    ``known_files()``: every file of the repository (POSIX, relative), asked only when an
+    absolute path needs it (walking a 10,000-image dataset is not free).
     """
     found: dict[tuple[str, str], Input] = {}
     for rel, tree in trees.items():
@@ -154,7 +155,7 @@ def _read_paths(
     """(path, kind, call name) for each path this call reads."""
     func = call.func
     name = dotted(func) or ""
-    qual = _qualify(name, aliases)
+    qual = qualify(name, aliases)
     if isinstance(func, ast.Attribute) and func.attr in _READER_METHODS:
         keyword, kind = _READER_METHODS[func.attr]
         if func.attr == "flow_from_dataframe" and not any(k.arg == keyword for k in call.keywords):
@@ -169,7 +170,7 @@ def _read_paths(
         yield from _text(_arg(call, "file"), "file", "open", consts)
 
 
-def _qualify(name: str, aliases: dict[str, str]) -> str:
+def qualify(name: str, aliases: dict[str, str]) -> str:
     head, _, rest = name.partition(".")
     base = aliases.get(head)
     if base is None:
@@ -196,7 +197,8 @@ def _text(node: ast.expr | None, kind: str, how: str,
 
 
 def _missing(
-    root: Path, path: str, kind: str, how: str, rel: str, line: int, known_files: set[str]
+    root: Path, path: str, kind: str, how: str, rel: str, line: int,
+    known_files: Callable[[], set[str]],
 ) -> Input | None:
     if "{" in path or "*" in path or path.startswith("~"):
         return None  # a template, a glob or a home path: not a literal location
@@ -204,7 +206,7 @@ def _missing(
     if pure.is_absolute():
         if os.path.lexists(path) and not _under(path, root):
             return None  # exists here too (/dev/null, /etc/...)
-        mapped = _repo_suffix(pure, known_files)
+        mapped = _repo_suffix(pure, known_files())
         return Input(path, kind, how, rel, line, path, mapped)
     clean = os.path.normpath(path)
     if clean.startswith(".."):
