@@ -296,7 +296,7 @@ def _make_backup_class(base: type) -> type:
             resumed = os.path.isdir(self.backup_dir) and bool(os.listdir(self.backup_dir))
             if resumed and not _same_model(self.model, self.backup_dir):
                 _start_afresh(self.model, self.backup_dir)
-                return
+                resumed = False  # the restore below finds nothing: Keras 2 still sets up
             try:
                 self._restore()
             except Exception as exc:  # noqa: BLE001 - latest backup unreadable: try the previous
