@@ -213,7 +213,11 @@ def _missing(
         return None  # outside the repository: the operator's layout, not the script's
     if (root / clean).exists():
         return None
-    return Input(path, kind, how, rel, line, clean.split("/", 1)[0])
+    parts = clean.split("/")
+    # the NAME to give: the first part of the path the repository does not have
+    name = next("/".join(parts[: i + 1]) for i in range(len(parts))
+                if not (root / "/".join(parts[: i + 1])).exists())
+    return Input(path, kind, how, rel, line, name)
 
 
 def _under(path: str, root: Path) -> bool:

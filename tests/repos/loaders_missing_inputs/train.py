@@ -25,3 +25,4 @@ with open(f"runs/{os.getpid()}.txt") as fh:  # computed at run time: not guessed
     fh.read()
 tensor = torch.zeros(3)
 LogisticRegression().fit(x, frame["y"])
+extra = np.loadtxt("inputs_partial/test_set/values.txt")  # the folder exists, the data not
