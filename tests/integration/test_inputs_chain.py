@@ -71,8 +71,9 @@ def test_random_architecture_with_data_trains_every_epoch_with_a_recorded_seed(
     script = repo / "train.py"
     script.write_text(script.read_text().split("\nwith open(", 1)[0] + "\n")
     data = _catdog_subset(tmp_path, train=48, test=24)
-    proc, report = run_json(str(repo), "--no-tune", "--data", f"cnn_dataset={data}", *flags,
-                            env=env, timeout=2400)
+    proc, report = run_json(
+        str(repo), "--no-tune", "--data", f"cnn_dataset={data}", *flags, env=env, timeout=2400
+    )
     assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
     trial = report["trials"][0]
     assert isinstance(trial["seed"], int)
@@ -130,5 +131,10 @@ def test_two_scripts_a_download_and_an_author_path_run_from_the_cache(
     assert isinstance(trial["seed"], int)
     assert trial["value"] > 0.5  # the bands are learnable: it read our files, not noise
     assert not list(where.glob("*.tmp*")) and sorted(p.name for p in where.iterdir()) == sorted(
-        ["train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-         "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"])
+        [
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        ]
+    )

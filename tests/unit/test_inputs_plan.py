@@ -23,8 +23,10 @@ def test_an_input_the_repository_lacks_stops_the_run_with_the_fix(tmp_path: Path
         plan_inputs(found, {}, tmp_path, offline=True)
     message = info.value.message
     assert info.value.exit_code == 2 and "nothing was trained" in message
-    assert ("cnn_dataset/training_set/ (directory, keras.utils.image_dataset_from_directory at "
-            "train.py:11)") in message
+    assert (
+        "cnn_dataset/training_set/ (directory, keras.utils.image_dataset_from_directory at "
+        "train.py:11)"
+    ) in message
     assert "--data cnn_dataset=PATH" in message and "data: {cnn_dataset: PATH}" in message
     # given by the operator (the directory or one above what is read): nothing to map
     for data in ({"cnn_dataset": "/srv/catdog"}, {"cnn_dataset/": "/srv/catdog"}):
@@ -61,4 +63,5 @@ def test_online_a_download_is_left_to_the_first_trial(tmp_path: Path) -> None:
     with pytest.raises(MissingInputError) as info:
         plan_inputs(found, {}, tmp_path, offline=True)
     assert "SCIKIT_LEARN_DATA=" in info.value.message and "'fetch_openml:adult'" in (
-        info.value.message)
+        info.value.message
+    )

@@ -67,7 +67,7 @@ def _translate(mapping: dict[str, str], path: Any) -> Any:
         if path == name:
             return target
         if path.startswith(name + "/"):
-            return target + path[len(name):]
+            return target + path[len(name) :]
     return path
 
 

@@ -28,13 +28,15 @@ def install() -> int | None:
         logger.warning("TRAINCHAIN_SEED=%r is not an integer; the trial is not seeded", text)
         return None
     random.seed(seed)
-    imports.install({
-        "numpy": lambda np: np.random.seed(seed % 2**32),
-        "tensorflow": lambda tf: _seed_tensorflow(tf, seed),
-        "keras": lambda keras: _seed_keras(keras, seed),
-        "tf_keras": lambda keras: _seed_keras(keras, seed),
-        "torch": lambda torch: torch.manual_seed(seed),
-    })
+    imports.install(
+        {
+            "numpy": lambda np: np.random.seed(seed % 2**32),
+            "tensorflow": lambda tf: _seed_tensorflow(tf, seed),
+            "keras": lambda keras: _seed_keras(keras, seed),
+            "tf_keras": lambda keras: _seed_keras(keras, seed),
+            "torch": lambda torch: torch.manual_seed(seed),
+        }
+    )
     events.emit("seed", seed=seed)
     return seed
 

@@ -22,8 +22,13 @@ from trainchain.detection.pyast import dotted
 KERAS_FILES: dict[str, tuple[str, ...]] = {
     "mnist": ("mnist.npz",),
     "fashion_mnist": tuple(
-        f"fashion-mnist/{n}" for n in ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-                                       "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+        f"fashion-mnist/{n}"
+        for n in (
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        )
     ),
     "cifar10": ("cifar-10-batches-py.tar.gz",),
     "cifar100": ("cifar-100-python.tar.gz",),
@@ -49,9 +54,15 @@ class Download:
     root: str | None = None  # torchvision: the root= the script passes
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"library": self.library, "dataset": self.dataset,
-                               "call": self.call, "file": self.file, "line": self.line,
-                               "cache": self.cache, "files": list(self.files)}
+        out: dict[str, Any] = {
+            "library": self.library,
+            "dataset": self.dataset,
+            "call": self.call,
+            "file": self.file,
+            "line": self.line,
+            "cache": self.cache,
+            "files": list(self.files),
+        }
         if self.root is not None:
             out["root"] = self.root
         return out
@@ -81,8 +92,9 @@ def _download(
     line = call.lineno
     if qual.startswith("keras.datasets.") and parts[-1] == "load_data" and len(parts) == 4:
         dataset = parts[2]
-        return Download("keras", dataset, qual, rel, line, "keras/datasets",
-                        KERAS_FILES.get(dataset, ()))
+        return Download(
+            "keras", dataset, qual, rel, line, "keras/datasets", KERAS_FILES.get(dataset, ())
+        )
     if kb.normalize(qual) in ("keras.utils.get_file", "keras.utils.data_utils.get_file"):
         fname = string_value(_arg(call, "fname", 0), consts) or "?"
         subdir = string_value(_arg(call, "cache_subdir", 3), consts) or "datasets"
@@ -113,4 +125,3 @@ def _true(call: ast.Call, keyword: str) -> bool:
         if kw.arg == keyword:
             return not (isinstance(kw.value, ast.Constant) and not kw.value.value)
     return False
-

@@ -45,8 +45,18 @@ _READERS = {
     "scipy.io.loadmat": ("file_name", "file"),
     "h5py.File": ("name", "file"),
 }
-_PANDAS_READERS = ("read_csv", "read_table", "read_excel", "read_json", "read_parquet",
-                   "read_pickle", "read_feather", "read_hdf", "read_fwf", "read_orc")
+_PANDAS_READERS = (
+    "read_csv",
+    "read_table",
+    "read_excel",
+    "read_json",
+    "read_parquet",
+    "read_pickle",
+    "read_feather",
+    "read_hdf",
+    "read_fwf",
+    "read_orc",
+)
 _NOT_PATHS = ("://", "\n")
 
 
@@ -65,21 +75,34 @@ class Input:
     @property
     def hint(self) -> str:
         if self.repo_file:
-            return (f"{self.path} is read from the repository's {self.repo_file} (the same file "
-                    f"name); to give another file: --data {self.path}=PATH")
-        return (f"give it with --data {self.name}=PATH, or `data: {{{self.name}: PATH}}` in "
-                "trainchain.yaml")
+            return (
+                f"{self.path} is read from the repository's {self.repo_file} (the same file "
+                f"name); to give another file: --data {self.path}=PATH"
+            )
+        return (
+            f"give it with --data {self.name}=PATH, or `data: {{{self.name}: PATH}}` in "
+            "trainchain.yaml"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"path": self.path, "kind": self.kind, "call": self.call, "file": self.file,
-               "line": self.line, "name": self.name, "hint": self.hint}
+        out = {
+            "path": self.path,
+            "kind": self.kind,
+            "call": self.call,
+            "file": self.file,
+            "line": self.line,
+            "name": self.name,
+            "hint": self.hint,
+        }
         if self.repo_file:
             out["repo_file"] = self.repo_file
         return out
 
 
 def find_inputs(
-    root: Path, trees: dict[str, ast.Module], aliases: dict[str, dict[str, str]],
+    root: Path,
+    trees: dict[str, ast.Module],
+    aliases: dict[str, dict[str, str]],
     known_files: Callable[[], set[str]],
 ) -> list[Input]:
     """The inputs of the training scope ``trees`` (rel -> AST) missing from ``root``.
@@ -103,8 +126,10 @@ def string_constants(tree: ast.Module) -> dict[str, str]:
     out: dict[str, str] = {}
     seen: set[str] = set()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
-            node.targets[0], ast.Name
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
         ):
             name = node.targets[0].id
             value = string_value(node.value, out)
@@ -189,15 +214,21 @@ def _reads(call: ast.Call) -> bool:
     return text is not None and not set(text) & set("wax+")
 
 
-def _text(node: ast.expr | None, kind: str, how: str,
-          consts: dict[str, str]) -> Iterator[tuple[str, str, str]]:
+def _text(
+    node: ast.expr | None, kind: str, how: str, consts: dict[str, str]
+) -> Iterator[tuple[str, str, str]]:
     value = string_value(node, consts)
     if value and value.strip() and not any(s in value for s in _NOT_PATHS):
         yield value.strip(), kind, how
 
 
 def _missing(
-    root: Path, path: str, kind: str, how: str, rel: str, line: int,
+    root: Path,
+    path: str,
+    kind: str,
+    how: str,
+    rel: str,
+    line: int,
     known_files: Callable[[], set[str]],
 ) -> Input | None:
     if "{" in path or "*" in path or path.startswith("~"):
@@ -215,8 +246,11 @@ def _missing(
         return None
     parts = clean.split("/")
     # the NAME to give: the first part of the path the repository does not have
-    name = next("/".join(parts[: i + 1]) for i in range(len(parts))
-                if not (root / "/".join(parts[: i + 1])).exists())
+    name = next(
+        "/".join(parts[: i + 1])
+        for i in range(len(parts))
+        if not (root / "/".join(parts[: i + 1])).exists()
+    )
     return Input(path, kind, how, rel, line, name)
 
 

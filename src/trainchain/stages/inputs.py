@@ -60,11 +60,15 @@ def plan_inputs(
             continue
         if item.get("repo_file"):
             mapped[path] = str(item["repo_file"])
-            notes.append(f"{path} ({item['file']}:{item['line']}) is read from the "
-                         f"repository's {item['repo_file']}")
+            notes.append(
+                f"{path} ({item['file']}:{item['line']}) is read from the "
+                f"repository's {item['repo_file']}"
+            )
             continue
-        missing.append(f"  - {path} ({item['kind']}, {item['call']} at {item['file']}:"
-                       f"{item['line']}): {item['hint']}")
+        missing.append(
+            f"  - {path} ({item['kind']}, {item['call']} at {item['file']}:"
+            f"{item['line']}): {item['hint']}"
+        )
     downloads = detection.get("downloads") or []
     for item in downloads:
         problem = _download_problem(item, cache, offline)
@@ -75,16 +79,19 @@ def plan_inputs(
             if not _covered(root, root.split("/", 1)[0], data):
                 (cache / "torchvision").mkdir(parents=True, exist_ok=True)
                 mapped[root] = str(cache / "torchvision")
-                notes.append(f"torchvision root {root!r} is the dataset cache "
-                             f"{cache / 'torchvision'}")
+                notes.append(
+                    f"torchvision root {root!r} is the dataset cache {cache / 'torchvision'}"
+                )
     if missing:
         raise MissingInputError(
             "the script reads inputs that this machine cannot give it; nothing was trained:\n"
             + "\n".join(missing)
         )
     for item in downloads:
-        notes.append(f"{item['call']} ({item['file']}:{item['line']}) reads the dataset cache "
-                     f"{cache / str(item['cache'])}")
+        notes.append(
+            f"{item['call']} ({item['file']}:{item['line']}) reads the dataset cache "
+            f"{cache / str(item['cache'])}"
+        )
     return InputsPlan(mapped, notes)
 
 
@@ -108,13 +115,17 @@ def _download_problem(item: dict[str, Any], cache: Path, offline: bool | None) -
     library = str(item["library"])
     if not _offline(library, offline):
         return None  # the first trial fetches it into the cache; the others read it
-    head = (f"  - {item['call']} ({item['file']}:{item['line']}) downloads {item['dataset']!r} "
-            f"at run time and this machine cannot reach {_HOSTS.get(library, 'its host')}")
+    head = (
+        f"  - {item['call']} ({item['file']}:{item['line']}) downloads {item['dataset']!r} "
+        f"at run time and this machine cannot reach {_HOSTS.get(library, 'its host')}"
+    )
     if files:
         listed = "\n".join(f"      {where / f}" for f in files)
         return f"{head}; put these files in the dataset cache:\n{listed}"
-    return (f"{head}; fill the dataset cache {where} with what {library} saves there (run the "
-            f"script once where it is online with {_env_hint(library, cache)})")
+    return (
+        f"{head}; fill the dataset cache {where} with what {library} saves there (run the "
+        f"script once where it is online with {_env_hint(library, cache)})"
+    )
 
 
 def _env_hint(library: str, cache: Path) -> str:

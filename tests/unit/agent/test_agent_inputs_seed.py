@@ -31,16 +31,19 @@ print("pathlib", pathlib.Path("/nonexistent-author-home/data/a.csv").read_text()
 """
 
 
-def test_author_paths_are_served_from_the_mapped_files(
-    run_agent: RunAgent, tmp_path: Path
-) -> None:
+def test_author_paths_are_served_from_the_mapped_files(run_agent: RunAgent, tmp_path: Path) -> None:
     data = tmp_path / "elsewhere"
     data.mkdir()
     (data / "a.csv").write_text("x,y\n")
-    mapping = {"/nonexistent-author-home/input.txt": str(tmp_path / "project" / "input.txt"),
-               "/nonexistent-author-home/data": str(data)}
-    run = run_agent(READS_AUTHOR_PATHS, files={"input.txt": "7\n"},
-                    extra_env={"TRAINCHAIN_PATH_MAP": json.dumps(mapping)})
+    mapping = {
+        "/nonexistent-author-home/input.txt": str(tmp_path / "project" / "input.txt"),
+        "/nonexistent-author-home/data": str(data),
+    }
+    run = run_agent(
+        READS_AUTHOR_PATHS,
+        files={"input.txt": "7\n"},
+        extra_env={"TRAINCHAIN_PATH_MAP": json.dumps(mapping)},
+    )
     assert run.returncode == 0, run.stderr
     assert "epochs 7" in run.stdout
     assert "exists True True" in run.stdout and "listed ['a.csv']" in run.stdout
@@ -70,8 +73,7 @@ print("draw", random.randint(0, 10**9), int(np.random.randint(0, 10**9)))
 def test_a_seed_makes_random_and_numpy_repeat(run_agent: RunAgent) -> None:
     runs = [run_agent(SEEDED, extra_env={"TRAINCHAIN_SEED": seed}) for seed in ("7", "7", "8")]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
-    draws = [next(line for line in r.stdout.splitlines() if line.startswith("draw"))
-             for r in runs]
+    draws = [next(line for line in r.stdout.splitlines() if line.startswith("draw")) for r in runs]
     assert draws[0] == draws[1] != draws[2]
     assert runs[0].of("seed") == [{"type": "seed", "seed": 7, **_extra(runs[0].of("seed")[0])}]
 
@@ -112,8 +114,10 @@ model.fit(x, y, epochs=4, batch_size=128, validation_split=0.2, verbose=2,
 
 def _keras2_python() -> str:
     python = os.environ.get("TRAINCHAIN_KERAS2_PYTHON", "")
-    require(bool(python) and os.access(python, os.X_OK),
-            "no Keras 2 interpreter: set TRAINCHAIN_KERAS2_PYTHON (see test_agent_edge_cases)")
+    require(
+        bool(python) and os.access(python, os.X_OK),
+        "no Keras 2 interpreter: set TRAINCHAIN_KERAS2_PYTHON (see test_agent_edge_cases)",
+    )
     return python
 
 
@@ -128,20 +132,27 @@ def test_a_resumed_attempt_rebuilds_the_model_or_starts_afresh(
     else:  # tf_keras restores through tf.train.Checkpoint: its own failure modes
         python = {"python": _keras2_python()}
     first_seed = 3
-    other = next(s for s in range(4, 100)
-                 if random.Random(s).choice(UNITS) != random.Random(first_seed).choice(UNITS))
-    crashed = run_agent(RANDOM_ARCHITECTURE, extra_env={"TRAINCHAIN_SEED": str(first_seed)},
-                        timeout=600, **python)
+    other = next(
+        s
+        for s in range(4, 100)
+        if random.Random(s).choice(UNITS) != random.Random(first_seed).choice(UNITS)
+    )
+    crashed = run_agent(
+        RANDOM_ARCHITECTURE, extra_env={"TRAINCHAIN_SEED": str(first_seed)}, timeout=600, **python
+    )
     assert crashed.returncode == 1 and "went away" in crashed.end["exception"]["message"], (
-        crashed.stderr[-2000:])
+        crashed.stderr[-2000:]
+    )
     assert max(e["epoch"] for e in crashed.of("checkpoint")) == 2  # backed up, then crashed
     seed = first_seed if same_seed else other
-    resumed = run_agent(RANDOM_ARCHITECTURE, extra_env={"TRAINCHAIN_SEED": str(seed)},
-                        timeout=600, **python)
+    resumed = run_agent(
+        RANDOM_ARCHITECTURE, extra_env={"TRAINCHAIN_SEED": str(seed)}, timeout=600, **python
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.end["status"] == "ok"
-    units = [line for line in (crashed.stdout + resumed.stdout).splitlines()
-             if line.startswith("units")]
+    units = [
+        line for line in (crashed.stdout + resumed.stdout).splitlines() if line.startswith("units")
+    ]
     checkpoints = resumed.of("checkpoint")
     if same_seed:  # the same draw: the same model, resumed where it stopped
         assert units[0] == units[1]
