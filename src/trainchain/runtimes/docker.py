@@ -62,6 +62,7 @@ DEFAULT_LIMITS = {
     "pids": os.environ.get("TRAINCHAIN_TRIAL_PIDS", "1024"),
 }
 TRIAL_UID = int(os.environ.get("TRAINCHAIN_TRIAL_UID", "65534"))  # nobody, when the server is root
+DATA_DIR = "/trainchain/data"  # data whose name is an absolute path of the author's machine
 DATASETS = "/trainchain/datasets"  # the machine's dataset cache (run-time downloads)
 LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"
 
@@ -303,6 +304,13 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
     if trial.datasets is not None:
         environ.update(dataset_environ(DATASETS))
     environ = restrict(environ)
+    path_map = {  # paths of the author's machine: the agent redirects them to their mounts
+        name: _data_target(name, index)
+        for index, name in enumerate(trial.data)
+        if os.path.isabs(name)
+    }
+    if path_map:
+        environ["TRAINCHAIN_PATH_MAP"] = json.dumps(path_map)
     environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 
@@ -325,9 +333,9 @@ def _mounts(trial: TrialSpec) -> list[Any]:
         bind(agent_dir(), AGENT_DIR, read_only=True),
     ]
     mounts += [
-        bind(_host_source(trial, src), name if os.path.isabs(name) else f"{CODE}/{name}",
+        bind(_host_source(trial, src), _data_target(name, index),
              read_only=True)
-        for name, src in trial.data.items()
+        for index, (name, src) in enumerate(trial.data.items())
     ]
     if trial.datasets is not None:
         # read-write: Keras' get_file() ignores a cache it cannot write and downloads again
@@ -338,6 +346,12 @@ def _mounts(trial: TrialSpec) -> list[Any]:
 
 def dataset_environ(cache: str) -> dict[str, str]:
     return {var: f"{cache}/{sub}" for var, sub in paths.DATASET_CACHE_ENV.items()}
+
+
+def _data_target(name: str, index: int) -> str:
+    """Where data NAME is mounted: ``/code/NAME``; an absolute NAME (``/root/input.txt``) under
+    ``/trainchain/data`` (the trial's uid may not even enter ``/root``), redirected by the agent."""
+    return f"{DATA_DIR}/{index}" if os.path.isabs(name) else f"{CODE}/{name}"
 
 
 def _host_source(trial: TrialSpec, src: Path) -> Path:
