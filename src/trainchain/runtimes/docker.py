@@ -5,7 +5,8 @@ Mounts (host -> container):
 - ``TrialSpec.workdir`` -> ``/code``, **read-write**: it is already a disposable copy made for
   this attempt, and many scripts write next to themselves (``model.h5``, ``plots/``);
 - ``TrialSpec.data[NAME]`` -> ``/code/NAME`` read-only (an absolute NAME, a path of the
-  author's machine such as ``/root/input.txt``, is mounted at that very path);
+  author's machine such as ``/root/input.txt``, under ``/trainchain/data/``, redirected by the
+  agent through ``TRAINCHAIN_PATH_MAP``);
 - the dataset cache ``TrialSpec.datasets`` -> ``/trainchain/datasets`` read-write (Keras'
   ``get_file`` ignores a cache it cannot write), with ``KERAS_HOME`` & co. pointing into it;
 - output -> ``/output``, checkpoints -> ``/checkpoints``, the events file's directory ->
