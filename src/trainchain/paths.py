@@ -30,6 +30,26 @@ def envs_dir() -> Path:
     return _sub("envs")
 
 
+# each library's download cache, relative to the dataset cache, and the variable that sets it
+DATASET_CACHE_ENV = {
+    "KERAS_HOME": "keras",
+    "SCIKIT_LEARN_DATA": "sklearn",
+    "TFDS_DATA_DIR": "tensorflow_datasets",
+    "TORCH_HOME": "torch",
+}
+
+
+def datasets_dir() -> Path:
+    """The dataset cache every trial reads downloads from, once per machine:
+    ``TRAINCHAIN_DATASETS_DIR``, else ``TRAINCHAIN_HOME/datasets``."""
+    shared = os.environ.get("TRAINCHAIN_DATASETS_DIR")
+    if shared:
+        path = Path(shared).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return _sub("datasets")
+
+
 def runs_dir() -> Path:
     """Runs (trial outputs, checkpoints, logs); ``TRAINCHAIN_STORAGE`` puts them on storage every
     machine of a cluster mounts at the same path (the ray runtime needs it beyond one machine)."""

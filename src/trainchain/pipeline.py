@@ -177,6 +177,7 @@ class Pipeline:
         from trainchain.runtimes import get_runtime
         from trainchain.space import describe
         from trainchain.stages.detect import detect_project
+        from trainchain.stages.inputs import plan_inputs
 
         config = self.config(run)
         declared, fixed = split_params(run.config)
@@ -189,6 +190,10 @@ class Pipeline:
             fixed=fixed,
             from_cli=set((run.options or {}).get("params") or {}),
         )
+        # before any build: a missing input or an offline download stops the run here
+        plan = plan_inputs(found.detection, config.data, paths.datasets_dir())
+        for note in plan.notes:
+            self._say(note)
         runtime = get_runtime(config.runtime)
         env = runtime.provision(
             found.env_spec, lambda line: self._emit({"kind": "build", "line": line})
@@ -201,6 +206,7 @@ class Pipeline:
                 "space": found.space,
                 "env_packages": list(found.env_spec.packages),
                 "project_requirements": list(found.env_spec.project_requirements),
+                "data_plan": plan.data,
             },
             environment={**asdict(env), "profile": found.profile},
         )
@@ -381,6 +387,9 @@ class Pipeline:
             k: v for k, v in run.environment.items() if k in Environment.__dataclass_fields__
         }
         data = {name: _data_path(name, path) for name, path in config.data.items()}
+        for name, path in (run.detection.get("data_plan") or {}).items():
+            # mapped by detection: a repository file (relative) or the dataset cache
+            data.setdefault(name, Path(path))
         setup = TrialSetup(
             run_id=run.id,
             run_dir=self.run_dir(run.id),
@@ -400,6 +409,8 @@ class Pipeline:
                 if config.runtime == "ray"
                 else _cpus(config.resources.cpus, share),
             ),
+            datasets=paths.datasets_dir() if run.detection.get("downloads") else None,
+            seed=config.seed,
         )
         return TrialRunner(
             self.store, self._runtime(run), Environment(**env_fields), setup, self._emit

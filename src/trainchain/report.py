@@ -43,6 +43,7 @@ class TrialReport:
     epochs: list[dict[str, Any]] = field(default_factory=list)  # [{"epoch": 1, "metrics": {..}}]
     error: str | None = None
     architecture: dict[str, Any] | None = None  # knobs, layers/params before and after
+    seed: int | None = None  # TRAINCHAIN_SEED of every attempt of this trial
 
 
 @dataclass

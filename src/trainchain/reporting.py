@@ -50,6 +50,7 @@ def build_report(store: Store, run: Run) -> RunReport:
             ],
             epochs=curve(t),
             architecture=_architecture(t.info),
+            seed=(t.info or {}).get("seed"),
         )
         for t in trials
     ]

@@ -294,3 +294,39 @@ def test_repository_data_is_shared_and_a_write_stays_in_its_attempt(
         for name, content in originals.items():
             assert (tree / "data" / name).read_bytes() == content, (tree, name)
         assert not (tree / "data" / "new.txt").exists()
+
+
+AUTHOR_PATHS_SCRIPT = '''\
+"""Reads a path of its author's machine and a dataset from the download cache."""
+import os, pathlib, sys
+
+sys.stdin = open("/nonexistent-author/input.txt")
+value = input()
+cached = pathlib.Path(os.environ["KERAS_HOME"], "datasets", "tiny.npz").read_text()
+out = pathlib.Path(os.environ["TRAINCHAIN_OUTPUT_DIR"])
+(out / "seen.txt").write_text(f"{value} {cached} {os.environ['TRAINCHAIN_SEED']}")
+print("accuracy=0.5", flush=True)
+'''
+
+
+def test_author_paths_and_the_dataset_cache_reach_the_script(
+    provisioned: Provisioned, tmp_path: Path
+) -> None:
+    """An absolute data name (a path of the author's machine) mapped to a file of the working
+    copy, and the dataset cache with KERAS_HOME & co. pointing into it, on every runtime."""
+    runtime, env = provisioned
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "train.py").write_text(AUTHOR_PATHS_SCRIPT)
+    (workdir / "input.txt").write_text("42\n")
+    cache = tmp_path / "datasets"
+    (cache / "keras" / "datasets").mkdir(parents=True)
+    (cache / "keras" / "datasets" / "tiny.npz").write_text("cached-bytes")
+    spec = trial_spec(
+        tmp_path, workdir, run_id=f"contract-{uuid.uuid4().hex[:8]}",
+        data={"/nonexistent-author/input.txt": Path("input.txt")}, datasets=cache,
+        extra_env={"TRAINCHAIN_SEED": "1234"},
+    )  # fmt: skip
+    outcome = runtime.start(env, spec).wait(240)
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
+    assert (spec.output_dir / "seen.txt").read_text() == "42 cached-bytes 1234"

@@ -62,9 +62,31 @@ def test_notebook_only_when_no_script_trains(tmp_path: Path) -> None:
     result = detect(tmp_path)
     assert result.entrypoint == "nb.ipynb" and "notebook" in result.entrypoint_reason
     _write(tmp_path, {"fit.py": SKLEARN_TRAIN})
-    assert detect(tmp_path).entrypoint == "nb.ipynb"  # two scripts, no rule picks fit.py
+    result = detect(tmp_path)  # a script that calls a training API wins over a notebook
+    assert result.entrypoint == "fit.py" and "calls a training API" in result.entrypoint_reason
+    assert "util.py does not" in result.entrypoint_reason
     _write(tmp_path, {"fit.py": SKLEARN_TRAIN + MAIN})
     assert detect(tmp_path).entrypoint == "fit.py"  # a __main__ script that trains wins
+
+
+def test_the_script_that_fits_wins_over_names_and_the_helper_it_imports(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "model.py": "import keras\n\ndef build():\n"
+                    "    return keras.Sequential([keras.layers.Dense(1)])\n",
+        "run_experiment.py": "from model import build\nm = build()\nm.compile('sgd', 'mse')\n"
+                             "m.fit([[1.0]], [[1.0]], epochs=1)\n",
+        "plots.py": "import keras\nkeras.layers.Dense(3)\n",
+    })
+    result = detect(tmp_path)
+    assert result.entrypoint == "run_experiment.py", result.entrypoint_reason
+    assert "calls a training API (fit at run_experiment.py:4)" in result.entrypoint_reason
+    # a helper that fits, imported by the script that runs it, is not the entrypoint
+    _write(tmp_path, {"fitting.py": SKLEARN_TRAIN, "zz_run.py": "import fitting\nprint(1)\n"})
+    (tmp_path / "run_experiment.py").unlink()
+    (tmp_path / "model.py").unlink()
+    result = detect(tmp_path)
+    assert result.entrypoint == "zz_run.py", result.entrypoint_reason
+    assert "not imported by another" in result.entrypoint_reason
 
 
 def test_tests_and_virtualenvs_are_never_entrypoints(tmp_path: Path) -> None:

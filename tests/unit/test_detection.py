@@ -6,7 +6,8 @@ entrypoint_reason — a substring of the reason; parameters — each listed dict
 parameter of that name on every key it gives; absent_parameters — names not reported;
 parameter_order — these names appear in this order; evidence_symbols / evidence_files — found
 among the evidence; skipped — files (and lines) skipped; env_packages_include — pins in the
-environment; error / error_also — substrings of the DetectionError; declared_entrypoint /
+environment; inputs / downloads — each listed dict matches the reported one, in order;
+error / error_also — substrings of the DetectionError; declared_entrypoint /
 declared_params — passed to detect() as trainchain.yaml would.
 """
 
@@ -87,6 +88,11 @@ def _check(result: Detection, expect: dict[str, Any]) -> None:
         assert len(data["skipped"]) == len(expect["skipped"])
         for want, got in zip(expect["skipped"], data["skipped"], strict=True):
             assert {k: got[k] for k in want} == want
+    for key in ("inputs", "downloads"):  # each listed dict matches the found one, in order
+        if key in expect:
+            assert len(data[key]) == len(expect[key]), (key, data[key])
+            for want, got in zip(expect[key], data[key], strict=True):
+                assert {k: got.get(k) for k in want} == want, (key, got)
     packages = env_packages(result.profile, result.env_imports)
     for pin in expect.get("env_packages_include", []):
         assert pin in packages
@@ -96,7 +102,7 @@ def test_json_shape_is_exact() -> None:
     data = detect(REPOS / "prompts_catdog").to_dict()
     assert set(data) == {"profile", "framework", "model_family", "entrypoint", "parameters",
                          "evidence", "requirements", "imports", "entrypoint_reason", "skipped",
-                         "keras_sequential", "reads_params"}
+                         "keras_sequential", "reads_params", "inputs", "downloads"}
     for param in data["parameters"]:
         assert {"name", "source", "type", "default", "file", "line"} <= set(param)
         assert param["source"] in ("constant", "argparse", "click", "prompt", "config")

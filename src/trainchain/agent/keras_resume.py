@@ -139,6 +139,11 @@ def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
             meta = json.load(fh)
         if meta.get("epochs") != epochs:
             return None
+        if meta.get("signature") and meta["signature"] != (model_signature(model) or meta[
+            "signature"
+        ]):
+            _start_afresh(model, ckpt_dir)
+            return None
         optimizer = getattr(model, "optimizer", None)
         if (
             optimizer is not None
@@ -175,6 +180,7 @@ def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None
             "history": _jsonable(getattr(history, "history", {})),
             "epoch": list(getattr(history, "epoch", [])),
             "params": _jsonable(getattr(history, "params", {}) or {}),
+            "signature": model_signature(model),
         }
         with open(meta_path + ".tmp", "w", encoding="utf-8") as fh:
             json.dump(meta, fh)
@@ -186,7 +192,9 @@ def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None
         )
 
 
+SIGNATURE_FILE = "model_signature.json"  # the weight shapes the backup was saved from
 BACKUP_FILES = (
+    SIGNATURE_FILE,
     "latest.weights.h5",
     "latest.weights.h5.bkp",
     "training_metadata.json",
@@ -227,6 +235,49 @@ def backup_callback(keras: Any, backup_dir: str) -> Any:
     return _backup_classes[key](backup_dir, **options)
 
 
+def model_signature(model: Any) -> list[list[int | None]]:
+    """The shapes of the model's weights, in order: what a checkpoint must match to load."""
+    shapes = []
+    for weight in getattr(model, "weights", []):
+        shape = getattr(weight, "shape", ())
+        shapes.append([None if d is None else int(d) for d in tuple(shape)])
+    return shapes
+
+
+def write_signature(model: Any, directory: str) -> None:
+    try:
+        path = os.path.join(directory, SIGNATURE_FILE)
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
+            json.dump(model_signature(model), fh)
+        os.replace(path + ".tmp", path)
+    except (OSError, TypeError, ValueError) as exc:  # resume only loses its model check
+        logger.warning("could not record the model's shape in %s (%s)", directory, exc)
+
+
+def _same_model(model: Any, directory: str) -> bool:
+    """False when the checkpoint in ``directory`` was saved from a differently shaped model
+    (a script that draws its architecture at random, a changed layer). Unknown: True."""
+    try:
+        with open(os.path.join(directory, SIGNATURE_FILE), encoding="utf-8") as fh:
+            saved = json.load(fh)
+    except (OSError, ValueError):
+        return True  # an older checkpoint without a signature: let Keras try
+    current = model_signature(model)
+    return not current or bool(saved == current)  # an unbuilt model: nothing to compare
+
+
+def _start_afresh(model: Any, directory: str) -> None:
+    """Drop a checkpoint of another model: this fit starts at its first epoch, and says so."""
+    why = ("the checkpoint was saved from a model with other layers or shapes (the script "
+           "builds a different model in this attempt); this fit starts from its first epoch")
+    logger.warning("%s: %s", directory, why)
+    shutil.rmtree(directory, ignore_errors=True)
+    if hasattr(model, "_initial_epoch"):
+        model._initial_epoch = None
+    events.emit("checkpoint", path=directory, epoch=None, restored=False,
+                fallback="clean_start", error=f"model mismatch: {why}")
+
+
 def _said_fallback(path: str, epoch: int | None, fallback: str, error: BaseException) -> None:
     """The ``checkpoint`` event of a restore that could not use the latest backup."""
     events.emit(
@@ -243,6 +294,9 @@ def _make_backup_class(base: type) -> type:
     class TrainchainBackup(base):  # type: ignore[misc]
         def on_train_begin(self, logs: Any = None) -> None:
             resumed = os.path.isdir(self.backup_dir) and bool(os.listdir(self.backup_dir))
+            if resumed and not _same_model(self.model, self.backup_dir):
+                _start_afresh(self.model, self.backup_dir)
+                resumed = False  # the restore below finds nothing: Keras 2 still sets up
             try:
                 self._restore()
             except Exception as exc:  # noqa: BLE001 - latest backup unreadable: try the previous
@@ -321,6 +375,7 @@ def _make_backup_class(base: type) -> type:
                     error=f"{type(exc).__name__}: {exc}",
                 )
                 return
+            write_signature(self.model, self.backup_dir)
             events.emit("checkpoint", path=self.backup_dir, epoch=epoch + 1)
 
     return TrainchainBackup

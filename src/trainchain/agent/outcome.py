@@ -76,8 +76,22 @@ def end_error(exc: BaseException, project_dir: str) -> None:
     events.emit(
         "end",
         status="error",
-        exception={"type": type(exc).__name__, "message": message, "file": file, "line": line},
+        exception={"type": type(exc).__name__, "message": message, "file": file, "line": line,
+                   **_missing_input(exc)},
     )
+
+
+def _missing_input(exc: BaseException) -> dict[str, str]:
+    """A file or directory the script reads that is not there: an input to give, so the
+    controller fails the trial with the fix instead of restarting it."""
+    name = getattr(exc, "filename", None)
+    if getattr(exc, "trainchain_write", False):
+        return {}  # open(path, "w") in a directory that does not exist: an output
+    if isinstance(exc, FileNotFoundError | NotADirectoryError) and isinstance(
+        name, str | bytes | os.PathLike
+    ):
+        return {"missing_input": os.fsdecode(name)}
+    return {}
 
 
 def end_ok() -> None:

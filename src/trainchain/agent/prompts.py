@@ -5,8 +5,9 @@ gives the name; failing an exact match, a parameter whose name appears in the pr
 words). A bare ``input()`` is asked by what was printed last since the previous answer
 (``print("Enter no_of_epoch:"); input()``), else named by the variable it is assigned to
 (``batch = int(input())``), as the detector names it. The answer is echoed as a terminal
-would. A prompt nobody answers ends the trial with exit code 2 and the parameter to set;
-standalone with a terminal, the real user is asked.
+would. A prompt no parameter answers is read from ``sys.stdin`` when the script pointed it at
+a file (``sys.stdin = open("input.txt")``); otherwise it ends the trial with exit code 2 and the
+parameter to set; standalone with a terminal, the real user is asked.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def install(state: TrialState) -> Callable[..., str]:
         if param is None:
             if not state.under_controller and _stdin_is_tty():
                 return original(prompt)
+            if _stdin_redirected():  # ``sys.stdin = open("input.txt")``: the file answers
+                return original(prompt)
             if not asked.strip():  # a bare input() whose answer is not even assigned
                 where = f"{caller.f_code.co_filename.rsplit('/', 1)[-1]}:{caller.f_lineno}"
                 raise UnansweredPrompt(f"input() at {where}", "NAME")
@@ -119,6 +122,11 @@ def _assigned_name(frame: Any) -> str | None:
 def _on_screen() -> str:
     on_screen = getattr(sys.stdout, "on_screen", None)
     return str(on_screen()) if callable(on_screen) else ""
+
+
+def _stdin_redirected() -> bool:
+    """The script pointed ``sys.stdin`` at a file of its own (not the process's stdin)."""
+    return sys.stdin is not None and sys.stdin is not sys.__stdin__
 
 
 def _stdin_is_tty() -> bool:

@@ -23,7 +23,9 @@ from trainchain.agent import (
     keras_hooks,
     options,
     outcome,
+    pathmap,
     prompts,
+    seeding,
     shared_files,
     signals,
     sklearn_hook,
@@ -59,6 +61,8 @@ def main(argv: list[str]) -> int:
         )
         return 2
     _install_hooks(st)
+    pathmap.install()
+    seeding.install()  # before the script: its random architecture is drawn the same way
     events.emit(
         "start",
         entrypoint=entrypoint,

@@ -89,6 +89,26 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
         evidence.add_row(f"{item.file}:{item.line}" if item.line else item.file, item.symbol,
                          item.why)
     console.print(evidence)
+    if result.inputs:
+        inputs = Table(title="inputs the repository lacks (give them before running)",
+                       title_justify="left")
+        for column in ("path", "read by", "where", "fix"):
+            inputs.add_column(column)
+        for i in result.inputs:
+            inputs.add_row(i.path, i.call, f"{i.file}:{i.line}", i.hint)
+        console.print(inputs)
+    if result.downloads:
+        from trainchain import paths
+
+        cache = paths.datasets_dir()
+        downloads = Table(title=f"run-time downloads (dataset cache {cache})",
+                          title_justify="left")
+        for column in ("dataset", "call", "where", "cached as"):
+            downloads.add_column(column)
+        for d in result.downloads:
+            files = ", ".join(d.files) if d.files else "(the library's layout)"
+            downloads.add_row(d.dataset, d.call, f"{d.file}:{d.line}", f"{d.cache}/: {files}")
+        console.print(downloads)
     if result.skipped:
         skipped = Table(title="skipped files (do not parse)", title_justify="left")
         skipped.add_column("where")

@@ -7,20 +7,26 @@ needs (candidate entrypoints and what they import).
 
 from __future__ import annotations
 
+import ast
+import functools
 import gc
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from trainchain.detection import knowledge as kb
+from trainchain.detection.downloads import find_downloads
 from trainchain.detection.entrypoint import choose
+from trainchain.detection.inputs import Input, find_inputs, stdin_answers, stdin_file
 from trainchain.detection.params import extract, reads_params_env
 from trainchain.detection.project import ProjectFacts, ProjectIndex
 from trainchain.detection.requirements import parse_requirements
 from trainchain.detection.result import Detection, Parameter, Skipped
-from trainchain.detection.sources import SourceFile, scan
+from trainchain.detection.sources import SKIP_DIRS, SourceFile, scan
 from trainchain.errors import DetectionError
 from trainchain.profiles import PROFILES
 from trainchain.profiles.base import EvidenceItem
@@ -67,7 +73,8 @@ def _detect(
         )
     files = scan(root)
     index = ProjectIndex(files)
-    rel, reason = choose(files, entrypoint, index.training_signs)
+    rel, reason = choose(files, entrypoint, index.training_signs, index.training_calls,
+                         index.scope)
     source = files.sources[rel]
     if source.tree is None:
         raise DetectionError(_unparseable(source, root))
@@ -77,9 +84,15 @@ def _detect(
     facts = index.facts(rel)
     aliases = facts.aliases if facts else {}
     parameters = extract(source.tree, rel, aliases, profile.framework)
+    inputs = find_inputs(root, {m: t for m in project.scope
+                                if (t := files.sources[m].tree) is not None},
+                         {m: f.aliases for m, f in project.files.items()},
+                         functools.cache(functools.partial(_repository_paths, root)))
+    parameters = _stdin_defaults(parameters, source.tree, root, inputs)
     parameters += _declared(declared_params, {p.name for p in parameters})
     family, family_item = _family(project, profile.framework)
     items = [EvidenceItem(rel, None, "entrypoint", reason), *evidence.items]
+    trees = {m: t for m in project.scope if (t := files.sources[m].tree) is not None}
     if family_item is not None and family_item not in items:
         items.append(family_item)
     detection = Detection(
@@ -99,9 +112,55 @@ def _detect(
         keras_defaults=_keras_defaults(project) if profile.framework == "keras" else {},
         reads_params=any(reads_params_env(files.sources[r].tree) for r in index.scope(rel)
                          if r in files.sources),
+        inputs=tuple(inputs),
+        downloads=tuple(find_downloads(trees, {m: f.aliases for m, f in project.files.items()})),
     )
     log.debug("detected %s in %s: %s", detection.profile, root, evidence.reason)
     return detection
+
+
+def _stdin_defaults(
+    parameters: list[Parameter], tree: ast.Module, root: Path, inputs: list[Input]
+) -> list[Parameter]:
+    """Prompts of a script that reads them from a repository file (``sys.stdin =
+    open("input.txt")``) default to that file's answers, in order: the author's values."""
+    found = stdin_file(tree, root, inputs)
+    prompts = [p for p in parameters if p.source == "prompt" and p.default is None]
+    if found is None or not prompts:
+        return parameters
+    rel, line = found
+    answers = stdin_answers(root, rel, len(prompts))
+    defaults = {}
+    for param, answer in zip(prompts, answers, strict=False):
+        value = coerce_answer(answer, param.type)
+        if value is not None:
+            defaults[param.name] = replace(param, default=value, required=False)
+    if defaults:
+        log.debug("prompts answered by %s (sys.stdin at line %s): %s", rel, line, defaults)
+    return [defaults.get(p.name, p) for p in parameters]
+
+
+def coerce_answer(text: str, ptype: str) -> Any:
+    """A prompt's answer read as the script casts it; None when it does not parse."""
+    try:
+        if ptype == "int":
+            return int(text)
+        if ptype == "float":
+            return float(text)
+    except ValueError:
+        return None
+    return text if ptype == "str" and text else None
+
+
+def _repository_paths(root: Path) -> set[str]:
+    """Every file and directory of the repository (relative, POSIX), VCS folders aside."""
+    out: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+        reldir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if reldir == "." else reldir + "/"
+        out.update(prefix + n for n in (*dirnames, *filenames))
+    return out
 
 
 def _unparseable(source: SourceFile, root: Path) -> str:

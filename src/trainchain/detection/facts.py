@@ -17,7 +17,7 @@ from trainchain.detection.pyast import dotted as dotted_name
 # methods whose call is a sign of training (receiver resolved later when possible)
 TRAIN_METHODS = frozenset({"fit", "fit_generator", "train_on_batch", "partial_fit", "backward",
                            "train"})
-_WATCHED_METHODS = TRAIN_METHODS | set(kb.LEGACY_METHODS)
+_WATCHED_METHODS = TRAIN_METHODS | set(kb.LEGACY_METHODS) | {"step"}  # optimizer.step()
 
 
 @dataclass(frozen=True)

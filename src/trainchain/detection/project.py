@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from trainchain.detection import knowledge as kb
+from trainchain.detection.entrypoint import TRAINING_CALLS
 from trainchain.detection.facts import TRAIN_METHODS, FileFacts, Import, analyze
 from trainchain.detection.requirements import ProjectRequirement, legacy_pins
 from trainchain.detection.sources import ProjectFiles
@@ -142,6 +143,27 @@ class ProjectIndex:
             if signs:
                 break  # one is enough to call it training
         return signs
+
+    def training_calls(self, rel: str) -> list[EvidenceItem]:
+        """The calls of a training API (``fit``, ``backward``...) in the scope of ``rel``,
+        its own file first; a model that is only built does not count."""
+        found: list[EvidenceItem] = []
+        for member in self.scope(rel):
+            facts = self.facts(member)
+            if facts is None:
+                continue
+            strong = [item for item in _fitted(facts)]
+            strong += [
+                EvidenceItem(member, m.line, m.method, f"calls .{m.method}()")
+                for m in facts.methods if m.method in TRAINING_CALLS and m.method != "backward"
+            ]
+            strong += [
+                EvidenceItem(member, m.line, f"{m.receiver}.step", "an optimizer step")
+                for m in facts.methods
+                if m.method == "step" and (m.receiver or "").startswith("torch.optim.")
+            ]
+            found.extend(strong)
+        return found
 
     def project_facts(
         self, entrypoint: str, requirements: list[ProjectRequirement]

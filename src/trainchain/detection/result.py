@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainchain.detection.downloads import Download
+from trainchain.detection.inputs import Input
 from trainchain.profiles.base import EvidenceItem
 
 PARAM_SOURCES = ("constant", "argparse", "click", "prompt", "config")
@@ -77,6 +79,8 @@ class Detection:
     keras_sequential: bool
     keras_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
     reads_params: bool = False  # the code reads TRAINCHAIN_PARAMS itself (any name may apply)
+    inputs: tuple[Input, ...] = ()  # paths the scope reads that the repository lacks
+    downloads: tuple[Download, ...] = ()  # datasets fetched at run time
 
     @property
     def env_imports(self) -> tuple[str, ...]:
@@ -99,4 +103,6 @@ class Detection:
             "skipped": [s.to_dict() for s in self.skipped],
             "keras_sequential": self.keras_sequential,
             "reads_params": self.reads_params,
+            "inputs": [i.to_dict() for i in self.inputs],
+            "downloads": [d.to_dict() for d in self.downloads],
         }

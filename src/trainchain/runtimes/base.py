@@ -88,7 +88,11 @@ class TrialSpec:
     checkpoint_dir: Path = Path()
     events_path: Path = Path()
     log_path: Path = Path()  # stdout+stderr go here as they come
-    data: dict[str, Path] = field(default_factory=dict)  # visible as ./NAME in workdir
+    # visible as ./NAME in workdir; an absolute NAME (``/root/input.txt``, a path of the
+    # author's machine) is served at that path (local: the agent redirects it; Docker: a
+    # mount), and a relative PATH is a file of the working copy
+    data: dict[str, Path] = field(default_factory=dict)
+    datasets: Path | None = None  # the dataset cache (downloads), shared by every trial
     extra_env: dict[str, str] = field(default_factory=dict)
     resources: Resources = Resources()
 

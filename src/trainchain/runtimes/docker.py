@@ -4,7 +4,11 @@ Mounts (host -> container):
 
 - ``TrialSpec.workdir`` -> ``/code``, **read-write**: it is already a disposable copy made for
   this attempt, and many scripts write next to themselves (``model.h5``, ``plots/``);
-- ``TrialSpec.data[NAME]`` -> ``/code/NAME`` read-only;
+- ``TrialSpec.data[NAME]`` -> ``/code/NAME`` read-only (an absolute NAME, a path of the
+  author's machine such as ``/root/input.txt``, under ``/trainchain/data/``, redirected by the
+  agent through ``TRAINCHAIN_PATH_MAP``);
+- the dataset cache ``TrialSpec.datasets`` -> ``/trainchain/datasets`` read-write (Keras'
+  ``get_file`` ignores a cache it cannot write), with ``KERAS_HOME`` & co. pointing into it;
 - output -> ``/output``, checkpoints -> ``/checkpoints``, the events file's directory ->
   ``/trainchain/events`` (all writable); the staged agent -> ``/opt/trainchain/agent`` read-only
   (shadowing the copy baked into the image, so the controller's agent is the one that runs).
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainchain import images
+from trainchain import images, paths
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.extras import require
 from trainchain.runtimes.base import (
@@ -59,6 +63,8 @@ DEFAULT_LIMITS = {
     "pids": os.environ.get("TRAINCHAIN_TRIAL_PIDS", "1024"),
 }
 TRIAL_UID = int(os.environ.get("TRAINCHAIN_TRIAL_UID", "65534"))  # nobody, when the server is root
+DATA_DIR = "/trainchain/data"  # data whose name is an absolute path of the author's machine
+DATASETS = "/trainchain/datasets"  # the machine's dataset cache (run-time downloads)
 LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"
 
 
@@ -138,8 +144,15 @@ class DockerRuntime(Runtime):
         for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
             directory.mkdir(parents=True, exist_ok=True)
         trial.log_path.parent.mkdir(parents=True, exist_ok=True)
-        for name in trial.data:  # a mount point made by dockerd would belong to root
-            (trial.workdir / name).mkdir(parents=True, exist_ok=True)
+        for name, src in trial.data.items():  # a mount point made by dockerd belongs to root
+            if os.path.isabs(name):
+                continue  # outside /code: the container's own filesystem
+            point = trial.workdir / name
+            if _host_source(trial, src).is_dir():
+                point.mkdir(parents=True, exist_ok=True)
+            elif not point.exists():
+                point.parent.mkdir(parents=True, exist_ok=True)
+                point.touch()
         try:
             # create + start, not run(): run() pulls an image it cannot find, and the image's
             # presence is checked by the create itself (no separate lookup per attempt)
@@ -289,7 +302,16 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
         environ.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads)
     shared = operator_names()  # host variables the operator chose to share with trials
     environ.update({k: v for k, v in os.environ.items() if k in shared})
+    if trial.datasets is not None:
+        environ.update(dataset_environ(DATASETS))
     environ = restrict(environ)
+    path_map = {  # paths of the author's machine: the agent redirects them to their mounts
+        name: _data_target(name, index)
+        for index, name in enumerate(trial.data)
+        if os.path.isabs(name)
+    }
+    if path_map:
+        environ["TRAINCHAIN_PATH_MAP"] = json.dumps(path_map)
     environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 
@@ -312,9 +334,30 @@ def _mounts(trial: TrialSpec) -> list[Any]:
         bind(agent_dir(), AGENT_DIR, read_only=True),
     ]
     mounts += [
-        bind(Path(src), f"{CODE}/{name}", read_only=True) for name, src in trial.data.items()
+        bind(_host_source(trial, src), _data_target(name, index),
+             read_only=True)
+        for index, (name, src) in enumerate(trial.data.items())
     ]
+    if trial.datasets is not None:
+        # read-write: Keras' get_file() ignores a cache it cannot write and downloads again
+        trial.datasets.mkdir(parents=True, exist_ok=True)
+        mounts.append(bind(trial.datasets, DATASETS))
     return mounts
+
+
+def dataset_environ(cache: str) -> dict[str, str]:
+    return {var: f"{cache}/{sub}" for var, sub in paths.DATASET_CACHE_ENV.items()}
+
+
+def _data_target(name: str, index: int) -> str:
+    """Where data NAME is mounted: ``/code/NAME``; an absolute NAME (``/root/input.txt``) under
+    ``/trainchain/data`` (the trial's uid may not even enter ``/root``), redirected by the agent."""
+    return f"{DATA_DIR}/{index}" if os.path.isabs(name) else f"{CODE}/{name}"
+
+
+def _host_source(trial: TrialSpec, src: Path) -> Path:
+    """A data source on the host: a relative one is a file of the working copy."""
+    return src if src.is_absolute() else trial.workdir / src
 
 
 def _limits(trial: TrialSpec) -> dict[str, Any]:

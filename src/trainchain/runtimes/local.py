@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -87,7 +88,12 @@ class LocalRuntime(Runtime):
         return True
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
-        for name, source in trial.data.items():
+        path_map: dict[str, str] = {}
+        for name, given in trial.data.items():
+            source = given if given.is_absolute() else trial.workdir / given
+            if os.path.isabs(name):  # the author's absolute path: the agent redirects it
+                path_map[name] = str(source)
+                continue
             link = trial.workdir / name
             if link.is_symlink() or link.exists():
                 continue
@@ -99,6 +105,10 @@ class LocalRuntime(Runtime):
         environ = trial_environ(
             trial, agent_dir(), trial.output_dir, trial.checkpoint_dir, trial.events_path
         )
+        if path_map:
+            environ["TRAINCHAIN_PATH_MAP"] = json.dumps(path_map)
+        if trial.datasets is not None:
+            environ.update(dataset_environ(str(trial.datasets)))
         cmd = self.command(env, trial)
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         try:
@@ -125,6 +135,11 @@ class LocalRuntime(Runtime):
             trial.entrypoint,
             *trial.args,
         ]
+
+
+def dataset_environ(cache: str) -> dict[str, str]:
+    """Point every library's download cache into the shared dataset cache ``cache``."""
+    return {var: f"{cache}/{sub}" for var, sub in paths.DATASET_CACHE_ENV.items()}
 
 
 def trial_environ(

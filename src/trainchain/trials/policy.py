@@ -66,6 +66,8 @@ def decide(history: list[AttemptSummary], max_restarts: int, base_backoff: float
         last.outcome == OutcomeKind.FAILED and _exit_code(last) == USAGE_EXIT_CODE
     ):
         return Decision(False, last.reason)  # a mistake in the script or its inputs: no retry
+    if exc.get("missing_input"):  # the same run reads the same missing path: no retry
+        return Decision(False, missing_input_reason(exc))
     if len(history) >= 2:
         prev = history[-2]
         same_place = _signature(last) is not None and _signature(last) == _signature(prev)
@@ -83,6 +85,18 @@ def decide(history: list[AttemptSummary], max_restarts: int, base_backoff: float
     if halve:
         why += " with half the batch size"
     return Decision(True, why, halve_batch=halve, backoff=backoff)
+
+
+def missing_input_reason(exc: dict[str, Any]) -> str:
+    """The failure of a script that reads a path which does not exist, with the fix."""
+    path = str(exc["missing_input"])
+    name = path if path.startswith("/") else path.strip("./").split("/", 1)[0] or path
+    where = f" at {exc.get('file')}:{exc.get('line')}" if exc.get("file") else ""
+    return (
+        f"missing input: the script reads {path}{where}, which does not exist (not restarted: "
+        f"it would fail the same way); give it with --data {name}=PATH or "
+        f"`data: {{{name}: PATH}}` in trainchain.yaml"
+    )
 
 
 def _exit_code(attempt: AttemptSummary) -> int | None:

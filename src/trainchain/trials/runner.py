@@ -8,6 +8,7 @@ killed controller resumes an unfinished trial from its checkpoint instead of sta
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -63,6 +64,8 @@ class TrialSetup:
     max_restarts: int = 3
     resources: Resources = Resources()
     restart_backoff: float = 1.0
+    datasets: Path | None = None  # the dataset cache, when the script downloads datasets
+    seed: int | None = None  # seed: of trainchain.yaml; each trial's seed derives from it
 
 
 @dataclass
@@ -158,6 +161,8 @@ class TrialRunner:
             events_path=dirs.events(attempt_no),
             log_path=dirs.log(attempt_no),
             data=self.setup.data,
+            datasets=self.setup.datasets,
+            extra_env={"TRAINCHAIN_SEED": str(trial_seed(trial, self.setup))},
             resources=self.setup.resources,
         )
 
@@ -328,7 +333,7 @@ class TrialRunner:
             metric_source=choice.source,
             metrics=choice.all_metrics,
             model_path=model,
-            info={"architecture": architecture, "applied": applied},
+            info={**(trial.info or {}), "architecture": architecture, "applied": applied},
         )
         return self._finish(trial, TrialState.COMPLETE)
 
@@ -374,6 +379,7 @@ class TrialRunner:
                     params=params,
                     optuna_number=optuna_number,
                     started_at=utcnow(),
+                    info={"seed": _new_seed(self.setup, number)},
                 )
             )
         row = self.store.trial(self.setup.run_id, number)
@@ -454,6 +460,21 @@ class TrialRunner:
             error=t.error,
             epochs=len(t.epochs),
         )
+
+
+def _new_seed(setup: TrialSetup, number: int) -> int:
+    """A trial's seed: ``seed:`` + trial number when configured, else drawn from the run and
+    the trial number (stable across restarts and controller resumes, different per trial)."""
+    if setup.seed is not None:
+        return (setup.seed + number) % 2**31
+    digest = hashlib.sha256(f"{setup.run_id}:{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
+
+
+def trial_seed(trial: Trial, setup: TrialSetup) -> int:
+    """The seed recorded on the trial (every attempt of it gets the same one)."""
+    seed = (trial.info or {}).get("seed")
+    return int(seed) if isinstance(seed, int) else _new_seed(setup, trial.number)
 
 
 def _attempt_id(session: Any, trial_id: int, number: int) -> int | None:

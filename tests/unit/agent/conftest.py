@@ -92,6 +92,7 @@ def run_agent(staged_agent: Path, tmp_path: Path) -> RunAgent:
         extra_env: dict[str, str] | None = None,
         bare: bool = False,
         timeout: float = 120,
+        python: str = sys.executable,
     ) -> AgentRun:
         workdir = tmp_path / "project"
         workdir.mkdir(exist_ok=True)
@@ -104,7 +105,7 @@ def run_agent(staged_agent: Path, tmp_path: Path) -> RunAgent:
             env = {k: v for k, v in env.items() if not k.startswith("TRAINCHAIN_")}
         env.update(extra_env or {})
         proc = subprocess.run(
-            [sys.executable, "-m", "trainchain.agent", name, *args],
+            [python, "-m", "trainchain.agent", name, *args],
             cwd=workdir,
             env=env,
             capture_output=True,

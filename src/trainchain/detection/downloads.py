@@ -1,0 +1,127 @@
+"""Run-time downloads: datasets the script fetches from the internet when it runs.
+
+``keras.datasets.X.load_data()``, ``keras.utils.get_file``, torchvision datasets with
+``download=True``, ``sklearn.datasets.fetch_*`` and ``tensorflow_datasets.load``. Each is
+reported with where its library caches it, relative to the dataset cache
+(``trainchain.datasets``), and the files that library looks for there, so an offline machine
+can be given them by hand.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from trainchain.detection import knowledge as kb
+from trainchain.detection.inputs import qualify, string_constants, string_value
+from trainchain.detection.pyast import dotted
+
+# keras.datasets.<name>: the files get_file() looks for under $KERAS_HOME/datasets/
+# (Keras 2 and 3 agree on these names; mnist, imdb... are checked against a hash)
+KERAS_FILES: dict[str, tuple[str, ...]] = {
+    "mnist": ("mnist.npz",),
+    "fashion_mnist": tuple(
+        f"fashion-mnist/{n}"
+        for n in (
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        )
+    ),
+    "cifar10": ("cifar-10-batches-py.tar.gz",),
+    "cifar100": ("cifar-100-python.tar.gz",),
+    "imdb": ("imdb.npz",),
+    "reuters": ("reuters.npz",),
+    "boston_housing": ("boston_housing.npz",),
+    "california_housing": ("california_housing.npz",),
+}
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+@dataclass(frozen=True)
+class Download:
+    """A dataset the script downloads at run time."""
+
+    library: str  # "keras" | "torchvision" | "sklearn" | "tensorflow_datasets"
+    dataset: str  # "fashion_mnist", "CIFAR10", "fetch_openml", "mnist"
+    call: str
+    file: str
+    line: int
+    cache: str  # where it lives under the dataset cache ("keras/datasets")
+    files: tuple[str, ...] = ()  # under ``cache``; empty when the library decides
+    root: str | None = None  # torchvision: the root= the script passes
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "library": self.library,
+            "dataset": self.dataset,
+            "call": self.call,
+            "file": self.file,
+            "line": self.line,
+            "cache": self.cache,
+            "files": list(self.files),
+        }
+        if self.root is not None:
+            out["root"] = self.root
+        return out
+
+
+def find_downloads(
+    trees: dict[str, ast.Module], aliases: dict[str, dict[str, str]]
+) -> list[Download]:
+    found: dict[tuple[str, str], Download] = {}
+    for rel, tree in trees.items():
+        consts = string_constants(tree)
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            item = _download(call, aliases.get(rel, {}), consts, rel)
+            if item is not None:
+                found.setdefault((item.library, item.dataset), item)
+    return list(found.values())
+
+
+def _download(
+    call: ast.Call, aliases: dict[str, str], consts: dict[str, str], rel: str
+) -> Download | None:
+    name = dotted(call.func)
+    if not name:
+        return None
+    qual = qualify(name, aliases)
+    parts = qual.split(".")
+    line = call.lineno
+    if qual.startswith("keras.datasets.") and parts[-1] == "load_data" and len(parts) == 4:
+        dataset = parts[2]
+        return Download(
+            "keras", dataset, qual, rel, line, "keras/datasets", KERAS_FILES.get(dataset, ())
+        )
+    if kb.normalize(qual) in ("keras.utils.get_file", "keras.utils.data_utils.get_file"):
+        fname = string_value(_arg(call, "fname", 0), consts) or "?"
+        subdir = string_value(_arg(call, "cache_subdir", 3), consts) or "datasets"
+        return Download("keras", fname, qual, rel, line, f"keras/{subdir}", (fname,))
+    if qual.startswith("torchvision.datasets.") and _true(call, "download"):
+        root = string_value(_arg(call, "root", 0), consts)
+        return Download("torchvision", parts[-1], qual, rel, line, "torchvision", (), root)
+    if qual.startswith("sklearn.datasets.fetch_"):
+        dataset = parts[-1]
+        if dataset == "fetch_openml":
+            dataset += ":" + (string_value(_arg(call, "name", 0), consts) or "?")
+        return Download("sklearn", dataset, qual, rel, line, "sklearn")
+    if qual in ("tensorflow_datasets.load", "tensorflow_datasets.builder"):
+        dataset = string_value(_arg(call, "name", 0), consts) or "?"
+        return Download("tensorflow_datasets", dataset, qual, rel, line, "tensorflow_datasets")
+    return None
+
+
+def _arg(call: ast.Call, keyword: str, position: int) -> ast.expr | None:
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            return kw.value
+    return call.args[position] if len(call.args) > position else None
+
+
+def _true(call: ast.Call, keyword: str) -> bool:
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            return not (isinstance(kw.value, ast.Constant) and not kw.value.value)
+    return False

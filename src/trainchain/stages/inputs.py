@@ -1,0 +1,152 @@
+"""job2's last check: everything the script reads is there before anything trains.
+
+- An input the repository lacks (``detection.inputs``) must be given with ``--data NAME=PATH``
+  or ``data:`` in trainchain.yaml; an absolute path whose file the repository holds
+  (``/root/input.txt`` next to ``input.txt``) is mapped to that file without asking. Absolute
+  names are not symlinks in the working copy: the agent redirects them (``TRAINCHAIN_PATH_MAP``,
+  local runtime) or Docker mounts them at that path.
+- A run-time download (``detection.downloads``) is read from the machine's dataset cache
+  (``paths.datasets_dir()``): every trial's ``KERAS_HOME``, ``SCIKIT_LEARN_DATA``,
+  ``TFDS_DATA_DIR`` and ``TORCH_HOME`` point into it, so a dataset is fetched once per
+  machine. Offline, a dataset missing from the cache stops the run here, naming the files to
+  put there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainchain import paths
+from trainchain.errors import DetectionError
+
+CACHE_ENV = paths.DATASET_CACHE_ENV
+# where each library downloads from: reachable means it may fetch into the cache itself
+_HOSTS = {
+    "keras": "storage.googleapis.com",
+    "tensorflow_datasets": "storage.googleapis.com",
+    "sklearn": "openml.org",
+    "torchvision": "download.pytorch.org",
+}
+PROBE_SECONDS = 3.0
+
+
+class MissingInputError(DetectionError):
+    """The script reads something this machine cannot give it (exit 2, before training)."""
+
+
+@dataclass(frozen=True)
+class InputsPlan:
+    """What the trials get so the script finds its inputs."""
+
+    data: dict[str, str] = field(default_factory=dict)  # NAME -> PATH beyond --data
+    notes: list[str] = field(default_factory=list)  # what was mapped, for the run's log
+
+
+def plan_inputs(
+    detection: dict[str, Any], data: dict[str, str], cache: Path, offline: bool | None = None
+) -> InputsPlan:
+    """The data mapping and cache environment of the trials; ``MissingInputError`` when an
+    input or an offline download is missing. ``offline=None`` probes the download hosts."""
+    mapped: dict[str, str] = {}  # beyond ``data``: what detection maps by itself
+    notes: list[str] = []
+    missing: list[str] = []
+    for item in detection.get("inputs") or []:
+        path = str(item["path"])
+        if _covered(path, str(item["name"]), data):
+            continue
+        if item.get("repo_file"):
+            mapped[path] = str(item["repo_file"])
+            notes.append(
+                f"{path} ({item['file']}:{item['line']}) is read from the "
+                f"repository's {item['repo_file']}"
+            )
+            continue
+        missing.append(
+            f"  - {path} ({item['kind']}, {item['call']} at {item['file']}:"
+            f"{item['line']}): {item['hint']}"
+        )
+    downloads = detection.get("downloads") or []
+    for item in downloads:
+        problem = _download_problem(item, cache, offline)
+        if problem:
+            missing.append(problem)
+        if item.get("library") == "torchvision" and item.get("root"):
+            root = str(item["root"])
+            if not _covered(root, root.split("/", 1)[0], data):
+                (cache / "torchvision").mkdir(parents=True, exist_ok=True)
+                mapped[root] = str(cache / "torchvision")
+                notes.append(
+                    f"torchvision root {root!r} is the dataset cache {cache / 'torchvision'}"
+                )
+    if missing:
+        raise MissingInputError(
+            "the script reads inputs that this machine cannot give it; nothing was trained:\n"
+            + "\n".join(missing)
+        )
+    for item in downloads:
+        notes.append(
+            f"{item['call']} ({item['file']}:{item['line']}) reads the dataset cache "
+            f"{cache / str(item['cache'])}"
+        )
+    return InputsPlan(mapped, notes)
+
+
+def _covered(path: str, name: str, data: dict[str, str]) -> bool:
+    clean = os.path.normpath(path).rstrip("/")
+    for key in data:
+        key = os.path.normpath(key).rstrip("/")
+        if key in (clean, name) or clean.startswith(key + "/"):
+            return True
+    return False
+
+
+def _download_problem(item: dict[str, Any], cache: Path, offline: bool | None) -> str | None:
+    """Why a download cannot happen here (None: cached, or the host is reachable)."""
+    where = cache / str(item["cache"])
+    files = [str(f) for f in item.get("files") or []]
+    if files and all((where / f).exists() for f in files):
+        return None
+    if not files and where.is_dir() and any(where.iterdir()):
+        return None  # the library keeps its own layout there; something is cached
+    library = str(item["library"])
+    if not _offline(library, offline):
+        return None  # the first trial fetches it into the cache; the others read it
+    head = (
+        f"  - {item['call']} ({item['file']}:{item['line']}) downloads {item['dataset']!r} "
+        f"at run time and this machine cannot reach {_HOSTS.get(library, 'its host')}"
+    )
+    if files:
+        listed = "\n".join(f"      {where / f}" for f in files)
+        return f"{head}; put these files in the dataset cache:\n{listed}"
+    return (
+        f"{head}; fill the dataset cache {where} with what {library} saves there (run the "
+        f"script once where it is online with {_env_hint(library, cache)})"
+    )
+
+
+def _env_hint(library: str, cache: Path) -> str:
+    if library == "torchvision":
+        return f"root={cache / 'torchvision'}"
+    var = {"sklearn": "SCIKIT_LEARN_DATA", "tensorflow_datasets": "TFDS_DATA_DIR"}.get(library)
+    return f"{var}={cache / CACHE_ENV[var]}" if var else f"KERAS_HOME={cache / 'keras'}"
+
+
+def _offline(library: str, forced: bool | None) -> bool:
+    if forced is not None:
+        return forced
+    if os.environ.get("TRAINCHAIN_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return True
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return False  # downloads go through the proxy; a direct probe says nothing
+    host = _HOSTS.get(library)
+    if host is None:
+        return False
+    try:
+        with socket.create_connection((host, 443), timeout=PROBE_SECONDS):
+            return False
+    except OSError:
+        return True
