@@ -44,6 +44,9 @@ class TrialReport:
     error: str | None = None
     architecture: dict[str, Any] | None = None  # knobs, layers/params before and after
     seed: int | None = None  # TRAINCHAIN_SEED of every attempt of this trial
+    # Complete, but the script failed after training (exception, file:line): shown as a warning
+    warning: str | None = None
+    adjusted: list[dict[str, Any]] = field(default_factory=list)  # training arguments changed
 
 
 @dataclass

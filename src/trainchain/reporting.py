@@ -24,6 +24,10 @@ def _architecture(info: dict[str, object]) -> dict[str, object] | None:
     return {k: arch[k] for k in ("knobs", "before", "after", "notes") if k in arch}
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def build_report(store: Store, run: Run) -> RunReport:
     config = run.config or {}
     trials = store.trials(run.id)
@@ -51,6 +55,12 @@ def build_report(store: Store, run: Run) -> RunReport:
             epochs=curve(t),
             architecture=_architecture(t.info),
             seed=(t.info or {}).get("seed"),
+            warning=_text(t.info.get("warning")),
+            adjusted=[
+                {k: ev.get(k) for k in ("argument", "from", "to", "why")}
+                for ev in t.info.get("adjusted") or []
+                if isinstance(ev, dict)
+            ],
         )
         for t in trials
     ]

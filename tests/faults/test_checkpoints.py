@@ -159,21 +159,31 @@ def test_a_full_checkpoint_filesystem_is_said_and_the_training_still_completes(
     )
 
 
-CRASHING = CNN_SCRIPT + '\nbest = keras.models.load_model("best_model.keras")  # never saved\n'
+# A deterministic crash inside training (epoch 3 of every attempt): restarts cannot help.
+CRASHING = CNN_SCRIPT.replace(
+    "        time.sleep(PAUSE)\n",
+    "        time.sleep(PAUSE)\n"
+    "        if epoch == 2:\n"
+    "            raise ValueError('bad batch at epoch 3')\n",
+)
+# A crash after training finished: the trial completes with a warning.
+CRASH_AFTER_FIT = CNN_SCRIPT + '\nbest = keras.models.load_model("best_model.keras")  # never saved\n'
 
 
 def test_a_deterministic_crash_stops_after_two_attempts_as_a_crash_loop(
     tmp_path: Path, keras_env: Environment
 ) -> None:
+    assert CRASHING != CNN_SCRIPT
     store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "loop", code=CRASHING)
     result = runner.run(0, {})
     trial = store.trial("loop", 0)
     assert trial is not None and result.state.value == "failed"
     assert len(trial.attempts) == 2, [(a.outcome, a.reason) for a in trial.attempts]
     assert result.error is not None and "crash loop" in result.error
-    assert "best_model.keras" in result.error and "ValueError" in result.error, result.error
-    # the second attempt skipped the fit that had finished: the bug is reached at once
-    assert trial.attempts[1].first_epoch is None and len(trial.epochs) == EPOCHS
+    assert "bad batch at epoch 3" in result.error and "ValueError" in result.error, result.error
+    assert "train.py:" in result.error
+    # the first attempt trained 2 epochs; the second crashed at the same place, before any
+    assert trial.attempts[0].last_epoch == 2 and trial.attempts[1].first_epoch is None
     record(
         "checkpoints",
         "deterministic-crash",
@@ -182,3 +192,53 @@ def test_a_deterministic_crash_stops_after_two_attempts_as_a_crash_loop(
         attempts=len(trial.attempts),
         stopped_as="crash loop",
     )
+
+
+def test_a_crash_after_training_completes_the_trial_with_a_warning(
+    tmp_path: Path, keras_env: Environment
+) -> None:
+    store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "after", code=CRASH_AFTER_FIT)
+    result = runner.run(0, {})
+    trial = store.trial("after", 0)
+    assert trial is not None, result
+    assert result.state.value == "complete", result.error
+    assert [a.outcome for a in trial.attempts] == ["succeeded_with_error"]  # no restart
+    line = CRASH_AFTER_FIT.splitlines().index(
+        'best = keras.models.load_model("best_model.keras")  # never saved'
+    )
+    warning = trial.info["warning"]
+    assert f"at train.py:{line + 1}" in warning and "ValueError" in warning, warning
+    assert warning in (trial.attempts[0].reason or "")
+    # training's own metric (evaluate ran before the crash) and the model saved after fit
+    assert result.metric_source == "keras_evaluate" and result.value is not None
+    assert len(trial.epochs) == EPOCHS
+    assert result.model_path is not None and Path(result.model_path).exists()
+    record("checkpoints", "crash-after-training", runtime="local", ok=True)
+
+
+SKLEARN_CRASH_BEFORE_ITS_METRIC = """\
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+x, y = load_digits(return_X_y=True)
+model = LogisticRegression(max_iter=300).fit(x[:1200], y[:1200])
+print("train_accuracy:", model.score(x[:1200], y[:1200]))
+summary = open("reports/summary.txt").read()  # never written
+print("final_accuracy:", model.score(x[1200:], y[1200:]))
+"""
+
+
+def test_a_metric_printed_only_after_the_crash_fails_the_trial_saying_so(
+    tmp_path: Path, keras_env: Environment
+) -> None:
+    store, runner = make_runner(tmp_path, LocalRuntime(), keras_env, "late",
+                                code=SKLEARN_CRASH_BEFORE_ITS_METRIC,
+                                metric="final_accuracy")  # fmt: skip
+    result = runner.run(0, {})
+    trial = store.trial("late", 0)
+    assert trial is not None and result.state.value == "failed"
+    assert [a.outcome for a in trial.attempts] == ["succeeded_with_error"]  # still no restart
+    error = result.error or ""
+    assert "metric 'final_accuracy' was not reported before the script failed" in error, error
+    assert "train.py:7" in error and "FileNotFoundError" in error
+    assert "train_accuracy" in error  # what it could choose instead

@@ -49,6 +49,19 @@ def test_target_not_reached_says_what_was_tried() -> None:
     assert facts["Champion"] == "no, champion kept"
 
 
+def test_a_trial_that_failed_after_training_is_a_warning_in_every_message() -> None:
+    report = run()
+    warning = "the script failed after training finished at cnn.py:31: OSError: no model.h5"
+    for trial in report.trials[:2]:
+        trial.warning = warning
+    facts = message.facts("succeeded", report)
+    numbers = ", ".join(f"#{t.number}" for t in report.trials[:2])
+    assert ("Warning", f"trials {numbers}: {warning}") in facts  # once, not once per trial
+    text = message.text_body("succeeded", report)
+    assert "(warning: failed after training)" in text and "cnn.py:31" in text
+    assert not [row for row in message.facts("succeeded", run()) if row[0] == "Warning"]
+
+
 def test_failed_names_stage_and_reason() -> None:
     report = run("failed", failed_stage="detect", error="no training entrypoint in /x")
     facts = dict(message.facts("failed", report))

@@ -81,3 +81,9 @@ def test_a_missing_input_is_never_restarted_and_says_how_to_give_it() -> None:
     assert "--data cnn_dataset=PATH" in decision.reason and "data:" in decision.reason
     absolute = {**BOOM, "missing_input": "/root/input.txt"}
     assert "--data /root/input.txt=PATH" in decide([a(K.FAILED, "", absolute)], 3).reason
+
+
+def test_a_crash_after_training_is_never_restarted() -> None:
+    done = a(K.SUCCEEDED_WITH_ERROR, "the script failed after training finished", BOOM, last=5)
+    decision = decide([done], max_restarts=3)
+    assert not decision.restart and "after training" in decision.reason

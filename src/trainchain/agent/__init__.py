@@ -10,6 +10,7 @@ The controller runs scripts as ``python -m trainchain.agent <entrypoint> [args]`
 ``runner`` for what happens then and ``events`` for what it records.
 """
 
+from trainchain.agent.data_sizes import FULL_PASS_STEPS
 from trainchain.agent.sdk import checkpoint_dir, log_metric, log_model, output_dir, params
 from trainchain.agent.stdout_metrics import STDOUT_PATTERNS
 

@@ -18,7 +18,12 @@ live. Every event has ``type`` and ``time`` (Unix seconds). The types:
                  "notes": [str], "applied": bool}
 ``params_unused`` {"names"}  parameters no constant, option, prompt or Keras hook took
 ``oom``          {"batch_size"}   the agent halved a Keras batch size after an OOM restart
-``end``          {"status": "ok"|"error", "exception": {"type", "message", "file", "line"} | None}
+``data``         {"call", "train_batches", "val_batches", "train_samples", "val_samples",
+                 "batch_size"}  sizes of a Keras fit's inputs, before training (null: unknown)
+``adjusted``     {"argument", "from", "to", "why"}  the agent changed a training argument (e.g.
+                 validation_steps past the end of a finite input clamped to one pass)
+``end``          {"status": "ok"|"error", "exception": {"type", "message", "file", "line"} | None,
+                 "after_training": bool}  true: the script failed after its training finished
 
 Unknown types must be ignored by readers, so the agent can grow without breaking controllers.
 """

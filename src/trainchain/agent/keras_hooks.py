@@ -4,8 +4,9 @@ Works on the class the script's ``keras`` (or ``tf_keras``) module exports, whic
 class behind ``tensorflow.keras`` and ``from tensorflow import keras``, for Keras 3 and 2.
 - ``compile``: ``keras.learning_rate`` on the optimizer (also one given as a string) and the
   architecture knobs (``keras_arch``);
-- ``fit``: ``keras.epochs``/``keras.batch_size``, per-epoch events, ``BackupAndRestore`` on the
-  checkpoint directory, the model saved to the output directory afterwards;
+- ``fit``: ``keras.epochs``/``keras.batch_size``, the ``data`` event and steps clamped to one
+  pass (``data_sizes``), per-epoch events, ``BackupAndRestore`` on the checkpoint directory,
+  the model saved to the output directory afterwards;
 - ``evaluate``: its results as ``metric`` events (source ``keras_evaluate``).
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from trainchain.agent import events, keras_arch, keras_resume, state
+from trainchain.agent import data_sizes, events, keras_arch, keras_resume, state
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
     _counters["fit_calls"] += 1
     call = _counters["fit_calls"]
     _apply_fit_params(kwargs, st)
+    train, val = data_sizes.fit_sizes(kwargs)
+    data_sizes.emit_data(call, train, val)
+    data_sizes.clamp_steps(kwargs, train, val)
     built = keras_resume.ensure_built(model, kwargs)
     keras_arch.apply_once(model, keras, st)
     ckpt_dir = os.path.join(st.checkpoint_dir, f"keras-fit-{call}")
@@ -101,6 +105,7 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
             skipped=True,
             restored_from=ckpt_dir,
         )
+        st.trainings_done += 1
         save_model(model, keras, st)
         return done
     callbacks = _as_list(kwargs.get("callbacks"))
@@ -116,13 +121,14 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
     kwargs["callbacks"] = callbacks
     _counters["fit_depth"] += 1
     st.keras_busy += 1
-    try:
-        history = original(model, **kwargs)
-    finally:
-        _counters["fit_depth"] -= 1
-        st.keras_busy -= 1
-    keras_resume.mark_completed(model, ckpt_dir, epochs, history)
-    save_model(model, keras, st)
+    with st.training():
+        try:
+            history = original(model, **kwargs)
+        finally:
+            _counters["fit_depth"] -= 1
+            st.keras_busy -= 1
+        keras_resume.mark_completed(model, ckpt_dir, epochs, history)
+        save_model(model, keras, st)
     return history
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from trainchain.agent import events
+from trainchain.agent.data_sizes import FULL_PASS_STEPS
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ def _rescale_steps(kwargs: dict[str, Any], old: Any, size: int) -> None:
     steps = kwargs.get("steps_per_epoch")
     if not steps or not isinstance(old, int) or old <= 0 or old == size:
         return
+    if int(steps) >= FULL_PASS_STEPS:
+        return  # "one full pass" stays so; data_sizes resolves it with the new batch size
     kwargs["steps_per_epoch"] = max(1, math.ceil(int(steps) * old / size))
     logger.info(
         "keras.batch_size=%d: steps_per_epoch %s -> %d (same samples per epoch as batch size %d)",

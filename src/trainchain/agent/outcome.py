@@ -70,14 +70,24 @@ def print_exception(exc: BaseException) -> None:
     traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
 
 
-def end_error(exc: BaseException, project_dir: str) -> None:
+def end_error(exc: BaseException, project_dir: str, after_training: bool = False) -> None:
+    """The ``end`` event of a failed script; ``after_training``: its training had finished."""
     file, line = location(exc, project_dir)
     message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    if after_training:
+        logger.warning(
+            "the script failed after its training finished (%s at %s:%s): the trial keeps "
+            "training's metrics and model; fix the script to silence this warning",
+            type(exc).__name__,
+            file,
+            line,
+        )
     events.emit(
         "end",
         status="error",
         exception={"type": type(exc).__name__, "message": message, "file": file, "line": line,
                    **_missing_input(exc)},
+        after_training=after_training,
     )
 
 

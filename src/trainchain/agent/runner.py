@@ -193,8 +193,11 @@ def _finish(
     st: state.TrialState, started_at: float, error: BaseException | None, project_dir: str
 ) -> None:
     outcome.read_metrics_json(st.output_dir, started_at)
+    # A script failing after its training finished (a load_model of a file it never saved, a
+    # plot): the trial keeps what training produced. Exits and signals stay failures.
+    after_training = error is not None and _is_crash(error) and st.after_training()
     estimator = sklearn_hook.last_fitted()
-    if error is None and estimator is not None and not st.model_logged:
+    if (error is None or after_training) and estimator is not None and not st.model_logged:
         try:
             sklearn_hook.save_estimator(estimator, st.output_dir)
         except Exception as exc:  # noqa: BLE001 - the training itself succeeded
@@ -215,4 +218,11 @@ def _finish(
     if error is None:
         outcome.end_ok()
     else:
-        outcome.end_error(error, project_dir)
+        outcome.end_error(error, project_dir, after_training=after_training)
+
+
+def _is_crash(error: BaseException) -> bool:
+    """An exception of the script's own (not an exit, a Ctrl-C, a stop or a missing answer)."""
+    return isinstance(error, Exception) and not isinstance(
+        error, signals.Terminated | prompts.UnansweredPrompt | SyntaxError
+    )

@@ -8,6 +8,7 @@ a GridSearchCV, not its clones) and on the main thread counts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pickle
@@ -15,7 +16,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
-from trainchain.agent import events
+from trainchain.agent import events, state
 
 _local = threading.local()
 _last: dict[str, Any] = {}
@@ -44,12 +45,14 @@ def _tracked(fit: Any) -> Any:
     @functools.wraps(fit)
     def tracked_fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         depth = getattr(_local, "depth", 0)
+        top = depth == 0 and threading.current_thread() is threading.main_thread()
         _local.depth = depth + 1
         try:
-            result = fit(self, *args, **kwargs)
+            with state.get().training() if top else contextlib.nullcontext():
+                result = fit(self, *args, **kwargs)
         finally:
             _local.depth = depth
-        if depth == 0 and threading.current_thread() is threading.main_thread():
+        if top:
             _last["estimator"] = self
         return result
 

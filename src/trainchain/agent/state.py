@@ -8,12 +8,14 @@ when a script imports ``trainchain.agent`` without the runner (e.g. under plain 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,8 @@ class TrialState:
     applied: dict[str, str] = field(default_factory=dict)  # name -> how
     model_logged: bool = False  # the script called log_model: skip automatic saving
     keras_busy: int = 0  # depth of Keras fit/evaluate/predict calls (stdout noise filter)
+    trainings_done: int = 0  # training calls (Keras fit, sklearn fit) that returned
+    crashed_in_training: bool = False  # the last training call raised
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def param(self, name: str) -> Any:
@@ -53,6 +57,21 @@ class TrialState:
                 return
             self.applied[key] = how
         events.emit("param", name=name, value=value, how=how)
+
+    @contextlib.contextmanager
+    def training(self) -> Iterator[None]:
+        """Around one training call: did it finish, or did the script's failure start in it?"""
+        try:
+            yield
+        except BaseException:
+            self.crashed_in_training = True
+            raise
+        self.trainings_done += 1
+        self.crashed_in_training = False
+
+    def after_training(self) -> bool:
+        """Training has finished and no training call is what failed."""
+        return self.trainings_done > 0 and not self.crashed_in_training
 
     def applied_names(self) -> set[str]:
         return {key.split("\0", 1)[0] for key in self.applied}

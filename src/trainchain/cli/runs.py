@@ -103,6 +103,7 @@ def show(run_id: str, as_json: bool) -> None:
             f"#{a.number} {a.outcome}"
             + (f" epochs {a.first_epoch}-{a.last_epoch}" if a.first_epoch else "")
             + (f" ({a.reason})" if a.reason and a.outcome != "succeeded" else "")
+            + (" [yellow]warning[/]" if a.outcome == "succeeded_with_error" else "")
             for a in t.attempts
         )
         table.add_row(
@@ -113,6 +114,14 @@ def show(run_id: str, as_json: bool) -> None:
             attempts,
         )
     out.print(table)
+    for t in report.trials:
+        if t.warning:
+            out.print(f"[yellow]warning (trial {t.number}): {escape(t.warning)}[/]")
+        for change in t.adjusted:
+            out.print(
+                f"adjusted (trial {t.number}): {change['argument']} {change['from']} -> "
+                f"{change['to']}: {escape(str(change['why']))}"
+            )
     if report.model:
         out.print(
             f"model {report.model.name} v{report.model.version} {report.model.aliases} "

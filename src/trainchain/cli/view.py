@@ -125,6 +125,8 @@ class ProgressView:
             f"  [{style}]trial {ev['trial']} {ev['state']}[/] {escape(shown)}{best}"
             f" · {self.state.trials_done()} done, {duration(self.state.elapsed())} elapsed"
         )
+        if ev.get("warning"):
+            self._line(f"  [yellow]trial {ev['trial']} warning: {escape(ev['warning'])}[/]")
 
     def _on_restart(self, ev: dict[str, Any]) -> None:
         self._line(f"  [yellow]trial {ev['trial']}: {escape(ev['reason'])}[/]")

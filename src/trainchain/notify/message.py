@@ -105,11 +105,25 @@ def facts(event: str, report: RunReport) -> list[tuple[str, str]]:
             champion = "yes, now the champion" if report.became_champion else "no, champion kept"
             rows.append(("Model", f"{report.model.name} v{report.model.version}"))
             rows.append(("Champion", champion))
+    if event != "started":
+        rows += [("Warning", text) for text in warnings(report)]
     if event == "target_not_reached":
         rows.append(("Tried", "; ".join(tried(report.trials)) or "baseline only"))
     if report.profile:
         rows.append(("Profile", report.profile))
     return rows
+
+
+def warnings(report: RunReport) -> list[str]:
+    """Trials that completed although the script failed after training (once per message)."""
+    seen: dict[str, list[int]] = {}
+    for t in report.trials:
+        if t.warning:
+            seen.setdefault(t.warning, []).append(t.number)
+    return [
+        f"trial{'s' if len(n) > 1 else ''} {', '.join(f'#{x}' for x in n)}: {text}"
+        for text, n in seen.items()
+    ]
 
 
 def params_text(params: dict[str, Any]) -> str:
@@ -153,6 +167,7 @@ def text_body(event: str, report: RunReport) -> str:
         for t in scored:
             value = fmt(t.value) if t.value is not None else "-"
             note = f"  ({t.error})" if t.error and t.value is None else ""
+            note += "  (warning: failed after training)" if t.warning else ""
             lines.append(f"  #{t.number:<3} {t.state:<9} {value:>8}  {params_text(t.params)}{note}")
     lines += ["", "-- trainchain"]
     return "\n".join(lines) + "\n"

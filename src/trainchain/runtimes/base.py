@@ -28,6 +28,9 @@ class OutcomeKind(enum.StrEnum):
     TIMEOUT = "timeout"  # exceeded the trial timeout; we killed it
     STOPPED = "stopped"  # we stopped it on purpose (pruned)
     LOST = "lost"  # the process or container vanished
+    # Never from a runtime: the trial runner's reading of a non-zero exit whose ``end`` event
+    # says training had finished (the script failed afterwards); the trial completes.
+    SUCCEEDED_WITH_ERROR = "succeeded_with_error"
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,11 @@ def decide(history: list[AttemptSummary], max_restarts: int, base_backoff: float
     # up max_restarts, and it restarts at once, from the last checkpoint, up to MAX_LOST times.
     lost = sum(1 for a in history if a.outcome == OutcomeKind.LOST)
     restarts_used = len(history) - 1 - (lost - (last.outcome == OutcomeKind.LOST))
-    if last.outcome in (OutcomeKind.SUCCEEDED, OutcomeKind.STOPPED):
+    if last.outcome in (
+        OutcomeKind.SUCCEEDED,
+        OutcomeKind.SUCCEEDED_WITH_ERROR,  # a restart would train again and fail again
+        OutcomeKind.STOPPED,
+    ):
         return Decision(False, last.reason)
     if last.outcome == OutcomeKind.LOST:
         if lost > MAX_LOST:

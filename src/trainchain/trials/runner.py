@@ -124,11 +124,12 @@ class TrialRunner:
                 )
             else:
                 outcome, events = self._attempt(trial, attempt_no, params, on_epoch)
+            outcome = _after_training(outcome, events)
             summary = _summarize(outcome, events)
             history.append(summary)
             decision = decide(history, self.setup.max_restarts, self.setup.restart_backoff)
             self._end_attempt(trial.id, attempt_no, outcome, events, decision.reason)
-            if outcome.kind == OutcomeKind.SUCCEEDED:
+            if outcome.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR):
                 return self._finish_success(trial, events, attempt_no)
             if outcome.kind == OutcomeKind.STOPPED:
                 return self._finish(trial, TrialState.PRUNED, error=outcome.reason)
@@ -303,7 +304,7 @@ class TrialRunner:
             if row is None:
                 return
             row.outcome = outcome.kind.value
-            row.reason = outcome.reason if outcome.kind == OutcomeKind.SUCCEEDED else reason
+            row.reason = outcome.reason if outcome.kind in _SUCCESS else reason
             row.ended_at = utcnow()
             if resumed:
                 row.resumed_from = int(resumed)
@@ -313,9 +314,13 @@ class TrialRunner:
         self, trial: Trial, events: list[dict[str, Any]], attempt_no: int
     ) -> TrialResult:
         choice = M.choose_metric(events, self.setup.metric, self.setup.goal)
+        crash = crash_after_training(events)
         if choice is None:
             tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
             wanted = "metric" if self.setup.metric == "auto" else f"metric {self.setup.metric!r}"
+            if crash is not None:
+                error = _metric_after_crash(trial.number, wanted, crash, events, tail)
+                return self._finish(trial, TrialState.FAILED, error=error)
             error = (
                 f"trial {trial.number}: found no {wanted}; tried {STDOUT_PATTERNS_HINT}. "
                 f"Set metric: in trainchain.yaml or print it. Last lines of output:\n{tail}"
@@ -333,7 +338,13 @@ class TrialRunner:
             metric_source=choice.source,
             metrics=choice.all_metrics,
             model_path=model,
-            info={**(trial.info or {}), "architecture": architecture, "applied": applied},
+            info={
+                **(trial.info or {}),
+                "architecture": architecture,
+                "applied": applied,
+                "adjusted": [ev for ev in events if ev.get("type") == "adjusted"],
+                "warning": crash_warning(crash) if crash else None,
+            },
         )
         return self._finish(trial, TrialState.COMPLETE)
 
@@ -350,6 +361,7 @@ class TrialRunner:
                 "value": result.value,
                 "metric": result.metric_name,
                 "error": error,
+                "warning": fresh.info.get("warning") if fresh.info else None,
             }
         )
         return result
@@ -424,12 +436,21 @@ class TrialRunner:
             path = trial_dirs(self.setup.run_dir, trial.number).events(attempt.number)
             events, _ = read_events(str(path))
             end = next((ev for ev in reversed(events) if ev.get("type") == "end"), None)
-            if not stopped and end is not None and end.get("status") == "ok":
+            if (
+                not stopped
+                and end is not None
+                and (end.get("status") == "ok" or end.get("after_training"))
+            ):
                 for ev in map(_as_epoch, events):
                     if ev is not None and int(ev.get("epoch", 0)) > (attempt.last_epoch or 0):
                         self._record_epoch(trial, attempt.number, ev, None)
                 kept = "finished while the controller was down; result kept"
-                outcome = Outcome(OutcomeKind.SUCCEEDED, reason=kept)
+                crash = crash_after_training(events)
+                outcome = (
+                    Outcome(OutcomeKind.SUCCEEDED_WITH_ERROR, reason=crash_warning(crash))
+                    if crash
+                    else Outcome(OutcomeKind.SUCCEEDED, reason=kept)
+                )
                 self._end_attempt(trial.id, attempt.number, outcome, events, kept)
                 return attempt.number, events
             reason = "the controller stopped during this attempt" + (
@@ -493,6 +514,52 @@ def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
     if ev.get("type") == "metric" and ev.get("step") is not None and M._is_number(ev.get("value")):
         return {"epoch": int(ev["step"]), "metrics": {str(ev["name"]): float(ev["value"])}}
     return None
+
+
+_SUCCESS = (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR)
+
+
+def crash_after_training(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The exception of a script that failed after its training finished, else None."""
+    end = next((ev for ev in reversed(events) if ev.get("type") == "end"), None)
+    if end is None or not end.get("after_training"):
+        return None
+    exc = end.get("exception")
+    return dict(exc) if isinstance(exc, dict) else {"type": "error", "message": ""}
+
+
+def crash_warning(exc: dict[str, Any]) -> str:
+    where = f" at {exc.get('file')}:{exc.get('line')}" if exc.get("file") else ""
+    return (
+        f"the script failed after training finished{where}: {exc.get('type')}: "
+        f"{exc.get('message')}; the trial kept training's metrics and model"
+    )
+
+
+def _after_training(outcome: Outcome, events: list[dict[str, Any]]) -> Outcome:
+    """A failed exit after training finished completes the trial, with a warning."""
+    exc = crash_after_training(events)
+    if outcome.kind != OutcomeKind.FAILED or exc is None:
+        return outcome
+    return Outcome(
+        OutcomeKind.SUCCEEDED_WITH_ERROR,
+        exit_code=outcome.exit_code,
+        reason=crash_warning(exc),
+    )
+
+
+def _metric_after_crash(
+    number: int, wanted: str, exc: dict[str, Any], events: list[dict[str, Any]], tail: str
+) -> str:
+    reported = sorted({n for pairs in M.final_metrics(events).values() for n, _ in pairs})
+    where = f"{exc.get('file')}:{exc.get('line')}" if exc.get("file") else "an unknown line"
+    return (
+        f"trial {number}: the {wanted} was not reported before the script failed after "
+        f"training at {where} ({exc.get('type')}: {exc.get('message')}); it is probably "
+        f"printed after that point. Fix the failure at {where}, or set metric: in "
+        f"trainchain.yaml to one reported before it ({', '.join(reported) or 'none was'}). "
+        f"Last lines of output:\n{tail}"
+    )
 
 
 def _summarize(outcome: Outcome, events: list[dict[str, Any]]) -> AttemptSummary:
