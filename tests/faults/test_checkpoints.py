@@ -167,7 +167,9 @@ CRASHING = CNN_SCRIPT.replace(
     "            raise ValueError('bad batch at epoch 3')\n",
 )
 # A crash after training finished: the trial completes with a warning.
-CRASH_AFTER_FIT = CNN_SCRIPT + '\nbest = keras.models.load_model("best_model.keras")  # never saved\n'
+CRASH_AFTER_FIT = (
+    CNN_SCRIPT + '\nbest = keras.models.load_model("best_model.keras")  # never saved\n'
+)
 
 
 def test_a_deterministic_crash_stops_after_two_attempts_as_a_crash_loop(
