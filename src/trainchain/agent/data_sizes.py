@@ -28,12 +28,16 @@ class Size:
     batches: int | None = None
     samples: int | None = None
     batch_size: int | None = None
-    finite: bool = False  # a batched input that ends (a Sequence, a DataLoader, tf.data)
+    finite: bool = False  # an input that ends (arrays, a Sequence, a DataLoader, tf.data)
     kind: str = ""
 
 
 def size_of(data: Any, batch_size: Any = None, fraction: float = 1.0) -> Size:
-    """The size of one fit/validation input (arrays are batched by ``batch_size``)."""
+    """The size of one fit/validation input (arrays are batched by ``batch_size``).
+
+    ``fraction`` applies to arrays: the first ``fraction`` of the samples, or with a negative
+    value the samples after the first ``-fraction`` (``validation_split``'s held-out tail).
+    """
     if data is None:
         return Size()
     kind = type(data).__name__
@@ -43,10 +47,11 @@ def size_of(data: Any, batch_size: Any = None, fraction: float = 1.0) -> Size:
         samples = _array_len(data)
         if samples is None:
             return Size(kind=kind)
-        samples = int(samples * fraction)
+        split_at = int(samples * abs(fraction))  # as Keras splits: the first part trains
+        samples = split_at if fraction > 0 else samples - split_at
         size = _int(batch_size) or DEFAULT_BATCH
-        return Size(math.ceil(samples / size), samples, size, finite=False, kind=kind)
-    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):  # Sequence, iterator, loader
+        return Size(math.ceil(samples / size), samples, size, finite=True, kind=kind)
+    if hasattr(data, "__len__") and not isinstance(data, str | bytes):  # Sequence, DataLoader
         try:
             batches = len(data)
         except Exception:  # noqa: BLE001 - e.g. a PyDataset of unknown length
@@ -79,7 +84,7 @@ def _dataset_size(data: Any, kind: str) -> Size:
 
 
 def _is_arrays(data: Any) -> bool:
-    if hasattr(data, "shape") and hasattr(data, "dtype"):
+    if hasattr(data, "shape"):  # NumPy, tensors, pandas: counted in samples, not batches
         return True
     if isinstance(data, dict):
         return bool(data) and all(_is_arrays(v) for v in data.values())
@@ -127,7 +132,7 @@ def fit_sizes(kwargs: dict[str, Any]) -> tuple[Size, Size]:
     elif validation is not None:
         val = size_of(validation, val_batch)
     elif split > 0 and _is_arrays(x):
-        val = size_of(x, val_batch, split)
+        val = size_of(x, val_batch, -(1.0 - split))  # negative: the part after the split
     else:
         val = Size()
     return train, val
@@ -155,7 +160,7 @@ def clamp_steps(kwargs: dict[str, Any], train: Size, val: Size) -> None:
         if steps is None:
             continue
         sentinel = steps >= FULL_PASS_STEPS
-        if size.batches is not None and (size.finite or sentinel) and steps > size.batches:
+        if size.batches is not None and size.finite and steps > size.batches:
             kwargs[argument] = size.batches
             _adjusted(argument, steps, size.batches, _why(argument, steps, size, role, sentinel))
         elif sentinel and size.batches is None:
