@@ -21,6 +21,9 @@ STATES = {"fetch": "succeeded", "detect": "succeeded", "train": "succeeded",
           "tune": "running", "promote": "pending", "monitor": "pending"}
 
 
+WARNING = "the script failed after training finished at train.py:31: OSError: no model.h5"
+
+
 def seed(store: Store) -> str:
     run_id = Pipeline(store).create_run("https://github.com/acme/digits.git", ref="abc1234def",
                                         branch="main", trigger="webhook")
@@ -32,11 +35,14 @@ def seed(store: Store) -> str:
         for stage, state in STATES.items():
             s.add(StageRun(run_id=run_id, stage=stage, state=state))
         for number, value in enumerate((0.81, 0.88, 0.86, 0.93)):
+            crashed = number == 2  # the script failed after training: complete, with a warning
             trial = Trial(run_id=run_id, number=number, state="complete", value=value,
-                          metric_name="val_accuracy", params={"epochs": 3 + number})
+                          metric_name="val_accuracy", params={"epochs": 3 + number},
+                          info={"warning": WARNING} if crashed else {})
             s.add(trial)
             s.flush()
-            s.add(Attempt(trial_id=trial.id, number=1, outcome="succeeded"))
+            s.add(Attempt(trial_id=trial.id, number=1,
+                          outcome="succeeded_with_error" if crashed else "succeeded"))
             for epoch in range(1, 4):
                 s.add(EpochMetric(trial_id=trial.id, attempt=1, epoch=epoch,
                                   metrics={"val_accuracy": value - 0.01 * (3 - epoch)}))
@@ -79,6 +85,11 @@ def test_dashboard_renders_stage_boxes_and_trial_chart(tmp_path: Path) -> None:
         assert page.locator("#history .target line").count() == 1
         assert page.locator("svg#history").bounding_box()["width"] > 100  # type: ignore[index]
         assert page.locator("#trials tr.trial-row").count() == 4
+        warning = page.locator("#trials tr.trial-warning")
+        assert warning.count() == 1 and WARNING in warning.inner_text()
+        colour = warning.locator(".status-warning").evaluate(
+            "e => getComputedStyle(e).color")
+        assert colour == "rgb(178, 106, 0)"  # shown as a warning, not as a failure
         assert "keras" in page.content() and "train.py:3 import keras" in page.content()
         curves = page.locator("#intermediate g.series")
         assert curves.count() == 4 and curves.locator("circle.point").count() == 12
