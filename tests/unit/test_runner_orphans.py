@@ -61,3 +61,32 @@ def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None
     row = store.trial(run_id, 0)
     assert row is not None and [e.epoch for e in row.epochs] == [2]  # epoch 1 was stored live
     assert row.attempts[0].outcome == "succeeded" and "result kept" in row.attempts[0].reason
+
+
+def test_an_orphan_that_failed_after_training_is_kept_with_its_warning(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db'}")
+    with store.session() as s:
+        run = Run(source="/src", name="m")
+        s.add(run)
+        s.flush()
+        run_id = run.id
+        trial = Trial(run_id=run_id, number=0, params={}, state="running")
+        s.add(trial)
+        s.flush()
+        s.add(Attempt(trial_id=trial.id, number=1, process_id="7", outcome="running"))
+    run_dir = tmp_path / "run"
+    events = trial_dirs(run_dir, 0).events(1)
+    events.parent.mkdir(parents=True)
+    crash = {"type": "OSError", "message": "no model.h5", "file": "cnn.py", "line": 31}
+    lines = [
+        {"type": "epoch", "epoch": 1, "metrics": {"val_accuracy": 0.6}},
+        {"type": "end", "status": "error", "exception": crash, "after_training": True},
+    ]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    setup = TrialSetup(run_id=run_id, run_dir=run_dir, snapshot=tmp_path, entrypoint="cnn.py")
+    runner = TrialRunner(store, NoStartRuntime(), Environment("nostart", "k"), setup)
+    result = runner.run(0, {})
+    assert result.state == TrialState.COMPLETE and result.value == 0.6
+    row = store.trial(run_id, 0)
+    assert row is not None and row.attempts[0].outcome == "succeeded_with_error"
+    assert "at cnn.py:31: OSError: no model.h5" in row.info["warning"]
