@@ -69,7 +69,10 @@ def _dataset_size(data: Any, kind: str) -> Size:
         cardinality = int(data.cardinality())
     except Exception:  # noqa: BLE001 - not eager, or an exotic dataset
         return Size(kind=kind)
-    if cardinality < 0:  # -1 infinite (repeat()), -2 unknown (filter())
+    finite = cardinality >= 0
+    if cardinality == -1:  # endless: one pass is what repeat() repeats, when that is known
+        cardinality = _before_repeat(data)
+    if cardinality < 0:  # unknown (filter()), or endless with no finite source
         return Size(kind=kind)
     batch = None
     try:
@@ -80,7 +83,33 @@ def _dataset_size(data: Any, kind: str) -> Size:
         batch = _int(first.shape[0])
     except Exception:  # noqa: BLE001 - a spec without a static batch dimension
         batch = None
-    return Size(cardinality, None, batch, finite=True, kind=kind)
+    return Size(cardinality, None, batch, finite=finite, kind=kind)
+
+
+def _before_repeat(data: Any) -> int:
+    """Batches in one pass of an endless ``ds.batch(n).repeat()`` (-1 when not that shape).
+
+    Walks down the pipeline to the input of ``repeat()``; a batching step above it would make
+    that count elements instead of batches, so it gives up then.
+    """
+    node = data
+    for _ in range(64):  # a pipeline is a short chain: map -> prefetch -> repeat -> batch ...
+        if _is_batching(node):
+            return -1
+        node = getattr(node, "_input_dataset", None)
+        if node is None:
+            return -1
+        try:
+            cardinality = int(node.cardinality())
+        except Exception:  # noqa: BLE001 - an exotic node: give up
+            return -1
+        if cardinality >= 0:
+            return cardinality
+    return -1
+
+
+def _is_batching(node: Any) -> bool:
+    return "batch" in type(node).__name__.lower()
 
 
 def _is_arrays(data: Any) -> bool:
@@ -160,7 +189,7 @@ def clamp_steps(kwargs: dict[str, Any], train: Size, val: Size) -> None:
         if steps is None:
             continue
         sentinel = steps >= FULL_PASS_STEPS
-        if size.batches is not None and size.finite and steps > size.batches:
+        if size.batches is not None and (size.finite or sentinel) and steps > size.batches:
             kwargs[argument] = size.batches
             _adjusted(argument, steps, size.batches, _why(argument, steps, size, role, sentinel))
         elif sentinel and size.batches is None:

@@ -80,3 +80,18 @@ def test_unknown_length_and_steps_within_the_data(events: Path) -> None:
     data_sizes.clamp_steps(kwargs, *data_sizes.fit_sizes(kwargs))
     assert kwargs["steps_per_epoch"] == 5
     assert [e["to"] for e in _read(events)] == [None, 10]
+
+
+def test_tf_data_one_pass_of_a_repeated_dataset(events: Path) -> None:
+    tf = pytest.importorskip("tensorflow")
+    endless = tf.data.Dataset.range(100).batch(10).repeat().prefetch(2)
+    kwargs: dict[str, Any] = {"x": endless, "steps_per_epoch": 50}
+    data_sizes.clamp_steps(kwargs, *data_sizes.fit_sizes(kwargs))
+    assert kwargs["steps_per_epoch"] == 50  # endless: it never runs out, the script's choice
+    kwargs["steps_per_epoch"] = FULL_PASS_STEPS
+    data_sizes.clamp_steps(kwargs, *data_sizes.fit_sizes(kwargs))
+    assert kwargs["steps_per_epoch"] == 10  # one pass of what repeat() repeats
+    # batched after repeat(): the source counts elements, not batches, so no length is known
+    shuffled = tf.data.Dataset.range(100).repeat().batch(10)
+    assert data_sizes.size_of(shuffled).batches is None
+    assert data_sizes.size_of(tf.data.Dataset.range(95).batch(10)).batches == 10
