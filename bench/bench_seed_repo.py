@@ -89,7 +89,7 @@ def section(name: str, what: str, report: dict[str, Any], seconds: float | None,
     wall = "-" if seconds is None else f"{seconds / 60:.1f} min"
     return "\n".join(
         [
-            f"## Issue 15: {what} to {TARGET} val_accuracy, plain `trainchain run` "
+            f"## Issue 15: {what} to {TARGET:.2f} val_accuracy, plain `trainchain run` "
             "(`bench/bench_seed_repo.py`)",
             "",
             f"**Ran once**; a single run, not a median. {note}",
@@ -123,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     name = "seed-repo-mlops-code" if args.repo else "seed-repo-four-traits"
     what = (
-        "New-Byte/mlops_code, unmodified"
+        "New-Byte/mlops_code, unmodified,"
         if args.repo
         else "the four-trait repository (tests/repos/catdog_four_traits + all cat/dog images)"
     )
