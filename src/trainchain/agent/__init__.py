@@ -10,13 +10,11 @@ The controller runs scripts as ``python -m trainchain.agent <entrypoint> [args]`
 ``runner`` for what happens then and ``events`` for what it records.
 """
 
+# "One full pass" (FULL_PASS_STEPS): the value the controller gives a steps-like parameter that
+# has no default; the agent clamps steps_per_epoch/validation_steps above one pass to one pass.
 from trainchain.agent.data_sizes import FULL_PASS_STEPS
 from trainchain.agent.sdk import checkpoint_dir, log_metric, log_model, output_dir, params
 from trainchain.agent.stdout_metrics import STDOUT_PATTERNS
-
-# "One full pass": the value the controller gives a steps-like parameter that has no default;
-# the agent clamps steps_per_epoch/validation_steps above one pass to one pass.
-FULL_PASS_STEPS = 2147483647
 
 __all__ = [
     "FULL_PASS_STEPS",
