@@ -72,12 +72,16 @@ def test_a_node_that_keeps_dying_ends_the_trial() -> None:
 
 
 def test_a_missing_input_is_never_restarted_and_says_how_to_give_it() -> None:
-    missing = {**BOOM, "message": "No such file or directory: 'cnn_dataset/training_set/'",
-               "missing_input": "cnn_dataset/training_set/"}
+    missing = {
+        **BOOM,
+        "message": "No such file or directory: 'cnn_dataset/training_set/'",
+        "missing_input": "cnn_dataset/training_set/",
+    }
     decision = decide([a(K.FAILED, "exited with code 1", missing)], max_restarts=3)
     assert not decision.restart
     assert "missing input: the script reads cnn_dataset/training_set/ at train.py:12" in (
-        decision.reason)
+        decision.reason
+    )
     assert "--data cnn_dataset=PATH" in decision.reason and "data:" in decision.reason
     absolute = {**BOOM, "missing_input": "/root/input.txt"}
     assert "--data /root/input.txt=PATH" in decide([a(K.FAILED, "", absolute)], 3).reason

@@ -142,9 +142,9 @@ def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
             meta = json.load(fh)
         if meta.get("epochs") != epochs:
             return None
-        if meta.get("signature") and meta["signature"] != (model_signature(model) or meta[
-            "signature"
-        ]):
+        if meta.get("signature") and meta["signature"] != (
+            model_signature(model) or meta["signature"]
+        ):
             _start_afresh(model, ckpt_dir)
             return None
         optimizer = getattr(model, "optimizer", None)
@@ -271,14 +271,22 @@ def _same_model(model: Any, directory: str) -> bool:
 
 def _start_afresh(model: Any, directory: str) -> None:
     """Drop a checkpoint of another model: this fit starts at its first epoch, and says so."""
-    why = ("the checkpoint was saved from a model with other layers or shapes (the script "
-           "builds a different model in this attempt); this fit starts from its first epoch")
+    why = (
+        "the checkpoint was saved from a model with other layers or shapes (the script "
+        "builds a different model in this attempt); this fit starts from its first epoch"
+    )
     logger.warning("%s: %s", directory, why)
     shutil.rmtree(directory, ignore_errors=True)
     if hasattr(model, "_initial_epoch"):
         model._initial_epoch = None
-    events.emit("checkpoint", path=directory, epoch=None, restored=False,
-                fallback="clean_start", error=f"model mismatch: {why}")
+    events.emit(
+        "checkpoint",
+        path=directory,
+        epoch=None,
+        restored=False,
+        fallback="clean_start",
+        error=f"model mismatch: {why}",
+    )
 
 
 def _said_fallback(path: str, epoch: int | None, fallback: str, error: BaseException) -> None:

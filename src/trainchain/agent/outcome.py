@@ -85,8 +85,13 @@ def end_error(exc: BaseException, project_dir: str, after_training: bool = False
     events.emit(
         "end",
         status="error",
-        exception={"type": type(exc).__name__, "message": message, "file": file, "line": line,
-                   **_missing_input(exc)},
+        exception={
+            "type": type(exc).__name__,
+            "message": message,
+            "file": file,
+            "line": line,
+            **_missing_input(exc),
+        },
         after_training=after_training,
     )
 
