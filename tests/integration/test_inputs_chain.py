@@ -66,10 +66,8 @@ def test_random_architecture_with_data_trains_every_epoch_with_a_recorded_seed(
 ) -> None:
     flags, env = _runtime_args(runtime)
     repo = _copy_fixture("peer_random_architecture", tmp_path)
-    # the write to the author's /root/final after fit is issue 15's trait (a crash after
-    # training); this test keeps the traits of issue 16: missing data, random architecture
-    script = repo / "train.py"
-    script.write_text(script.read_text().split("\nwith open(", 1)[0] + "\n")
+    # unmodified: after fit the script writes to the author's /root/final, which is not there
+    assert not Path("/root/final").exists(), "this test needs /root/final to be absent"
     data = _catdog_subset(tmp_path, train=48, test=24)
     proc, report = run_json(
         str(repo), "--no-tune", "--data", f"cnn_dataset={data}", *flags, env=env, timeout=2400
@@ -81,7 +79,8 @@ def test_random_architecture_with_data_trains_every_epoch_with_a_recorded_seed(
     epochs = trial["epochs"]
     assert [e["epoch"] for e in epochs] == [1, 2]
     assert all("val_accuracy" in e["metrics"] for e in epochs)  # validated every epoch
-    assert 0.0 <= trial["value"] <= 1.0
+    assert 0.0 <= trial["value"] <= 1.0  # fit()'s metric is kept ...
+    assert "train.py:32" in (trial.get("warning") or ""), trial  # ... the crash is a warning
 
 
 def _idx(path: Path, array: np.ndarray) -> None:
