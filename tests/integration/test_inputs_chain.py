@@ -103,9 +103,9 @@ def _tiny_fashion_mnist(folder: Path, train: int = 300, test: int = 100) -> None
         _idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
 
 
-# local only: containers now run as an unprivileged uid, and Keras' get_file() ignores a
-# KERAS_HOME that uid cannot write (the cache is the operator's), so it downloads again
-@pytest.mark.parametrize("runtime", ["local"])
+# in Docker the cache is mounted read-only under an unprivileged uid: the agent's writable
+# shadow of it is what lets Keras' get_file() find the files instead of downloading again
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_two_scripts_a_download_and_an_author_path_run_from_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: str
 ) -> None:

@@ -22,6 +22,8 @@ live. Every event has ``type`` and ``time`` (Unix seconds). The types:
                  "batch_size"}  sizes of a Keras fit's inputs, before training (null: unknown)
 ``adjusted``     {"argument", "from", "to", "why"}  the agent changed a training argument (e.g.
                  validation_steps past the end of a finite input clamped to one pass)
+``dataset_cache`` {"cache", "shadow", "why"}  Keras was given a writable shadow of a read-only
+                 dataset cache (symlinks to the cached files)
 ``end``          {"status": "ok"|"error", "exception": {"type", "message", "file", "line"} | None,
                  "after_training": bool}  true: the script failed after its training finished
 

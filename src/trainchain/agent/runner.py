@@ -18,6 +18,7 @@ import types
 from typing import Any
 
 from trainchain.agent import (
+    dataset_cache,
     events,
     imports,
     keras_hooks,
@@ -62,6 +63,7 @@ def main(argv: list[str]) -> int:
         return 2
     _install_hooks(st)
     pathmap.install()
+    dataset_cache.install()  # before the script imports Keras, which reads KERAS_HOME once
     seeding.install()  # before the script: its random architecture is drawn the same way
     events.emit(
         "start",

@@ -7,8 +7,9 @@ Mounts (host -> container):
 - ``TrialSpec.data[NAME]`` -> ``/code/NAME`` read-only (an absolute NAME, a path of the
   author's machine such as ``/root/input.txt``, under ``/trainchain/data/``, redirected by the
   agent through ``TRAINCHAIN_PATH_MAP``);
-- the dataset cache ``TrialSpec.datasets`` -> ``/trainchain/datasets`` read-write (Keras'
-  ``get_file`` ignores a cache it cannot write), with ``KERAS_HOME`` & co. pointing into it;
+- the dataset cache ``TrialSpec.datasets`` -> ``/trainchain/datasets`` read-only (the agent
+  gives Keras, which ignores a cache it cannot write, a writable shadow of symlinks), with
+  ``KERAS_HOME`` & co. pointing into it;
 - output -> ``/output``, checkpoints -> ``/checkpoints``, the events file's directory ->
   ``/trainchain/events`` (all writable); the staged agent -> ``/opt/trainchain/agent`` read-only
   (shadowing the copy baked into the image, so the controller's agent is the one that runs).
@@ -339,9 +340,10 @@ def _mounts(trial: TrialSpec) -> list[Any]:
         for index, (name, src) in enumerate(trial.data.items())
     ]
     if trial.datasets is not None:
-        # read-write: Keras' get_file() ignores a cache it cannot write and downloads again
+        # read-only: pushed code must not change what other projects train on; the agent gives
+        # Keras (which ignores a cache it cannot write) a writable shadow of it
         trial.datasets.mkdir(parents=True, exist_ok=True)
-        mounts.append(bind(trial.datasets, DATASETS))
+        mounts.append(bind(trial.datasets, DATASETS, read_only=True))
     return mounts
 
 
