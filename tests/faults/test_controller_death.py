@@ -57,7 +57,13 @@ def _project(root: Path) -> Path:
 
 
 def _env(home: Path, pause: float) -> dict[str, str]:
-    return {**os.environ, "TRAINCHAIN_HOME": str(home), "FAULTS_PAUSE": str(pause)}
+    # trials get an allow-listed environment: the operator passes FAULTS_PAUSE by name
+    return {
+        **os.environ,
+        "TRAINCHAIN_HOME": str(home),
+        "FAULTS_PAUSE": str(pause),
+        "TRAINCHAIN_TRIAL_ENV": "FAULTS_PAUSE",
+    }
 
 
 def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:

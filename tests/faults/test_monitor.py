@@ -22,7 +22,8 @@ from trainchain.supervise import LockState, controller_lock, find_orphans, lock_
 
 
 def _start(proj: Path, pause: float) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FAULTS_PAUSE": str(pause)}
+    # trials get an allow-listed environment: the operator passes FAULTS_PAUSE by name
+    env = {**os.environ, "FAULTS_PAUSE": str(pause), "TRAINCHAIN_TRIAL_ENV": "FAULTS_PAUSE"}
     return subprocess.Popen(
         [sys.executable, "-m", "trainchain", "run", str(proj), "--no-tune", "--quiet"],
         env=env,
