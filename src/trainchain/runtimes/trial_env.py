@@ -45,6 +45,11 @@ HOST_VARS = frozenset(
         "TF_FORCE_GPU_ALLOW_GROWTH",
         "HF_HOME",
         "HF_HUB_OFFLINE",
+        # set on machines whose processor an older OpenBLAS misdetects (wrong results, crashes)
+        "OPENBLAS_CORETYPE",
+        "OPENBLAS_L2_SIZE",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
     }
 )
 HOST_PREFIXES = ("LC_",)
