@@ -46,3 +46,20 @@ def test_code_reading_trainchain_params_accepts_any_name(tmp_path: Path) -> None
     found = detect(tmp_path)
     assert found.reads_params
     check_fixed_params(found, {"c": 0.5})
+
+
+def test_a_module_constant_that_is_no_knob_still_takes_a_value(tmp_path: Path) -> None:
+    """``MAX_IMAGES = None`` is not tunable, but the agent rewrites it like any literal."""
+    from trainchain.stages.detect import settable_constants
+
+    (tmp_path / "train.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "MAX_IMAGES = None\nC = 1.0\nrows = [i for i in range(3)]\n"
+        "LogisticRegression(C=C).fit([[0], [1]], [0, 1])\n"
+    )
+    found = detect(tmp_path)
+    settable = settable_constants(tmp_path / "train.py")
+    assert {"MAX_IMAGES", "C"} <= settable and "rows" not in settable
+    check_fixed_params(found, {"MAX_IMAGES": 150}, {"MAX_IMAGES"}, settable)
+    with pytest.raises(ConfigError, match="did you mean MAX_IMAGES"):
+        check_fixed_params(found, {"MAX_IMAGE": 150}, {"MAX_IMAGE"}, settable)

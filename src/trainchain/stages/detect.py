@@ -60,7 +60,8 @@ def detect_project(
         detection = detect(snapshot, entrypoint=entrypoint, declared_params=declared or None)
     except DetectionError as exc:  # speak of the user's repository, not our snapshot of it
         raise DetectionError(exc.message.replace(str(snapshot), source)) from exc
-    check_fixed_params(detection, fixed or {}, from_cli)
+    settable = settable_constants(snapshot / detection.entrypoint) if fixed else set()
+    check_fixed_params(detection, fixed or {}, from_cli, settable)
     info = detection.to_dict()
     chosen = profile or info["profile"]
     profile_packages(chosen)  # an unknown forced profile fails here, with the choices
@@ -75,18 +76,62 @@ def detect_project(
     return DetectResult(chosen, info["entrypoint"], info, spec, space)
 
 
+def settable_constants(entrypoint: Path) -> set[str]:
+    """Names of the module-level literal assignments the agent can rewrite (``X = None`` too,
+    which is no tunable parameter but takes a ``--param`` value all the same)."""
+    import ast
+
+    from trainchain.agent.source import read_units
+
+    names: set[str] = set()
+    try:
+        units = read_units(str(entrypoint))
+    except (OSError, ValueError):
+        return names
+    for unit in units:
+        try:
+            tree = ast.parse(unit.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and _is_literal(value):
+                names.add(target.id)
+    return names
+
+
+def _is_literal(node: Any) -> bool:
+    import ast
+
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
 def check_fixed_params(
-    detection: Detection, fixed: Mapping[str, Any], from_cli: Collection[str] = ()
+    detection: Detection,
+    fixed: Mapping[str, Any],
+    from_cli: Collection[str] = (),
+    settable: Collection[str] = (),
 ) -> None:
     """Every fixed value must reach the script the way the agent applies it: a discovered
-    parameter (a prompt also by a name it contains, as the agent matches it), a Keras knob of a
-    Keras script, or anything when the code reads ``TRAINCHAIN_PARAMS`` itself."""
+    parameter (a prompt also by a name it contains, as the agent matches it), a module-level
+    literal the agent rewrites (``settable``), a Keras knob of a Keras script, or anything when
+    the code reads ``TRAINCHAIN_PARAMS`` itself."""
     from trainchain.agent.naming import KERAS_KNOBS
     from trainchain.agent.prompts import match_param
 
     if detection.reads_params:
         return
     known = [p.name for p in detection.parameters]
+    known += sorted(set(settable) - set(known))
     if detection.framework == "keras":
         known += KERAS_KNOBS
     prompts = [p.prompt for p in detection.parameters if p.source == "prompt" and p.prompt]
