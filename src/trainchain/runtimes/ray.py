@@ -46,6 +46,7 @@ NAMESPACE = "trainchain"
 PULL_SECONDS = 1.0  # a pull waits up to this long on the node for something new
 GET_SECONDS = 5.0  # one wait for the actor; retried until Ray declares it dead
 UNAVAILABLE_SECONDS = 60.0  # an unreachable actor's node is declared dead well before this
+NODE_VERDICT_SECONDS = 45.0  # how long a SIGKILLed attempt waits for Ray to say its node died
 STOP_GRACE_SECONDS = 10.0
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -309,6 +310,26 @@ class RayProcess(TrialProcess):
             self._outcome = outcome
         self._done.set()
 
+    def _node_loss(self, outcome: Outcome) -> Outcome:
+        """A SIGKILL the controller did not send is what the node's supervisor does when the
+        raylet dies (the actor may still answer for a moment): once Ray declares the node dead,
+        the attempt was lost with it, not killed. Any other SIGKILL (the OOM killer, a person)
+        costs at most ``NODE_VERDICT_SECONDS`` of waiting for that verdict."""
+        if outcome.kind != OutcomeKind.KILLED or outcome.signal != signal.SIGKILL:
+            return outcome
+        if self._forced is not None or not self.node:
+            return outcome
+        deadline = time.monotonic() + NODE_VERDICT_SECONDS
+        while time.monotonic() < deadline:
+            alive = {n.get("NodeID"): n.get("Alive") for n in self._ray.nodes()}
+            if alive.get(self.node) is False or self.node not in alive:
+                return Outcome(
+                    OutcomeKind.LOST,
+                    reason=f"the attempt was lost with Ray node {self.node} (its raylet died)",
+                )
+            time.sleep(0.5)
+        return outcome
+
     def _follow(self) -> Outcome:
         events_offset, log_offset = self._offsets
         with (
@@ -328,4 +349,4 @@ class RayProcess(TrialProcess):
                     log_offset += len(reply["log"])
                 if reply["outcome"] is not None:
                     outcome: Outcome = reply["outcome"]
-                    return outcome
+                    return self._node_loss(outcome)
