@@ -25,6 +25,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,15 +91,17 @@ def fresh_copy(snapshot: Path, dest: Path) -> Path:
     info = snapshot.stat()
     key = (info.st_dev, info.st_ino, info.st_ctime_ns)
     if info.st_dev in _NO_REFLINK and key in _READ_ONLY:
-        _link_tree(str(snapshot), str(dest))
+        _walk(str(snapshot), str(dest), _link_file)
     else:
-        _share_tree(str(snapshot), str(dest))
+        _walk(str(snapshot), str(dest), share_file)
         if info.st_dev in _NO_REFLINK:
             _READ_ONLY.add(key)
     return dest
 
 
-def _share_tree(src: str, dst: str) -> None:
+def _walk(src: str, dst: str, place: Callable[[str, str], object]) -> None:
+    """Rebuild the tree ``src`` at ``dst``: directories made, symlinks copied, every file put in
+    place by ``place(source, target)``."""
     os.mkdir(dst)
     with os.scandir(src) as entries:
         for entry in entries:
@@ -108,27 +111,17 @@ def _share_tree(src: str, dst: str) -> None:
             if entry.is_symlink():
                 os.symlink(os.readlink(entry.path), target)
             elif entry.is_dir():
-                _share_tree(entry.path, target)
+                _walk(entry.path, target, place)
             elif entry.is_file():
-                share_file(entry.path, target)
+                place(entry.path, target)
     shutil.copymode(src, dst)
 
 
-def _link_tree(src: str, dst: str) -> None:
-    """``_share_tree`` for a snapshot already made read-only on a filesystem without reflinks."""
-    os.mkdir(dst)
-    with os.scandir(src) as entries:
-        for entry in entries:
-            if entry.name in IGNORED_NAMES:
-                continue
-            target = os.path.join(dst, entry.name)
-            if entry.is_symlink():
-                os.symlink(os.readlink(entry.path), target)
-            elif entry.is_dir():
-                _link_tree(entry.path, target)
-            elif entry.is_file() and (is_copied(entry.name) or not _link(entry.path, target)):
-                share_file(entry.path, target)
-    shutil.copymode(src, dst)
+def _link_file(src: str, dst: str) -> None:
+    """For a snapshot already made read-only on a filesystem without reflinks: a hard link,
+    except for the files native code rewrites in place (copied as ``share_file`` does)."""
+    if is_copied(os.path.basename(src)) or not _link(src, dst):
+        share_file(src, dst)
 
 
 def _link(src: str, dst: str) -> bool:
