@@ -168,9 +168,7 @@ class Config(BaseModel):
         return parse_notify(value)
 
 
-def load_config(
-    project: Path, shown_as: str | None = None, repository: bool = False
-) -> Config:
+def load_config(project: Path, shown_as: str | None = None, repository: bool = False) -> Config:
     """Read ``project/trainchain.yaml`` (absent: defaults). Raises ``ConfigError``.
 
     ``shown_as`` names the file in errors when ``project`` is a copy (the run's snapshot): the

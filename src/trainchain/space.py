@@ -76,8 +76,11 @@ if TYPE_CHECKING:
 Spec = dict[str, Any]
 
 _KINDS = (  # first match wins; order matters (max_depth before layers, lr before reg)
-    ("skip", r"seed|random_state|verbos|test_size|val(idation)?_(split|size|frac|steps)|^split$|"
-             r"img|image|height|shape|target_size|resolution|seq_len|max_len|workers|jobs"),
+    (
+        "skip",
+        r"seed|random_state|verbos|test_size|val(idation)?_(split|size|frac|steps)|^split$|"
+        r"img|image|height|shape|target_size|resolution|seq_len|max_len|workers|jobs",
+    ),
     ("count", r"steps_per_epoch|^steps$"),
     ("epochs", r"epoch"),
     ("batch", r"batch|^bs$"),
@@ -101,8 +104,19 @@ _CATEGORIES = {
     "criterion": ["gini", "entropy", "log_loss"],
     "kernel": ["rbf", "linear", "poly", "sigmoid"],
 }
-_BASELINES = {"epochs": 5, "batch": 32, "lr": 1e-3, "layers": 1, "width": 64, "count": 100,
-              "depth": 5, "dropout": 0.2, "momentum": 0.9, "fraction": 1.0, "reg": 1e-4}
+_BASELINES = {
+    "epochs": 5,
+    "batch": 32,
+    "lr": 1e-3,
+    "layers": 1,
+    "width": 64,
+    "count": 100,
+    "depth": 5,
+    "dropout": 0.2,
+    "momentum": 0.9,
+    "fraction": 1.0,
+    "reg": 1e-4,
+}
 _LABEL = re.compile(r"name|tag|title|label|prefix|suffix|run_id", re.I)
 
 
@@ -168,8 +182,11 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
         options = _CATEGORIES.get(name.lower().rsplit("_", 1)[-1])
         default = param.get("default")
         if options and isinstance(default, str) and default.lower() in options:
-            return _spec("categorical", choices=[default, *(o for o in options if o != default)],
-                         why=f"common values of {name.lower().rsplit('_', 1)[-1]}")
+            return _spec(
+                "categorical",
+                choices=[default, *(o for o in options if o != default)],
+                why=f"common values of {name.lower().rsplit('_', 1)[-1]}",
+            )
         return None
     if param.get("low") is not None and param.get("high") is not None:
         low, high = param["low"], param["high"]
@@ -184,17 +201,20 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
         return _argument_space(ptype, flow, rule, center if has_default else None, center)
     by_name = role_rule(kind)
     if by_name is not None:
-        return _argument_space(ptype, f"{name} (by its name)", by_name,
-                               center if has_default else None, center)
-    spec = _int_space(kind, int(center), name) if ptype == "int" else _float_space(
-        kind, float(center))
+        return _argument_space(
+            ptype, f"{name} (by its name)", by_name, center if has_default else None, center
+        )
+    spec = (
+        _int_space(kind, int(center), name) if ptype == "int" else _float_space(kind, float(center))
+    )
     if spec is not None:
         spec["why"] = f"by its name ({kind or 'no known role'}), around {_fmt(center)}"
     return spec
 
 
-def _argument_space(ptype: str, flow: str, rule: ArgumentRule, default: Any,
-                    center: Any) -> Spec | None:
+def _argument_space(
+    ptype: str, flow: str, rule: ArgumentRule, default: Any, center: Any
+) -> Spec | None:
     """The band around ``center`` its role gives, widened to the argument's useful band and
     clipped to its limits (a default outside the limits does not pull the range with it)."""
     type_ = rule.type or ptype
@@ -204,8 +224,11 @@ def _argument_space(ptype: str, flow: str, rule: ArgumentRule, default: Any,
         return spec
     around = None
     if rule.role and isinstance(center, int | float) and not math.isnan(center):
-        around = (_int_space(rule.role, int(center), "") if type_ == "int"
-                  else _float_space(rule.role, float(center)))
+        around = (
+            _int_space(rule.role, int(center), "")
+            if type_ == "int"
+            else _float_space(rule.role, float(center))
+        )
     lows: list[tuple[float, str]] = []
     highs: list[tuple[float, str]] = []
     if around is not None:
@@ -238,8 +261,14 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _spec(type_: str, low: Any = None, high: Any = None, log: bool = False,
-          choices: list[Any] | None = None, why: str = "") -> Spec:
+def _spec(
+    type_: str,
+    low: Any = None,
+    high: Any = None,
+    log: bool = False,
+    choices: list[Any] | None = None,
+    why: str = "",
+) -> Spec:
     return {"type": type_, "low": low, "high": high, "log": log, "choices": choices, "why": why}
 
 
@@ -287,9 +316,11 @@ def _keras_knobs(detection: Detection, roles: set[str | None]) -> dict[str, Spec
     """The agent's Keras knobs; fit/optimizer knobs only where the script has no own param."""
     defaults = detection.keras_defaults
     knobs: dict[str, Spec] = {}
-    for knob, flow in (("keras.epochs", "keras.fit.epochs"),
-                       ("keras.batch_size", "keras.fit.batch_size"),
-                       ("keras.learning_rate", "keras.optimizer.learning_rate")):
+    for knob, flow in (
+        ("keras.epochs", "keras.fit.epochs"),
+        ("keras.batch_size", "keras.fit.batch_size"),
+        ("keras.learning_rate", "keras.optimizer.learning_rate"),
+    ):
         rule = rule_for(flow)
         assert rule is not None and rule.role is not None, flow
         if rule.role == "batch" and not defaults.get("array_input", True):
@@ -301,19 +332,22 @@ def _keras_knobs(detection: Detection, roles: set[str | None]) -> dict[str, Spec
             if spec:
                 knobs[knob] = spec
     if detection.keras_sequential:
-        knobs["keras.width"] = _spec("float", 0.5, 2.0, log=True,
-                                     why="agent knob: multiplier on Conv/Dense widths")
+        knobs["keras.width"] = _spec(
+            "float", 0.5, 2.0, log=True, why="agent knob: multiplier on Conv/Dense widths"
+        )
         if detection.model_family == "cnn":
             knobs["keras.extra_conv_blocks"] = _ints(0, 2)
             knobs["keras.extra_conv_blocks"]["why"] = "agent knob: Conv+Pool blocks added"
-        knobs["keras.dropout"] = _spec("float", 0.0, 0.5,
-                                       why="agent knob: dropout before the output layer")
+        knobs["keras.dropout"] = _spec(
+            "float", 0.0, 0.5, why="agent knob: dropout before the output layer"
+        )
     assert set(knobs) <= set(KERAS_KNOBS), set(knobs) - set(KERAS_KNOBS)
     return knobs
 
 
-def resolve_space(space: Mapping[str, Spec],
-                  sizes: Mapping[str, Any] | None) -> tuple[dict[str, Spec], list[str]]:
+def resolve_space(
+    space: Mapping[str, Spec], sizes: Mapping[str, Any] | None
+) -> tuple[dict[str, Spec], list[str]]:
     """Fill in the bounds known only after the baseline: a parameter that flows into
     ``steps_per_epoch`` ranges up to one full pass over the training input, whose length the
     baseline's ``data`` event gave (``sizes``). Returns the space and a note per change."""
@@ -326,22 +360,32 @@ def resolve_space(space: Mapping[str, Spec],
         seen = sizes or {}
         batches, center = seen.get("train_batches"), spec.get("center")
         if isinstance(batches, int) and batches >= 2:
-            low = max(1, center // 2) if isinstance(center, int) and center < batches else max(
-                1, batches // 4)
-            what = f"{batches} batches" + (f" of {seen['batch_size']}"
-                                           if seen.get("batch_size") else "")
-            why = (f"{spec['why']}: low {low} "
-                   + ("half the default" if low != max(1, batches // 4) else "a quarter pass")
-                   + f", high {batches} one full pass ({what}, as the baseline saw)")
+            low = (
+                max(1, center // 2)
+                if isinstance(center, int) and center < batches
+                else max(1, batches // 4)
+            )
+            what = f"{batches} batches" + (
+                f" of {seen['batch_size']}" if seen.get("batch_size") else ""
+            )
+            why = (
+                f"{spec['why']}: low {low} "
+                + ("half the default" if low != max(1, batches // 4) else "a quarter pass")
+                + f", high {batches} one full pass ({what}, as the baseline saw)"
+            )
             out[name] = {**spec, "low": low, "high": batches, "why": why}
         elif isinstance(center, int) and center < FULL_PASS_STEPS:
             around = _ints(max(1, center // 2), center * 4)
-            around["why"] = (f"{spec['why']}; the length of one pass is unknown (the baseline "
-                             f"reported none): around the default {center}")
+            around["why"] = (
+                f"{spec['why']}; the length of one pass is unknown (the baseline "
+                f"reported none): around the default {center}"
+            )
             out[name] = {**spec, **around}
         else:
-            notes.append(f"{name} is not searched: the length of the training input is unknown "
-                         "(the baseline reported none), so it stays one full pass")
+            notes.append(
+                f"{name} is not searched: the length of the training input is unknown "
+                "(the baseline reported none), so it stays one full pass"
+            )
             continue
         notes.append(f"{name}: {out[name]['low']} .. {out[name]['high']} ({out[name]['why']})")
     return out, notes

@@ -261,8 +261,12 @@ def test_repository_data_is_shared_and_a_write_stays_in_its_attempt(
     snapshot = tmp_path / "snapshot"
     (snapshot / "data").mkdir(parents=True)
     (snapshot / "train.py").write_text(SCRIPT)
-    originals = {"input.txt": b"digits v1", "more.bin": b"0123", "raw.bin": b"abcd",
-                 "gone.txt": b"keep me"}
+    originals = {
+        "input.txt": b"digits v1",
+        "more.bin": b"0123",
+        "raw.bin": b"abcd",
+        "gone.txt": b"keep me",
+    }
     for name, content in originals.items():
         (snapshot / "data" / name).write_bytes(content)
     seen = {}

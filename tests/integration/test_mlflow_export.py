@@ -28,52 +28,112 @@ Setup = tuple[Store, str, TrackingConfig, Path]  # store, run id, config, tmp fo
 
 @pytest.fixture(autouse=True)
 def _needs_mlflow() -> None:
-    require(importlib.util.find_spec("mlflow") is not None,
-            "mlflow-skinny is not installed (pip install 'trainchain[mlflow]')")
+    require(
+        importlib.util.find_spec("mlflow") is not None,
+        "mlflow-skinny is not installed (pip install 'trainchain[mlflow]')",
+    )
 
 
 def _at(minutes: float) -> dt.datetime:
     return T0 + dt.timedelta(minutes=minutes)
 
 
-def _trial(run_id: str, number: int, state: str, value: float | None, params: dict[str, Any],
-           metrics: dict[str, Any], epochs: list[tuple[int, int, dict[str, float]]]) -> Trial:
-    trial = Trial(run_id=run_id, number=number, state=state, value=value, params=params,
-                  metric_name="val_accuracy", metric_source="keras-callback", metrics=metrics,
-                  started_at=_at(number * 10), ended_at=_at(number * 10 + 9))
-    trial.epochs = [EpochMetric(attempt=a, epoch=e, metrics=m, at=_at(number * 10 + e + a / 10))
-                    for a, e, m in epochs]
+def _trial(
+    run_id: str,
+    number: int,
+    state: str,
+    value: float | None,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    epochs: list[tuple[int, int, dict[str, float]]],
+) -> Trial:
+    trial = Trial(
+        run_id=run_id,
+        number=number,
+        state=state,
+        value=value,
+        params=params,
+        metric_name="val_accuracy",
+        metric_source="keras-callback",
+        metrics=metrics,
+        started_at=_at(number * 10),
+        ended_at=_at(number * 10 + 9),
+    )
+    trial.epochs = [
+        EpochMetric(attempt=a, epoch=e, metrics=m, at=_at(number * 10 + e + a / 10))
+        for a, e, m in epochs
+    ]
     return trial
 
 
 def add_run(store: Store, models: Path, version: int, value: float, champion: int) -> str:
     """A finished run of 'digits': 3 trials (one restarted, one pruned), its version, the alias."""
     with store.session() as s:
-        run = Run(name="digits", source="/repo", commit=f"c0ffee{version}", branch="main",
-                  profile="keras", metric_name="val_accuracy", status="succeeded")
+        run = Run(
+            name="digits",
+            source="/repo",
+            commit=f"c0ffee{version}",
+            branch="main",
+            profile="keras",
+            metric_name="val_accuracy",
+            status="succeeded",
+        )
         s.add(run)
         s.flush()
         run.trials = [
-            _trial(run.id, 0, "complete", 0.7, {"epochs": 2, "lr": 0.01}, {"val_accuracy": 0.7},
-                   [(1, 1, {"val_accuracy": 0.5, "loss": 1.2}),
-                    (1, 2, {"val_accuracy": 0.7, "loss": 0.9})]),
+            _trial(
+                run.id,
+                0,
+                "complete",
+                0.7,
+                {"epochs": 2, "lr": 0.01},
+                {"val_accuracy": 0.7},
+                [
+                    (1, 1, {"val_accuracy": 0.5, "loss": 1.2}),
+                    (1, 2, {"val_accuracy": 0.7, "loss": 0.9}),
+                ],
+            ),
             # restarted after epoch 2: attempt 2 redoes epoch 2, which must win over attempt 1
-            _trial(run.id, 1, "complete", value,
-                   {"epochs": 3, "lr": 0.003, "arch": {"width": 2.0}, "dropout": True,
-                    "note": LONG},
-                   {"val_accuracy": value, "test_accuracy": 0.91},
-                   [(1, 1, {"val_accuracy": 0.6}), (1, 2, {"val_accuracy": 0.1}),
-                    (2, 2, {"val_accuracy": 0.8}), (2, 3, {"val_accuracy": value})]),
-            _trial(run.id, 2, "pruned", None, {"epochs": 9, "lr": 0.5}, {},
-                   [(1, 1, {"val_accuracy": 0.2})]),
+            _trial(
+                run.id,
+                1,
+                "complete",
+                value,
+                {"epochs": 3, "lr": 0.003, "arch": {"width": 2.0}, "dropout": True, "note": LONG},
+                {"val_accuracy": value, "test_accuracy": 0.91},
+                [
+                    (1, 1, {"val_accuracy": 0.6}),
+                    (1, 2, {"val_accuracy": 0.1}),
+                    (2, 2, {"val_accuracy": 0.8}),
+                    (2, 3, {"val_accuracy": value}),
+                ],
+            ),
+            _trial(
+                run.id,
+                2,
+                "pruned",
+                None,
+                {"epochs": 9, "lr": 0.5},
+                {},
+                [(1, 1, {"val_accuracy": 0.2})],
+            ),
         ]
         folder = models / "digits" / str(version)
         folder.mkdir(parents=True)
         (folder / "model.keras").write_bytes(b"weights-" + str(version).encode())
         (folder / "info.json").write_text('{"summary": "ok"}')
-        s.add(ModelVersion(name="digits", version=version, run_id=run.id, trial=1,
-                           path=str(folder / "model.keras"), metric_name="val_accuracy",
-                           goal="maximize", value=value))
+        s.add(
+            ModelVersion(
+                name="digits",
+                version=version,
+                run_id=run.id,
+                trial=1,
+                path=str(folder / "model.keras"),
+                metric_name="val_accuracy",
+                goal="maximize",
+                value=value,
+            )
+        )
         run_id = run.id
     with store.session() as s:
         s.query(ModelAlias).filter_by(name="digits", alias="champion").delete()
@@ -187,8 +247,11 @@ def test_a_trial_finished_after_export_is_completed_on_the_next_export(
     assert client.get_run(first.runs[2]).info.status == "RUNNING"
 
     with store.session() as s:
-        s.add(EpochMetric(trial_id=trial.id, attempt=1, epoch=2, metrics={"val_accuracy": 0.3},
-                          at=_at(25)))
+        s.add(
+            EpochMetric(
+                trial_id=trial.id, attempt=1, epoch=2, metrics={"val_accuracy": 0.3}, at=_at(25)
+            )
+        )
     store.update_trial(trial.id, state="pruned")
     second = export_run(store, run_id, config)
     assert second.runs[2] == first.runs[2] and second.created_runs == []
@@ -217,8 +280,12 @@ def test_champion_alias_follows_trainchain(setup: Setup) -> None:
 
 def test_names_come_from_the_config(setup: Setup) -> None:
     store, run_id, config, tmp = setup
-    named = TrackingConfig(mlflow_uri=config.mlflow_uri, experiment="ci-digits",
-                           registered_model="digits-prod", artifact_location=(tmp / "art").as_uri())
+    named = TrackingConfig(
+        mlflow_uri=config.mlflow_uri,
+        experiment="ci-digits",
+        registered_model="digits-prod",
+        artifact_location=(tmp / "art").as_uri(),
+    )
     result = export_run(store, run_id, named)
     client = _client(config)
     assert client.get_experiment(result.experiment_id).name == "ci-digits"
@@ -244,7 +311,8 @@ def test_unset_uri_is_a_config_error(setup: Setup) -> None:
 
 
 def test_missing_mlflow_names_the_install_command(
-    setup: Setup, monkeypatch: pytest.MonkeyPatch,
+    setup: Setup,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store, run_id, config, _ = setup
     for name in [m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")]:

@@ -45,10 +45,13 @@ def test_a_push_trains_registers_and_tells_people(
     shutil.copytree(EXAMPLES / "sklearn-digits", repo)
     # the repository tunes; where notifications go is the operator's project setting
     (repo / "trainchain.yaml").write_text("target: 0.8\nmax_trials: 8\nseed: 0\n")
-    settings = {"runtime": "local", "notify": [
-        {"email": {"to": ["ml-team@example.com"], "smtp_url_env": "TC_SMTP_URL"}},
-        {"webhook": {"url": f"{http.url}/trainchain", "secret_env": "TC_HOOK_SECRET"}},
-    ]}
+    settings = {
+        "runtime": "local",
+        "notify": [
+            {"email": {"to": ["ml-team@example.com"], "smtp_url_env": "TC_SMTP_URL"}},
+            {"webhook": {"url": f"{http.url}/trainchain", "secret_env": "TC_HOOK_SECRET"}},
+        ],
+    }
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "weak forest")
@@ -61,11 +64,20 @@ def test_a_push_trains_registers_and_tells_people(
 
     store = Store()  # TRAINCHAIN_HOME's database: the server and the chain share it
     with store.session() as s:
-        s.add(Project(name="forest", url=str(repo), branch="main", secret_env="TC_GITHUB_SECRET",
-                      options=settings))
+        s.add(
+            Project(
+                name="forest",
+                url=str(repo),
+                branch="main",
+                secret_env="TC_GITHUB_SECRET",
+                options=settings,
+            )
+        )
     app = create_app(store)
-    with live_server(app) as base, httpx.Client(base_url=base, timeout=30,
-                                                headers=auth_headers(app)) as client:
+    with (
+        live_server(app) as base,
+        httpx.Client(base_url=base, timeout=30, headers=auth_headers(app)) as client,
+    ):
         answer = client.post("/hooks/github", content=body, headers=headers)
         assert answer.status_code == 202, answer.text
         run_id = answer.json()["run_id"]

@@ -26,11 +26,14 @@ def client(store: Store) -> Any:
 
 
 def test_projects_crud(client: Any) -> None:
-    r = client.post("/api/projects", json={"url": "https://example.org/a/b.git", "branch": "dev",
-                                           "secret_env": "B_SECRET"})
+    r = client.post(
+        "/api/projects",
+        json={"url": "https://example.org/a/b.git", "branch": "dev", "secret_env": "B_SECRET"},
+    )
     assert r.status_code == 201 and r.json()["name"] == "b"
-    again = client.post("/api/projects", json={"url": "https://example.org/a/b.git",
-                                               "insecure_unsigned": True})
+    again = client.post(
+        "/api/projects", json={"url": "https://example.org/a/b.git", "insecure_unsigned": True}
+    )
     assert again.status_code == 409 and "already exists" in again.json()["error"]
     assert [p["branch"] for p in client.get("/api/projects").json()] == ["dev"]
     assert client.delete("/api/projects/b").status_code == 204
@@ -64,9 +67,18 @@ def test_models(client: Any, store: Store) -> None:
     run_id = Pipeline(store).create_run("/src/digits")
     with store.session() as s:
         for version, value in ((1, 0.9), (2, 0.95)):
-            s.add(ModelVersion(name="digits", version=version, run_id=run_id, trial=version,
-                               path="/m", metric_name="val_accuracy", goal="maximize",
-                               value=value))
+            s.add(
+                ModelVersion(
+                    name="digits",
+                    version=version,
+                    run_id=run_id,
+                    trial=version,
+                    path="/m",
+                    metric_name="val_accuracy",
+                    goal="maximize",
+                    value=value,
+                )
+            )
         s.add(ModelAlias(name="digits", alias="champion", version=2))
     (model,) = client.get("/api/models").json()
     assert model["latest"]["version"] == 2 and model["aliases"] == {"champion": 2}
@@ -85,8 +97,10 @@ def test_token_guards_api_and_pages_but_not_hooks_or_health(
         assert c.get("/api/runs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert c.get("/").status_code == 401 and c.get("/?token=s3cret").status_code == 401
         assert c.get("/healthz").status_code == 200
-        assert c.post("/hooks/github", content=b"{}",
-                      headers={"X-GitHub-Event": "push"}).status_code == 401  # no project
+        assert (
+            c.post("/hooks/github", content=b"{}", headers={"X-GitHub-Event": "push"}).status_code
+            == 401
+        )  # no project
 
 
 def test_metrics_and_openapi(client: Any) -> None:
@@ -99,13 +113,24 @@ def test_metrics_and_openapi(client: Any) -> None:
 
 def test_cli_projects_and_serve_refusal(tmp_path: Path) -> None:
     env = {"TRAINCHAIN_API_TOKEN": ""}
-    added = trainchain("projects", "add", "https://example.org/x/demo.git", "--branch", "main",
-                       "--secret-env", "GITHUB_WEBHOOK_SECRET", "--poll", "1m", env=env)
+    added = trainchain(
+        "projects",
+        "add",
+        "https://example.org/x/demo.git",
+        "--branch",
+        "main",
+        "--secret-env",
+        "GITHUB_WEBHOOK_SECRET",
+        "--poll",
+        "1m",
+        env=env,
+    )
     assert added.returncode == 0, added.stderr
     listed = trainchain("projects", "list", env=env)
     assert "demo" in listed.stdout and "poll 60s" in listed.stdout
-    dup = trainchain("projects", "add", "https://example.org/x/demo.git", "--insecure-unsigned",
-                     env=env)
+    dup = trainchain(
+        "projects", "add", "https://example.org/x/demo.git", "--insecure-unsigned", env=env
+    )
     assert dup.returncode == 2 and "already exists" in dup.stderr
     assert trainchain("projects", "remove", "demo", env=env).returncode == 0
     gone = trainchain("projects", "remove", "demo", env=env)

@@ -59,8 +59,9 @@ def test_log_lines_stream_as_written_then_the_stream_ends(tmp_path: Path) -> Non
                         break
                     received.append((time.monotonic() - started, data))
                     first_seen.set()
-        missing = httpx.get(f"{base}/api/runs/nope/logs/stream", timeout=10,
-                            headers=auth_headers(app))
+        missing = httpx.get(
+            f"{base}/api/runs/nope/logs/stream", timeout=10, headers=auth_headers(app)
+        )
     writer.join()
     lines = [data["line"] for _, data in received]
     assert lines == ["Epoch 1/2", "Epoch 2/2", "val_accuracy: 0.91"]

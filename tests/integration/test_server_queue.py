@@ -83,7 +83,7 @@ def test_max_concurrent_runs_at_once(store: Store) -> None:
     with make_client(create_app(store, executor=executor, max_concurrent=2)) as client:
         wait_for(lambda: len(executor.calls) == 4)
         wait_for(lambda: all(store.get_run(i).status == "succeeded" for i in ids))
-        assert "trainchain_runs{status=\"succeeded\"} 4" in client.get("/metrics").text
+        assert 'trainchain_runs{status="succeeded"} 4' in client.get("/metrics").text
     assert executor.overlap == 2
 
 
@@ -96,8 +96,9 @@ def test_api_queued_run_wakes_the_worker(store: Store) -> None:
     assert executor.calls == [r.json()["run_id"]]
 
 
-def test_real_pipeline_executor_fails_fast_on_a_missing_source(store: Store,
-                                                              tmp_path: Path) -> None:
+def test_real_pipeline_executor_fails_fast_on_a_missing_source(
+    store: Store, tmp_path: Path
+) -> None:
     run_id = Pipeline(store).create_run(str(tmp_path / "does-not-exist"))
     with make_client(create_app(store)):
         wait_for(lambda: store.get_run(run_id).status == "failed", timeout=60)

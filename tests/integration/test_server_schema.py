@@ -23,8 +23,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def api_schema(tmp_path: Path) -> Any:
     from schemathesis.python import asgi
 
-    app = create_app(Store(f"sqlite:///{tmp_path / 'schema.db'}"), start_worker=False,
-                     token=TOKEN, allowed_hosts=[asgi.HOST])
+    app = create_app(
+        Store(f"sqlite:///{tmp_path / 'schema.db'}"),
+        start_worker=False,
+        token=TOKEN,
+        allowed_hosts=[asgi.HOST],
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*httpx2.*")
         return schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH)
@@ -34,8 +38,11 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 def test_no_request_gets_a_server_error(case: Any) -> None:
     from schemathesis.checks import not_a_server_error
 

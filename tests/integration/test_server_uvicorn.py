@@ -23,8 +23,12 @@ BRANCHES = [f"b{n}" for n in range(5)]
 
 
 def payload(branch: str, sha: str) -> dict[str, object]:
-    return {"ref": f"refs/heads/{branch}", "after": sha, "deleted": False,
-            "repository": {"clone_url": URL, "html_url": URL.removesuffix(".git")}}
+    return {
+        "ref": f"refs/heads/{branch}",
+        "after": sha,
+        "deleted": False,
+        "repository": {"clone_url": URL, "html_url": URL.removesuffix(".git")},
+    }
 
 
 def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> None:
@@ -37,9 +41,10 @@ def test_200_deliveries_over_5_branches(tmp_path: Path, monkeypatch: object) -> 
         for n in range(200)
     ]
     app = create_app(store, start_worker=False)
-    with live_server(app) as base, httpx.Client(
-        base_url=base, timeout=30, headers=auth_headers(app)
-    ) as http:
+    with (
+        live_server(app) as base,
+        httpx.Client(base_url=base, timeout=30, headers=auth_headers(app)) as http,
+    ):
         assert http.get("/healthz").json()["ok"] is True
 
         def send(item: tuple[bytes, dict[str, str]]) -> tuple[int, float]:
@@ -103,7 +108,10 @@ def test_trainchain_serve_command_listens_and_answers(tmp_path: Path) -> None:
     env = {**os.environ, "TRAINCHAIN_API_TOKEN": "tok"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "trainchain", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

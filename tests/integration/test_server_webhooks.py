@@ -52,8 +52,13 @@ def runs(store: Store) -> list[Run]:
         return list(s.scalars(select(Run).order_by(Run.created_at)))
 
 
-def send(client: Any, data: dict[str, Any], secret: str | None = SECRET, event: str = "push",
-         delivery: str | None = None) -> Any:
+def send(
+    client: Any,
+    data: dict[str, Any],
+    secret: str | None = SECRET,
+    event: str = "push",
+    delivery: str | None = None,
+) -> Any:
     body, headers = github_delivery(data, secret, event, delivery)
     return client.post("/hooks/github", content=body, headers=headers)
 
@@ -66,7 +71,11 @@ def test_push_creates_exactly_one_queued_run(client: Any, store: Store) -> None:
     (run,) = runs(store)
     assert body["run_id"] == run.id
     assert (run.status, run.branch, run.ref, run.trigger) == (
-        "queued", "master", data["after"], "webhook")
+        "queued",
+        "master",
+        data["after"],
+        "webhook",
+    )
     assert run.source == URL and run.project_id is not None
 
 
@@ -96,9 +105,13 @@ def test_tampered_body_is_401(client: Any, store: Store) -> None:
 
 def test_unknown_project_is_401_like_a_bad_signature(client: Any, store: Store) -> None:
     data = push("master", "d" * 40)
-    data["repository"].update(clone_url="https://github.com/x/y.git", html_url="https://github.com/x/y",
-                              ssh_url="git@github.com:x/y.git", git_url="git://github.com/x/y.git",
-                              url="https://api.github.com/repos/x/y")
+    data["repository"].update(
+        clone_url="https://github.com/x/y.git",
+        html_url="https://github.com/x/y",
+        ssh_url="git@github.com:x/y.git",
+        git_url="git://github.com/x/y.git",
+        url="https://api.github.com/repos/x/y",
+    )
     r = send(client, data)
     assert r.status_code == 401 and "projects add" in r.json()["error"]
     assert r.json() == send(client, push("master", "d" * 40), secret="wrong").json()
@@ -113,8 +126,9 @@ def test_unknown_project_is_401_like_a_bad_signature(client: Any, store: Store) 
         (lambda: push("feature/x", "e" * 40), "not watched"),
     ],
 )
-def test_ignored_pushes_answer_202_with_a_reason(client: Any, store: Store, data: Any,
-                                                 reason: str) -> None:
+def test_ignored_pushes_answer_202_with_a_reason(
+    client: Any, store: Store, data: Any, reason: str
+) -> None:
     r = send(client, data())
     assert r.status_code == 202
     assert r.json()["status"] == "ignored" and reason in r.json()["reason"]
@@ -147,16 +161,22 @@ def test_newer_push_supersedes_the_queued_one(client: Any, store: Store) -> None
 
 
 def test_not_json_is_400(client: Any) -> None:
-    r = client.post("/hooks/github", content=b"{nope",
-                    headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"})
+    r = client.post(
+        "/hooks/github",
+        content=b"{nope",
+        headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "x"},
+    )
     assert r.status_code == 400 and "not JSON" in r.json()["error"]
 
 
 def test_gitea_push_signed_with_x_gitea_signature(client: Any, store: Store) -> None:
     data = push("master", "3" * 40)  # Gitea's push payload has GitHub's shape
     body = json.dumps(data).encode()
-    headers = {"X-Gitea-Event": "push", "X-Gitea-Delivery": "g-1",
-               "X-Gitea-Signature": hmac_hex(SECRET, body)}
+    headers = {
+        "X-Gitea-Event": "push",
+        "X-Gitea-Delivery": "g-1",
+        "X-Gitea-Signature": hmac_hex(SECRET, body),
+    }
     assert client.post("/hooks/gitea", content=body, headers=headers).status_code == 202
     headers["X-Gitea-Signature"] = hmac_hex("wrong", body)
     headers["X-Gitea-Delivery"] = "g-2"
@@ -166,13 +186,18 @@ def test_gitea_push_signed_with_x_gitea_signature(client: Any, store: Store) -> 
 
 
 def test_gitlab_push_with_x_gitlab_token(client: Any, store: Store) -> None:
-    data = {"object_kind": "push", "ref": "refs/heads/master", "after": "4" * 40,
-            "project": {"git_http_url": URL, "web_url": URL.removesuffix(".git")}}
+    data = {
+        "object_kind": "push",
+        "ref": "refs/heads/master",
+        "after": "4" * 40,
+        "project": {"git_http_url": URL, "web_url": URL.removesuffix(".git")},
+    }
     body = json.dumps(data).encode()
     headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET}
     first = client.post("/hooks/gitlab", content=body, headers=headers)
     again = client.post("/hooks/gitlab", content=body, headers=headers)  # same body: redelivery
-    wrong = client.post("/hooks/gitlab", content=body,
-                        headers={**headers, "X-Gitlab-Token": "nope"})
+    wrong = client.post(
+        "/hooks/gitlab", content=body, headers={**headers, "X-Gitlab-Token": "nope"}
+    )
     assert (first.status_code, again.status_code, wrong.status_code) == (202, 200, 401)
     assert [r.ref for r in runs(store)] == ["4" * 40]

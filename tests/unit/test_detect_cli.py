@@ -15,12 +15,21 @@ REPOS = Path(__file__).resolve().parents[1] / "repos"
 
 
 def test_table_shows_profile_entrypoint_parameters_space_and_evidence() -> None:
-    result = CliRunner().invoke(cli, ["detect", str(REPOS / "legacy_seed_constants")],
-                                terminal_width=200)
+    result = CliRunner().invoke(
+        cli, ["detect", str(REPOS / "legacy_seed_constants")], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
     out = result.output
-    for part in ("keras-legacy", "project.py", "add_layers", "no_of_epochs", "search space",
-                 "keras.extra_conv_blocks", "fit_generator", "tensorflow-cpu==2.15.1"):
+    for part in (
+        "keras-legacy",
+        "project.py",
+        "add_layers",
+        "no_of_epochs",
+        "search space",
+        "keras.extra_conv_blocks",
+        "fit_generator",
+        "tensorflow-cpu==2.15.1",
+    ):
         assert part in out, part
 
 
@@ -31,31 +40,46 @@ def test_json_is_the_detection_and_space_is_opt_in() -> None:
     data = json.loads(plain.output)
     assert data["profile"] == "keras" and "space" not in data
     assert [p["name"] for p in data["parameters"]][0] == "no_of_epoch"
-    spaced = json.loads(runner.invoke(cli, ["detect", str(REPOS / "prompts_catdog"), "--json",
-                                            "--space"]).output)
+    spaced = json.loads(
+        runner.invoke(cli, ["detect", str(REPOS / "prompts_catdog"), "--json", "--space"]).output
+    )
     assert spaced["space"]["no_of_epoch"]["type"] == "int"
 
 
 def test_trainchain_yaml_entrypoint_and_params_are_used(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(
-        "from sklearn.svm import SVC\nK = 3\nSVC(degree=K).fit([[0]], [0])\n")
+        "from sklearn.svm import SVC\nK = 3\nSVC(degree=K).fit([[0]], [0])\n"
+    )
     (tmp_path / "b.py").write_text("print('not training')\n")
     (tmp_path / "trainchain.yaml").write_text(
-        "entrypoint: a.py\nparams:\n  C: {type: float, low: 0.1, high: 10, log: true}\n")
+        "entrypoint: a.py\nparams:\n  C: {type: float, low: 0.1, high: 10, log: true}\n"
+    )
     result = CliRunner().invoke(cli, ["detect", str(tmp_path), "--json", "--space"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["entrypoint"] == "a.py"
-    assert data["space"]["C"] == {"type": "float", "low": 0.1, "high": 10.0, "log": True,
-                                  "choices": None, "why": "declared in trainchain.yaml"}
+    assert data["space"]["C"] == {
+        "type": "float",
+        "low": 0.1,
+        "high": 10.0,
+        "log": True,
+        "choices": None,
+        "why": "declared in trainchain.yaml",
+    }
     assert data["space"]["K"]["type"] == "int"  # derived from the constant
-    assert [(p["name"], p["source"]) for p in data["parameters"]] == [("K", "constant"),
-                                                                       ("C", "config")]
+    assert [(p["name"], p["source"]) for p in data["parameters"]] == [
+        ("K", "constant"),
+        ("C", "config"),
+    ]
 
 
 def _main(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from trainchain.cli import main; main()",
-                           *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from trainchain.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_nothing_to_train_exits_2_with_the_fix_and_no_traceback() -> None:
@@ -80,7 +104,8 @@ def test_table_shows_what_each_parameter_reaches_and_where_bounds_come_from(
 ) -> None:
     (tmp_path / "train.py").write_text(
         "from sklearn.linear_model import LogisticRegression\nC = 1e-8\n"
-        "LogisticRegression(C=C).fit([[0], [1]], [0, 1])\n")
+        "LogisticRegression(C=C).fit([[0], [1]], [0, 1])\n"
+    )
     result = CliRunner().invoke(cli, ["detect", str(tmp_path)], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())

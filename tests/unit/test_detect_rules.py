@@ -35,8 +35,14 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def _nb(*cells: str) -> str:
-    return json.dumps({"cells": [{"cell_type": "code", "source": c, "metadata": {},
-                                  "outputs": []} for c in cells], "nbformat": 4})
+    return json.dumps(
+        {
+            "cells": [
+                {"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells
+            ],
+            "nbformat": 4,
+        }
+    )
 
 
 # --- entrypoint order -------------------------------------------------------------------------
@@ -50,8 +56,9 @@ def test_main_guard_that_trains_beats_conventional_names(tmp_path: Path) -> None
 
 
 def test_conventional_names_in_order_then_depth(tmp_path: Path) -> None:
-    _write(tmp_path, {"main.py": SKLEARN_TRAIN, "a/train.py": SKLEARN_TRAIN,
-                      "model.py": SKLEARN_TRAIN})
+    _write(
+        tmp_path, {"main.py": SKLEARN_TRAIN, "a/train.py": SKLEARN_TRAIN, "model.py": SKLEARN_TRAIN}
+    )
     assert detect(tmp_path).entrypoint == "a/train.py"
     _write(tmp_path, {"train.py": SKLEARN_TRAIN})
     assert detect(tmp_path).entrypoint == "train.py"
@@ -70,13 +77,16 @@ def test_notebook_only_when_no_script_trains(tmp_path: Path) -> None:
 
 
 def test_the_script_that_fits_wins_over_names_and_the_helper_it_imports(tmp_path: Path) -> None:
-    _write(tmp_path, {
-        "model.py": "import keras\n\ndef build():\n"
-                    "    return keras.Sequential([keras.layers.Dense(1)])\n",
-        "run_experiment.py": "from model import build\nm = build()\nm.compile('sgd', 'mse')\n"
-                             "m.fit([[1.0]], [[1.0]], epochs=1)\n",
-        "plots.py": "import keras\nkeras.layers.Dense(3)\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "model.py": "import keras\n\ndef build():\n"
+            "    return keras.Sequential([keras.layers.Dense(1)])\n",
+            "run_experiment.py": "from model import build\nm = build()\nm.compile('sgd', 'mse')\n"
+            "m.fit([[1.0]], [[1.0]], epochs=1)\n",
+            "plots.py": "import keras\nkeras.layers.Dense(3)\n",
+        },
+    )
     result = detect(tmp_path)
     assert result.entrypoint == "run_experiment.py", result.entrypoint_reason
     assert "calls a training API (fit at run_experiment.py:4)" in result.entrypoint_reason
@@ -90,8 +100,15 @@ def test_the_script_that_fits_wins_over_names_and_the_helper_it_imports(tmp_path
 
 
 def test_tests_and_virtualenvs_are_never_entrypoints(tmp_path: Path) -> None:
-    _write(tmp_path, {"tests/test_train.py": KERAS_TRAIN + MAIN, ".venv/lib/train.py": KERAS_TRAIN,
-                      "venv/train.py": KERAS_TRAIN, "experiment.py": SKLEARN_TRAIN})
+    _write(
+        tmp_path,
+        {
+            "tests/test_train.py": KERAS_TRAIN + MAIN,
+            ".venv/lib/train.py": KERAS_TRAIN,
+            "venv/train.py": KERAS_TRAIN,
+            "experiment.py": SKLEARN_TRAIN,
+        },
+    )
     result = detect(tmp_path)
     assert result.entrypoint == "experiment.py" and result.profile == "sklearn"
 
@@ -116,11 +133,14 @@ def test_a_file_is_not_a_project(tmp_path: Path) -> None:
 # --- reading and parsing ----------------------------------------------------------------------
 
 
-def test_each_file_is_read_once_and_parsed_once(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_file_is_read_once_and_parsed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write(tmp_path, {f"pkg/m{i}.py": "import numpy\nX = 1\n" for i in range(20)})
-    _write(tmp_path, {"train.py": "from pkg import m1\n" + KERAS_TRAIN + MAIN,
-                      "nb.ipynb": _nb(SKLEARN_TRAIN)})
+    _write(
+        tmp_path,
+        {"train.py": "from pkg import m1\n" + KERAS_TRAIN + MAIN, "nb.ipynb": _nb(SKLEARN_TRAIN)},
+    )
     reads: list[Path] = []
     parses: list[str] = []
     real_read, real_parse = sources_module._read, ast.parse
@@ -142,8 +162,14 @@ def test_each_file_is_read_once_and_parsed_once(tmp_path: Path,
 
 
 def test_unparseable_files_are_skipped_with_their_line(tmp_path: Path) -> None:
-    _write(tmp_path, {"train.py": SKLEARN_TRAIN, "py2.py": "x = 1\nprint 'hi'\n",
-                      "bad.ipynb": _nb("x = 1", "def f(:\n    pass")})
+    _write(
+        tmp_path,
+        {
+            "train.py": SKLEARN_TRAIN,
+            "py2.py": "x = 1\nprint 'hi'\n",
+            "bad.ipynb": _nb("x = 1", "def f(:\n    pass"),
+        },
+    )
     (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
     (tmp_path / "latin.py").write_bytes(b"name = '\xe9'\n")
     result = detect(tmp_path)
@@ -162,12 +188,14 @@ def test_an_unparseable_notebook_entrypoint_is_fatal(tmp_path: Path) -> None:
 
 
 def test_notebook_source_strips_magics_and_keeps_lines() -> None:
-    source, starts = notebook_source(_nb(
-        "!pip install x\n%matplotlib inline\nimport os",
-        "%%bash\necho (\n",
-        "if True:\n    %time y = 2\n    files = !ls\n    os?\n",
-        "%%time\nz = 3",
-    ))
+    source, starts = notebook_source(
+        _nb(
+            "!pip install x\n%matplotlib inline\nimport os",
+            "%%bash\necho (\n",
+            "if True:\n    %time y = 2\n    files = !ls\n    os?\n",
+            "%%time\nz = 3",
+        )
+    )
     lines = source.splitlines()
     assert lines[0:3] == ["pass", "pass", "import os"]
     assert lines[3:5] == ["", ""]  # %%bash cell: blank, numbering kept
@@ -180,10 +208,19 @@ def test_notebook_source_strips_magics_and_keeps_lines() -> None:
 
 
 def test_comments_strings_and_markdown_never_count(tmp_path: Path) -> None:
-    nb = json.dumps({"cells": [
-        {"cell_type": "markdown", "source": "import keras\nkeras.Sequential()", "metadata": {}},
-        {"cell_type": "code", "source": SKLEARN_TRAIN, "metadata": {}, "outputs": []}],
-        "nbformat": 4})
+    nb = json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "markdown",
+                    "source": "import keras\nkeras.Sequential()",
+                    "metadata": {},
+                },
+                {"cell_type": "code", "source": SKLEARN_TRAIN, "metadata": {}, "outputs": []},
+            ],
+            "nbformat": 4,
+        }
+    )
     _write(tmp_path, {"nb.ipynb": nb, "doc.py": '"""import keras; model.fit()"""\n# keras\n'})
     result = detect(tmp_path)
     assert result.profile == "sklearn"
@@ -194,14 +231,17 @@ def test_comments_strings_and_markdown_never_count(tmp_path: Path) -> None:
 
 
 def test_training_scope_follows_local_imports_only(tmp_path: Path) -> None:
-    _write(tmp_path, {
-        "train.py": "import os\nimport numpy as np\nfrom nets import build\nfrom . import x\n"
-                    "m = build()\nm.fit(np.zeros(1), np.zeros(1))\n" + MAIN,
-        "nets/__init__.py": "from .cnn import build\n",
-        "nets/cnn.py": "import keras\ndef build():\n    return keras.Sequential("
-                       "[keras.layers.Conv2D(2, 3)])\n",
-        "other/tool.py": "import torch\nclass N(torch.nn.Module):\n    pass\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "train.py": "import os\nimport numpy as np\nfrom nets import build\nfrom . import x\n"
+            "m = build()\nm.fit(np.zeros(1), np.zeros(1))\n" + MAIN,
+            "nets/__init__.py": "from .cnn import build\n",
+            "nets/cnn.py": "import keras\ndef build():\n    return keras.Sequential("
+            "[keras.layers.Conv2D(2, 3)])\n",
+            "other/tool.py": "import torch\nclass N(torch.nn.Module):\n    pass\n",
+        },
+    )
     result = detect(tmp_path)
     assert result.profile == "keras" and result.model_family == "cnn"
     assert result.imports == ("keras", "numpy")  # not os (stdlib), nets (local), torch (unused)
@@ -222,7 +262,10 @@ def test_broken_pyproject_is_ignored_not_fatal(tmp_path: Path) -> None:
 
 
 def test_constants_filter(tmp_path: Path) -> None:
-    _write(tmp_path, {"train.py": """
+    _write(
+        tmp_path,
+        {
+            "train.py": """
 import keras
 EPOCHS = 3
 SEED = 1
@@ -241,13 +284,18 @@ keras.utils.set_random_seed(SEED)
 m = keras.Sequential([keras.layers.Dense(COMPUTED, activation=ACTIVATION, use_bias=USE_BIAS)])
 m.fit(open(DATA), epochs=EPOCHS)
 m.save(WEIGHTS)
-"""})
+"""
+        },
+    )
     names = [p.name for p in detect(tmp_path).parameters]
     assert names == ["EPOCHS", "ACTIVATION", "USE_BIAS"]
 
 
 def test_argparse_default_from_a_constant_is_one_parameter(tmp_path: Path) -> None:
-    _write(tmp_path, {"train.py": """
+    _write(
+        tmp_path,
+        {
+            "train.py": """
 import argparse
 from argparse import ArgumentParser
 from sklearn.svm import SVC
@@ -258,7 +306,9 @@ p.add_argument("n_samples", type=int)
 p.add_argument("-v", action="count")
 a = p.parse_args()
 SVC(C=a.c).fit([[0], [1]][: a.n_samples], [0, 1])
-"""})
+"""
+        },
+    )
     params = {p.name: p for p in detect(tmp_path).parameters}
     assert set(params) == {"c", "n_samples", "v"}
     assert params["c"].default == 0.5 and params["c"].flag == "--c"
@@ -267,7 +317,10 @@ SVC(C=a.c).fit([[0], [1]][: a.n_samples], [0, 1])
 
 
 def test_prompt_variants(tmp_path: Path) -> None:
-    _write(tmp_path, {"train.py": """
+    _write(
+        tmp_path,
+        {
+            "train.py": """
 from sklearn.tree import DecisionTreeClassifier
 depth = input(f"Please enter the max depth [{3}]: ")
 leaves = input()
@@ -275,9 +328,14 @@ n = float(input("Number of samples? "))
 for _ in range(2):
     again = int(input("Enter retries:"))
 DecisionTreeClassifier(max_depth=int(depth)).fit([[0], [1]], [0, 1])
-"""})
+"""
+        },
+    )
     params = detect(tmp_path).parameters
     assert [(p.name, p.type, p.line) for p in params] == [
-        ("max_depth", "int", 3), ("leaves", "str", 4), ("number_of_samples", "float", 5),
-        ("retries", "int", 7)]
+        ("max_depth", "int", 3),
+        ("leaves", "str", 4),
+        ("number_of_samples", "float", 5),
+        ("retries", "int", 7),
+    ]
     assert params[0].prompt == "Please enter the max depth []: "

@@ -44,8 +44,10 @@ def test_enough_cases_cover_every_profile() -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_repo(case: str) -> None:
     expect = _expect(case)
-    args = {"entrypoint": expect.get("declared_entrypoint"),
-            "declared_params": expect.get("declared_params")}
+    args = {
+        "entrypoint": expect.get("declared_entrypoint"),
+        "declared_params": expect.get("declared_params"),
+    }
     if "error" in expect:
         with pytest.raises(DetectionError) as info:
             detect(REPOS / case, **args)
@@ -100,9 +102,22 @@ def _check(result: Detection, expect: dict[str, Any]) -> None:
 
 def test_json_shape_is_exact() -> None:
     data = detect(REPOS / "prompts_catdog").to_dict()
-    assert set(data) == {"profile", "framework", "model_family", "entrypoint", "parameters",
-                         "evidence", "requirements", "imports", "entrypoint_reason", "skipped",
-                         "keras_sequential", "reads_params", "inputs", "downloads"}
+    assert set(data) == {
+        "profile",
+        "framework",
+        "model_family",
+        "entrypoint",
+        "parameters",
+        "evidence",
+        "requirements",
+        "imports",
+        "entrypoint_reason",
+        "skipped",
+        "keras_sequential",
+        "reads_params",
+        "inputs",
+        "downloads",
+    }
     for param in data["parameters"]:
         assert {"name", "source", "type", "default", "file", "line"} <= set(param)
         assert param["source"] in ("constant", "argparse", "click", "prompt", "config")

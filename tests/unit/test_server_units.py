@@ -12,8 +12,12 @@ from trainchain.server.records import branch_matches, normalize_url
 
 @pytest.mark.parametrize(
     "url",
-    ["https://github.com/Codertocat/Hello-World.git", "https://github.com/codertocat/hello-world",
-     "git@github.com:Codertocat/Hello-World.git", "ssh://git@github.com/Codertocat/Hello-World/"],
+    [
+        "https://github.com/Codertocat/Hello-World.git",
+        "https://github.com/codertocat/hello-world",
+        "git@github.com:Codertocat/Hello-World.git",
+        "ssh://git@github.com/Codertocat/Hello-World/",
+    ],
 )
 def test_every_form_of_a_repository_url_matches(url: str) -> None:
     assert normalize_url(url) == "github.com/codertocat/hello-world"

@@ -32,21 +32,44 @@ def _space(name: str, type_: str, default: object = None, **extra: object) -> di
     return spec
 
 
-@pytest.mark.parametrize(("name", "kind"), [
-    ("EPOCHS", "epochs"), ("no_of_epoch", "epochs"), ("max_epochs", "epochs"),
-    ("batch_size", "batch"), ("LR", "lr"), ("learning_rate", "lr"), ("eta", "lr"),
-    ("add_layers", "layers"), ("n_layers", "layers"), ("UNITS", "width"), ("filters", "width"),
-    ("n_estimators", "count"), ("max_depth", "depth"), ("dropout", "dropout"), ("C", "reg"),
-    ("weight_decay", "reg"), ("seed", "skip"), ("test_size", "skip"), ("IMG_SIZE", "skip"),
-    ("validation_split", "skip"), ("k", None),
-])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("EPOCHS", "epochs"),
+        ("no_of_epoch", "epochs"),
+        ("max_epochs", "epochs"),
+        ("batch_size", "batch"),
+        ("LR", "lr"),
+        ("learning_rate", "lr"),
+        ("eta", "lr"),
+        ("add_layers", "layers"),
+        ("n_layers", "layers"),
+        ("UNITS", "width"),
+        ("filters", "width"),
+        ("n_estimators", "count"),
+        ("max_depth", "depth"),
+        ("dropout", "dropout"),
+        ("C", "reg"),
+        ("weight_decay", "reg"),
+        ("seed", "skip"),
+        ("test_size", "skip"),
+        ("IMG_SIZE", "skip"),
+        ("validation_split", "skip"),
+        ("k", None),
+    ],
+)
 def test_kind_of(name: str, kind: str | None) -> None:
     assert kind_of(name) == kind
 
 
 def test_epochs_around_default_with_a_cap() -> None:
     assert _bounds(param_space(_p("epochs", "int", 5))) == {
-        "type": "int", "low": 2, "high": 20, "log": False, "choices": None}
+        "type": "int",
+        "low": 2,
+        "high": 20,
+        "log": False,
+        "choices": None,
+    }
     assert _space("EPOCHS", "int", 10)["high"] == 40
     assert _space("EPOCHS", "int", 50)["high"] == 100  # capped
     assert _space("EPOCHS", "int", 300)["high"] == 300  # never below the default
@@ -75,11 +98,15 @@ def test_a_weak_learning_rate_default_still_reaches_the_usual_range() -> None:
 def test_layers_widths_bools_choices_strings() -> None:
     assert _space("add_layers", "int", 1)["low"] == 0
     assert _bounds(param_space(_p("n_layers", "int", 2))) == {
-        "type": "int", "low": 1, "high": 4, "log": False, "choices": None}
+        "type": "int",
+        "low": 1,
+        "high": 4,
+        "log": False,
+        "choices": None,
+    }
     assert _space("units", "int", 64)["log"] is True
     assert _space("augment", "bool", False)["type"] == "bool"
-    assert _space("kernel", "str", "rbf", choices=["linear", "rbf"])["choices"] == [
-        "linear", "rbf"]
+    assert _space("kernel", "str", "rbf", choices=["linear", "rbf"])["choices"] == ["linear", "rbf"]
     assert _space("optimizer", "str", "sgd")["choices"][0] == "sgd"
     assert param_space(_p("model_name", "str", "cnn")) is None  # no alternatives to search
     assert param_space(_p("seed", "int", 42)) is None
@@ -88,8 +115,15 @@ def test_layers_widths_bools_choices_strings() -> None:
 
 
 def test_every_spec_has_the_same_keys_and_valid_bounds() -> None:
-    for case in ("keras_tf_keras", "prompts_catdog", "sklearn_svm_argparse", "click_keras",
-                 "legacy_seed_constants", "pytorch_plain", "sklearn_xgboost"):
+    for case in (
+        "keras_tf_keras",
+        "prompts_catdog",
+        "sklearn_svm_argparse",
+        "click_keras",
+        "legacy_seed_constants",
+        "pytorch_plain",
+        "sklearn_xgboost",
+    ):
         for name, spec in derive_space(detect(REPOS / case)).items():
             assert set(spec) == KEYS, name
             if spec["type"] in ("int", "float"):
@@ -109,7 +143,12 @@ def test_keras_knobs_only_where_the_script_has_none() -> None:
 def test_architecture_knobs_for_sequential_cnn_only() -> None:
     cnn = derive_space(detect(REPOS / "legacy_seed_constants"))
     assert _bounds(cnn["keras.extra_conv_blocks"]) == {
-        "type": "int", "low": 0, "high": 2, "log": False, "choices": None}
+        "type": "int",
+        "low": 0,
+        "high": 2,
+        "log": False,
+        "choices": None,
+    }
     assert cnn["keras.width"]["low"] == 0.5 and cnn["keras.width"]["high"] == 2.0
     assert "keras.batch_size" not in cnn  # fit_generator: the generator brings its batches
     functional = derive_space(detect(REPOS / "keras3_functional_rnn"))
@@ -139,32 +178,56 @@ def test_baseline_values_by_name_and_type() -> None:
 
 
 def test_space_from_config_normalises_and_infers_types() -> None:
-    space = space_from_config({
-        "lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
-        "units": {"low": 16, "high": 256},
-        "act": ["relu", "tanh"],
-        "aug": {"type": "bool"},
-    })
+    space = space_from_config(
+        {
+            "lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True},
+            "units": {"low": 16, "high": 256},
+            "act": ["relu", "tanh"],
+            "aug": {"type": "bool"},
+        }
+    )
     assert _bounds(space["lr"]) == {
-        "type": "float", "low": 1e-4, "high": 0.1, "log": True, "choices": None}
+        "type": "float",
+        "low": 1e-4,
+        "high": 0.1,
+        "log": True,
+        "choices": None,
+    }
     assert space["units"]["type"] == "int"
-    assert _bounds(space["act"]) == {"type": "categorical", "low": None, "high": None, "log": False,
-                            "choices": ["relu", "tanh"]}
+    assert _bounds(space["act"]) == {
+        "type": "categorical",
+        "low": None,
+        "high": None,
+        "log": False,
+        "choices": ["relu", "tanh"],
+    }
     assert space["aug"]["choices"] == [False, True]
 
 
 def test_space_from_config_reports_every_error_at_once() -> None:
     with pytest.raises(ConfigError) as info:
-        space_from_config({
-            "lr": {"type": "float", "low": 0.0, "high": 0.1, "log": True},
-            "units": {"type": "int", "low": 64, "high": 16},
-            "bad": {"type": "tensor"},
-            "typo": {"type": "float", "lo": 1, "high": 2},
-            "opt": {"type": "categorical"},
-        })
+        space_from_config(
+            {
+                "lr": {"type": "float", "low": 0.0, "high": 0.1, "log": True},
+                "units": {"type": "int", "low": 64, "high": 16},
+                "bad": {"type": "tensor"},
+                "typo": {"type": "float", "lo": 1, "high": 2},
+                "opt": {"type": "categorical"},
+            }
+        )
     message = info.value.message
-    for part in ("params.lr", "low > 0", "params.units", "below high", "params.bad",
-                 "'tensor'", "params.typo", "'lo'", "params.opt", "choices"):
+    for part in (
+        "params.lr",
+        "low > 0",
+        "params.units",
+        "below high",
+        "params.bad",
+        "'tensor'",
+        "params.typo",
+        "'lo'",
+        "params.opt",
+        "choices",
+    ):
         assert part in message
     assert info.value.exit_code == 2
 
@@ -173,8 +236,10 @@ def test_space_module_does_not_import_optuna() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, trainchain.space, trainchain.detection; "
-            "print(any(m in sys.modules for m in ('optuna', 'sqlalchemy', 'tensorflow', "
-            "'keras', 'torch', 'sklearn')))")
+    code = (
+        "import sys, trainchain.space, trainchain.detection; "
+        "print(any(m in sys.modules for m in ('optuna', 'sqlalchemy', 'tensorflow', "
+        "'keras', 'torch', 'sklearn')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

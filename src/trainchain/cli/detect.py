@@ -12,10 +12,17 @@ import click
 @click.command("detect")
 @click.argument("path", type=click.Path(path_type=Path), default=Path("."))
 @click.option("--json", "as_json", is_flag=True, help="Print the detection as one JSON object.")
-@click.option("--space", "with_space", is_flag=True,
-              help="With --json: add the derived search space under \"space\".")
-@click.option("--entrypoint", default=None,
-              help="Script or notebook to train (overrides entrypoint: in trainchain.yaml).")
+@click.option(
+    "--space",
+    "with_space",
+    is_flag=True,
+    help='With --json: add the derived search space under "space".',
+)
+@click.option(
+    "--entrypoint",
+    default=None,
+    help="Script or notebook to train (overrides entrypoint: in trainchain.yaml).",
+)
 def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) -> None:
     """Show what the project at PATH needs: profile, entrypoint, parameters, search space."""
     from trainchain.config import ParamSpec, load_config
@@ -49,12 +56,16 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     from trainchain.space import describe
 
     console = Console()
-    console.print(f"[bold]profile[/bold]     {result.profile}  "
-                  f"[dim]({result.profile_reason})[/dim]")
-    console.print(f"[bold]entrypoint[/bold]  {result.entrypoint}  "
-                  f"[dim]({result.entrypoint_reason})[/dim]")
-    console.print(f"[bold]framework[/bold]   {result.framework}   [bold]model family[/bold] "
-                  f"{result.model_family}   [bold]Sequential[/bold] {result.keras_sequential}")
+    console.print(
+        f"[bold]profile[/bold]     {result.profile}  [dim]({result.profile_reason})[/dim]"
+    )
+    console.print(
+        f"[bold]entrypoint[/bold]  {result.entrypoint}  [dim]({result.entrypoint_reason})[/dim]"
+    )
+    console.print(
+        f"[bold]framework[/bold]   {result.framework}   [bold]model family[/bold] "
+        f"{result.model_family}   [bold]Sequential[/bold] {result.keras_sequential}"
+    )
     packages = env_packages(result.profile, result.env_imports)
     console.print(f"[bold]environment[/bold] {' '.join(packages) or '(project requirements only)'}")
     if result.requirements:
@@ -63,18 +74,27 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     for column in ("name", "source", "type", "default", "where", "flows into", "notes"):
         params.add_column(column)
     for p in result.parameters:
-        notes = ", ".join(filter(None, [
-            f"choices {list(p.choices)}" if p.choices else "",
-            "required" if p.required else "",
-            f"flag {p.flag}" if p.flag else "",
-            f"prompt {p.prompt!r}" if p.prompt else "",
-        ]))
+        notes = ", ".join(
+            filter(
+                None,
+                [
+                    f"choices {list(p.choices)}" if p.choices else "",
+                    "required" if p.required else "",
+                    f"flag {p.flag}" if p.flag else "",
+                    f"prompt {p.prompt!r}" if p.prompt else "",
+                ],
+            )
+        )
         where = f"{p.file}:{p.line}" if p.line else p.file
-        params.add_row(p.name, p.source, p.type, repr(p.default), where,
-                       ", ".join(p.flows_into), notes)
+        params.add_row(
+            p.name, p.source, p.type, repr(p.default), where, ", ".join(p.flows_into), notes
+        )
     console.print(params if result.parameters else "[dim]no parameters found[/dim]")
-    title = "search space (derived; params: of trainchain.yaml override)" if declared else (
-        "search space (derived)")
+    title = (
+        "search space (derived; params: of trainchain.yaml override)"
+        if declared
+        else ("search space (derived)")
+    )
     table = Table(title=title, title_justify="left")
     for column in ("name", "type", "range"):
         table.add_column(column, no_wrap=True)
@@ -86,12 +106,14 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     for column in ("where", "symbol", "why"):
         evidence.add_column(column)
     for item in result.evidence:
-        evidence.add_row(f"{item.file}:{item.line}" if item.line else item.file, item.symbol,
-                         item.why)
+        evidence.add_row(
+            f"{item.file}:{item.line}" if item.line else item.file, item.symbol, item.why
+        )
     console.print(evidence)
     if result.inputs:
-        inputs = Table(title="inputs the repository lacks (give them before running)",
-                       title_justify="left")
+        inputs = Table(
+            title="inputs the repository lacks (give them before running)", title_justify="left"
+        )
         for column in ("path", "read by", "where", "fix"):
             inputs.add_column(column)
         for i in result.inputs:
@@ -101,8 +123,7 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
         from trainchain import paths
 
         cache = paths.datasets_dir()
-        downloads = Table(title=f"run-time downloads (dataset cache {cache})",
-                          title_justify="left")
+        downloads = Table(title=f"run-time downloads (dataset cache {cache})", title_justify="left")
         for column in ("dataset", "call", "where", "cached as"):
             downloads.add_column(column)
         for d in result.downloads:

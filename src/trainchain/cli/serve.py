@@ -38,15 +38,27 @@ def parse_interval(value: str | None) -> float | None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers-runs", default=1, show_default=True, type=int,
-              help="Runs executed at the same time.")
-@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
-              help="A name clients reach the server by (Host header); repeat for several. "
-              "Default: the loopback names and --host.")
+@click.option(
+    "--workers-runs", default=1, show_default=True, type=int, help="Runs executed at the same time."
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A name clients reach the server by (Host header); repeat for several. "
+    "Default: the loopback names and --host.",
+)
 @click.option("--open-metrics", is_flag=True, help="Serve /metrics without the token.")
 @click.option("--open-docs", is_flag=True, help="Serve /docs and /openapi.json without the token.")
-def serve(host: str, port: int, workers_runs: int, allowed_hosts: tuple[str, ...],
-          open_metrics: bool, open_docs: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers_runs: int,
+    allowed_hosts: tuple[str, ...],
+    open_metrics: bool,
+    open_docs: bool,
+) -> None:
     """Start the webhook server, REST API and dashboard (uvicorn). A token is always required:
     $TRAINCHAIN_API_TOKEN, else the one saved in TRAINCHAIN_HOME/api-token (made at first start)."""
     from trainchain.server.auth import DOCS_PATHS, LOOPBACK_HOSTS, server_token, token_path
@@ -69,10 +81,13 @@ def serve(host: str, port: int, workers_runs: int, allowed_hosts: tuple[str, ...
     token, created = server_token()
     if created:
         click.echo(f"API token (shown once; saved in {token_path()}, mode 0600): {token}")
-    app = create_app(max_concurrent=workers_runs, token=token, allowed_hosts=hosts,
-                     open_paths=opened)
-    click.echo(f"trainchain serving on http://{host}:{port} (dashboard /, API /api, docs /docs); "
-               f"answers to Host {', '.join(hosts)}")
+    app = create_app(
+        max_concurrent=workers_runs, token=token, allowed_hosts=hosts, open_paths=opened
+    )
+    click.echo(
+        f"trainchain serving on http://{host}:{port} (dashboard /, API /api, docs /docs); "
+        f"answers to Host {', '.join(hosts)}"
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -87,16 +102,34 @@ def projects() -> None:
 @click.option("--secret-env", help="Env var with the webhook secret (GITHUB_WEBHOOK_SECRET).")
 @click.option("--poll", help="Poll the branch head this often (60s, 5m) instead of webhooks.")
 @click.option("--name", help="Project name (default: the repository's name).")
-@click.option("--insecure-unsigned", is_flag=True,
-              help="Accept webhooks without a signature (anyone who can reach the server can "
-              "start runs); without it a project needs --secret-env or --poll.")
-@click.option("--runtime", type=click.Choice(["docker", "local", "auto"]),
-              help="Where the project's trials run (default for the server: docker).")
-@click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False),
-              help="YAML file of operator settings for the project's runs (notify, data, "
-              "resources, tracking, ...), which the repository's trainchain.yaml cannot change.")
-def add(url: str, branch: str, secret_env: str | None, poll: str | None, name: str | None,
-        insecure_unsigned: bool, runtime: str | None, settings_file: str | None) -> None:
+@click.option(
+    "--insecure-unsigned",
+    is_flag=True,
+    help="Accept webhooks without a signature (anyone who can reach the server can "
+    "start runs); without it a project needs --secret-env or --poll.",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["docker", "local", "auto"]),
+    help="Where the project's trials run (default for the server: docker).",
+)
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML file of operator settings for the project's runs (notify, data, "
+    "resources, tracking, ...), which the repository's trainchain.yaml cannot change.",
+)
+def add(
+    url: str,
+    branch: str,
+    secret_env: str | None,
+    poll: str | None,
+    name: str | None,
+    insecure_unsigned: bool,
+    runtime: str | None,
+    settings_file: str | None,
+) -> None:
     """Watch the repository URL (or a local path)."""
     from pathlib import Path
 
@@ -108,13 +141,21 @@ def add(url: str, branch: str, secret_env: str | None, poll: str | None, name: s
     if runtime:
         settings["runtime"] = runtime
     project = records.add_project(
-        Store(), url, branch, secret_env, parse_interval(poll), name, allow_local=True,
-        insecure_unsigned=insecure_unsigned, settings=settings,
+        Store(),
+        url,
+        branch,
+        secret_env,
+        parse_interval(poll),
+        name,
+        allow_local=True,
+        insecure_unsigned=insecure_unsigned,
+        settings=settings,
     )
     click.echo(f"project {project.name}: {redact(project.url)} branch {project.branch}")
     if secret_env and not os.environ.get(secret_env):
-        click.echo(f"warning: ${secret_env} is not set here; set it where the server runs",
-                   err=True)
+        click.echo(
+            f"warning: ${secret_env} is not set here; set it where the server runs", err=True
+        )
 
 
 @projects.command("list")

@@ -73,8 +73,7 @@ def _detect(
         )
     files = scan(root)
     index = ProjectIndex(files)
-    rel, reason = choose(files, entrypoint, index.training_signs, index.training_calls,
-                         index.scope)
+    rel, reason = choose(files, entrypoint, index.training_signs, index.training_calls, index.scope)
     source = files.sources[rel]
     if source.tree is None:
         raise DetectionError(_unparseable(source, root))
@@ -84,10 +83,12 @@ def _detect(
     facts = index.facts(rel)
     aliases = facts.aliases if facts else {}
     parameters = extract(source.tree, rel, aliases, profile.framework)
-    inputs = find_inputs(root, {m: t for m in project.scope
-                                if (t := files.sources[m].tree) is not None},
-                         {m: f.aliases for m, f in project.files.items()},
-                         functools.cache(functools.partial(_repository_paths, root)))
+    inputs = find_inputs(
+        root,
+        {m: t for m in project.scope if (t := files.sources[m].tree) is not None},
+        {m: f.aliases for m, f in project.files.items()},
+        functools.cache(functools.partial(_repository_paths, root)),
+    )
     parameters = _stdin_defaults(parameters, source.tree, root, inputs)
     parameters += _declared(declared_params, {p.name for p in parameters})
     family, family_item = _family(project, profile.framework)
@@ -106,12 +107,14 @@ def _detect(
         evidence=tuple(items),
         requirements=tuple(r.text for r in requirements),
         imports=project.imports,
-        skipped=tuple(Skipped(s.rel, s.error[0], s.error[1])
-                      for s in files.sources.values() if s.error),
+        skipped=tuple(
+            Skipped(s.rel, s.error[0], s.error[1]) for s in files.sources.values() if s.error
+        ),
         keras_sequential=profile.framework == "keras" and _is_sequential(project),
         keras_defaults=_keras_defaults(project) if profile.framework == "keras" else {},
-        reads_params=any(reads_params_env(files.sources[r].tree) for r in index.scope(rel)
-                         if r in files.sources),
+        reads_params=any(
+            reads_params_env(files.sources[r].tree) for r in index.scope(rel) if r in files.sources
+        ),
         inputs=tuple(inputs),
         downloads=tuple(find_downloads(trees, {m: f.aliases for m, f in project.files.items()})),
     )
@@ -166,8 +169,10 @@ def _repository_paths(root: Path) -> set[str]:
 def _unparseable(source: SourceFile, root: Path) -> str:
     line, message = source.error or (None, "unreadable")
     where = f"{source.rel}:{line}" if line else source.rel
-    return (f"cannot parse the entrypoint {where}: {message}; fix the file, or set "
-            f"`entrypoint:` in {root / 'trainchain.yaml'} to the script that trains")
+    return (
+        f"cannot parse the entrypoint {where}: {message}; fix the file, or set "
+        f"`entrypoint:` in {root / 'trainchain.yaml'} to the script that trains"
+    )
 
 
 def _choose_profile(project: ProjectFacts) -> tuple[Any, Any]:
@@ -216,8 +221,9 @@ def _keras_defaults(project: ProjectFacts) -> dict[str, Any]:
     found: dict[str, Any] = {"array_input": False}
     for facts in project.files.values():
         for method in facts.methods:
-            if method.method == "fit" and (method.positional >= 2 or {"y", "batch_size"} &
-                                           set(method.keywords)):
+            if method.method == "fit" and (
+                method.positional >= 2 or {"y", "batch_size"} & set(method.keywords)
+            ):
                 found["array_input"] = True
             if method.method in ("fit", "fit_generator"):
                 for key, value in method.literals:
@@ -231,8 +237,7 @@ def _keras_defaults(project: ProjectFacts) -> dict[str, Any]:
     return found
 
 
-def _declared(declared: Mapping[str, Mapping[str, Any]] | None,
-              known: set[str]) -> list[Parameter]:
+def _declared(declared: Mapping[str, Mapping[str, Any]] | None, known: set[str]) -> list[Parameter]:
     """``params:`` of trainchain.yaml not found in the script: passed via TRAINCHAIN_PARAMS.
 
     A declared name that the script already exposes keeps its discovered source (that is how
@@ -245,6 +250,15 @@ def _declared(declared: Mapping[str, Mapping[str, Any]] | None,
         spec = spec if isinstance(spec, Mapping) else {}
         kind = str(spec.get("type", "float"))
         ptype = {"categorical": "str"}.get(kind, kind)
-        out.append(Parameter(name, "config", ptype, spec.get("default"), "trainchain.yaml", None,
-                             choices=tuple(spec["choices"]) if spec.get("choices") else None))
+        out.append(
+            Parameter(
+                name,
+                "config",
+                ptype,
+                spec.get("default"),
+                "trainchain.yaml",
+                None,
+                choices=tuple(spec["choices"]) if spec.get("choices") else None,
+            )
+        )
     return out

@@ -25,8 +25,11 @@ from trainchain.profiles.base import EvidenceItem
 
 PREFERRED = ("train.py", "main.py", "model.py", "project.py")
 _NOT_ENTRYPOINTS = ("setup.py", "conftest.py", "noxfile.py", "__init__.py", "manage.py")
-LOOKED_FOR = ('a script with `if __name__ == "__main__":` that trains, '
-              + ", ".join(PREFERRED) + ", a single script, or a notebook (*.ipynb)")
+LOOKED_FOR = (
+    'a script with `if __name__ == "__main__":` that trains, '
+    + ", ".join(PREFERRED)
+    + ", a single script, or a notebook (*.ipynb)"
+)
 
 Signs = Callable[[str], list[EvidenceItem]]
 # calls that train (a model's fit, a loss's backward), as opposed to building a model
@@ -54,8 +57,11 @@ def choose(
     training = [(rel, why) for rel, why in with_signs if why]
     if training:
         rel, why = training[0]
-        more = f"; {len(training)} such scripts, preferred by name then depth" if len(
-            training) > 1 else ""
+        more = (
+            f"; {len(training)} such scripts, preferred by name then depth"
+            if len(training) > 1
+            else ""
+        )
         return rel, f'{rel} has `if __name__ == "__main__":` and trains ({_sign(why)}){more}'
     named = sorted((s.rel for s in scripts if s.rel.rsplit("/", 1)[-1] in PREFERRED), key=_rank)
     builder: tuple[str, str] | None = None  # a named script that builds a model, fits none
@@ -65,8 +71,11 @@ def choose(
             return rel, f"{rel} is a conventional entrypoint name (it does not parse)"
         why = signs(rel)
         if why and fits is not None and not fits(rel):
-            builder = builder or (rel, f"{rel} is a conventional entrypoint name and builds a "
-                                       f"model ({_sign(why)}); no script calls a training API")
+            builder = builder or (
+                rel,
+                f"{rel} is a conventional entrypoint name and builds a "
+                f"model ({_sign(why)}); no script calls a training API",
+            )
         elif why:
             return rel, f"{rel} is a conventional entrypoint name and trains ({_sign(why)})"
     if len(scripts) == 1:
@@ -88,11 +97,16 @@ def choose(
     broken = [s for s in files.sources.values() if s.tree is None and _candidate(s.rel)]
     unparsed = ""
     if broken:
-        unparsed = "; could not parse " + ", ".join(
-            f"{s.rel}:{s.error[0]} ({s.error[1]})" if s.error and s.error[0]
-            else f"{s.rel} ({s.error[1] if s.error else 'unreadable'})"
-            for s in broken[:5]
-        ) + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+        unparsed = (
+            "; could not parse "
+            + ", ".join(
+                f"{s.rel}:{s.error[0]} ({s.error[1]})"
+                if s.error and s.error[0]
+                else f"{s.rel} ({s.error[1] if s.error else 'unreadable'})"
+                for s in broken[:5]
+            )
+            + (f" and {len(broken) - 5} more" if len(broken) > 5 else "")
+        )
     raise DetectionError(
         f"no training entrypoint in {files.root}: looked for {LOOKED_FOR}; "
         f"found {len(scripts)} script(s) and {len(notebooks)} notebook(s), none trains a model"
@@ -116,11 +130,16 @@ def _calls_training(
     reason = f"{rel} calls a training API ({_sign(why)})"
     not_training = [r for r in others if r not in names]
     if not_training:
-        reason += "; " + ", ".join(not_training[:3]) + (" do not" if len(not_training) > 1
-                                                         else " does not")
+        reason += (
+            "; "
+            + ", ".join(not_training[:3])
+            + (" do not" if len(not_training) > 1 else " does not")
+        )
     if len(training) > 1:
-        reason += (f"; {len(training)} scripts train, preferred: not imported by another, "
-                   "then by name and depth")
+        reason += (
+            f"; {len(training)} scripts train, preferred: not imported by another, "
+            "then by name and depth"
+        )
     return rel, reason
 
 

@@ -15,8 +15,9 @@ from trainchain.detection import knowledge as kb
 from trainchain.detection.pyast import dotted as dotted_name
 
 # methods whose call is a sign of training (receiver resolved later when possible)
-TRAIN_METHODS = frozenset({"fit", "fit_generator", "train_on_batch", "partial_fit", "backward",
-                           "train"})
+TRAIN_METHODS = frozenset(
+    {"fit", "fit_generator", "train_on_batch", "partial_fit", "backward", "train"}
+)
 _WATCHED_METHODS = TRAIN_METHODS | set(kb.LEGACY_METHODS) | {"step"}  # optimizer.step()
 
 
@@ -97,8 +98,11 @@ def analyze(rel: str, tree: ast.Module) -> FileFacts:
         elif receiver is not None:  # Sequential().fit(...): the receiver is a call
             recv = resolve(receiver[0], aliases)
             via = None if recv else receiver[0].rsplit(".", 1)[-1]
-        facts.methods.append(MethodCall(method, recv, node.lineno, _literals(node), _keywords(node),
-                                        len(node.args), via))
+        facts.methods.append(
+            MethodCall(
+                method, recv, node.lineno, _literals(node), _keywords(node), len(node.args), via
+            )
+        )
     for cls, dotted, line in collector.bases:
         qual = resolve(dotted, aliases)
         if qual:
@@ -195,8 +199,10 @@ def _keywords(node: ast.Call) -> tuple[str, ...]:
 def _literals(node: ast.Call) -> tuple[tuple[str, object], ...]:
     out = []
     for kw in node.keywords:
-        if kw.arg and isinstance(kw.value, ast.Constant) and isinstance(
-            kw.value.value, int | float | str | bool
+        if (
+            kw.arg
+            and isinstance(kw.value, ast.Constant)
+            and isinstance(kw.value.value, int | float | str | bool)
         ):
             out.append((kw.arg, kw.value.value))
     return tuple(out)

@@ -50,8 +50,12 @@ _TOP_FRAMEWORK = {
 
 # --- Keras ------------------------------------------------------------------------------------
 
-KERAS_MODEL_CLASSES = {"keras.Sequential", "keras.models.Sequential", "keras.Model",
-                       "keras.models.Model"}
+KERAS_MODEL_CLASSES = {
+    "keras.Sequential",
+    "keras.models.Sequential",
+    "keras.Model",
+    "keras.models.Model",
+}
 KERAS_SEQUENTIAL = {"keras.Sequential", "keras.models.Sequential"}
 
 
@@ -89,13 +93,26 @@ LEGACY_NAMES = {
     "Convolution1D": "Convolution1D is the Keras 1/2 alias of Conv1D, gone in Keras 3",
     "Convolution3D": "Convolution3D is the Keras 1/2 alias of Conv3D, gone in Keras 3",
 }
-KERAS_OPTIMIZERS = {"Adam", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl",
-                    "AdamW", "Lion"}
+KERAS_OPTIMIZERS = {
+    "Adam",
+    "SGD",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "Nadam",
+    "Ftrl",
+    "AdamW",
+    "Lion",
+}
 
 # --- PyTorch ----------------------------------------------------------------------------------
 
-TORCH_MODULE_BASES = {"torch.nn.Module", "lightning.pytorch.LightningModule",
-                      "lightning.LightningModule"}
+TORCH_MODULE_BASES = {
+    "torch.nn.Module",
+    "lightning.pytorch.LightningModule",
+    "lightning.LightningModule",
+}
 TORCH_TRAINERS = {"lightning.pytorch.Trainer", "lightning.Trainer", "transformers.Trainer"}
 
 
@@ -108,9 +125,21 @@ def torch_layer(qualname: str) -> str | None:
 
 # --- scikit-learn and friends -----------------------------------------------------------------
 
-_SKLEARN_MODEL_MODULES = ("ensemble", "linear_model", "svm", "tree", "neighbors", "naive_bayes",
-                          "neural_network", "discriminant_analysis", "gaussian_process",
-                          "kernel_ridge", "cluster", "mixture", "semi_supervised")
+_SKLEARN_MODEL_MODULES = (
+    "ensemble",
+    "linear_model",
+    "svm",
+    "tree",
+    "neighbors",
+    "naive_bayes",
+    "neural_network",
+    "discriminant_analysis",
+    "gaussian_process",
+    "kernel_ridge",
+    "cluster",
+    "mixture",
+    "semi_supervised",
+)
 
 
 def sklearn_estimator(qualname: str) -> str | None:
@@ -131,15 +160,30 @@ def sklearn_estimator(qualname: str) -> str | None:
 # --- model families ---------------------------------------------------------------------------
 
 _FAMILY_PATTERNS = (
-    ("transformer", re.compile(r"MultiHeadAttention|MultiheadAttention|Transformer|Attention"
-                               r"|^Bert|^GPT|^AutoModel")),
+    (
+        "transformer",
+        re.compile(
+            r"MultiHeadAttention|MultiheadAttention|Transformer|Attention"
+            r"|^Bert|^GPT|^AutoModel"
+        ),
+    ),
     ("rnn", re.compile(r"LSTM|GRU|RNN|Bidirectional")),
-    ("cnn", re.compile(r"^Conv|Convolution|Pool|^SeparableConv|^DepthwiseConv|ResNet|VGG|"
-                       r"MobileNet|EfficientNet|Inception|Xception|DenseNet")),
+    (
+        "cnn",
+        re.compile(
+            r"^Conv|Convolution|Pool|^SeparableConv|^DepthwiseConv|ResNet|VGG|"
+            r"MobileNet|EfficientNet|Inception|Xception|DenseNet"
+        ),
+    ),
     ("tree", re.compile(r"Forest|Tree|Boost|XGB|LGBM|CatBoost")),
     ("svm", re.compile(r"^SVC$|^SVR$|^LinearSVC$|^LinearSVR$|^NuSV[CR]$|OneClassSVM")),
-    ("linear", re.compile(r"Regression$|^Ridge|^Lasso|^ElasticNet|^SGD|^Perceptron|"
-                          r"PassiveAggressive|^Lars|^Bayesian")),
+    (
+        "linear",
+        re.compile(
+            r"Regression$|^Ridge|^Lasso|^ElasticNet|^SGD|^Perceptron|"
+            r"PassiveAggressive|^Lars|^Bayesian"
+        ),
+    ),
     ("mlp", re.compile(r"^Dense$|^Linear$|^MLP")),
 )
 FAMILY_ORDER = ("transformer", "rnn", "cnn", "mlp", "tree", "svm", "linear", "other")

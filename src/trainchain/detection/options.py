@@ -14,24 +14,35 @@ from trainchain.detection.pyast import dotted, literal, type_of
 from trainchain.detection.result import Parameter
 
 _TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool"}
-_CLICK_TYPES = {"INT": "int", "FLOAT": "float", "STRING": "str", "BOOL": "bool", "Path": "str",
-                "File": "str", "UUID": "str"}
+_CLICK_TYPES = {
+    "INT": "int",
+    "FLOAT": "float",
+    "STRING": "str",
+    "BOOL": "bool",
+    "Path": "str",
+    "File": "str",
+    "UUID": "str",
+}
 
 
 # --- argparse ---------------------------------------------------------------------------------
 
 
 def is_argparse_add(call: ast.Call, aliases: dict[str, str]) -> bool:
-    return (isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument"
-            and any(v.split(".", 1)[0] == "argparse" for v in aliases.values()))
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "add_argument"
+        and any(v.split(".", 1)[0] == "argparse" for v in aliases.values())
+    )
 
 
 def argparse_options(
     calls: list[ast.Call], file: str, values: dict[str, Any]
 ) -> Iterator[Parameter]:
     for call in calls:
-        decls = [a.value for a in call.args if isinstance(a, ast.Constant)
-                 and isinstance(a.value, str)]
+        decls = [
+            a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        ]
         kw = {k.arg: k.value for k in call.keywords if k.arg}
         action = literal(kw.get("action"))[1]
         if not decls or action in ("help", "version") or "-h" in decls:
@@ -48,17 +59,25 @@ def argparse_options(
         elif action == "count":
             ptype, default = "int", default or 0
         else:
-            ptype = _callable_type(kw.get("type")) or (type_of(default) if default is not None
-                                                        else "str")
+            ptype = _callable_type(kw.get("type")) or (
+                type_of(default) if default is not None else "str"
+            )
         if nargs in ("+", "*") or isinstance(nargs, int) and nargs > 1:
             ptype = "list"
         required = literal(kw.get("required"))[1] is True or (
-            positional and nargs not in ("?", "*") and default is None)
+            positional and nargs not in ("?", "*") and default is None
+        )
         ok, choices = literal(kw.get("choices"))
         yield Parameter(
-            name, "argparse", ptype, default, file, call.lineno,
+            name,
+            "argparse",
+            ptype,
+            default,
+            file,
+            call.lineno,
             choices=tuple(choices) if ok and isinstance(choices, list) else None,
-            required=required, flag=flag,
+            required=required,
+            flag=flag,
         )
 
 
@@ -92,12 +111,14 @@ def click_kind(call: ast.Call, aliases: dict[str, str]) -> str | None:
     return full.rsplit(".", 1)[1] if full in ("click.option", "click.argument") else None
 
 
-def click_options(calls: list[ast.Call], file: str, aliases: dict[str, str],
-           values: dict[str, Any]) -> Iterator[Parameter]:
+def click_options(
+    calls: list[ast.Call], file: str, aliases: dict[str, str], values: dict[str, Any]
+) -> Iterator[Parameter]:
     for call in calls:
         kind = click_kind(call, aliases)
-        decls = [a.value for a in call.args if isinstance(a, ast.Constant)
-                 and isinstance(a.value, str)]
+        decls = [
+            a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        ]
         if not decls:
             continue
         kw = {k.arg: k.value for k in call.keywords if k.arg}
@@ -113,14 +134,27 @@ def click_options(calls: list[ast.Call], file: str, aliases: dict[str, str],
             ptype, default = "bool", bool(default)
         elif ptype is None:
             ptype = type_of(default) if default is not None else "str"
-        required = literal(kw.get("required"))[1] is True or (kind == "argument"
-                                                                and default is None)
-        yield Parameter(name, "click", ptype, default, file, call.lineno, choices=choices,
-                        required=required, flag=flag, low=low, high=high)
+        required = literal(kw.get("required"))[1] is True or (
+            kind == "argument" and default is None
+        )
+        yield Parameter(
+            name,
+            "click",
+            ptype,
+            default,
+            file,
+            call.lineno,
+            choices=choices,
+            required=required,
+            flag=flag,
+            low=low,
+            high=high,
+        )
 
 
-def _click_type(node: ast.expr | None, aliases: dict[str, str]) -> tuple[
-        str | None, tuple[Any, ...] | None, float | None, float | None]:
+def _click_type(
+    node: ast.expr | None, aliases: dict[str, str]
+) -> tuple[str | None, tuple[Any, ...] | None, float | None, float | None]:
     if isinstance(node, ast.Call):
         tail = (dotted(node.func) or "").rsplit(".", 1)[-1]
         args = [literal(a)[1] for a in node.args]

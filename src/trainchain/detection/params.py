@@ -28,16 +28,21 @@ from trainchain.detection.result import Parameter
 
 _SKIP_NAMES = re.compile(
     r"seed|random_state|verbos|n_jobs|workers|gpu|cuda|device|debug|port|host|^log|_log$|"
-    r"dir$|path|file|url|folder|^_", re.I)
+    r"dir$|path|file|url|folder|^_",
+    re.I,
+)
 _PATHLIKE = re.compile(r"[/\\]|://|^[.~]|\.[A-Za-z0-9]{1,5}$")
-_QUIET_CALLS = re.compile(r"^(print|str|repr|format|open|len|isinstance|getattr|setattr|"
-                          r"(logging|log|logger|_log|LOGGER|LOG)\.\w+|\w+\.format|\w+\.write|"
-                          r"os\.path\.\w+|Path|os\.\w+)$")
+_QUIET_CALLS = re.compile(
+    r"^(print|str|repr|format|open|len|isinstance|getattr|setattr|"
+    r"(logging|log|logger|_log|LOGGER|LOG)\.\w+|\w+\.format|\w+\.write|"
+    r"os\.path\.\w+|Path|os\.\w+)$"
+)
 _MAX_STR = 40
 
 
-def extract(tree: ast.Module, file: str, aliases: dict[str, str],
-            framework: str | None = None) -> list[Parameter]:
+def extract(
+    tree: ast.Module, file: str, aliases: dict[str, str], framework: str | None = None
+) -> list[Parameter]:
     """All parameters of the entrypoint ``tree`` (constants, argparse, click, prompts), each
     with the framework arguments its value reaches (``flows_into``)."""
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
@@ -45,8 +50,11 @@ def extract(tree: ast.Module, file: str, aliases: dict[str, str],
     found: list[Parameter] = []
     for call in calls:
         if is_argparse_add(call, aliases) or click_kind(call, aliases):
-            option_defaults |= {k.value.id for k in call.keywords
-                                if k.arg == "default" and isinstance(k.value, ast.Name)}
+            option_defaults |= {
+                k.value.id
+                for k in call.keywords
+                if k.arg == "default" and isinstance(k.value, ast.Name)
+            }
     constants = _constants(tree)
     used = _names_feeding_calls(calls, tree) - option_defaults
     for name, (value, line) in constants.items():
@@ -79,8 +87,9 @@ def reads_params_env(tree: ast.Module | None) -> bool:
             return True
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trainchain"):
             return True
-        if isinstance(node, ast.Import) and any(a.name.startswith("trainchain")
-                                                for a in node.names):
+        if isinstance(node, ast.Import) and any(
+            a.name.startswith("trainchain") for a in node.names
+        ):
             return True
     return False
 
@@ -151,8 +160,9 @@ def _names_in(node: ast.expr) -> set[str]:
 
 
 def _prompts(tree: ast.Module, calls: list[ast.Call], file: str) -> Iterator[Parameter]:
-    inputs = sorted((c for c in calls if isinstance(c.func, ast.Name) and c.func.id == "input"),
-                    key=_pos)
+    inputs = sorted(
+        (c for c in calls if isinstance(c.func, ast.Name) and c.func.id == "input"), key=_pos
+    )
     if not inputs:
         return
     casts: dict[int, str] = {}
@@ -160,13 +170,18 @@ def _prompts(tree: ast.Module, calls: list[ast.Call], file: str) -> Iterator[Par
     for call in calls:  # int(input(...)), float(input(...))
         if isinstance(call.func, ast.Name) and call.args and isinstance(call.args[0], ast.Call):
             cast = {"int": "int", "float": "float", "bool": "bool", "eval": "float"}.get(
-                call.func.id)
+                call.func.id
+            )
             if cast:
                 casts[id(call.args[0])] = cast
     later_casts: dict[str, str] = {}
     for call in calls:  # x = input(...); n = int(x)
-        if (isinstance(call.func, ast.Name) and call.func.id in ("int", "float")
-                and call.args and isinstance(call.args[0], ast.Name)):
+        if (
+            isinstance(call.func, ast.Name)
+            and call.func.id in ("int", "float")
+            and call.args
+            and isinstance(call.args[0], ast.Name)
+        ):
             later_casts.setdefault(call.args[0].id, call.func.id)
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
@@ -175,8 +190,9 @@ def _prompts(tree: ast.Module, calls: list[ast.Call], file: str) -> Iterator[Par
             for candidate in (value, inner):
                 if isinstance(candidate, ast.Call) and candidate in inputs:
                     var_of[id(candidate)] = node.targets[0].id
-    prints = sorted((c for c in calls if isinstance(c.func, ast.Name) and c.func.id == "print"),
-                    key=_pos)
+    prints = sorted(
+        (c for c in calls if isinstance(c.func, ast.Name) and c.func.id == "print"), key=_pos
+    )
     previous: tuple[int, int] = (0, 0)
     for index, call in enumerate(inputs, 1):
         text = _prompt_text(call) or _printed_before(call, prints, previous)
@@ -184,8 +200,7 @@ def _prompts(tree: ast.Module, calls: list[ast.Call], file: str) -> Iterator[Par
         var = var_of.get(id(call))
         ptype = casts.get(id(call)) or (later_casts.get(var, "str") if var else "str")
         name = prompt_param_name(text) if text.strip() else (var or f"prompt_{index}")
-        yield Parameter(name, "prompt", ptype, None, file, call.lineno, required=True,
-                        prompt=text)
+        yield Parameter(name, "prompt", ptype, None, file, call.lineno, required=True, prompt=text)
 
 
 def _printed_before(call: ast.Call, prints: list[ast.Call], after: tuple[int, int]) -> str:
@@ -202,8 +217,9 @@ def _prompt_text(call: ast.Call) -> str:
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return arg.value
     if isinstance(arg, ast.JoinedStr):  # keep the constant parts of an f-string prompt
-        return "".join(v.value for v in arg.values
-                       if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        return "".join(
+            v.value for v in arg.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+        )
     return ""
 
 

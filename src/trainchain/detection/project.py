@@ -138,7 +138,8 @@ class ProjectIndex:
             signs.extend(_built(facts))
             signs.extend(
                 EvidenceItem(member, m.line, m.method, f"calls .{m.method}()")
-                for m in facts.methods if m.method in TRAIN_METHODS
+                for m in facts.methods
+                if m.method in TRAIN_METHODS
             )
             if signs:
                 break  # one is enough to call it training
@@ -155,7 +156,8 @@ class ProjectIndex:
             strong = [item for item in _fitted(facts)]
             strong += [
                 EvidenceItem(member, m.line, m.method, f"calls .{m.method}()")
-                for m in facts.methods if m.method in TRAINING_CALLS and m.method != "backward"
+                for m in facts.methods
+                if m.method in TRAINING_CALLS and m.method != "backward"
             ]
             strong += [
                 EvidenceItem(member, m.line, f"{m.receiver}.step", "an optimizer step")
@@ -171,11 +173,15 @@ class ProjectIndex:
         ep_dir = entrypoint.rsplit("/", 1)[0] if "/" in entrypoint else ""
         scope = self.scope(entrypoint, ep_dir)
         files = {rel: f for rel in scope if (f := self.facts(rel)) is not None}
-        imports = sorted({
-            imp.module.split(".", 1)[0]
-            for f in files.values() for imp in f.imports
-            if not self.is_local(f.rel, imp, ep_dir) and imp.module.split(".", 1)[0] not in _STDLIB
-        })
+        imports = sorted(
+            {
+                imp.module.split(".", 1)[0]
+                for f in files.values()
+                for imp in f.imports
+                if not self.is_local(f.rel, imp, ep_dir)
+                and imp.module.split(".", 1)[0] not in _STDLIB
+            }
+        )
         project = ProjectFacts(entrypoint, scope, files, requirements, tuple(imports))
         returns: dict[str, str] = {}  # functions of the scope that return a framework model
         for facts in files.values():
@@ -214,11 +220,16 @@ def _fitted(facts: FileFacts, returns: dict[str, str] | None = None) -> Iterator
         receiver = m.receiver or (returns or {}).get(m.receiver_call or "")
         if m.method in _FIT and receiver and _is_trainer(receiver):
             how = f" returned by {m.receiver_call}()" if not m.receiver else ""
-            yield EvidenceItem(facts.rel, m.line, f"{receiver}.{m.method}",
-                               f".{m.method}() is called on a {receiver}{how}")
+            yield EvidenceItem(
+                facts.rel,
+                m.line,
+                f"{receiver}.{m.method}",
+                f".{m.method}() is called on a {receiver}{how}",
+            )
         elif m.method == "backward" and uses_torch:
-            yield EvidenceItem(facts.rel, m.line, "torch.Tensor.backward",
-                               "a loss is back-propagated with PyTorch")
+            yield EvidenceItem(
+                facts.rel, m.line, "torch.Tensor.backward", "a loss is back-propagated with PyTorch"
+            )
 
 
 def _built(facts: FileFacts) -> Iterator[EvidenceItem]:
@@ -249,11 +260,17 @@ def _legacy_apis(all_facts: Iterable[FileFacts]) -> Iterator[EvidenceItem]:
             tail = call.qualname.rsplit(".", 1)[-1]
             if kb.framework_of(call.qualname) == "keras" and tail in kb.LEGACY_NAMES:
                 yield EvidenceItem(facts.rel, call.line, call.qualname, kb.LEGACY_NAMES[tail])
-            if tail in kb.KERAS_OPTIMIZERS and call.qualname.startswith("keras.") and (
-                "lr" in call.keywords
+            if (
+                tail in kb.KERAS_OPTIMIZERS
+                and call.qualname.startswith("keras.")
+                and ("lr" in call.keywords)
             ):
-                yield EvidenceItem(facts.rel, call.line, f"{call.qualname}(lr=...)",
-                                   "the optimizer argument lr= was removed in Keras 3")
+                yield EvidenceItem(
+                    facts.rel,
+                    call.line,
+                    f"{call.qualname}(lr=...)",
+                    "the optimizer argument lr= was removed in Keras 3",
+                )
         for m in facts.methods:
             if m.method in kb.LEGACY_METHODS:
                 yield EvidenceItem(facts.rel, m.line, m.method, kb.LEGACY_METHODS[m.method])

@@ -17,8 +17,13 @@ from trainchain.profiles.base import EvidenceItem
 
 log = logging.getLogger(__name__)
 
-_TENSORFLOW = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
-               "tensorflow-macos"}
+_TENSORFLOW = {
+    "tensorflow",
+    "tensorflow-cpu",
+    "tensorflow-gpu",
+    "tensorflow-intel",
+    "tensorflow-macos",
+}
 # releases that ship Keras 3; a pin that allows none of them is a Keras 2 pin
 _MODERN = {"tensorflow": ("2.16.1", "2.18.0", "2.21.0"), "keras": ("3.0.0", "3.5.0", "3.15.1")}
 
@@ -75,8 +80,11 @@ def legacy_pins(requirements: list[ProjectRequirement]) -> list[EvidenceItem]:
     for req in requirements:
         family = "tensorflow" if req.name in _TENSORFLOW else req.name
         if family == "keras-preprocessing":
-            items.append(EvidenceItem(req.file, req.line, req.text,
-                                      "Keras-Preprocessing is only used with Keras 2"))
+            items.append(
+                EvidenceItem(
+                    req.file, req.line, req.text, "Keras-Preprocessing is only used with Keras 2"
+                )
+            )
             continue
         if family not in _MODERN:
             continue
@@ -84,8 +92,12 @@ def legacy_pins(requirements: list[ProjectRequirement]) -> list[EvidenceItem]:
         if not str(spec):
             continue
         if not any(spec.contains(v, prereleases=True) for v in _MODERN[family]):
-            items.append(EvidenceItem(
-                req.file, req.line, req.text,
-                f"pins {req.name} below its Keras 3 releases (Keras 2 code)",
-            ))
+            items.append(
+                EvidenceItem(
+                    req.file,
+                    req.line,
+                    req.text,
+                    f"pins {req.name} below its Keras 3 releases (Keras 2 code)",
+                )
+            )
     return items

@@ -34,8 +34,12 @@ class Parameter:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "name": self.name, "source": self.source, "type": self.type,
-            "default": self.default, "file": self.file, "line": self.line,
+            "name": self.name,
+            "source": self.source,
+            "type": self.type,
+            "default": self.default,
+            "file": self.file,
+            "line": self.line,
         }
         for key in ("choices", "required", "flag", "prompt", "low", "high"):
             value = getattr(self, key)

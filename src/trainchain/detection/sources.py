@@ -16,11 +16,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # directories that never hold the project's own training code
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "env",
-    ".env", "node_modules", "site-packages", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
-    ".ruff_cache", "build", "dist", ".eggs", ".idea", ".vscode",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".ipynb_checkpoints",
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        "node_modules",
+        "site-packages",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "build",
+        "dist",
+        ".eggs",
+        ".idea",
+        ".vscode",
+    }
+)
 REQUIREMENT_FILES = ("requirements.txt", "pyproject.toml")
 # cell magics whose body is still Python; any other %%magic cell is dropped
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})

@@ -27,6 +27,12 @@ class GenericProfile(Profile):
         return Evidence(
             "no Keras, PyTorch or scikit-learn model is trained and no requirements.txt: "
             "plain Python",
-            (EvidenceItem(project.entrypoint, None, project.entrypoint,
-                          "runs with the standard library only"),),
+            (
+                EvidenceItem(
+                    project.entrypoint,
+                    None,
+                    project.entrypoint,
+                    "runs with the standard library only",
+                ),
+            ),
         )

@@ -20,5 +20,6 @@ class KerasProfile(Profile):
         if not trained:
             return None
         first = trained[0]
-        return Evidence(f"trains with Keras: {first.why} ({first.file}:{first.line})",
-                        tuple(trained))
+        return Evidence(
+            f"trains with Keras: {first.why} ({first.file}:{first.line})", tuple(trained)
+        )

@@ -20,5 +20,6 @@ class PyTorchProfile(Profile):
         if not trained:
             return None
         first = trained[0]
-        return Evidence(f"trains with PyTorch: {first.why} ({first.file}:{first.line})",
-                        tuple(trained))
+        return Evidence(
+            f"trains with PyTorch: {first.why} ({first.file}:{first.line})", tuple(trained)
+        )

@@ -21,5 +21,6 @@ class SklearnProfile(Profile):
         if not trained:
             return None
         first = trained[0]
-        return Evidence(f"trains an estimator: {first.why} ({first.file}:{first.line})",
-                        tuple(trained))
+        return Evidence(
+            f"trains an estimator: {first.why} ({first.file}:{first.line})", tuple(trained)
+        )

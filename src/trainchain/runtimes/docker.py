@@ -73,6 +73,7 @@ def connect(timeout: int = 60) -> Any:
     """A Docker SDK client that answers, or ``RuntimeUnavailableError`` saying what to do."""
     require("docker", "Docker (the docker runtime, `trainchain images`)")
     import docker
+
     client = None
     try:
         probe(timeout)
@@ -335,8 +336,7 @@ def _mounts(trial: TrialSpec) -> list[Any]:
         bind(agent_dir(), AGENT_DIR, read_only=True),
     ]
     mounts += [
-        bind(_host_source(trial, src), _data_target(name, index),
-             read_only=True)
+        bind(_host_source(trial, src), _data_target(name, index), read_only=True)
         for index, (name, src) in enumerate(trial.data.items())
     ]
     if trial.datasets is not None:

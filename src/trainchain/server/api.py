@@ -46,10 +46,21 @@ class RunIn(BaseModel):
 
 def _version(v: ModelVersion, aliases: dict[str, int]) -> dict[str, Any]:
     return {
-        "name": v.name, "version": v.version, "run_id": v.run_id, "trial": v.trial,
-        "metric": v.metric_name, "goal": v.goal, "value": v.value, "params": v.params,
-        "commit": v.commit, "branch": v.branch, "profile": v.profile, "path": v.path,
-        "metrics": v.metrics, "data_fingerprint": v.data_fingerprint, "curves": v.curves,
+        "name": v.name,
+        "version": v.version,
+        "run_id": v.run_id,
+        "trial": v.trial,
+        "metric": v.metric_name,
+        "goal": v.goal,
+        "value": v.value,
+        "params": v.params,
+        "commit": v.commit,
+        "branch": v.branch,
+        "profile": v.profile,
+        "path": v.path,
+        "metrics": v.metrics,
+        "data_fingerprint": v.data_fingerprint,
+        "curves": v.curves,
         "aliases": sorted(a for a, n in aliases.items() if n == v.version),
         "created_at": v.created_at.isoformat(timespec="seconds") + "Z",
     }
@@ -95,8 +106,14 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
     @api.post("/projects", status_code=201)
     def post_project(body: ProjectIn) -> dict[str, Any]:
         project = records.add_project(
-            store, body.url, body.branch, body.secret_env, body.poll_seconds, body.name,
-            insecure_unsigned=body.insecure_unsigned, settings=body.settings,
+            store,
+            body.url,
+            body.branch,
+            body.secret_env,
+            body.poll_seconds,
+            body.name,
+            insecure_unsigned=body.insecure_unsigned,
+            settings=body.settings,
         )
         return records.project_dict(project)
 
@@ -161,8 +178,14 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
         out = []
         for name in names:
             versions, aliases = store.model_versions(name), store.aliases(name)
-            out.append({"name": name, "latest": _version(versions[-1], aliases),
-                        "aliases": aliases, "versions": len(versions)})
+            out.append(
+                {
+                    "name": name,
+                    "latest": _version(versions[-1], aliases),
+                    "aliases": aliases,
+                    "versions": len(versions),
+                }
+            )
         return out
 
     @api.get("/models/{name}")
@@ -171,7 +194,10 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
         if not versions:
             raise NotFoundError(f"no model {name!r} in the registry; GET /api/models lists them")
         aliases = store.aliases(name)
-        return {"name": name, "aliases": aliases,
-                "versions": [_version(v, aliases) for v in versions]}
+        return {
+            "name": name,
+            "aliases": aliases,
+            "versions": [_version(v, aliases) for v in versions],
+        }
 
     return api

@@ -104,8 +104,7 @@ def prometheus_text(store: Store, queue: RunQueue) -> str:
         "# HELP trainchain_runs Runs in the database by status.",
         "# TYPE trainchain_runs gauge",
     ]
-    for status in ("queued", "running", "succeeded", "target_not_reached", "failed",
-                   "superseded"):
+    for status in ("queued", "running", "succeeded", "target_not_reached", "failed", "superseded"):
         lines.append(f'trainchain_runs{{status="{status}"}} {runs.get(status, 0)}')
     lines += [
         "# HELP trainchain_queue_length Queued runs waiting for a worker.",

@@ -20,6 +20,8 @@ _open = threading.BoundedSemaphore(MAX_STREAMS)
 def stream_slot() -> bool:
     """Take one of the ``MAX_STREAMS`` slots (False when all are taken); ``follow`` frees it."""
     return _open.acquire(blocking=False)
+
+
 POLL_SECONDS = 0.5
 IDLE_LIMIT_SECONDS = 3600.0  # a stream with no new line and a stuck run ends after this
 

@@ -27,8 +27,11 @@ def remote_head(url: str, branch: str, timeout: float = 60) -> str | None:
     try:
         check_source(url, allow_local=True)  # stored by `projects add`; checked again here
         proc = subprocess.run(  # `--`: the URL is never read as an option
-            ["git", "ls-remote", "--", url, f"refs/heads/{branch}"], capture_output=True,
-            text=True, timeout=timeout, env=git_environ(),
+            ["git", "ls-remote", "--", url, f"refs/heads/{branch}"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=git_environ(),
         )
     except UsageError as exc:
         raise SourceError(exc.message) from exc
@@ -37,9 +40,12 @@ def remote_head(url: str, branch: str, timeout: float = 60) -> str | None:
             redact(f"git ls-remote {shown} failed: {exc}; check git and the URL")
         ) from exc
     if proc.returncode != 0:
-        raise SourceError(redact(
-            f"git ls-remote {shown} failed: {proc.stderr.strip()[-300:]}; check the URL and access"
-        ))
+        raise SourceError(
+            redact(
+                f"git ls-remote {shown} failed: {proc.stderr.strip()[-300:]}; "
+                "check the URL and access"
+            )
+        )
     for line in proc.stdout.splitlines():
         sha, _, ref = line.partition("\t")
         if ref == f"refs/heads/{branch}":

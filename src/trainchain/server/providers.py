@@ -53,24 +53,47 @@ class Provider:
         return None
 
 
-_REPO_KEYS = (("repository", "clone_url"), ("repository", "html_url"),
-              ("repository", "ssh_url"), ("repository", "git_url"))
+_REPO_KEYS = (
+    ("repository", "clone_url"),
+    ("repository", "html_url"),
+    ("repository", "ssh_url"),
+    ("repository", "git_url"),
+)
 
 PROVIDERS = {
     "github": Provider(
-        "github", "X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256", sign,
-        _REPO_KEYS + (("repository", "url"),), ("push",), ("ping",),
+        "github",
+        "X-GitHub-Event",
+        "X-GitHub-Delivery",
+        "X-Hub-Signature-256",
+        sign,
+        _REPO_KEYS + (("repository", "url"),),
+        ("push",),
+        ("ping",),
     ),
     "gitea": Provider(
-        "gitea", "X-Gitea-Event", "X-Gitea-Delivery", "X-Gitea-Signature", hmac_hex,
-        _REPO_KEYS, ("push",),
+        "gitea",
+        "X-Gitea-Event",
+        "X-Gitea-Delivery",
+        "X-Gitea-Signature",
+        hmac_hex,
+        _REPO_KEYS,
+        ("push",),
     ),
     "gitlab": Provider(
-        "gitlab", "X-Gitlab-Event", "X-Gitlab-Event-UUID", "X-Gitlab-Token",
+        "gitlab",
+        "X-Gitlab-Event",
+        "X-Gitlab-Event-UUID",
+        "X-Gitlab-Token",
         lambda secret, _body: secret,
-        (("project", "git_http_url"), ("project", "git_ssh_url"), ("project", "web_url"),
-         ("repository", "git_http_url"), ("repository", "git_ssh_url"),
-         ("repository", "homepage")),
+        (
+            ("project", "git_http_url"),
+            ("project", "git_ssh_url"),
+            ("project", "web_url"),
+            ("repository", "git_http_url"),
+            ("repository", "git_ssh_url"),
+            ("repository", "homepage"),
+        ),
         ("Push Hook", "Tag Push Hook"),
     ),
 }

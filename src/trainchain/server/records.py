@@ -91,7 +91,11 @@ def add_project(
                 f"or remove it first (`trainchain projects remove {name}`)"
             )
         project = Project(
-            name=name, url=url, branch=branch, secret_env=secret_env, poll_seconds=poll_seconds,
+            name=name,
+            url=url,
+            branch=branch,
+            secret_env=secret_env,
+            poll_seconds=poll_seconds,
             options=options,
         )
         s.add(project)

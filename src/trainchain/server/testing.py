@@ -31,7 +31,9 @@ def make_client(app: Any, authenticated: bool = True, **options: Any) -> Any:
 
 
 def github_delivery(
-    payload: dict[str, Any], secret: str | None, event: str = "push",
+    payload: dict[str, Any],
+    secret: str | None,
+    event: str = "push",
     delivery: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers as GitHub sends them (signature over the exact bytes)."""

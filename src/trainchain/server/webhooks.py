@@ -65,18 +65,28 @@ def verify(provider: Provider, project: Project, body: bytes, headers: dict[str,
         if (project.options or {}).get("insecure_unsigned"):
             log.warning("project %s has no secret: accepting an unsigned webhook", project.name)
             return
-        raise refuse(provider, "project %s has no webhook secret (add it with --secret-env)",
-                     project.name)
+        raise refuse(
+            provider, "project %s has no webhook secret (add it with --secret-env)", project.name
+        )
     secret = os.environ.get(project.secret_env)
     if not secret:
-        raise refuse(provider, "project %s verifies webhooks with $%s, not set on the server",
-                     project.name, project.secret_env)
+        raise refuse(
+            provider,
+            "project %s verifies webhooks with $%s, not set on the server",
+            project.name,
+            project.secret_env,
+        )
     given = headers.get(header.lower())
     if not given:
         raise refuse(provider, "no %s header for project %s", header, project.name)
     if not provider.authentic(secret, body, given):
-        raise refuse(provider, "%s does not match $%s for project %s", header, project.secret_env,
-                     project.name)
+        raise refuse(
+            provider,
+            "%s does not match $%s for project %s",
+            header,
+            project.secret_env,
+            project.name,
+        )
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -95,11 +105,26 @@ class Hooks:
     def __init__(self, store: Store, queue: RunQueue) -> None:
         self.store, self.queue = store, queue
 
-    def _record(self, provider: Provider, delivery: str, event: str, project: Project,
-                result: str, run_id: str | None = None) -> None:
+    def _record(
+        self,
+        provider: Provider,
+        delivery: str,
+        event: str,
+        project: Project,
+        result: str,
+        run_id: str | None = None,
+    ) -> None:
         with self.store.session() as s:
-            s.add(WebhookDelivery(delivery_id=delivery, provider=provider.name, event=event[:40],
-                                  project_id=project.id, run_id=run_id, result=result))
+            s.add(
+                WebhookDelivery(
+                    delivery_id=delivery,
+                    provider=provider.name,
+                    event=event[:40],
+                    project_id=project.id,
+                    run_id=run_id,
+                    result=result,
+                )
+            )
 
     def _seen(self, delivery: str) -> WebhookDelivery | None:
         from sqlalchemy import select
@@ -116,19 +141,25 @@ class Hooks:
         with self.store.session() as s:
             return s.scalars(
                 select(Run.id).where(
-                    Run.project_id == project.id, Run.branch == branch, Run.ref == commit,
+                    Run.project_id == project.id,
+                    Run.branch == branch,
+                    Run.ref == commit,
                     Run.status != "superseded",
                 )
             ).first()
 
-    def handle(self, provider: Provider, headers: dict[str, str],
-               body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, provider: Provider, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
         payload = _parse(body)
         urls = provider.urls(payload)
         project = records.find_project(self.store, urls)
         if project is None:
-            raise refuse(provider, "no project for repository %s",
-                         redact(urls[0]) if urls else "(none in payload)")
+            raise refuse(
+                provider,
+                "no project for repository %s",
+                redact(urls[0]) if urls else "(none in payload)",
+            )
         verify(provider, project, body, headers)
         event = headers.get(provider.event_header.lower(), "")
         delivery = provider.delivery_id(headers, body)
@@ -141,8 +172,14 @@ class Hooks:
         with self.queue.lock:
             return self._verified(provider, project, event, delivery, payload)
 
-    def _verified(self, provider: Provider, project: Project, event: str, delivery: str,
-                  payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _verified(
+        self,
+        provider: Provider,
+        project: Project,
+        event: str,
+        delivery: str,
+        payload: dict[str, Any],
+    ) -> tuple[int, dict[str, Any]]:
         seen = self._seen(delivery)
         if seen is not None:
             return 200, {"status": "duplicate", "delivery": delivery, "run_id": seen.run_id}
@@ -154,8 +191,9 @@ class Hooks:
             return 202, {"status": "ignored", "reason": f"event {event!r} does not start runs"}
         return self._push(provider, delivery, project, payload)
 
-    def _push(self, provider: Provider, delivery: str, project: Project,
-              payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _push(
+        self, provider: Provider, delivery: str, project: Project, payload: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         ref, after = str(payload.get("ref") or ""), str(payload.get("after") or "")
         reason = None
         if not ref.startswith("refs/heads/"):
@@ -173,7 +211,7 @@ class Hooks:
                 f"push 'after' {after[:80]!r} is not a full commit id (40 or 64 hex digits); "
                 "only the commit a push names is trained, never a ref"
             )
-        branch = ref[len("refs/heads/"):]
+        branch = ref[len("refs/heads/") :]
         with self.queue.lock:
             earlier = self._run_of(project, branch, after)
             if earlier is not None:  # a replayed body under a new delivery id
@@ -187,8 +225,13 @@ class Hooks:
                 self.store.update_run(run_id, status="superseded", error="duplicate delivery")
                 return 200, {"status": "duplicate", "delivery": delivery}
         log.info("push %s@%s -> run %s", project.name, branch, run_id)
-        return 202, {"status": "queued", "run_id": run_id, "branch": branch,
-                     "commit": after, "superseded": superseded}
+        return 202, {
+            "status": "queued",
+            "run_id": run_id,
+            "branch": branch,
+            "commit": after,
+            "superseded": superseded,
+        }
 
 
 def router(store: Store, queue: RunQueue) -> APIRouter:

@@ -229,12 +229,16 @@ def to_distributions(optuna: Any, space: dict[str, dict[str, Any]]) -> dict[str,
         kind = dim.get("type")
         if kind == "int":
             out[name] = D.IntDistribution(
-                int(dim["low"]), int(dim["high"]), log=bool(dim.get("log")),
+                int(dim["low"]),
+                int(dim["high"]),
+                log=bool(dim.get("log")),
                 step=int(dim.get("step") or 1),
             )
         elif kind == "float":
             out[name] = D.FloatDistribution(
-                float(dim["low"]), float(dim["high"]), log=bool(dim.get("log")),
+                float(dim["low"]),
+                float(dim["high"]),
+                log=bool(dim.get("log")),
                 step=dim.get("step"),
             )
         elif kind == "bool":

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 VERSION_ATTEMPTS = 50  # concurrent promotions of one model before giving up
 
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -56,8 +56,10 @@ class ExportResult:
 def export_run(store: Store, run_id: str, config: TrackingConfig) -> ExportResult:
     """Write run ``run_id``'s trials, and its registered model version, to ``config.mlflow_uri``."""
     if not config.mlflow_uri:
-        raise ConfigError("tracking.mlflow_uri is not set in trainchain.yaml; set it to an MLflow "
-                          "URI such as sqlite:////srv/mlflow.db to export runs to MLflow")
+        raise ConfigError(
+            "tracking.mlflow_uri is not set in trainchain.yaml; set it to an MLflow "
+            "URI such as sqlite:////srv/mlflow.db to export runs to MLflow"
+        )
     client = _client(config.mlflow_uri)
     run = store.get_run(run_id)
     trials = store.trials(run.id)
@@ -74,7 +76,8 @@ def export_run(store: Store, run_id: str, config: TrackingConfig) -> ExportResul
         record = trial_record(run, trial)
         with exporter.edge(f"export trial {trial.number}"):
             runs[trial.number], new = exporter.write_run(
-                experiment_id, record, existing.get(trial.number))
+                experiment_id, record, existing.get(trial.number)
+            )
         if new:
             created.append(trial.number)
     name, mlflow_version, made, is_champion = None, None, False, False
@@ -85,10 +88,26 @@ def export_run(store: Store, run_id: str, config: TrackingConfig) -> ExportResul
             is_champion = champion == version.version
             if is_champion:
                 client.set_registered_model_alias(name, CHAMPION, mlflow_version)
-    result = ExportResult(_safe_uri(config.mlflow_uri), experiment_id, experiment, runs, created,
-                          name, mlflow_version, made, is_champion)
-    log.info("exported run %s to MLflow %s: experiment %s, %d runs (%d new), model version %s",
-             run.id, result.tracking_uri, experiment, len(runs), len(created), result.model_version)
+    result = ExportResult(
+        _safe_uri(config.mlflow_uri),
+        experiment_id,
+        experiment,
+        runs,
+        created,
+        name,
+        mlflow_version,
+        made,
+        is_champion,
+    )
+    log.info(
+        "exported run %s to MLflow %s: experiment %s, %d runs (%d new), model version %s",
+        run.id,
+        result.tracking_uri,
+        experiment,
+        len(runs),
+        len(created),
+        result.model_version,
+    )
     return result
 
 
@@ -158,8 +177,10 @@ class _Exporter:
         if found is None:
             try:
                 exp_id = self.client.create_experiment(
-                    name, artifact_location=self._artifact_location(),
-                    tags={"trainchain.model": self.run.name})
+                    name,
+                    artifact_location=self._artifact_location(),
+                    tags={"trainchain.model": self.run.name},
+                )
                 log.info("created MLflow experiment %r (%s)", name, exp_id)
                 return exp_id, name
             except MlflowException as exc:  # another exporter created it first
@@ -181,8 +202,11 @@ class _Exporter:
         token: str | None = None
         while True:
             page = self.client.search_runs(
-                [experiment_id], filter_string=f"tags.`trainchain.run` = '{self.run.id}'",
-                order_by=["attributes.start_time ASC"], page_token=token)
+                [experiment_id],
+                filter_string=f"tags.`trainchain.run` = '{self.run.id}'",
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            )
             for found in page:
                 trial = found.data.tags.get("trainchain.trial", "")
                 if trial.isdigit():
@@ -201,7 +225,9 @@ class _Exporter:
         new = run_id is None
         if run_id is None:
             run_id = self.client.create_run(
-                experiment_id, start_time=record.start_ms, tags=record.tags,
+                experiment_id,
+                start_time=record.start_ms,
+                tags=record.tags,
                 run_name=record.run_name,
             ).info.run_id
             logged_params: dict[str, str] = {}
@@ -209,24 +235,30 @@ class _Exporter:
         else:
             data = self.client.get_run(run_id).data
             logged_params = dict(data.params)
-            logged_points = {(p.key, p.step, p.value) for key in {m.key for m in record.metrics}
-                             for p in self.client.get_metric_history(run_id, key)}
+            logged_points = {
+                (p.key, p.step, p.value)
+                for key in {m.key for m in record.metrics}
+                for p in self.client.get_metric_history(run_id, key)
+            }
         params = [Param(k, v) for k, v in record.params.items() if logged_params.get(k) != v]
         changed = [p.key for p in params if p.key in logged_params]
         if changed:  # MLflow params are immutable; a changed trial keeps its first export
             log.warning("MLflow run %s already has other values for %s; kept them", run_id, changed)
             params = [p for p in params if p.key not in logged_params]
-        metrics = [Metric(p.key, p.value, p.timestamp, p.step) for p in record.metrics
-                   if (p.key, p.step, p.value) not in logged_points]
+        metrics = [
+            Metric(p.key, p.value, p.timestamp, p.step)
+            for p in record.metrics
+            if (p.key, p.step, p.value) not in logged_points
+        ]
         # a new run got its tags from create_run; an old one gets them again (state may have moved)
         tags = [] if new else [RunTag(k, v) for k, v in record.tags.items()]
         log_batch = self.client.log_batch
         for i in range(0, len(params), _PARAMS_PER_BATCH):
-            log_batch(run_id, params=params[i:i + _PARAMS_PER_BATCH], synchronous=True)
+            log_batch(run_id, params=params[i : i + _PARAMS_PER_BATCH], synchronous=True)
         for i in range(0, len(metrics), _METRICS_PER_BATCH):
-            log_batch(run_id, metrics=metrics[i:i + _METRICS_PER_BATCH], synchronous=True)
+            log_batch(run_id, metrics=metrics[i : i + _METRICS_PER_BATCH], synchronous=True)
         for i in range(0, len(tags), _PARAMS_PER_BATCH):
-            log_batch(run_id, tags=tags[i:i + _PARAMS_PER_BATCH], synchronous=True)
+            log_batch(run_id, tags=tags[i : i + _PARAMS_PER_BATCH], synchronous=True)
         if record.status != "RUNNING":
             self.client.set_terminated(run_id, status=record.status, end_time=record.end_ms)
         return run_id, new
@@ -243,21 +275,29 @@ class _Exporter:
                 return str(found.version), False
         try:
             self.client.create_registered_model(
-                name, tags={"trainchain.model": version.name},
-                description=f"trainchain model {version.name}, exported by trainchain")
+                name,
+                tags={"trainchain.model": version.name},
+                description=f"trainchain model {version.name}, exported by trainchain",
+            )
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         source = f"{self.client.get_run(mlflow_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
         created = self.client.create_model_version(
-            name, source, run_id=mlflow_run_id, tags={
-                "trainchain.model": version.name, "trainchain.version": str(version.version),
-                "trainchain.run": version.run_id, "trainchain.trial": str(version.trial),
-                "trainchain.metric": version.metric_name, "trainchain.goal": version.goal,
+            name,
+            source,
+            run_id=mlflow_run_id,
+            tags={
+                "trainchain.model": version.name,
+                "trainchain.version": str(version.version),
+                "trainchain.run": version.run_id,
+                "trainchain.trial": str(version.trial),
+                "trainchain.metric": version.metric_name,
+                "trainchain.goal": version.goal,
                 "trainchain.value": repr(version.value),
             },
             description=f"trainchain {version.name} v{version.version}: "
-                        f"{version.metric_name} {version.value:.4f} ({version.goal})",
+            f"{version.metric_name} {version.value:.4f} ({version.goal})",
         )
         return str(created.version), True
 

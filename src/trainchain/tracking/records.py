@@ -62,12 +62,21 @@ def param_values(params: dict[str, Any], where: str) -> dict[str, str]:
     """MLflow params are strings of at most 6000 characters; longer values are cut and logged."""
     out: dict[str, str] = {}
     for key, value in params.items():
-        text = value if isinstance(value, str) else (
-            json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+        text = (
+            value
+            if isinstance(value, str)
+            else (
+                json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
+            )
         )
         if len(text) > MAX_PARAM_VALUE:
-            log.warning("%s: param %r is %d characters; MLflow keeps %d, the rest is cut",
-                        where, key, len(text), MAX_PARAM_VALUE)
+            log.warning(
+                "%s: param %r is %d characters; MLflow keeps %d, the rest is cut",
+                where,
+                key,
+                len(text),
+                MAX_PARAM_VALUE,
+            )
             text = text[:MAX_PARAM_VALUE]
         out[str(key)[:MAX_KEY]] = text
     return out
@@ -96,8 +105,11 @@ def final_points(trial: Trial, series: list[MetricPoint]) -> list[MetricPoint]:
     step = max((p.step for p in series), default=0)
     stamp = to_millis(trial.ended_at) or max((p.timestamp for p in series), default=0)
     ends = {p.key: p for p in series if p.step == step}
-    return [MetricPoint(key, value, stamp, step) for key, value in sorted(finals.items())
-            if not (key in ends and _same(ends[key].value, value))]
+    return [
+        MetricPoint(key, value, stamp, step)
+        for key, value in sorted(finals.items())
+        if not (key in ends and _same(ends[key].value, value))
+    ]
 
 
 def trial_record(run: Run, trial: Trial) -> TrialRecord:
