@@ -25,4 +25,5 @@ bench-quick:
 
 lint:
 	ruff check src tests
+	ruff format --check src tests
 	mypy src
