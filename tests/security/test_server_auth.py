@@ -81,7 +81,14 @@ def test_login_form_sets_an_httponly_samesite_cookie(store: Store) -> None:
         cookie = ok.headers["set-cookie"]
         assert ok.status_code == 303 and "HttpOnly" in cookie and "SameSite=strict" in cookie
         assert app.state.token not in cookie
-        assert c.get("/").status_code == 200 and c.get("/api/runs").status_code == 200
+        home = c.get("/")
+        assert home.status_code == 200 and c.get("/api/runs").status_code == 200
+        assert 'action="/logout"' in home.text and "token=" not in home.text
+        out = c.post("/logout", follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        assert (
+            c.get("/", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 303
+        )
 
 
 @pytest.mark.parametrize("path", ["/api/projects", "/api/runs", "/login", "/hooks/github"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from trainchain.server import analysis, records, registry
@@ -54,7 +54,7 @@ def router(store: Store) -> APIRouter:
     pages = APIRouter(include_in_schema=False)  # the Guard checks the session
 
     @pages.get("/")
-    def index(request: Request) -> HTMLResponse:
+    def index() -> HTMLResponse:
         from trainchain.reporting import build_report
 
         rows = []
@@ -68,12 +68,12 @@ def router(store: Store) -> APIRouter:
                     "best": best["value"] if best else None,
                 }
             )
-        return _page("index.html", rows=rows, token="")
+        return _page("index.html", rows=rows)
 
     @pages.get("/runs/{run_id}")
-    def run_page(run_id: str, request: Request) -> HTMLResponse:
+    def run_page(run_id: str) -> HTMLResponse:
         context = run_context(store, store.get_run(run_id))
-        return _page("run.html", token="", **context)
+        return _page("run.html", **context)
 
     @pages.get("/runs/{run_id}/live")
     def run_live(run_id: str) -> HTMLResponse:
@@ -81,26 +81,23 @@ def router(store: Store) -> APIRouter:
         return _page("_run_live.html", **run_context(store, store.get_run(run_id)))
 
     @pages.get("/models")
-    def models_page(request: Request) -> HTMLResponse:
+    def models_page() -> HTMLResponse:
         return _page(
             "models.html",
             models=registry.model_summaries(store),
-            token="",
         )
 
     @pages.get("/models/{name}")
-    def model_page(name: str, request: Request) -> HTMLResponse:
+    def model_page(name: str) -> HTMLResponse:
         return _page(
             "model.html",
-            token="",
             **registry.model_context(store, name),
         )
 
     @pages.get("/models/{name}/compare")
-    def compare_page(name: str, a: int, b: int, request: Request) -> HTMLResponse:
+    def compare_page(name: str, a: int, b: int) -> HTMLResponse:
         return _page(
             "compare.html",
-            token="",
             **registry.compare_context(store, name, a, b),
         )
 
