@@ -126,6 +126,8 @@ class Runtime(ABC):
     """Where trials run. Implementations: ``LocalRuntime``, ``DockerRuntime``, ``RayRuntime``."""
 
     name: str
+    # True when ``prepare`` starts an attempt ahead (its working copy must then exist early)
+    starts_ahead: bool = False
 
     @abstractmethod
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
@@ -138,6 +140,13 @@ class Runtime(ABC):
     @abstractmethod
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         """Start ``python -m trainchain.agent <entrypoint> [args]`` for one attempt."""
+
+    def prepare(self, env: Environment, trial: TrialSpec) -> None:
+        """Get ready to start ``trial`` (whose working copy exists already) while something else
+        runs; ``start`` with the same attempt (any params and ``extra_env``) is then quicker.
+        Preparing an attempt that never starts costs resources, nothing else. The default does
+        nothing."""
+        return None
 
     def reap(self, process_id: str, run_id: str) -> bool:
         """Stop an attempt left running by a controller that died (found by its id).

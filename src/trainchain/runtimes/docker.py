@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import secrets
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
     docker_host,
     probe,
 )
+from trainchain.runtimes.docker_spare import LABEL_SPARE, WAITER, Spare, blank, discard_all
 from trainchain.runtimes.staging import agent_dir
 
 log = logging.getLogger(__name__)
@@ -106,22 +108,66 @@ class DockerRuntime(Runtime):
     """Runs each attempt as a container of the environment's image (never pulled)."""
 
     name = "docker"
+    starts_ahead = True
 
     def __init__(self, client: Any = None, options: images.BuildOptions | None = None) -> None:
         self.client = client if client is not None else connect()
         self.options = options or images.BuildOptions.from_env()
+        self._spares: list[Spare] = []  # started ahead by ``prepare``, one per coming attempt
+        self._image_entrypoints: dict[str, list[str]] = {}
+        # spares nobody used are removed with the runtime, or at the interpreter's exit
+        self._finalizer = weakref.finalize(self, discard_all, self._spares)
 
     def describe(self) -> str:
         return f"docker ({docker_host()})"
 
     def close(self) -> None:
-        """Close the engine connection (running containers are not affected)."""
+        """Remove unused spares; close the engine connection (running attempts go on)."""
+        self._finalizer()
         self.client.close()
 
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
         plan = images.env_plan(spec.profile, spec.packages, spec.project_requirements, self.options)
         built = images.ensure_image(self.client, plan, log)
         return Environment(runtime=self.name, key=spec.key(), image=plan.tag, created=built)
+
+    def prepare(self, env: Environment, trial: TrialSpec) -> None:
+        """Create and start, in the background, the container of an attempt that comes next
+        (``docker_spare``): ``start`` with the same attempt then only releases it."""
+        if not env.image or any(s.matches(env.image, trial) for s in self._spares):
+            return
+        try:
+            entrypoint = self._entrypoint(env.image)
+        except Exception as exc:  # noqa: BLE001 - no spare: the attempt will start cold
+            log.debug("no spare for trial %s: %s", trial.trial, exc)
+            return
+        _prepare_dirs(trial)
+        created = _create_args(env, blank(trial))
+        created["labels"][LABEL_SPARE] = "1"
+
+        def create(fifo: str) -> Any:
+            waiter = ["python", "-c", WAITER, f"{EVENTS_DIR}/{fifo}"]
+            return self.client.containers.create(entrypoint=waiter, command=[], **created)
+
+        # the waiter runs as the attempt's user: the FIFO is its
+        owner = TRIAL_UID if os.getuid() == 0 else None
+        self._spares.append(Spare(env.image, trial, create, owner))
+        self._image_entrypoints[env.image] = entrypoint
+
+    def _entrypoint(self, image: str) -> list[str]:
+        if image not in self._image_entrypoints:
+            config = self.client.images.get(image).attrs.get("Config") or {}
+            self._image_entrypoints[image] = list(config.get("Entrypoint") or [])
+        return self._image_entrypoints[image]
+
+    def _take_spare(self, env: Environment, trial: TrialSpec) -> Any:
+        """The container of a spare made for this attempt, released into it; else None."""
+        spare = next((s for s in self._spares if s.matches(env.image, trial)), None)
+        if spare is None:
+            return None
+        self._spares.remove(spare)
+        argv = [*self._image_entrypoints[env.image], trial.entrypoint, *trial.args]
+        return spare.release(argv, container_environ(trial))
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         import docker.errors
@@ -143,37 +189,22 @@ class DockerRuntime(Runtime):
                 f"the Docker engine at {docker_host()} does not answer ({exc}); "
                 "check `docker info` or use --runtime local"
             ) from exc
-        for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
-            directory.mkdir(parents=True, exist_ok=True)
-        trial.log_path.parent.mkdir(parents=True, exist_ok=True)
-        for name, src in trial.data.items():  # a mount point made by dockerd belongs to root
-            if os.path.isabs(name):
-                continue  # outside /code: the container's own filesystem
-            point = trial.workdir / name
-            if _host_source(trial, src).is_dir():
-                point.mkdir(parents=True, exist_ok=True)
-            elif not point.exists():
-                point.parent.mkdir(parents=True, exist_ok=True)
-                point.touch()
+        released = self._take_spare(env, trial)
+        if released is not None:
+            log.info(
+                "trial %s/%s attempt %s: spare container %s released",
+                trial.run_id,
+                trial.trial,
+                trial.attempt,
+                released.short_id,
+            )
+            return DockerProcess(released, trial.log_path)
+        _prepare_dirs(trial)
         try:
             # create + start, not run(): run() pulls an image it cannot find, and the image's
             # presence is checked by the create itself (no separate lookup per attempt)
             container = self.client.containers.create(
-                env.image,
-                command=[trial.entrypoint, *trial.args],
-                init=True,
-                name=_container_name(trial),
-                labels={
-                    LABEL_RUN: trial.run_id,
-                    LABEL_TRIAL: str(trial.trial),
-                    LABEL_ATTEMPT: str(trial.attempt),
-                },
-                environment=container_environ(trial),
-                mounts=_mounts(trial),
-                working_dir=CODE,
-                user=_run_as(trial),
-                network_mode="none",
-                **_limits(trial),
+                command=[trial.entrypoint, *trial.args], **_create_args(env, trial)
             )
         except docker.errors.ImageNotFound as exc:
             raise missing from exc
@@ -278,6 +309,43 @@ class DockerRuntime(Runtime):
                 f"container {container_id} no longer exists: resume the trial from its checkpoint"
             ) from exc
         return DockerProcess(container, log_path, since_now=True)
+
+
+def _prepare_dirs(trial: TrialSpec) -> None:
+    """The attempt's writable directories, and the mount points of its data in the working copy
+    (a mount point made by dockerd would belong to root)."""
+    for directory in (trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
+        directory.mkdir(parents=True, exist_ok=True)
+    trial.log_path.parent.mkdir(parents=True, exist_ok=True)
+    for name, src in trial.data.items():
+        if os.path.isabs(name):
+            continue  # outside /code: the container's own filesystem
+        point = trial.workdir / name
+        if _host_source(trial, src).is_dir():
+            point.mkdir(parents=True, exist_ok=True)
+        elif not point.exists():
+            point.parent.mkdir(parents=True, exist_ok=True)
+            point.touch()
+
+
+def _create_args(env: Environment, trial: TrialSpec) -> dict[str, Any]:
+    """What ``containers.create`` gets for an attempt, but its command."""
+    return {
+        "image": env.image,
+        "init": True,
+        "name": _container_name(trial),
+        "labels": {
+            LABEL_RUN: trial.run_id,
+            LABEL_TRIAL: str(trial.trial),
+            LABEL_ATTEMPT: str(trial.attempt),
+        },
+        "environment": container_environ(trial),
+        "mounts": _mounts(trial),
+        "working_dir": CODE,
+        "user": _run_as(trial),
+        "network_mode": "none",
+        **_limits(trial),
+    }
 
 
 def container_environ(trial: TrialSpec) -> dict[str, str]:

@@ -1,0 +1,168 @@
+"""Containers started ahead of their attempt ("spares"), so an attempt's start is one write.
+
+Creating and starting a container (namespaces, mounts, cgroups, docker's init) takes 0.2 s on an
+idle machine and over a second on a loaded one. ``DockerRuntime.prepare`` does it while the
+previous trial trains: the spare has the attempt's own mounts, limits, user, labels and working
+directory (a mount cannot be added to a running container, so a spare is made for one given
+attempt, never shared), but its process is a waiter: a few lines of Python that read one message
+from a FIFO in the attempt's events directory, then exec the image's entrypoint with the
+attempt's command line and environment (its parameters are only known then). From there on the
+container is the one a cold start would have made: docker's init is PID 1, the exit code, the
+logs and the end are the agent's, and ``DockerProcess`` follows it unchanged.
+
+The controller opens the FIFO for writing once the waiter reads it (that is how it knows the
+spare is ready) and keeps it open until the release; a controller that dies closes it, the
+waiter reads end-of-file and exits, so no spare outlives its controller as a running container.
+A spare nobody used is removed by ``discard`` (the runtime's ``close``, its garbage collection,
+or the interpreter's exit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from trainchain.runtimes.base import TrialSpec
+
+log = logging.getLogger(__name__)
+
+# Read the release (or end-of-file: discarded, or the controller died), then become the attempt.
+WAITER = (
+    "import json,os,sys\n"
+    "with open(sys.argv[1],'rb') as f: m=f.read()\n"
+    "if not m: sys.exit(0)\n"
+    "m=json.loads(m); os.environ.update(m['env']); os.execvp(m['argv'][0], m['argv'])\n"
+)
+READY_SECONDS = 60.0  # a spare whose waiter is not reading by then is given up
+MAX_MESSAGE = 60_000  # below a pipe's capacity: the release never blocks on a stuck reader
+LABEL_SPARE = "trainchain.spare"
+
+
+def blank(trial: TrialSpec) -> TrialSpec:
+    """What a spare is made for: the attempt without what is only known at its start."""
+    return replace(trial, params={}, extra_env={})
+
+
+class Spare:
+    """One container started ahead for ``trial``; ``create`` runs in a background thread."""
+
+    def __init__(
+        self, image: str, trial: TrialSpec, create: Callable[[str], Any], owner: int | None
+    ) -> None:
+        self.image, self.trial = image, blank(trial)
+        self.fifo = trial.events_path.parent / f".release-{secrets.token_hex(4)}"
+        self.container: Any = None
+        self.workdir_inode = trial.workdir.stat().st_ino
+        self._fd: int | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+        self._discarded = False
+        self._lock = threading.Lock()
+        os.mkfifo(self.fifo, 0o600)
+        if owner is not None:
+            os.chown(self.fifo, owner, owner)
+        self._thread = threading.Thread(
+            target=self._start, args=(create,), name=f"spare-{trial.trial}", daemon=True
+        )
+        self._thread.start()
+
+    def matches(self, image: str, trial: TrialSpec) -> bool:
+        return image == self.image and blank(trial) == self.trial
+
+    def _start(self, create: Callable[[str], Any]) -> None:
+        try:
+            container = create(self.fifo.name)
+            with self._lock:
+                self.container = container
+                discarded = self._discarded
+            if discarded:  # discarded while it was being created
+                container.remove(force=True, v=True)
+                return
+            container.start()
+            self._open_writer(container)
+        except Exception as exc:  # noqa: BLE001 - any failure: the attempt starts cold instead
+            self._error = f"{exc.__class__.__name__}: {exc}"
+            log.debug("spare for trial %s: %s", self.trial.trial, self._error)
+        finally:
+            self._ready.set()
+
+    def _open_writer(self, container: Any) -> None:
+        """Wait until the waiter reads the FIFO: opening it for writing succeeds then."""
+        deadline, checked = time.monotonic() + READY_SECONDS, time.monotonic()
+        while not self._discarded:
+            try:
+                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+            else:
+                with self._lock:
+                    if self._discarded:
+                        os.close(fd)
+                        return
+                    self._fd = fd
+                return
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"the waiter did not start within {READY_SECONDS:g} s")
+            if now - checked > 0.5:  # a waiter that died (no python in the image?) never reads
+                checked = now
+                container.reload()
+                if container.status != "running":
+                    raise RuntimeError(f"the spare container is {container.status}")
+            time.sleep(0.005)
+
+    def release(self, argv: list[str], environ: dict[str, str]) -> Any:
+        """Start the attempt in the spare: its container, or None when the spare is unusable
+        (then it is discarded and the caller starts the attempt cold)."""
+        self._ready.wait(READY_SECONDS + 30)
+        message = json.dumps({"argv": argv, "env": environ}).encode()
+        with self._lock:
+            fd, self._fd = self._fd, None
+        usable = fd is not None and len(message) <= MAX_MESSAGE
+        usable = usable and self.trial.workdir.stat().st_ino == self.workdir_inode
+        if not usable or fd is None:  # a copy made again since: the mount shows the old one
+            if fd is not None:
+                os.close(fd)
+            self.discard()
+            return None
+        try:
+            written = os.write(fd, message)  # non-blocking, below the pipe's capacity: all of it
+        except OSError as exc:  # the waiter died meanwhile (EPIPE)
+            log.debug("release of spare %s: %s", self.trial.trial, exc)
+            written = -1
+        finally:
+            os.close(fd)  # end-of-file: the waiter execs
+        self.fifo.unlink(missing_ok=True)
+        if written != len(message):
+            self.discard()
+            return None
+        return self.container
+
+    def discard(self) -> None:
+        """Remove the spare (its waiter ends on end-of-file; the container is removed)."""
+        with self._lock:
+            self._discarded = True
+            fd, self._fd = self._fd, None
+            container = self.container
+        if fd is not None:
+            os.close(fd)
+        self.fifo.unlink(missing_ok=True)
+        if container is not None:
+            with contextlib.suppress(Exception):  # gone already, or the engine is away
+                container.remove(force=True, v=True)
+
+
+def discard_all(spares: list[Spare]) -> None:
+    """Finalizer of a runtime: remove every spare it still holds."""
+    while spares:
+        spares.pop().discard()
