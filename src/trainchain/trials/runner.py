@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ class TrialRunner:
     ) -> None:
         self.store, self.runtime, self.env, self.setup = store, runtime, env, setup
         self.progress = progress or (lambda _event: None)
+        self._ahead: dict[int, Path] = {}  # trial number -> working copy prepared ahead
+        self._ahead_lock = threading.Lock()
 
     # -- public ------------------------------------------------------------------------------
     def run(
@@ -148,10 +151,16 @@ class TrialRunner:
 
     # -- attempts ----------------------------------------------------------------------------
     def _spec(self, trial: Trial, attempt_no: int, params: dict[str, Any]) -> TrialSpec:
-        dirs = trial_dirs(self.setup.run_dir, trial.number)
+        seed = {"TRAINCHAIN_SEED": str(trial_seed(trial, self.setup))}
+        return self._spec_of(trial.number, attempt_no, params, seed)
+
+    def _spec_of(
+        self, number: int, attempt_no: int, params: dict[str, Any], extra_env: dict[str, str]
+    ) -> TrialSpec:
+        dirs = trial_dirs(self.setup.run_dir, number)
         return TrialSpec(
             run_id=self.setup.run_id,
-            trial=trial.number,
+            trial=number,
             attempt=attempt_no,
             workdir=dirs.work(attempt_no),
             entrypoint=self.setup.entrypoint,
@@ -163,7 +172,7 @@ class TrialRunner:
             log_path=dirs.log(attempt_no),
             data=self.setup.data,
             datasets=self.setup.datasets,
-            extra_env={"TRAINCHAIN_SEED": str(trial_seed(trial, self.setup))},
+            extra_env=extra_env,
             resources=self.setup.resources,
         )
 
@@ -171,12 +180,38 @@ class TrialRunner:
         self, trial: Trial, attempt_no: int, params: dict[str, Any], on_epoch: EpochHook | None
     ) -> tuple[Outcome, list[dict[str, Any]]]:
         spec = self._spec(trial, attempt_no, params)
-        fresh_copy(self.setup.snapshot, spec.workdir)
+        if not self._prepared(spec):
+            fresh_copy(self.setup.snapshot, spec.workdir)
         spec.events_path.unlink(missing_ok=True)
         process = self._start(spec)
         with self.store.session() as s:
             s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
+        self._prepare(trial.number + 1)
         return self._follow(process, spec, trial, attempt_no, on_epoch)
+
+    def _prepare(self, number: int) -> None:
+        """On a runtime that starts attempts ahead (docker: the container's create and start),
+        make trial ``number``'s working copy and have the runtime prepare its first attempt
+        while this trial trains. A trial that never comes wastes one start, nothing else."""
+        if not self.runtime.starts_ahead:
+            return
+        spec = self._spec_of(number, 1, {}, {})
+        with self._ahead_lock:
+            if number in self._ahead or spec.workdir.parent.exists():
+                return  # prepared already, or started (another worker, an earlier controller)
+            try:
+                fresh_copy(self.setup.snapshot, spec.workdir)
+                self.runtime.prepare(self.env, spec)
+            except Exception as exc:  # noqa: BLE001 - the attempt will simply start cold
+                log.warning("could not prepare trial %s ahead: %s", number, exc)
+                return
+            self._ahead[number] = spec.workdir
+
+    def _prepared(self, spec: TrialSpec) -> bool:
+        """Whether ``spec``'s working copy was made ahead (waits while it is being made)."""
+        with self._ahead_lock:
+            workdir = self._ahead.pop(spec.trial, None)
+        return spec.attempt == 1 and workdir == spec.workdir and workdir.is_dir()
 
     def _follow(
         self,
