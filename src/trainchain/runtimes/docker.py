@@ -166,8 +166,9 @@ class DockerRuntime(Runtime):
         if spare is None:
             return None
         self._spares.remove(spare)
-        argv = [*self._image_entrypoints[env.image], trial.entrypoint, *trial.args]
-        return spare.release(argv, container_environ(trial))
+        args = [trial.entrypoint, *trial.args]
+        argv = [*self._image_entrypoints[env.image], *args]
+        return spare.release(argv, args, container_environ(trial))
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         import docker.errors

@@ -148,6 +148,11 @@ class DockerProcess(TrialProcess):
             return {"Lost": _REMOVED}
         if "Lost" in state:
             return state
+        if state.get("ExitCode") == 0 and not state.get("OOMKilled"):
+            # the script's own success, which no removal result changes: the attempt's end is
+            # not held up by it (not a daemon thread: an exiting controller still removes it)
+            threading.Thread(target=self._remove, name=f"rm-{self.container.short_id}").start()
+            return state
         removed = self._remove()
         if removed is None:  # a stopping engine ends its containers, then stops answering
             return {

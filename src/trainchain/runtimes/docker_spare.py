@@ -6,9 +6,12 @@ previous trial trains: the spare has the attempt's own mounts, limits, user, lab
 directory (a mount cannot be added to a running container, so a spare is made for one given
 attempt, never shared), but its process is a waiter: a few lines of Python that read one message
 from a FIFO in the attempt's events directory, then exec the image's entrypoint with the
-attempt's command line and environment (its parameters are only known then). From there on the
-container is the one a cold start would have made: docker's init is PID 1, the exit code, the
-logs and the end are the agent's, and ``DockerProcess`` follows it unchanged.
+attempt's command line and environment (its parameters are only known then). The waiter has
+imported the agent already (standard library only, nothing of the script's), so it runs the
+agent's ``main`` itself rather than starting a new interpreter (the image's entrypoint, exec'd,
+when the agent cannot be imported). From there on the container is the one a cold start would
+have made: docker's init is PID 1, the exit code, the logs and the end are the agent's, and
+``DockerProcess`` follows it unchanged.
 
 The controller opens the FIFO for writing once the waiter reads it (that is how it knows the
 spare is ready) and keeps it open until the release; a controller that dies closes it, the
@@ -35,13 +38,27 @@ from trainchain.runtimes.base import TrialSpec
 
 log = logging.getLogger(__name__)
 
-# Read the release (or end-of-file: discarded, or the controller died), then become the attempt.
-WAITER = (
-    "import json,os,sys\n"
-    "with open(sys.argv[1],'rb') as f: m=f.read()\n"
-    "if not m: sys.exit(0)\n"
-    "m=json.loads(m); os.environ.update(m['env']); os.execvp(m['argv'][0], m['argv'])\n"
-)
+# Import the agent (its imports are paid before the release), read the release (end-of-file:
+# discarded, or the controller died), then run the agent as ``python -m trainchain.agent`` would
+# (it sets the script's argv and path itself); the image's entrypoint if the agent cannot load.
+WAITER = """\
+import json, os, sys
+try:
+    from trainchain.agent.runner import main
+except Exception as exc:
+    print(f"trainchain: the agent does not import ahead ({exc})", file=sys.stderr)
+    main = None
+with open(sys.argv[1], "rb") as fifo:
+    message = fifo.read()
+if not message:
+    sys.exit(0)
+message = json.loads(message)
+os.environ.update(message["env"])
+if main is None:
+    os.execvp(message["argv"][0], message["argv"])
+os.makedirs(os.environ.get("HOME") or "/tmp/home", exist_ok=True)
+sys.exit(main(message["args"]))
+"""
 READY_SECONDS = 60.0  # a spare whose waiter is not reading by then is given up
 MAX_MESSAGE = 60_000  # below a pipe's capacity: the release never blocks on a stuck reader
 LABEL_SPARE = "trainchain.spare"
@@ -74,6 +91,10 @@ class Spare:
             target=self._start, args=(create,), name=f"spare-{trial.trial}", daemon=True
         )
         self._thread.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the spare runs its waiter (or failed); False after ``timeout``."""
+        return self._ready.wait(timeout)
 
     def matches(self, image: str, trial: TrialSpec) -> bool:
         return image == self.image and blank(trial) == self.trial
@@ -121,11 +142,11 @@ class Spare:
                     raise RuntimeError(f"the spare container is {container.status}")
             time.sleep(0.005)
 
-    def release(self, argv: list[str], environ: dict[str, str]) -> Any:
+    def release(self, argv: list[str], args: list[str], environ: dict[str, str]) -> Any:
         """Start the attempt in the spare: its container, or None when the spare is unusable
         (then it is discarded and the caller starts the attempt cold)."""
         self._ready.wait(READY_SECONDS + 30)
-        message = json.dumps({"argv": argv, "env": environ}).encode()
+        message = json.dumps({"argv": argv, "args": args, "env": environ}).encode()
         with self._lock:
             fd, self._fd = self._fd, None
         usable = fd is not None and len(message) <= MAX_MESSAGE

@@ -186,7 +186,8 @@ class TrialRunner:
         process = self._start(spec)
         with self.store.session() as s:
             s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
-        self._prepare(trial.number + 1)
+        if trial.number >= 1:  # tuning: more trials come (the baseline, 0, is often the only one)
+            self._prepare(trial.number + 1)
         return self._follow(process, spec, trial, attempt_no, on_epoch)
 
     def _prepare(self, number: int) -> None:
