@@ -7,6 +7,7 @@ virtualenv built on the chosen node of a real multi-node cluster for ``ray``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -334,3 +335,33 @@ def test_author_paths_and_the_dataset_cache_reach_the_script(
     outcome = runtime.start(env, spec).wait(240)
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
     assert (spec.output_dir / "seen.txt").read_text() == "42 cached-bytes 1234"
+
+
+def test_a_prepared_attempt_behaves_like_a_cold_one(
+    provisioned: Provisioned, tmp_path: Path
+) -> None:
+    """``prepare`` (before the params exist), then ``start``: the same attempt as a cold start,
+    with its data, author paths, dataset cache, params and environment (docker: a spare)."""
+    runtime, env = provisioned
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "train.py").write_text(AUTHOR_PATHS_SCRIPT)
+    (workdir / "input.txt").write_text("7\n")
+    cache = tmp_path / "datasets"
+    (cache / "keras" / "datasets").mkdir(parents=True)
+    (cache / "keras" / "datasets" / "tiny.npz").write_text("ahead")
+    blank = trial_spec(
+        tmp_path, workdir, run_id=f"contract-{uuid.uuid4().hex[:8]}",
+        data={"/nonexistent-author/input.txt": Path("input.txt")}, datasets=cache,
+    )  # fmt: skip
+    runtime.prepare(env, blank)
+    spare_ids = []
+    for spare in getattr(runtime, "_spares", []):  # docker: the container started ahead
+        assert spare.wait_ready(120)
+        spare_ids.append(spare.container.id)
+    spec = dataclasses.replace(blank, params={"SCALE": 3}, extra_env={"TRAINCHAIN_SEED": "99"})
+    proc = runtime.start(env, spec)
+    outcome = proc.wait(240)
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
+    assert (spec.output_dir / "seen.txt").read_text() == "7 ahead 99"
+    assert spare_ids == ([proc.id] if runtime.name == "docker" else [])
