@@ -7,13 +7,14 @@ seconds with pip; they come from the same indexes as the profiles' pins.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from trainchain.errors import EnvironmentBuildError
 from trainchain.runtimes.base import EnvSpec
-from trainchain.runtimes.installer import PipSettings, uv_environ
+from trainchain.runtimes.installer import COMPILED_MARK, PipSettings, uv_environ
 from trainchain.runtimes.local import LocalRuntime
 
 SPEC = EnvSpec(profile="generic", packages=("six==1.16.0",), project_requirements=("iniconfig",))
@@ -36,8 +37,14 @@ def test_uv_builds_the_venv_and_the_second_call_reuses_it(tmp_path: Path) -> Non
     assert "$ uv pip install six==1.16.0 iniconfig" in lines
     assert _versions(env.python).strip() == "1.16.0"
     assert not _has_pip(env.python)  # uv's venv: nothing from ensurepip, so pip did not build it
+    # compiled after the venv was usable (in the background), as pip does while installing
+    mark = Path(env.python).parents[1] / COMPILED_MARK
+    deadline = time.monotonic() + 120
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert mark.read_text() == "ok\n"
     site = Path(env.python).parents[1] / "lib"
-    assert list(site.glob("python3.*/site-packages/__pycache__/six.*.pyc"))  # compiled, as pip
+    assert list(site.glob("python3.*/site-packages/__pycache__/six.*.pyc"))
     again: list[str] = []
     reused = runtime.provision(SPEC, again.append)
     assert not reused.created and reused.python == env.python

@@ -30,6 +30,7 @@ from trainchain.runtimes.installer import (
     InstallFailed,
     build_with_pip,
     build_with_uv,
+    compile_in_background,
     find_uv,
     is_unsatisfiable,
     pip_failure,
@@ -71,8 +72,10 @@ class LocalRuntime(Runtime):
             shutil.rmtree(target, ignore_errors=True)  # a half-built one from a killed build
             log(f"creating environment {key} ({spec.profile}) in {target}")
             packages = [*spec.packages, *spec.project_requirements]
-            _build(target, packages, log)
+            installer = _build(target, packages, log)
             (target / ".complete").write_text(" ".join(packages) + "\n")
+            if installer == "uv":  # pip compiled as it installed
+                compile_in_background(target)
         return Environment(runtime=self.name, key=key, python=str(python), created=True)
 
     def reap(self, process_id: str, run_id: str) -> bool:
@@ -227,15 +230,16 @@ class LocalProcess(TrialProcess):
         return Outcome(OutcomeKind.FAILED, exit_code=code, reason=f"exited with code {code}")
 
 
-def _build(target: Path, packages: list[str], log: LogSink) -> None:
-    """uv when it is there; pip without it, or after a uv failure pip might get past."""
+def _build(target: Path, packages: list[str], log: LogSink) -> str:
+    """uv when it is there; pip without it, or after a uv failure pip might get past. Returns
+    which one built it."""
     uv = find_uv()
     if uv is None:
         log("uv is not available (TRAINCHAIN_UV); building with pip")
     else:
         try:
             build_with_uv(uv, target, packages, log)
-            return
+            return "uv"
         except InstallFailed as failed:
             if is_unsatisfiable(failed.tail):
                 raise uv_failure(packages, failed.tail) from None
@@ -247,3 +251,4 @@ def _build(target: Path, packages: list[str], log: LogSink) -> None:
         build_with_pip(target, packages, log)
     except InstallFailed as failed:
         raise pip_failure(packages, failed.tail) from None
+    return "pip"
