@@ -9,6 +9,9 @@ and that nothing was built.
 
 Run: ``python bench/bench_provision.py [--repeat 5] [--no-docker] [--cold-repeat 1] [--no-write]``.
 
+``--uv-warm [PROFILE]`` measures uv with a warm cache, compiling at install against after (in
+the background), and a trial's start (its imports) in each venv.
+
 ``--installers [PROFILE]`` instead measures pip against uv on the same pins (default: the keras
 profile's): a virtualenv with pip (its download cache as it is, then empty), with uv (an empty
 cache, then warm), and the profile image built with no layer cache by each.
@@ -247,6 +250,84 @@ def bench_installers(profile: str, root: Path, repeat: int, docker: Any, venvs: 
     )
 
 
+def bench_uv_warm(profile: str, root: Path, repeat: int) -> str:
+    """uv with its cache warm: the venv usable without compiling (then compiled in the
+    background) against compiling at install, and what a trial's start pays for each."""
+    import subprocess
+
+    from trainchain.profiles.table import profile_packages
+    from trainchain.runtimes.base import EnvSpec
+    from trainchain.runtimes.installer import COMPILED_MARK
+    from trainchain.runtimes.local import LocalRuntime
+
+    spec = EnvSpec(profile, profile_packages(profile))
+    imports = {"keras": "import tensorflow, keras", "keras-legacy": "import tensorflow"}.get(
+        profile, "import " + ", ".join(p.split("==")[0].replace("-", "_") for p in spec.packages)
+    )
+    counter = iter(range(1000))
+
+    def build(**env: str) -> tuple[float, Path]:
+        runtime = LocalRuntime(root / f"envs-{next(counter)}")
+        with environ(**env):
+            seconds, built = timed(lambda: runtime.provision(spec, lambda _l: None))
+        assert built.created
+        return seconds, Path(built.python)
+
+    def start(python: Path) -> float:  # a trial's imports: the interpreter, then the framework
+        seconds, done = timed(
+            lambda: subprocess.run([str(python), "-c", imports], capture_output=True, check=False)
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return seconds
+
+    build()  # the uv cache holds every wheel from here on (not timed)
+    figures: dict[str, list[float]] = {}
+    loads = []
+    for _ in range(repeat):  # interleaved: both ways see the same load
+        seconds, python = build(UV_COMPILE_BYTECODE="1")
+        figures.setdefault("compiled at install: build", []).append(seconds)
+        figures.setdefault("compiled at install: trial start", []).append(start(python))
+        shutil.rmtree(python.parents[2])
+        seconds, python = build()
+        figures.setdefault("compiled after: build (usable)", []).append(seconds)
+        began = time.perf_counter()
+        figures.setdefault("compiled after: first trial start", []).append(start(python))
+        mark = python.parents[1] / COMPILED_MARK
+        while not mark.exists():
+            time.sleep(0.1)
+        figures.setdefault("compiled after: background compile done", []).append(
+            time.perf_counter() - began
+        )
+        figures.setdefault("compiled after: next trial start", []).append(start(python))
+        shutil.rmtree(python.parents[2])
+        loads.append(load())
+    med = {k: statistics.median(v) for k, v in figures.items()}
+    rows = [
+        f"| {k} | {m:.1f} s | {min(figures[k]):.1f}-{max(figures[k]):.1f} s |"
+        for k, m in med.items()
+    ]
+    return "\n".join(
+        [
+            f"## uv, warm cache: compile at install or after (`bench/bench_provision.py "
+            f"--uv-warm {profile}`)",
+            "",
+            f"{machine('uv')}. Load after each round: {'; '.join(loads)}.",
+            "",
+            f"Pins: {' '.join(spec.packages)}; uv's cache warm (one untimed build first). "
+            f"{repeat} rounds, each building one venv each way (`LocalRuntime.provision`, a new "
+            "directory): `UV_COMPILE_BYTECODE=1` (before), and trainchain's way now: installed "
+            "without compiling, the venv usable at once, its packages compiled in the background "
+            f'at low priority. A trial start is `python -c "{imports}"` in the venv: the first '
+            "one starts right after the build (while the background compile runs; it compiles "
+            "what it imports itself), the next one after the compile finished. Medians, min-max.",
+            "",
+            "| what | median | min-max |",
+            "|---|---|---|",
+            *rows,
+        ]
+    )
+
+
 def bench_image_installers(docker: Any, profile: str) -> list[str]:
     from dataclasses import replace
 
@@ -305,7 +386,17 @@ def main() -> None:
     parser.add_argument(
         "--images-only", action="store_true", help="with --installers: the images, no venvs"
     )
+    parser.add_argument(
+        "--uv-warm", nargs="?", const="keras", metavar="PROFILE", help="uv compile now or later"
+    )
     args = parser.parse_args()
+    if args.uv_warm:
+        with tempfile.TemporaryDirectory(prefix="bench-uv-warm-") as tmp:
+            text = bench_uv_warm(args.uv_warm, Path(tmp), args.repeat)
+        print(text)
+        if not args.no_write:
+            write_section("uv-warm", text)
+        return
     if args.installers:
         docker, why = (None, "--no-docker given") if args.no_docker else docker_runtime()
         with tempfile.TemporaryDirectory(prefix="bench-installers-") as tmp:

@@ -143,8 +143,15 @@ def test_a_spare_that_cannot_serve_gives_way_to_a_cold_start(
     proc = runtime.start(env, elsewhere)
     assert proc.id != unused
     assert proc.wait(120) is not None
+    since = int(time.time()) - 1
     runtime._finalizer()  # what close() and the runtime's collection do
     assert runtime.client.containers.list(all=True, filters={"id": unused}) == []
+    died = runtime.client.events(
+        since=since, until=int(time.time()) + 1, decode=True,
+        filters={"container": unused, "event": "die"},
+    )  # fmt: skip
+    codes = [e["Actor"]["Attributes"]["exitCode"] for e in died]
+    assert codes == ["0"]  # let go, not killed: the monitor sees no abnormal death
     assert not list((other.events_path.parent).glob(".release-*"))  # its FIFO is gone too
 
 

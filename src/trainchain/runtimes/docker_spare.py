@@ -170,7 +170,8 @@ class Spare:
         return self.container
 
     def discard(self) -> None:
-        """Remove the spare (its waiter ends on end-of-file; the container is removed)."""
+        """Remove the spare: a waiter that reads is let go first (end-of-file: it exits 0, so
+        no "died abnormally" event reaches the monitor), then the container is removed."""
         with self._lock:
             self._discarded = True
             fd, self._fd = self._fd, None
@@ -178,9 +179,13 @@ class Spare:
         if fd is not None:
             os.close(fd)
         self.fifo.unlink(missing_ok=True)
-        if container is not None:
-            with contextlib.suppress(Exception):  # gone already, or the engine is away
-                container.remove(force=True, v=True)
+        if container is None:
+            return
+        with contextlib.suppress(Exception):  # gone already, or the engine is away
+            if fd is not None:
+                container.wait(timeout=10)
+        with contextlib.suppress(Exception):
+            container.remove(force=True, v=True)
 
 
 def discard_all(spares: list[Spare]) -> None:
