@@ -46,15 +46,21 @@ def docker_env(
 
 @pytest.mark.docker
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("ahead", [False, True], ids=["cold", "spare"])
 def test_a_trial_container_is_unprivileged_and_limited(
-    docker_env: tuple[DockerRuntime, Environment], tmp_path: Path
+    docker_env: tuple[DockerRuntime, Environment], tmp_path: Path, ahead: bool
 ) -> None:
     runtime, env = docker_env
     work = tmp_path / "work"
     work.mkdir()
     (work / "train.py").write_text(PROBE)
     spec = trial_spec(tmp_path, work, run_id="hardening")
+    if ahead:  # started ahead as a spare, then released: the same hardening
+        runtime.prepare(env, spec)
+        assert runtime._spares[-1].wait_ready(120)
+        spare_id = runtime._spares[-1].container.id
     process = runtime.start(env, spec)
+    assert not ahead or process.id == spare_id
     outcome = process.wait(240)
     log = spec.log_path.read_text()
     assert outcome is not None and outcome.exit_code == 0, log
