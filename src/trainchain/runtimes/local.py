@@ -74,8 +74,8 @@ class LocalRuntime(Runtime):
             packages = [*spec.packages, *spec.project_requirements]
             installer = _build(target, packages, log)
             (target / ".complete").write_text(" ".join(packages) + "\n")
-            if installer == "uv":  # pip compiled as it installed
-                compile_in_background(target)
+            if installer == "uv" and not os.environ.get("UV_COMPILE_BYTECODE"):
+                compile_in_background(target)  # pip (or uv told to) compiled as it installed
         return Environment(runtime=self.name, key=key, python=str(python), created=True)
 
     def reap(self, process_id: str, run_id: str) -> bool:
