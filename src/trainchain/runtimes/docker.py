@@ -141,7 +141,7 @@ class DockerRuntime(Runtime):
         if not env.image or any(s.matches(env.image, trial) for s in self._spares):
             return
         try:
-            entrypoint = self._entrypoint(env.image)
+            self._entrypoint(env.image)  # for an image entrypoint fallback at the release
         except Exception as exc:  # noqa: BLE001 - no spare: the attempt will start cold
             log.debug("no spare for trial %s: %s", trial.trial, exc)
             return
@@ -156,7 +156,6 @@ class DockerRuntime(Runtime):
         # the waiter runs as the attempt's user: the FIFO is its
         owner = TRIAL_UID if os.getuid() == 0 else None
         self._spares.append(Spare(env.image, trial, create, owner))
-        self._image_entrypoints[env.image] = entrypoint
 
     def _entrypoint(self, image: str) -> list[str]:
         if image not in self._image_entrypoints:
