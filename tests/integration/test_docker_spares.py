@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -135,6 +136,16 @@ def test_a_spare_that_cannot_serve_gives_way_to_a_cold_start(
     assert proc.id != spare_id
     outcome = proc.wait(120)
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, spec.log_path.read_text()
+
+    (tmp_path / "again").mkdir()
+    again = _spec(tmp_path / "again", trial=10)
+    stale = _ready_spare(runtime, env, again)
+    shutil.rmtree(again.checkpoint_dir)  # made again (a checkpoint copied in, say): the
+    again.checkpoint_dir.mkdir()  # spare's mount holds the directory that was removed
+    proc = runtime.start(env, again)
+    assert proc.id != stale
+    assert proc.wait(120) is not None
+    assert runtime.client.containers.list(all=True, filters={"id": stale}) == []
 
     (tmp_path / "other").mkdir()
     other = _spec(tmp_path / "other", trial=8)

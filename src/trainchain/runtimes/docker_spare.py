@@ -78,7 +78,7 @@ class Spare:
         self.image, self.trial = image, blank(trial)
         self.fifo = trial.events_path.parent / f".release-{secrets.token_hex(4)}"
         self.container: Any = None
-        self.workdir_inode = trial.workdir.stat().st_ino
+        self.inodes = _inodes(trial)
         self._fd: int | None = None
         self._error: str | None = None
         self._ready = threading.Event()
@@ -150,8 +150,8 @@ class Spare:
         with self._lock:
             fd, self._fd = self._fd, None
         usable = fd is not None and len(message) <= MAX_MESSAGE
-        usable = usable and self.trial.workdir.stat().st_ino == self.workdir_inode
-        if not usable or fd is None:  # a copy made again since: the mount shows the old one
+        usable = usable and _inodes(self.trial) == self.inodes
+        if not usable or fd is None:  # a directory made again since: the mount shows the old one
             if fd is not None:
                 os.close(fd)
             self.discard()
@@ -186,6 +186,18 @@ class Spare:
                 container.wait(timeout=10)
         with contextlib.suppress(Exception):
             container.remove(force=True, v=True)
+
+
+def _inodes(trial: TrialSpec) -> list[int | None]:
+    """The mounted directories' identities: one replaced since (``rmtree`` + ``mkdir``) would be
+    a different directory than the one the spare's mount holds."""
+    found: list[int | None] = []
+    for path in (trial.workdir, trial.output_dir, trial.checkpoint_dir, trial.events_path.parent):
+        try:
+            found.append(path.stat().st_ino)
+        except OSError:
+            found.append(None)
+    return found
 
 
 def discard_all(spares: list[Spare]) -> None:
