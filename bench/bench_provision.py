@@ -329,7 +329,23 @@ def bench_uv_warm(profile: str, root: Path, repeat: int) -> str:
             "| what | median | min-max |",
             "|---|---|---|",
             *rows,
+            "",
+            summary(med),
         ]
+    )
+
+
+def summary(med: dict[str, float]) -> str:
+    """The uv-warm figures as ratios: usable venv, and build + first trial start."""
+    before = med["compiled at install: build"] + med["compiled at install: trial start"]
+    after = med["compiled after: build (usable)"] + med["compiled after: first trial start"]
+    usable = med["compiled after: build (usable)"]
+    return (
+        f"Venv usable: {usable:.1f} s, {ratio(usable, med['compiled at install: build'])} the "
+        f"compiling build. Build + first trial start: {after:.1f} s against {before:.1f} s "
+        f"({ratio(after, before)}): the first trial compiles what it imports (+"
+        f"{med['compiled after: first trial start'] - med['compiled at install: trial start']:.1f}"
+        " s), once; later trials find everything compiled."
     )
 
 
