@@ -59,7 +59,7 @@ def pipeline_{i}(values: list[float]) -> list[float]:
             out.append(v * 2)
     return [Transform{i}().apply(np.asarray(out)).sum()]
 '''
-TRAIN = '''import argparse
+TRAIN = """import argparse
 from tensorflow import keras
 from pkg0 import util0
 from pkg1 import util1
@@ -80,7 +80,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-'''
+"""
 
 
 def make_repo(root: Path, files: int) -> int:
@@ -106,13 +106,36 @@ def make_notebooks(root: Path, megabytes: float) -> int:
         cells = []
         for k in range(40):
             cells.append({"cell_type": "markdown", "metadata": {}, "source": f"## step {k}\n"})
-            outputs = [{"output_type": "display_data", "metadata": {},
-                        "data": {"image/png": png, "text/plain": "<Figure>"}}] if k % 4 == 0 else []
-            cells.append({"cell_type": "code", "metadata": {}, "execution_count": k,
-                          "outputs": outputs, "source": cell})
-        cells.append({"cell_type": "code", "metadata": {}, "execution_count": 99, "outputs": [],
-                      "source": "from sklearn.ensemble import RandomForestClassifier\n"
-                                "RandomForestClassifier().fit(x.reshape(-1, 1), x > 0.5)\n"})
+            outputs = (
+                [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"image/png": png, "text/plain": "<Figure>"},
+                    }
+                ]
+                if k % 4 == 0
+                else []
+            )
+            cells.append(
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "execution_count": k,
+                    "outputs": outputs,
+                    "source": cell,
+                }
+            )
+        cells.append(
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 99,
+                "outputs": [],
+                "source": "from sklearn.ensemble import RandomForestClassifier\n"
+                "RandomForestClassifier().fit(x.reshape(-1, 1), x > 0.5)\n",
+            }
+        )
         text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
         (root / f"analysis_{n:03d}.ipynb").write_text(text)
         size += len(text)
@@ -139,13 +162,18 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text()
-                      .splitlines() if line.startswith("MemTotal"))
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         memory = f"{mem_kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration):
         memory = "unknown memory"
-    return (f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {memory}, {cpu}; "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {memory}, {cpu}; "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def write_section(text: str) -> None:
@@ -192,15 +220,20 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for label, (wall, cpu) in rows:
-        lines.append(f"| {label} | {statistics.median(wall) * 1000:.0f} ms | "
-                     f"{min(wall) * 1000:.0f} ms | {max(wall) * 1000:.0f} ms | "
-                     f"{statistics.median(cpu) * 1000:.0f} ms |")
+        lines.append(
+            f"| {label} | {statistics.median(wall) * 1000:.0f} ms | "
+            f"{min(wall) * 1000:.0f} ms | {max(wall) * 1000:.0f} ms | "
+            f"{statistics.median(cpu) * 1000:.0f} ms |"
+        )
     load = os.getloadavg()
-    lines += ["", f"Machine: {machine()}; load average {load[0]:.1f} / {load[1]:.1f} (1/5 min) "
-              "while it ran (the machine is shared; wall time grows with the load, CPU time "
-              "much less).",
-              f"trainchain {trainchain.__version__}, "
-              f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}."]
+    lines += [
+        "",
+        f"Machine: {machine()}; load average {load[0]:.1f} / {load[1]:.1f} (1/5 min) "
+        "while it ran (the machine is shared; wall time grows with the load, CPU time "
+        "much less).",
+        f"trainchain {trainchain.__version__}, "
+        f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
+    ]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
