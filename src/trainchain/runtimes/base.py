@@ -74,6 +74,8 @@ class Environment:
 class Resources:
     memory: str | None = None  # "4g"
     cpus: float | None = None
+    gpus: float | None = None  # the ray runtime asks Ray for them; local and docker ignore it
+    custom: dict[str, float] = field(default_factory=dict)  # Ray custom resources, e.g. {"a100": 1}
 
 
 @dataclass(frozen=True)

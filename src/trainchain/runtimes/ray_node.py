@@ -1,8 +1,9 @@
-"""The node side of the Ray runtime: one detached actor per trial attempt, on the node Ray chose.
+"""The node side of the Ray runtime: long-lived host actors, each holding one attempt's
+resources on the node Ray chose and running attempts one after another.
 
-The actor builds (or reuses) the venv for the environment hash on its node with the local
-runtime's provisioning (same cache, same file lock), unpacks the commit's snapshot once per node,
-and starts the attempt through the local runtime inside a small supervisor that kills the
+For each attempt the host builds (or reuses) the venv for the environment hash on its node with the
+local runtime's provisioning (same cache, same file lock), unpacks the commit's snapshot once per
+node, and starts the attempt through the local runtime inside a small supervisor that kills the
 training when the actor dies (a raylet killed on a machine that stays up must not leave an orphan
 training next to the restarted attempt). Events and log lines are written to node-local files and
 pulled by the controller (``pull``): only checkpoints and outputs need storage every node reaches.
@@ -27,11 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from trainchain import paths
-from trainchain.runtimes.base import Environment, EnvSpec, Outcome, OutcomeKind, TrialSpec
+from trainchain.runtimes.base import (
+    Environment,
+    EnvSpec,
+    Outcome,
+    OutcomeKind,
+    TrialProcess,
+    TrialSpec,
+)
 from trainchain.runtimes.local import LocalProcess, LocalRuntime, _file_lock
 
 PULL_LIMIT = 4 << 20  # bytes of events or log returned by one pull
 PULL_STEP = 0.05  # seconds between looks at the files during a long poll
+IDLE_SECONDS = float(os.environ.get("TRAINCHAIN_RAY_IDLE_SECONDS", "60"))
 STORAGE_PROBE = ".trainchain-storage"
 
 # Runs with the node's interpreter, standard library only. It starts the attempt in its own
@@ -77,27 +86,85 @@ class NodeRuntime(LocalRuntime):
 
 
 class TrialHost:
-    """A Ray actor running one attempt on its node (created by ``RayRuntime.start``)."""
+    """A long-lived Ray actor holding one attempt's resources on its node, reused across
+    attempts (Ray Tune's ``reuse_actors``): a new attempt costs two calls, not a new Ray worker.
 
-    def __init__(self) -> None:
+    It runs one attempt at a time: ``start`` takes an idle host for an attempt (None when it
+    is busy or leaving), ``pull`` streams the attempt's events and log, ``finish`` ends it and
+    makes the host idle again. An idle host removes itself after ``idle_seconds`` so its
+    resources go back to the cluster.
+    """
+
+    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
         self.lock = threading.Lock()
-        self.process: LocalProcess | None = None
+        self.changed = threading.Event()  # set when the attempt ends: a long poll returns at once
+        self.key: str | None = None  # the attempt claimed or running here
+        self.since = time.monotonic()  # when it became idle, or was claimed
+        self.process: TrialProcess | None = None
         self.failure: str | None = None
         self.root: Path | None = None
         self.node = _node_id()
+        self.docker: Any = None  # the node's Docker runtime, made at its first container attempt
+        self.idle_seconds = idle_seconds
+        threading.Thread(target=self._expire, daemon=True).start()
 
-    def start(self, trial: TrialSpec, env: dict[str, Any], snapshot: dict[str, Any]) -> str:
-        """Prepare and launch in a thread (a build takes minutes); return this node's id."""
-        self.root = paths.home() / "ray-attempts" / f"{trial.run_id}-{trial.trial}-{trial.attempt}"
-        shutil.rmtree(self.root, ignore_errors=True)
-        (self.root / "work").parent.mkdir(parents=True, exist_ok=True)
+    # -- lifecycle ---------------------------------------------------------------------------
+    def current(self) -> str | None:
+        with self.lock:
+            return self.key
+
+    def start(
+        self, key: str, trial: TrialSpec, env: dict[str, Any], snapshot: dict[str, Any]
+    ) -> str | None:
+        """Take this host for attempt ``key`` and launch it in a thread (a build takes minutes);
+        this node's id, or None when the host is busy or leaving."""
+        root = paths.home() / "ray-attempts" / f"{trial.run_id}-{trial.trial}-{trial.attempt}"
+        with self.lock:
+            if self.key is not None:
+                return None
+            self.key, self.root, self.process, self.failure = key, root, None, None
+            self.changed.clear()
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "events").mkdir(parents=True, exist_ok=True)
         thread = threading.Thread(target=self._launch, args=(trial, env, snapshot), daemon=True)
         thread.start()
         return self.node
 
+    def finish(self, key: str) -> bool:
+        """End attempt ``key`` (kill what still runs), remove its node-local files (the
+        controller has them) and become idle. True when something was still running."""
+        with self.lock:
+            if self.key != key:
+                return False
+            process, root = self.process, self.root
+            self.key, self.process, self.root = None, None, None
+            self.since = time.monotonic()
+        running = process is not None and process.poll() is None
+        if process is not None:
+            _kill(process)
+            threading.Thread(target=process.wait, args=(30,), daemon=True).start()  # reap it
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+        return running
+
+    def _expire(self) -> None:
+        """Leave the cluster when idle too long: an idle host still holds its CPUs and GPUs."""
+        while True:
+            time.sleep(min(5.0, self.idle_seconds / 2))
+            with self.lock:
+                if self.key is not None or time.monotonic() - self.since < self.idle_seconds:
+                    continue
+                self.key = "(leaving)"  # nobody takes it any more
+            import ray
+
+            ray.kill(ray.get_runtime_context().current_actor)
+            return
+
+    # -- the attempt -------------------------------------------------------------------------
     def _launch(self, trial: TrialSpec, env: dict[str, Any], snapshot: dict[str, Any]) -> None:
-        assert self.root is not None
-        log_path = self.root / "attempt.log"
+        root = self.root
+        assert root is not None
+        log_path = root / "attempt.log"
         try:
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(
@@ -105,65 +172,101 @@ class TrialHost:
                 )
                 log.flush()
                 _check_storage(trial)
-                runtime = NodeRuntime()
-                environment = _environment(runtime, env, log)
-                workdir = _workdir(snapshot, self.root / "work")
-            node_trial = replace(
-                trial,
-                workdir=workdir,
-                events_path=self.root / "events.jsonl",
-                log_path=log_path,
-            )
-            process = runtime.start(environment, node_trial)
-            assert isinstance(process, LocalProcess)
+                workdir = _workdir(snapshot, root / "work")
+                node_trial = replace(
+                    trial,
+                    workdir=workdir,
+                    events_path=root / "events" / "events.jsonl",
+                    log_path=log_path,
+                )
+                if env.get("image"):
+                    process = self._start_container(env, node_trial, log)
+                else:
+                    runtime = NodeRuntime()
+                    environment = _environment(runtime, env, log)
+                    process = runtime.start(environment, node_trial)
             with self.lock:
+                if self.root is not root:  # finished (stopped) while it started
+                    _kill(process)
+                    return
                 self.process = process
+            threading.Thread(target=self._watch, args=(process,), daemon=True).start()
         except Exception as exc:  # noqa: BLE001 - reported to the controller as the outcome
             message = getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}"
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(f"[trainchain] could not start on node {self.node}: {message}\n")
             with self.lock:
                 self.failure = f"on Ray node {self.node}: {message}"
+            self.changed.set()
 
-    def pull(self, events_offset: int, log_offset: int, wait: float = 0.0) -> dict[str, Any]:
+    def _start_container(
+        self, env: dict[str, Any], trial: TrialSpec, log: io.TextIOBase
+    ) -> TrialProcess:
+        from trainchain.runtimes.ray_containers import start_container
+
+        if self.docker is None:
+            from trainchain.runtimes.docker import DockerRuntime
+
+            self.docker = DockerRuntime()
+        process: TrialProcess = start_container(self.docker, env, trial, log)
+        return process
+
+    def _watch(self, process: TrialProcess) -> None:
+        process.wait()
+        self.changed.set()
+
+    def pull(
+        self, key: str, events_offset: int, log_offset: int, wait: float = 0.0
+    ) -> dict[str, Any]:
         """New events and log bytes from the offsets, and the outcome once everything is read.
 
         Waits up to ``wait`` seconds for something new (a long poll: the controller learns of
-        an epoch or the end within ``PULL_STEP`` instead of its own polling interval)."""
+        an epoch within ``PULL_STEP`` and of the end at once)."""
         deadline = time.monotonic() + wait
         while True:
-            reply = self._pull(events_offset, log_offset)
-            if reply["events"] or reply["log"] or reply["outcome"] or time.monotonic() > deadline:
+            reply = self._pull(key, events_offset, log_offset)
+            left = deadline - time.monotonic()
+            if reply["events"] or reply["log"] or reply["outcome"] or left <= 0:
                 return reply
-            time.sleep(PULL_STEP)
+            self.changed.wait(min(PULL_STEP, left))
 
-    def _pull(self, events_offset: int, log_offset: int) -> dict[str, Any]:
+    def _pull(self, key: str, events_offset: int, log_offset: int) -> dict[str, Any]:
         with self.lock:
-            process, failure = self.process, self.failure
+            current, process, failure, root = self.key, self.process, self.failure, self.root
+        if current != key or root is None:  # finished by someone else (a reap), or never here
+            gone = Outcome(OutcomeKind.LOST, reason=f"attempt {key} is no longer on this host")
+            return {"events": b"", "log": b"", "outcome": gone, "node": self.node}
         outcome: Outcome | None = None
         if failure is not None:
             outcome = Outcome(OutcomeKind.FAILED, reason=failure)
         elif process is not None:
             outcome = process.poll()
-        assert self.root is not None
-        events = _read(self.root / "events.jsonl", events_offset)
-        log = _read(self.root / "attempt.log", log_offset)
+        events = _read(root / "events" / "events.jsonl", events_offset)
+        log = _read(root / "attempt.log", log_offset)
         if len(events) == PULL_LIMIT or len(log) == PULL_LIMIT:
             outcome = None  # more to read first
         return {"events": events, "log": log, "outcome": outcome, "node": self.node}
 
-    def signal(self, sig: int) -> None:
+    def signal(self, key: str, sig: int) -> None:
         with self.lock:
-            process = self.process
+            process = self.process if self.key == key else None
         if process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.proc.pid, sig)
+            _send(process, sig)
 
-    def close(self) -> None:
-        """Remove the node-local working copy, events and log (the controller has them)."""
-        self.signal(signal.SIGKILL)
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+
+def _send(process: TrialProcess, sig: int) -> None:
+    if isinstance(process, LocalProcess):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.proc.pid, sig)
+    elif sig == signal.SIGKILL:
+        process.kill(OutcomeKind.KILLED, "killed")  # a container: through its engine
+    else:
+        threading.Thread(target=process.stop, args=("stopped",), daemon=True).start()
+
+
+def _kill(process: TrialProcess) -> None:
+    if process.poll() is None:
+        _send(process, signal.SIGKILL)
 
 
 def _node_id() -> str:
