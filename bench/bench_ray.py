@@ -29,6 +29,20 @@ from common import load, machine, ratio, write_section  # noqa: E402
 WAIT_SCRIPT = "import time\ntime.sleep(2.0)\nprint('accuracy: 0.5')\n"
 
 
+class OneSnapshot:
+    """Attempts of one run are fresh copies of one snapshot (same files, same times), so the
+    ray runtime ships it to a node once; ``trial_runner`` writes the script anew per attempt,
+    so its times are set back to one value first (on both sides)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def start(self, env: Any, spec: Any) -> Any:
+        for path in spec.workdir.rglob("*"):
+            os.utime(path, (1_700_000_000, 1_700_000_000))
+        return self.runtime.start(env, spec)
+
+
 def overhead(cluster: Any, root: Path, repeat: int) -> dict[str, list[float]]:
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.local import LocalRuntime
@@ -38,8 +52,12 @@ def overhead(cluster: Any, root: Path, repeat: int) -> dict[str, list[float]]:
     local = LocalRuntime(root / "envs")
     ray_runtime = RayRuntime(cluster.address)
     sides: dict[str, Callable[[], None]] = {
-        "local": trial_runner(local, local.provision(spec, lambda _l: None), root, "local"),
-        "ray": trial_runner(ray_runtime, ray_runtime.provision(spec, print), root, "ray"),
+        "local": trial_runner(
+            OneSnapshot(local), local.provision(spec, lambda _l: None), root, "local"
+        ),
+        "ray": trial_runner(
+            OneSnapshot(ray_runtime), ray_runtime.provision(spec, print), root, "ray"
+        ),
     }
     for fn in sides.values():
         fn()  # warm: the nodes' venvs, snapshots and worker pools are not what is timed
@@ -141,6 +159,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--losses", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--overhead-only", action="store_true", help="no throughput, no loss")
     args = parser.parse_args()
     from tests.ray_cluster import local_cluster
 
@@ -153,6 +172,10 @@ def main() -> None:
         os.environ["TRAINCHAIN_HOME"] = str(root / "controller")
         with local_cluster(root / "cluster", workers=2) as cluster:
             times = overhead(cluster, root, args.repeat)
+            if args.overhead_only:
+                med = {name: statistics.median(values) for name, values in times.items()}
+                print({n: [round(t, 3) for t in v] for n, v in times.items()}, med, load())
+                return
             runtime = RayRuntime(cluster.address)
             env = runtime.provision(EnvSpec("generic", ()), lambda _l: None)
             batch(runtime, env, root, "warm", 2)

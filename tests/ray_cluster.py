@@ -107,7 +107,7 @@ class Cluster:
         )
         return env
 
-    def add_worker(self, name: str) -> Node:
+    def add_worker(self, name: str, extra: tuple[str, ...] = ()) -> Node:
         home = self.root / name
         home.mkdir(parents=True, exist_ok=True)
         port = _free_port()
@@ -125,6 +125,7 @@ class Cluster:
             str(port),
             # Two raylets on one machine: every port explicit (random defaults can collide).
             *(f"--{name}={_free_port()}" for name in PORTS),
+            *extra,  # e.g. --num-gpus 1 --resources '{"accel": 2}'
             "--block",
         ]
         with open(log, "wb") as out:
@@ -135,11 +136,11 @@ class Cluster:
         self.workers.append(node)
         return node
 
-    def start_worker(self, name: str, tries: int = 3) -> Node:
+    def start_worker(self, name: str, tries: int = 3, extra: tuple[str, ...] = ()) -> Node:
         """Add a worker and wait for it; on a busy machine a raylet sometimes dies while it
         starts (an agent too slow to report its port): try again with fresh ports."""
         for attempt in range(1, tries + 1):
-            node = self.add_worker(name)
+            node = self.add_worker(name, extra)
             try:
                 wait_started(node)
                 return node

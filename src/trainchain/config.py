@@ -28,7 +28,7 @@ CONFIG_FILE = "trainchain.yaml"
 # Settings that decide where secrets, data and machine resources go: only the operator sets
 # them (`trainchain projects add --settings`, the API's options, the command line). A pushed
 # trainchain.yaml runs for anyone who can push, so it may tune training but never set these.
-OPERATOR_KEYS = ("runtime", "notify", "data", "resources", "tracking")
+OPERATOR_KEYS = ("runtime", "notify", "data", "resources", "tracking", "storage")
 # Runs the server starts (the others come from the operator's command line or CI job).
 SERVER_TRIGGERS = ("webhook", "poll", "api")
 # What the server's runs use unless the operator's project settings say otherwise.
@@ -111,6 +111,10 @@ class Resources(BaseModel):
 
     memory: str | None = Field(None, description="memory limit per trial, e.g. 4g")
     cpus: float | None = Field(None, description="CPUs per trial")
+    gpus: float | None = Field(None, ge=0, description="GPUs per trial (ray runtime)")
+    custom: dict[str, float] = Field(
+        default_factory=dict, description="Ray custom resources per trial, e.g. {a100: 1}"
+    )
 
 
 class Config(BaseModel):
@@ -157,6 +161,21 @@ class Config(BaseModel):
     tracking: TrackingConfig = Field(
         default_factory=TrackingConfig, description="optional export to MLflow (mlflow_uri: ...)"
     )
+    storage: str | None = Field(
+        None, description="shared directory for the runs (a path or file:// URL; operator only)"
+    )
+
+    @field_validator("storage")
+    @classmethod
+    def _local_storage(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from trainchain.paths import storage_path
+
+        try:
+            return str(storage_path(value))
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("notify", mode="before")
     @classmethod
@@ -188,6 +207,12 @@ def load_config(project: Path, shown_as: str | None = None, repository: bool = F
     raw, lines = _parse_yaml(source, text)
     if repository:
         _refuse_operator_keys(raw, source, lines)
+    if "storage" in raw:  # the run's directory exists before the file is read
+        raise ConfigError(
+            f"{source}:{lines.get('storage', 1)}: 'storage' is not read from trainchain.yaml: "
+            "pass --storage PATH, set it in the project's settings (`projects add --settings`), "
+            "or set TRAINCHAIN_STORAGE"
+        )
     return validate(raw, source=source, lines=lines)
 
 

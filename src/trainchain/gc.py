@@ -50,9 +50,8 @@ def collect(
     cutoff = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=older_than_days)
     with store.session() as s:
         runs = list(s.scalars(select(Run).order_by(Run.created_at.desc(), Run.id)))
-    root = paths.runs_dir()
     for n, run in enumerate(runs):
-        directory = root / run.id
+        directory = paths.run_dir(run.id, paths.storage_of(run.options))
         if not directory.exists():
             continue
         why = (

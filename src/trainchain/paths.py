@@ -50,15 +50,56 @@ def datasets_dir() -> Path:
     return _sub("datasets")
 
 
-def runs_dir() -> Path:
-    """Runs (trial outputs, checkpoints, logs); ``TRAINCHAIN_STORAGE`` puts them on storage every
-    machine of a cluster mounts at the same path (the ray runtime needs it beyond one machine)."""
-    shared = os.environ.get("TRAINCHAIN_STORAGE")
+def runs_dir(storage: str | None = None) -> Path:
+    """Runs (trial outputs, checkpoints, logs): under ``storage`` (a project's operator setting
+    ``storage:``), else ``TRAINCHAIN_STORAGE``, else the home. Shared storage is a path every
+    machine of a cluster mounts at the same place (the ray runtime needs it beyond one machine).
+    """
+    shared = storage or os.environ.get("TRAINCHAIN_STORAGE")
     if shared:
-        path = Path(shared).expanduser() / "runs"
+        path = storage_path(shared, "storage" if storage else "TRAINCHAIN_STORAGE") / "runs"
         path.mkdir(parents=True, exist_ok=True)
         return path
     return _sub("runs")
+
+
+def run_dir(run_id: str, storage: str | None = None) -> Path:
+    """One run's directory (``storage``: the run's own ``storage:`` setting, if any)."""
+    return runs_dir(storage) / run_id
+
+
+def storage_of(options: dict[str, object] | None) -> str | None:
+    """A run's own ``storage:`` from the operator's options for it (project settings, API
+    options, ``--storage``), else None. Never from a trainchain.yaml: the run's directory is
+    chosen before the file is read."""
+    value = (options or {}).get("storage")
+    return str(value) if value else None
+
+
+def storage_path(value: str, setting: str = "storage") -> Path:
+    """A storage setting as a local path: a path or a ``file://`` URL. Other URLs (``s3://``,
+    ``gs://``...) are refused: the training process writes checkpoints with ordinary file
+    calls, so a bucket must be mounted (docs/cluster.md)."""
+    from trainchain.errors import ConfigError
+
+    text = value.strip()
+    if text.startswith("file://"):
+        text = text.removeprefix("file://")
+    elif "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ConfigError(
+            f"{setting} {value!r}: {scheme}:// URLs are not written to directly (training "
+            "scripts save checkpoints with plain file calls); mount the bucket on every machine "
+            "(mountpoint-s3, gcsfuse, blobfuse2, s3fs) and give the mount's path, see "
+            "docs/cluster.md"
+        )
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        raise ConfigError(
+            f"{setting} {value!r} is not an absolute path: give the shared directory's full "
+            "path (the same on every machine)"
+        )
+    return path
 
 
 def models_dir() -> Path:

@@ -91,7 +91,7 @@ class Pipeline:
         from trainchain.supervise import controller_lock
 
         run = self.store.get_run(run_id)
-        with controller_lock(self.run_dir(run.id)):
+        with controller_lock(self.dir_of(run)):
             return self._execute(run, only)
 
     def _execute(self, run: Run, only: Stage | None) -> RunOutcome:
@@ -148,7 +148,7 @@ class Pipeline:
     def _stage_fetch(self, run: Run) -> tuple[StageState, dict[str, Any]]:
         from trainchain.stages.fetch import fetch
 
-        result = fetch(run.source, run.ref, self.run_dir(run.id) / "source")
+        result = fetch(run.source, run.ref, self.dir_of(run) / "source")
         shown = (
             str(Path(run.source) / "trainchain.yaml")
             if Path(run.source).is_dir()
@@ -302,7 +302,7 @@ class Pipeline:
         from trainchain.agent.events import read_events
         from trainchain.trials.workspace import trial_dirs
 
-        root = trial_dirs(self.run_dir(run.id), 0).root
+        root = trial_dirs(self.dir_of(run), 0).root
         files = sorted(root.glob("events-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
         for path in reversed(files):
             events, _ = read_events(str(path))
@@ -331,7 +331,7 @@ class Pipeline:
             metrics=best.metrics,
             curves=curve(best),
             model_path=best.model_path,
-            output_dir=trial_dirs(self.run_dir(run.id), best.number).output,
+            output_dir=trial_dirs(self.dir_of(run), best.number).output,
             commit=run.commit,
             branch=run.branch,
             profile=run.profile,
@@ -374,8 +374,13 @@ class Pipeline:
     def config(self, run: Run) -> Config:
         return Config.model_validate(run.config)
 
-    def run_dir(self, run_id: str) -> Path:
-        return paths.runs_dir() / run_id
+    def run_dir(self, run_id: str, storage: str | None = None) -> Path:
+        """``storage``: the run's own ``storage:`` setting (``paths.storage_of``), if any."""
+        return paths.run_dir(run_id, storage)
+
+    def dir_of(self, run: Run) -> Path:
+        """The run's directory, on its own ``storage:`` when the operator set one."""
+        return paths.run_dir(run.id, paths.storage_of(run.options))
 
     def _runtime(self, run: Run) -> Runtime:
         from trainchain.runtimes import get_runtime
@@ -392,7 +397,7 @@ class Pipeline:
             data.setdefault(name, Path(path))
         setup = TrialSetup(
             run_id=run.id,
-            run_dir=self.run_dir(run.id),
+            run_dir=self.dir_of(run),
             snapshot=Path(_need(run.snapshot, "fetch")),
             entrypoint=str(run.detection["entrypoint"]),
             args=tuple(config.args),
@@ -408,6 +413,8 @@ class Pipeline:
                 config.resources.cpus
                 if config.runtime == "ray"
                 else _cpus(config.resources.cpus, share),
+                gpus=config.resources.gpus,
+                custom=dict(config.resources.custom),
             ),
             datasets=paths.datasets_dir() if run.detection.get("downloads") else None,
             seed=config.seed,

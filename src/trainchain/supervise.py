@@ -52,8 +52,8 @@ class LockState(enum.StrEnum):
     ABSENT = "absent"  # no controller of this version ever ran it here
 
 
-def run_dir(run_id: str) -> Path:
-    return paths.runs_dir() / run_id
+def run_dir(run_id: str, storage: str | None = None) -> Path:
+    return paths.run_dir(run_id, storage)
 
 
 @contextlib.contextmanager
@@ -125,10 +125,10 @@ def find_orphans(store: Any, container_alive: ContainerAlive | None, grace: floa
     with store.session() as s:
         from sqlalchemy import select
 
-        run_ids = list(s.scalars(select(Run.id).where(Run.status == "running")))
+        running = list(s.execute(select(Run.id, Run.options).where(Run.status == "running")))
     found, suspects = [], {}
-    for run_id in run_ids:
-        state = lock_state(run_dir(run_id))
+    for run_id, options in running:
+        state = lock_state(run_dir(run_id, paths.storage_of(options)))
         if state == LockState.FREE:
             found.append(Orphan(run_id, "no live process holds its controller lock"))
         elif state == LockState.ABSENT:

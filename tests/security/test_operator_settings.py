@@ -102,12 +102,17 @@ def test_each_operator_key_in_a_repositorys_file_is_named(tmp_path: Path, key: s
         "data": "{etc: /etc}",
         "resources": "{memory: 64g}",
         "tracking": "{mlflow_uri: 'http://x'}",
+        "storage": "/shared/trainchain",
     }
     (tmp_path / "trainchain.yaml").write_text(f"metric: accuracy\n{key}: {values[key]}\n")
     with pytest.raises(ConfigError) as refused:
         load_config(tmp_path, repository=True)
     assert f"trainchain.yaml:2: {key!r}" in refused.value.message
-    assert load_config(tmp_path).metric == "accuracy"  # the operator's own checkout: allowed
+    if key == "storage":  # the run's directory is chosen before any trainchain.yaml is read
+        with pytest.raises(ConfigError, match="--storage PATH"):
+            load_config(tmp_path)
+    else:
+        assert load_config(tmp_path).metric == "accuracy"  # the operator's own checkout
 
 
 def test_server_runs_default_to_docker_and_take_the_operators_settings(tmp_path: Path) -> None:

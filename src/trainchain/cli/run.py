@@ -70,6 +70,12 @@ def _params(values: tuple[str, ...]) -> dict[str, Any]:
     "[default: $TRAINCHAIN_RAY_ADDRESS or auto].",
 )
 @click.option(
+    "--storage",
+    metavar="PATH",
+    help="Shared directory for the run's files, mounted at the same path on every machine "
+    "(the ray runtime) [default: $TRAINCHAIN_STORAGE or the home].",
+)
+@click.option(
     "--sampler",
     type=click.Choice(["tpe", "random", "cmaes", "grid"]),
     help="Optuna sampler [default: tpe].",

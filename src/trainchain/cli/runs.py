@@ -149,7 +149,7 @@ def logs(run_id: str, trial: int | None) -> None:
     if trial is not None and pipeline.store.trial(run.id, trial) is None:
         raise click.BadParameter(f"run {run.id} has no trial {trial}", param_hint="--trial")
     for number in numbers:
-        dirs = trial_dirs(pipeline.run_dir(run.id), number)
+        dirs = trial_dirs(pipeline.dir_of(run), number)
         for log_file in sorted(dirs.root.glob("attempt-*.log")):
             click.echo(f"===== trial {number} {log_file.stem} =====")
             click.echo(log_file.read_text(encoding="utf-8", errors="replace"))

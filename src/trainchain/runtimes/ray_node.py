@@ -40,7 +40,9 @@ from trainchain.runtimes.local import LocalProcess, LocalRuntime, _file_lock
 
 PULL_LIMIT = 4 << 20  # bytes of events or log returned by one pull
 PULL_STEP = 0.05  # seconds between looks at the files during a long poll
-IDLE_SECONDS = float(os.environ.get("TRAINCHAIN_RAY_IDLE_SECONDS", "60"))
+# An idle host holds its resources: long enough for the next trial of a run to take it, short
+# enough that another controller's attempts do not wait long for them.
+IDLE_SECONDS = float(os.environ.get("TRAINCHAIN_RAY_IDLE_SECONDS", "10"))
 STORAGE_PROBE = ".trainchain-storage"
 
 # Runs with the node's interpreter, standard library only. It starts the attempt in its own
@@ -82,7 +84,8 @@ class NodeRuntime(LocalRuntime):
 
     def command(self, env: Environment, trial: TrialSpec) -> list[str]:
         wrapped = super().command(env, trial)
-        return [sys.executable, "-c", SUPERVISOR, str(os.getpid()), *wrapped]
+        # -S: no site-packages to scan (the supervisor is standard library): a faster start
+        return [sys.executable, "-S", "-c", SUPERVISOR, str(os.getpid()), *wrapped]
 
 
 class TrialHost:

@@ -9,6 +9,7 @@ their CPUs, so a queued new host might otherwise wait forever behind them.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import re
@@ -101,6 +102,15 @@ class Pool:
         self.lock = threading.Lock()
         self.idle: dict[str, list[Host]] = {}
         self.waiters: list[Waiter] = []
+        self.hooked = False
+
+    def close(self) -> None:
+        """Remove the idle hosts (this process is ending: nobody will reuse them)."""
+        with self.lock:
+            hosts = [h for hs in self.idle.values() for h in hs]
+            self.idle = {}
+        for host in hosts:
+            kill_quietly(host.actor)
 
     def take(self, shape: str, fresh_for: float) -> Host | None:
         """An idle host of ``shape`` idle for less than ``fresh_for`` seconds (older ones are
@@ -152,14 +162,19 @@ class Pool:
                 return
             if not self.waiters:
                 self.idle.setdefault(shape, []).append(host)
+                if not self.hooked:  # after ray.init's exit hook: registered later, runs first
+                    atexit.register(self.close)
+                    self.hooked = True
                 return
         kill_quietly(host.actor)
 
 
 def kill_quietly(actor: Any) -> None:
-    try:
-        import ray
+    import ray
 
+    if not ray.is_initialized():  # ray.kill would start (or wait for) a cluster of its own
+        return
+    try:
         ray.kill(actor)
     except Exception:  # noqa: BLE001 - already gone
         log.debug("killing a Ray host actor failed", exc_info=True)

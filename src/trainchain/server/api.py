@@ -73,7 +73,7 @@ LOGS_TOTAL_BYTES = 8 * 1024 * 1024
 def run_logs(store: Store, run_id: str) -> str:
     """Every log of the run, each its last ``LOG_TAIL_BYTES`` (a 100 MB log is never read)."""
     run = store.get_run(run_id)
-    root = paths.runs_dir() / run.id
+    root = paths.run_dir(run.id, paths.storage_of(run.options))
     parts, total = [], 0
     for log_file in sorted(root.rglob("*.log")):
         if total >= LOGS_TOTAL_BYTES:

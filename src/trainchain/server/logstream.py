@@ -37,7 +37,7 @@ def follow(store: Store, run_id: str, poll: float = POLL_SECONDS) -> Iterator[st
 
 def _follow(store: Store, run_id: str, poll: float) -> Iterator[str]:
     run = store.get_run(run_id)
-    root = paths.runs_dir() / run.id
+    root = paths.run_dir(run.id, paths.storage_of(run.options))
     offsets: dict[Path, int] = {}
     idle_since = time.monotonic()
     while True:
