@@ -76,3 +76,29 @@ def test_the_node_supervisor_reports_the_exit_and_kills_the_training_when_its_pa
     finally:
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_the_host_pool_reuses_a_host_per_shape_and_offers_it_to_a_waiting_attempt() -> None:
+    from trainchain.runtimes.base import Resources
+    from trainchain.runtimes.ray_pool import Host, Pool, host_options, shape
+
+    one = shape(host_options(Resources(cpus=1)))
+    gpu = shape(host_options(Resources(cpus=1, gpus=1, memory="1g", custom={"accel": 1})))
+    assert one != gpu and '"num_gpus": 1.0' in gpu and '"accel": 1.0' in gpu
+    pool = Pool()
+    assert pool.take(one, fresh_for=10) is None
+    first = Host("host-a", actor=object())
+    pool.give_back(one, first)
+    assert pool.take(gpu, fresh_for=10) is None  # another shape: not this host
+    pool.give_back(one, first)
+    assert pool.take(one, fresh_for=10) is first  # reused
+    pool.give_back(one, first)
+    time.sleep(0.05)
+    assert pool.take(one, fresh_for=0.01) is None  # idle too long: it is about to leave
+    waiter = pool.wait_for(one)
+    second = Host("host-b", actor=object())
+    pool.give_back(one, second)  # an attempt waits for a host of this shape: offered to it
+    assert waiter.event.is_set() and waiter.offered is second
+    assert pool.take(one, fresh_for=10) is None
+    pool.withdraw(waiter)  # not used after all: back to the pool
+    assert pool.take(one, fresh_for=10) is second
