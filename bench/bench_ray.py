@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from bench_overhead import trial_runner  # noqa: E402
+from bench_overhead import TrialRunner  # noqa: E402
 from common import load, machine, ratio, write_section  # noqa: E402
 
 # The throughput trial: mostly waiting (2 s), a little CPU. The machine's two cores are shared
@@ -31,7 +31,7 @@ WAIT_SCRIPT = "import time\ntime.sleep(2.0)\nprint('accuracy: 0.5')\n"
 
 class OneSnapshot:
     """Attempts of one run are fresh copies of one snapshot (same files, same times), so the
-    ray runtime ships it to a node once; ``trial_runner`` writes the script anew per attempt,
+    ray runtime ships it to a node once; ``TrialRunner`` writes the script anew per attempt,
     so its times are set back to one value first (on both sides)."""
 
     def __init__(self, runtime: Any) -> None:
@@ -52,10 +52,10 @@ def overhead(cluster: Any, root: Path, repeat: int) -> dict[str, list[float]]:
     local = LocalRuntime(root / "envs")
     ray_runtime = RayRuntime(cluster.address)
     sides: dict[str, Callable[[], None]] = {
-        "local": trial_runner(
+        "local": TrialRunner(
             OneSnapshot(local), local.provision(spec, lambda _l: None), root, "local"
         ),
-        "ray": trial_runner(
+        "ray": TrialRunner(
             OneSnapshot(ray_runtime), ray_runtime.provision(spec, print), root, "ray"
         ),
     }
