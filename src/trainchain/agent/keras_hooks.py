@@ -6,6 +6,7 @@ class behind ``tensorflow.keras`` and ``from tensorflow import keras``, for Kera
   architecture knobs (``keras_arch``);
 - ``fit``: ``keras.epochs``/``keras.batch_size``, the ``data`` event and steps clamped to one
   pass (``data_sizes``), per-epoch events, ``BackupAndRestore`` on the checkpoint directory,
+  the best epoch kept and early stop (``best_epoch``), the ``classes`` event (chance level),
   the model saved to the output directory afterwards;
 - ``evaluate``: its results as ``metric`` events (source ``keras_evaluate``).
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from trainchain.agent import data_sizes, events, keras_arch, keras_resume, state
+from trainchain.agent import best_epoch, data_sizes, events, keras_arch, keras_resume, state
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,11 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
             call,
         )
     callbacks.append(_epoch_logger(keras)(call, epochs, kwargs.get("batch_size")))
+    # after the epoch logger: the epoch event comes before the ``best`` it causes
+    callbacks.append(best_epoch.callback(keras, ckpt_dir, epochs))
+    balance = best_epoch.class_balance(kwargs, model)
+    if balance is not None:
+        events.emit("classes", call=call, **balance)
     kwargs["callbacks"] = callbacks
     _counters["fit_depth"] += 1
     st.keras_busy += 1

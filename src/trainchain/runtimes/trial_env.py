@@ -73,6 +73,7 @@ TRIAL_VARS = frozenset(
         "TRAINCHAIN_TRIAL",
         "TRAINCHAIN_ATTEMPT",
         "TRAINCHAIN_SEED",
+        "TRAINCHAIN_FIT",  # best epoch and early stop settings (agent/best_epoch.py)
         "TRAINCHAIN_PATH_MAP",
         # the dataset cache the trials share
         "KERAS_HOME",
