@@ -418,6 +418,7 @@ class Pipeline:
             ),
             datasets=paths.datasets_dir() if run.detection.get("downloads") else None,
             seed=config.seed,
+            target=config.target,
         )
         return TrialRunner(
             self.store, self._runtime(run), Environment(**env_fields), setup, self._emit

@@ -125,12 +125,14 @@ class BestTracker:
         self.direction = conf.goal
         self.best: float | None = None
         self.best_epoch = 0
+        self.best_metrics: dict[str, float] = {}  # every metric of the best epoch
         self.last_epoch = 0
 
     def restore_state(self, meta: dict[str, Any]) -> None:
         """The best of an earlier attempt of this fit (a resumed training)."""
         self.key, self.best = meta.get("metric"), meta.get("value")
         self.best_epoch = int(meta.get("epoch") or 0)
+        self.best_metrics = dict(meta.get("metrics") or {})
         self.direction = meta.get("direction") or self.direction
 
     def update(self, epoch: int, logs: dict[str, Any]) -> tuple[bool, str | None]:
@@ -141,15 +143,16 @@ class BestTracker:
             if found is None:
                 return False, None
             self.key, self.direction = found
-        value = logs.get(self.key)
-        if not _is_number(value):
-            return False, f"{self.key} is {value} at epoch {epoch}: training diverged"
-        value = float(value)
+        raw = logs.get(self.key)
+        if not _is_number(raw):
+            return False, f"{self.key} is {raw} at epoch {epoch}: training diverged"
+        value = float(raw)  # type: ignore[arg-type]  # a number: checked above
         improved = self.best is None or (
             value > self.best if self.direction == "maximize" else value < self.best
         )
         if improved:
             self.best, self.best_epoch = value, epoch
+            self.best_metrics = {k: float(v) for k, v in logs.items() if _is_number(v)}
         return improved, self._stop_reason(epoch, value)
 
     def _stop_reason(self, epoch: int, value: float) -> str | None:
@@ -180,10 +183,11 @@ def callback(keras: Any, ckpt_dir: str, epochs: int) -> Any:
 
 
 def _make_class(base: type) -> type:
-    class TrainchainBestEpoch(base):  # type: ignore[misc, valid-type]
+    class TrainchainBestEpoch(base):  # type: ignore[misc]
         def __init__(self, tracker: BestTracker, ckpt_dir: str) -> None:
             super().__init__()
             self.tracker, self.ckpt_dir = tracker, ckpt_dir
+            self.said = False  # a best event in this attempt
             self.weights = os.path.join(ckpt_dir, BEST_WEIGHTS)
             self.meta = os.path.join(ckpt_dir, BEST_META)
 
@@ -199,10 +203,17 @@ def _make_class(base: type) -> type:
             t = self.tracker
             if improved and t.best is not None:
                 self._save()
-                events.emit("best", epoch=t.best_epoch, value=t.best, metric=t.key)
+                self._say()
             if stop is not None:
                 self.model.stop_training = True
                 events.emit("early_stop", epoch=epoch + 1, why=stop)
+
+        def _say(self) -> None:
+            t = self.tracker
+            self.said = True
+            events.emit(
+                "best", epoch=t.best_epoch, value=t.best, metric=t.key, metrics=t.best_metrics
+            )
 
         def _save(self) -> None:
             try:
@@ -213,6 +224,7 @@ def _make_class(base: type) -> type:
                     "value": self.tracker.best,
                     "epoch": self.tracker.best_epoch,
                     "direction": self.tracker.direction,
+                    "metrics": self.tracker.best_metrics,
                 }
                 with open(self.meta + ".tmp", "w", encoding="utf-8") as fh:
                     json.dump(meta, fh)
@@ -222,6 +234,8 @@ def _make_class(base: type) -> type:
 
         def on_train_end(self, logs: Any = None) -> None:
             t = self.tracker
+            if t.best_epoch and not self.said:  # found by an earlier attempt: say it here too
+                self._say()
             if not t.best_epoch or t.best_epoch == t.last_epoch or not os.path.exists(self.weights):
                 return
             try:

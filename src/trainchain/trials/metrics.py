@@ -44,7 +44,7 @@ class MetricChoice:
 SOURCE_LABELS = {
     "sdk": "logged by the script",
     "keras_evaluate": "model.evaluate",
-    "keras_epoch": "last Keras epoch",
+    "keras_epoch": "best Keras epoch",
     "metrics_json": "metrics.json",
     "stdout": "printed output",
 }
@@ -75,10 +75,22 @@ def final_metrics(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, flo
             found.setdefault(str(ev.get("source", "sdk")), []).append(
                 (str(ev["name"]), float(ev["value"]))
             )
-    last_epoch = last_epoch_metrics(events)
-    if last_epoch:
-        found["keras_epoch"] = list(last_epoch.items())
+    kept = best_epoch_metrics(events) or last_epoch_metrics(events)
+    if kept:
+        found["keras_epoch"] = list(kept.items())
     return found
+
+
+def best_epoch_metrics(events: list[dict[str, Any]]) -> dict[str, float]:
+    """The metrics of the epoch whose weights the agent kept (its last ``best`` event), when
+    no fit trained after it; else empty (the last epoch's model is the one kept)."""
+    for ev in reversed(events):
+        if ev.get("type") == "fit" and not ev.get("skipped"):
+            return {}
+        if ev.get("type") == "best":
+            metrics = ev.get("metrics") or {}
+            return {k: float(v) for k, v in metrics.items() if _is_number(v)}
+    return {}
 
 
 def last_epoch_metrics(events: list[dict[str, Any]]) -> dict[str, float]:

@@ -9,6 +9,7 @@ killed controller resumes an unfinished trial from its checkpoint instead of sta
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -37,7 +38,8 @@ from trainchain.trials.workspace import fresh_copy, trial_dirs
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
-EpochHook = Callable[[int, dict[str, float]], bool]  # True = prune this trial now
+# truthy = stop (prune) this trial now; a string says why. NaN/inf values are passed too.
+EpochHook = Callable[[int, dict[str, float]], bool | str | None]
 POLL_SECONDS = 0.25
 LOG_CAP_BYTES = 64 * 1024 * 1024  # per attempt (TRAINCHAIN_LOG_CAP_BYTES): head + latest
 RUNTIME_WAIT_SECONDS = 180.0  # how long an attempt waits for an engine that went away
@@ -67,6 +69,7 @@ class TrialSetup:
     restart_backoff: float = 1.0
     datasets: Path | None = None  # the dataset cache, when the script downloads datasets
     seed: int | None = None  # seed: of trainchain.yaml; each trial's seed derives from it
+    target: float | None = None  # the agent ends a fit whose validation metric reaches it
 
 
 @dataclass
@@ -151,8 +154,14 @@ class TrialRunner:
 
     # -- attempts ----------------------------------------------------------------------------
     def _spec(self, trial: Trial, attempt_no: int, params: dict[str, Any]) -> TrialSpec:
-        seed = {"TRAINCHAIN_SEED": str(trial_seed(trial, self.setup))}
-        return self._spec_of(trial.number, attempt_no, params, seed)
+        extra_env = {
+            "TRAINCHAIN_SEED": str(trial_seed(trial, self.setup)),
+            "TRAINCHAIN_FIT": json.dumps(
+                {"metric": self.setup.metric, "goal": self.setup.goal}
+                | {"target": self.setup.target, "early_stop": True}
+            ),
+        }
+        return self._spec_of(trial.number, attempt_no, params, extra_env)
 
     def _spec_of(
         self, number: int, attempt_no: int, params: dict[str, Any], extra_env: dict[str, str]
@@ -274,8 +283,9 @@ class TrialRunner:
             for ev in map(_as_epoch, new):
                 if ev is None or int(ev.get("epoch", 0)) <= recorded:
                     continue
-                if self._record_epoch(trial, attempt_no, ev, on_epoch):
-                    process.stop("pruned: below the median of earlier trials at this epoch")
+                verdict = self._record_epoch(trial, attempt_no, ev, on_epoch)
+                if verdict:
+                    process.stop(verdict if isinstance(verdict, str) else "pruned")
             if outcome is not None:
                 break
             now = time.monotonic()
@@ -307,9 +317,14 @@ class TrialRunner:
 
     def _record_epoch(
         self, trial: Trial, attempt: int, ev: dict[str, Any], hook: EpochHook | None
-    ) -> bool:
+    ) -> bool | str | None:
         epoch = int(ev.get("epoch", 0))
-        values = {k: float(v) for k, v in (ev.get("metrics") or {}).items() if M._is_number(v)}
+        raw = {
+            k: float(v)
+            for k, v in (ev.get("metrics") or {}).items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        values = {k: v for k, v in raw.items() if M._is_number(v)}
         with self.store.session() as s:
             s.add(EpochMetric(trial_id=trial.id, attempt=attempt, epoch=epoch, metrics=values))
             row = s.get(Attempt, _attempt_id(s, trial.id, attempt))
@@ -317,7 +332,7 @@ class TrialRunner:
                 row.first_epoch = row.first_epoch or epoch
                 row.last_epoch = epoch
         self.progress({"kind": "epoch", "trial": trial.number, "epoch": epoch, "metrics": values})
-        return bool(hook and hook(epoch, values))
+        return hook(epoch, raw) if hook else None
 
     def _end_attempt(
         self,
@@ -380,6 +395,7 @@ class TrialRunner:
                 "applied": applied,
                 "adjusted": [ev for ev in events if ev.get("type") == "adjusted"],
                 "warning": crash_warning(crash) if crash else None,
+                **best_epoch_info(events),
             },
         )
         return self._finish(trial, TrialState.COMPLETE)
@@ -553,6 +569,16 @@ def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
 
 
 _SUCCESS = (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR)
+
+
+def best_epoch_info(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The agent's ``best``, ``early_stop`` and ``classes`` events of the last fit."""
+    out: dict[str, Any] = {}
+    for kind in ("best", "early_stop", "classes"):
+        found = next((ev for ev in reversed(events) if ev.get("type") == kind), None)
+        if found is not None:
+            out[kind] = {k: v for k, v in found.items() if k not in ("type", "time", "ts")}
+    return out
 
 
 def crash_after_training(events: list[dict[str, Any]]) -> dict[str, Any] | None:
