@@ -138,7 +138,11 @@ class Config(BaseModel):
     trial_timeout: float | None = Field(None, gt=0, description="seconds one trial may take")
     tune: bool = Field(True, description="tune when the baseline is below the target")
     sampler: Literal["tpe", "random", "cmaes", "grid"] = Field("tpe", description="Optuna sampler")
-    pruner: Literal["median", "hyperband", "none"] = Field("median", description="Optuna pruner")
+    pruner: Literal["asha", "hyperband", "median", "none"] = Field(
+        "asha",
+        description="pruner: asha (successive halving, epochs as the resource), hyperband, "
+        "median; each stops chance-level and diverged trials first; none",
+    )
     seed: int | None = Field(None, description="sampler seed")
     parallel: int = Field(
         1, ge=1, le=32, description="trials run at once, each with its share of CPUs"

@@ -82,8 +82,9 @@ def _params(values: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.option(
     "--pruner",
-    type=click.Choice(["median", "hyperband", "none"]),
-    help="Optuna pruner [default: median].",
+    type=click.Choice(["asha", "hyperband", "median", "none"]),
+    help="Pruner: asha (successive halving over epochs), hyperband, median, each behind a "
+    "chance-level/divergence guard; none [default: asha].",
 )
 @click.option("--seed", type=int, help="Sampler seed, for repeatable searches.")
 @click.option("--parallel", type=int, help="Trials run at once [default: 1].")

@@ -40,8 +40,9 @@ class SearchSettings:
     goal: str
     target: float
     sampler: str = "tpe"
-    pruner: str = "median"
+    pruner: str = "asha"
     seed: int | None = None
+    n_startup_trials: int = 4  # TPE's random start-up trials (``tuning.startup_trials``)
     warm_start: list[dict[str, Any]] = field(default_factory=list)  # params to try first
     fixed: dict[str, Any] = field(default_factory=dict)  # always passed (prompt answers...)
 
@@ -69,13 +70,28 @@ def tune(
     """
     import optuna
 
+    from trainchain import tuning
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _study(optuna, settings)
+    baseline = runner.store.trial(runner.setup.run_id, 0)
+    space, pinned = settings.space, dict[str, int]()
+    if settings.pruner in tuning.budget.MULTI_FIDELITY:
+        space, pinned = tuning.pin_epochs(space)
+    settings = replace(
+        settings,
+        space=space,
+        fixed={**settings.fixed, **pinned},
+        n_startup_trials=tuning.startup_trials(budget.max_trials),
+    )
+    resource = tuning.epoch_resource(pinned, len(baseline.epochs) if baseline else 0)
+    pruner = tuning.make_pruner(settings.pruner, resource, _chance(baseline, settings.metric))
+    log.info("tuning: epochs pinned %s, resource %s epochs, pruner %r", pinned, resource, pruner)
+    study = _study(optuna, settings, pruner)
     distributions = to_distributions(optuna, settings.space)
     if not distributions:
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     _warm_start(study, settings, distributions)
-    search = _Search(runner, settings, budget, done, study, distributions, optuna)
+    search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
     search.pending = [
         t.number for t in runner.store.trials(runner.setup.run_id) if t.number >= first_number
     ]
@@ -103,9 +119,11 @@ class _Search:
         study: Any,
         distributions: dict[str, Any],
         optuna: Any,
+        pruner: Any,
     ) -> None:
         self.runner, self.settings, self.budget, self.done = runner, settings, budget, done
         self.study, self.distributions, self.optuna = study, distributions, optuna
+        self.pruner = pruner
         self.lock = threading.Lock()
         self.results: list[TrialResult] = []
         self.seen = {_key(r.params) for r in done}
@@ -125,9 +143,8 @@ class _Search:
                 number, trial, params = job
                 self.in_flight += 1
             try:
-                result = self.runner.run(
-                    number, params, _pruning_hook(trial, self.settings), optuna_number=trial.number
-                )
+                hook = _pruning_hook(trial, self.settings, self.pruner)
+                result = self.runner.run(number, params, hook, optuna_number=trial.number)
             finally:
                 with self.lock:
                     self.in_flight -= 1
@@ -186,7 +203,18 @@ class _Search:
         return number, trial, params
 
 
-def _study(optuna: Any, settings: SearchSettings) -> Any:
+def _chance(baseline: Any, metric: str) -> float | None:
+    """The accuracy of always answering the largest class, from the baseline's ``classes``
+    event; None for other metrics or when the agent could not tell."""
+    from trainchain.tuning.pruners import CHANCE_METRICS
+
+    if baseline is None or M._base(metric) not in CHANCE_METRICS | {"auto"}:
+        return None
+    chance = ((baseline.info or {}).get("classes") or {}).get("chance")
+    return float(chance) if isinstance(chance, int | float) else None
+
+
+def _study(optuna: Any, settings: SearchSettings, pruner: Any) -> Any:
     storage = optuna.storages.RDBStorage(
         settings.storage_url,
         engine_kwargs={"connect_args": {"timeout": 30}}
@@ -199,7 +227,7 @@ def _study(optuna: Any, settings: SearchSettings) -> Any:
         load_if_exists=True,
         direction=settings.goal,
         sampler=make_sampler(optuna, settings),
-        pruner=make_pruner(optuna, settings.pruner),
+        pruner=pruner,
     )
 
 
@@ -211,15 +239,9 @@ def make_sampler(optuna: Any, settings: SearchSettings) -> Any:
     if settings.sampler == "grid":
         return optuna.samplers.GridSampler(grid_space(settings.space), seed=settings.seed)
     # Few startup trials: a trial costs minutes, not milliseconds, and the target is close.
-    return optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=4, multivariate=True)
-
-
-def make_pruner(optuna: Any, name: str) -> Any:
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    return optuna.samplers.TPESampler(
+        seed=settings.seed, n_startup_trials=settings.n_startup_trials, multivariate=True
+    )
 
 
 def to_distributions(optuna: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -286,18 +308,25 @@ def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, A
             study.enqueue_trial(fitting, skip_if_exists=True)
 
 
-def _pruning_hook(trial: Any, settings: SearchSettings) -> Callable[[int, dict[str, float]], bool]:
-    def hook(epoch: int, metrics: dict[str, float]) -> bool:
-        name = (
-            settings.metric
-            if settings.metric != "auto"
-            else ("accuracy" if settings.goal == "maximize" else "loss")
-        )
+def _pruning_hook(
+    trial: Any, settings: SearchSettings, pruner: Any
+) -> Callable[[int, dict[str, float]], str | None]:
+    name = (
+        settings.metric
+        if settings.metric != "auto"
+        else ("accuracy" if settings.goal == "maximize" else "loss")
+    )
+
+    def hook(epoch: int, metrics: dict[str, float]) -> str | None:
         value = M.epoch_value(metrics, name)
+        if value is None:  # NaN/inf are reported too: the guard stops a diverged trial
+            value = next((metrics[k] for k in (f"val_{M._base(name)}", name) if k in metrics), None)
         if value is None:
-            return False
+            return None
         trial.report(value, epoch)
-        return bool(trial.should_prune())
+        if not trial.should_prune():
+            return None
+        return str(pruner.reason(trial.number)) if hasattr(pruner, "reason") else "pruned"
 
     return hook
 

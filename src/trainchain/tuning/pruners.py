@@ -1,0 +1,123 @@
+"""Pruning for small budgets: stop dead trials at once, then successive halving over epochs.
+
+A trial that diverged (NaN/inf) or whose accuracy sits at chance level (the largest class
+share of the validation labels, which the agent reports in its ``classes`` event) will not
+recover in the epochs a small budget leaves; comparing it with other trials, as the median
+or successive halving pruners do, needs other trials at that epoch first, and with only the
+baseline to compare against the median pruner let such a trial run all 17 epochs. So
+``ChanceLevelPruner`` looks at the trial's own curve first, and asks the wrapped Optuna pruner
+(``SuccessiveHalvingPruner``, i.e. ASHA, by default) only for a trial that is alive.
+
+Why successive halving: epochs are the resource and a trial that survives a rung simply goes
+on training (its own weights, in the same process), so ASHA's promotions cost nothing; its
+rungs (the first at a ninth of the epoch budget, reduction factor 3) stop a weak trial after a
+few epochs, where the median pruner waits for ``n_startup_trials`` finished trials.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.pruners import BasePruner
+
+from trainchain.tuning.budget import min_resource
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial
+
+REDUCTION_FACTOR = 3
+CHANCE_MARGIN = 0.01  # "at chance": within one point of it (noise of a constant predictor)
+CHANCE_METRICS = frozenset(
+    {"accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"}
+)
+
+
+def chance_epochs(resource: int | None) -> int:
+    """Consecutive epochs at chance level before a trial is stopped: 2, 3 past 10 epochs."""
+    return 3 if resource and resource > 10 else 2
+
+
+def dead_curve(
+    curve: list[float], chance: float | None, maximize: bool, patience: int = 2
+) -> str | None:
+    """Why a trial with these per-epoch values will not recover, or None.
+
+    NaN/inf at any epoch: diverged. Maximizing with a known ``chance``: the last ``patience``
+    epochs all at or below it (plus ``CHANCE_MARGIN``).
+    """
+    if curve and not math.isfinite(curve[-1]):
+        return f"diverged: the metric is {curve[-1]} at epoch {len(curve)}"
+    if chance is None or not maximize or len(curve) < patience:
+        return None
+    recent = curve[-patience:]
+    if all(v <= chance + CHANCE_MARGIN for v in recent):
+        shown = ", ".join(f"{v:.3f}" for v in recent)
+        return (
+            f"at chance level: {shown} over the last {patience} epochs "
+            f"(chance {chance:.3f}, the largest class share)"
+        )
+    return None
+
+
+class ChanceLevelPruner(BasePruner):
+    """Prune dead trials (``dead_curve``), then whatever ``inner`` prunes.
+
+    Thread-safe as Optuna's pruners are (it keeps only the last reason per trial, under a
+    lock); ``reason(number)`` says why a trial was pruned, for the trial's record.
+    """
+
+    def __init__(self, inner: BasePruner, chance: float | None, patience: int = 2) -> None:
+        self.inner, self.chance, self.patience = inner, chance, patience
+        self._reasons: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def prune(self, study: Study, trial: FrozenTrial) -> bool:
+        values = trial.intermediate_values
+        curve = [values[step] for step in sorted(values)]
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        why = dead_curve(curve, self.chance, maximize, self.patience)
+        if why is None and self.inner.prune(study, trial):
+            why = f"pruned by {type(self.inner).__name__} at epoch {trial.last_step}: " + (
+                _INNER_REASONS.get(type(self.inner).__name__, "behind the other trials")
+            )
+        if why is None:
+            return False
+        with self._lock:
+            self._reasons[trial.number] = why
+        return True
+
+    def reason(self, number: int) -> str:
+        with self._lock:
+            return self._reasons.get(number, "pruned")
+
+
+_INNER_REASONS = {
+    "SuccessiveHalvingPruner": f"not in the top 1/{REDUCTION_FACTOR} of the trials at this rung",
+    "HyperbandPruner": "not promoted at this Hyperband rung",
+    "MedianPruner": "below the median of earlier trials at this epoch",
+}
+
+
+def make_pruner(name: str, resource: int | None = None, chance: float | None = None) -> Any:
+    """The study's pruner: ``asha`` (default), ``hyperband``, ``median`` or ``none``, each but
+    ``none`` behind the chance-level guard. ``resource``: the most epochs a trial trains."""
+    P = optuna.pruners
+    first = min_resource(resource, REDUCTION_FACTOR) or "auto"
+    inner: BasePruner
+    if name == "none":
+        return P.NopPruner()
+    if name == "hyperband":
+        inner = P.HyperbandPruner(
+            min_resource=first if isinstance(first, int) else 1,
+            max_resource=resource or "auto",
+            reduction_factor=REDUCTION_FACTOR,
+        )
+    elif name == "median":
+        inner = P.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    else:
+        inner = P.SuccessiveHalvingPruner(min_resource=first, reduction_factor=REDUCTION_FACTOR)
+    return ChanceLevelPruner(inner, chance, chance_epochs(resource))
