@@ -47,6 +47,9 @@ class TrialReport:
     # Complete, but the script failed after training (exception, file:line): shown as a warning
     warning: str | None = None
     adjusted: list[dict[str, Any]] = field(default_factory=list)  # training arguments changed
+    # the epoch whose weights were kept ({"epoch", "value", "metric"}) and why fit ended early
+    best_epoch: dict[str, Any] | None = None
+    early_stop: dict[str, Any] | None = None
 
 
 @dataclass

@@ -24,6 +24,11 @@ def _architecture(info: dict[str, object]) -> dict[str, object] | None:
     return {k: arch[k] for k in ("knobs", "before", "after", "notes") if k in arch}
 
 
+def _event(info: dict[str, object], kind: str, keys: tuple[str, ...]) -> dict[str, object] | None:
+    found = info.get(kind)
+    return {k: found.get(k) for k in keys} if isinstance(found, dict) else None
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -61,6 +66,8 @@ def build_report(store: Store, run: Run) -> RunReport:
                 for ev in t.info.get("adjusted") or []
                 if isinstance(ev, dict)
             ],
+            best_epoch=_event(t.info or {}, "best", ("epoch", "value", "metric")),
+            early_stop=_event(t.info or {}, "early_stop", ("epoch", "why")),
         )
         for t in trials
     ]

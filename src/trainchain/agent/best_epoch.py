@@ -62,8 +62,8 @@ def settings(environ: dict[str, str] | None = None) -> FitSettings:
 
 
 def patience_for(epochs: int) -> int:
-    """Epochs without improvement before stopping: a quarter of the budget, 2 at least."""
-    return max(2, math.ceil(epochs / 4))
+    """Epochs without improvement before stopping: a quarter of the budget, 2..10."""
+    return max(2, min(10, math.ceil(epochs / 4)))
 
 
 def _base(name: str) -> str:

@@ -318,6 +318,9 @@ def _pruning_hook(
     )
 
     def hook(epoch: int, metrics: dict[str, float]) -> str | None:
+        for key in ("val_loss", "loss"):  # NaN/inf loss: the weights are gone
+            if key in metrics and not math.isfinite(metrics[key]):
+                return f"diverged: {key} is {metrics[key]} at epoch {epoch}"
         value = M.epoch_value(metrics, name)
         if value is None:  # NaN/inf are reported too: the guard stops a diverged trial
             value = next((metrics[k] for k in (f"val_{M._base(name)}", name) if k in metrics), None)

@@ -1,0 +1,70 @@
+"""The tuning engine on the real digits CNN: a diverging trial is stopped within a few epochs,
+and the model registered is the best epoch's (evaluated from the registry's file)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.cli import run_json, write_project
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.slow
+
+# The registered file, evaluated on the script's own validation split.
+EVALUATE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import keras
+from train import load_data
+_, (x_val, y_val), _ = load_data()
+model = keras.models.load_model(sys.argv[2])
+print(model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"])
+"""
+
+
+def test_diverging_trial_is_pruned_and_the_best_epoch_is_registered(tmp_path: Path) -> None:
+    example = EXAMPLES / "digits-cnn"
+    proj = write_project(
+        tmp_path / "digits",
+        {
+            "train.py": (example / "train.py").read_text(),
+            "requirements.txt": (example / "requirements.txt").read_text(),
+            # LEARNING_RATE 5 diverges; 0.02 learns. EPOCHS is the resource: pinned to 40,
+            # so early stop (patience 10) ends the good trial and the guard the bad one.
+            "trainchain.yaml": "target: 0.999\nmax_trials: 3\nseed: 3\nsampler: grid\n"
+            "params:\n  LEARNING_RATE: {type: categorical, choices: [5.0, 0.02]}\n"
+            "  EPOCHS: {type: int, low: 2, high: 40}\n",
+        },
+    )
+    proc, report = run_json(str(proj))
+    assert proc.returncode == 3, proc.stderr + json.dumps(report, indent=1)[:3000]
+    trials = {t["params"].get("LEARNING_RATE"): t for t in report["trials"] if t["number"]}
+    bad, good = trials[5.0], trials[0.02]
+    assert bad["state"] == "pruned", bad
+    assert "chance level" in bad["error"] or "diverged" in bad["error"], bad["error"]
+    assert len(bad["epochs"]) <= 4  # of the 40 it was given
+    assert good["state"] == "complete" and good["params"]["EPOCHS"] == 40
+    best = good["best_epoch"]
+    assert best["metric"] == "val_accuracy"
+    curve = [e["metrics"]["val_accuracy"] for e in good["epochs"]]
+    assert best["value"] == pytest.approx(max(curve)) and curve[best["epoch"] - 1] == max(curve)
+    if good["early_stop"]:  # fit ended on its plateau: patience 10 after the best epoch
+        assert good["early_stop"]["epoch"] == best["epoch"] + 10 == len(curve)
+    assert report["best"]["trial"] == good["number"]
+    registered = Path(report["model"]["path"])
+    assert registered.name == "model.keras" and registered.is_file(), report["model"]
+    out = subprocess.run(
+        [sys.executable, "-c", EVALUATE, str(proj), str(registered)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    # the registered model scores the best epoch's val_accuracy, not the last epoch's
+    assert float(out.stdout.strip().splitlines()[-1]) == pytest.approx(best["value"], abs=1e-4)
+    if curve[-1] != max(curve):
+        assert abs(curve[-1] - best["value"]) > 1e-4
