@@ -68,3 +68,32 @@ def test_diverging_trial_is_pruned_and_the_best_epoch_is_registered(tmp_path: Pa
     assert float(out.stdout.strip().splitlines()[-1]) == pytest.approx(best["value"], abs=1e-4)
     if curve[-1] != max(curve):
         assert abs(curve[-1] - best["value"]) > 1e-4
+
+
+def test_the_last_trial_continues_the_best_from_its_checkpoint(tmp_path: Path) -> None:
+    """A slow learning rate still improves at epoch 6 (the pinned top): the budget's last
+    trial trains it on to 12 epochs from its weights, not from epoch 1."""
+    example = EXAMPLES / "digits-cnn"
+    proj = write_project(
+        tmp_path / "digits",
+        {
+            "train.py": (example / "train.py").read_text(),
+            "requirements.txt": (example / "requirements.txt").read_text(),
+            "trainchain.yaml": "target: 0.999\nmax_trials: 3\nseed: 3\nsampler: grid\n"
+            "params:\n  LEARNING_RATE: {type: categorical, choices: [0.0003]}\n"
+            "  EPOCHS: {type: int, low: 2, high: 6}\n",
+        },
+    )
+    proc, report = run_json(str(proj))
+    assert proc.returncode == 3, proc.stderr + json.dumps(report, indent=1)[:3000]
+    first, extended = report["trials"][1], report["trials"][2]
+    curve = [e["metrics"]["val_accuracy"] for e in first["epochs"]]
+    assert first["params"]["EPOCHS"] == 6 and first["best_epoch"]["epoch"] == 6, curve
+    assert extended["params"] == {**first["params"], "EPOCHS": 12}
+    numbers = [e["epoch"] for e in extended["epochs"]]
+    assert numbers == list(range(7, 7 + len(numbers))) and numbers[-1] <= 12, numbers
+    if extended["early_stop"] is None:  # else it plateaued: stopped by patience (3 of 12)
+        assert numbers[-1] == 12
+    assert extended["attempts"][0]["resumed_from"] == 6
+    # it went on from trial 1's weights: its first new epoch is not a fresh start's
+    assert extended["epochs"][0]["metrics"]["val_accuracy"] >= curve[-1] - 0.05

@@ -128,3 +128,16 @@ def test_epoch_parameters_are_pinned_to_their_top() -> None:
 def test_a_trial_value_is_its_best_epoch(events: list[dict[str, object]], value: float) -> None:
     choice = M.choose_metric(events, "auto", "maximize")
     assert choice is not None and choice.name == "val_accuracy" and choice.value == value
+
+
+def test_only_a_trial_still_improving_with_pinned_epochs_is_continued() -> None:
+    from trainchain.tuning.continuation import continued_params, still_improving
+
+    assert still_improving({"best": {"epoch": 6}}, 6)
+    assert not still_improving({"best": {"epoch": 4}}, 6)  # it had peaked
+    assert not still_improving({"best": {"epoch": 6}, "early_stop": {"epoch": 6}}, 6)
+    assert not still_improving({}, 6)
+    pinned = {"EPOCHS": 20}
+    assert continued_params({"EPOCHS": 20, "LR": 0.01}, pinned) == {"EPOCHS": 40, "LR": 0.01}
+    assert continued_params({"EPOCHS": 3, "LR": 0.01}, pinned) is None  # the baseline's
+    assert continued_params({"EPOCHS": 20}, {}) is None  # epochs were not the resource

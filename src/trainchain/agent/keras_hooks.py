@@ -109,6 +109,11 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
         st.trainings_done += 1
         save_model(model, keras, st)
         return done
+    if built and not kwargs.get("initial_epoch"):
+        extended = keras_resume.load_to_extend(model, ckpt_dir, epochs)
+        if extended is not None:
+            kwargs["initial_epoch"] = extended
+            logger.info("fit #%d continues after epoch %d of an earlier trial", call, extended)
     callbacks = _as_list(kwargs.get("callbacks"))
     if built:
         callbacks.insert(0, keras_resume.backup_callback(keras, ckpt_dir))

@@ -171,6 +171,27 @@ def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
     return history
 
 
+def load_to_extend(model: Any, ckpt_dir: str, epochs: int) -> int | None:
+    """The epochs already trained when this fit continues a finished one with more epochs
+    (the controller copied a trial's checkpoint to train it longer): its weights are loaded
+    and training goes on from there. None when there is nothing to continue."""
+    weights, meta_path = _paths(ckpt_dir)
+    if not (os.path.exists(weights) and os.path.exists(meta_path)):
+        return None
+    try:
+        with open(meta_path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+        done = int(meta.get("epochs") or 0)
+        if not 0 < done < epochs or meta.get("signature") != model_signature(model):
+            return None
+        model.load_weights(weights)
+    except Exception as exc:  # noqa: BLE001 - train this fit from its first epoch
+        logger.warning("cannot continue the fit in %s (%s: %s)", ckpt_dir, type(exc).__name__, exc)
+        return None
+    _remove_backup(ckpt_dir)  # a backup of the finished fit must not restore over these weights
+    return done
+
+
 def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None:
     weights, meta_path = _paths(ckpt_dir)
     try:

@@ -92,6 +92,7 @@ def tune(
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     _warm_start(study, settings, distributions)
     search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
+    search.pinned = pinned
     search.pending = [
         t.number for t in runner.store.trials(runner.setup.run_id) if t.number >= first_number
     ]
@@ -128,6 +129,8 @@ class _Search:
         self.results: list[TrialResult] = []
         self.seen = {_key(r.params) for r in done}
         self.pending: list[int] = []
+        self.pinned: dict[str, int] = {}  # epoch parameters pinned to their top (the resource)
+        self.continued = False
         self.next_number = 0
         self.in_flight = 0
         self.duplicates = 0
@@ -177,6 +180,10 @@ class _Search:
                 )
                 self.seen.add(_key(row.params))
                 return number, trial, dict(row.params)
+        if len(finished) + self.in_flight == self.budget.max_trials - 1 and not self.continued:
+            job = self._continue_best(finished)
+            if job is not None:
+                return job
         while True:
             if self.settings.seed is not None:
                 # A sampler seeded per ask: a resumed search asks what an uninterrupted one would.
@@ -200,6 +207,42 @@ class _Search:
         self.seen.add(_key(params))
         number = self.next_number
         self.next_number += 1
+        return number, trial, params
+
+    def _continue_best(self, finished: list[TrialResult]) -> tuple[int, Any, dict[str, Any]] | None:
+        """The last trial of the budget: the best trial, still improving at its last epoch,
+        trained on from its checkpoint with twice the epochs (``tuning.continuation``)."""
+        from trainchain.tuning import continuation
+
+        self.continued = True
+        complete = [
+            r
+            for r in finished
+            if r.state == TrialState.COMPLETE and r.number > 0 and r.value is not None
+        ]
+        if not complete:
+            return None
+        pick = max if self.settings.goal == "maximize" else min
+        result = pick(complete, key=lambda r: float(r.value or 0.0))
+        row = self.runner.store.trial(self.runner.setup.run_id, result.number)
+        params = continuation.continued_params(result.params, self.pinned)
+        if row is None or params is None or _key(params) in self.seen:
+            return None
+        if not continuation.still_improving(row.info or {}, result.epochs):
+            return None
+        self.study.enqueue_trial({k: v for k, v in params.items() if k in self.distributions})
+        trial = self.study.ask(self.distributions)
+        number = self.next_number
+        self.next_number += 1
+        self.seen.add(_key(params))
+        continuation.copy_checkpoints(self.runner.setup.run_dir, result.number, number)
+        message = (
+            f"trial {number} continues trial {result.number} (still improving at its last "
+            f"epoch {result.epochs}) from its checkpoint: "
+            + ", ".join(f"{k} {result.params[k]} -> {params[k]}" for k in self.pinned)
+        )
+        log.info(message)
+        self.runner.progress({"kind": "log", "message": message})
         return number, trial, params
 
 
