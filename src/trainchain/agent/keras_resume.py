@@ -178,6 +178,8 @@ def load_to_extend(model: Any, ckpt_dir: str, epochs: int) -> int | None:
     weights, meta_path = _paths(ckpt_dir)
     if not (os.path.exists(weights) and os.path.exists(meta_path)):
         return None
+    if any(os.path.exists(os.path.join(ckpt_dir, name)) for name in BACKUP_FILES[1:]):
+        return None  # an attempt of the longer fit was killed: BackupAndRestore resumes it
     try:
         with open(meta_path, encoding="utf-8") as fh:
             meta = json.load(fh)
