@@ -5,7 +5,8 @@ A callback added to every hooked ``fit``:
   each new best saves the weights next to the fit's checkpoint (``best.weights.h5`` +
   ``best.json``, so a restarted attempt keeps its best) and emits ``best``;
 - ends ``fit`` early (``early_stop``) when the metric has not improved for ``patience`` epochs
-  (derived from the epoch budget unless the controller sets it) or reached the target;
+  (derived from the epoch budget unless the controller sets it), became NaN, or reached the
+  target (when the trial is judged on this epoch metric);
 - at the end of ``fit`` loads the best epoch's weights back, so what the script evaluates and
   saves, and what the trial registers, is the best epoch's model.
 
@@ -159,7 +160,9 @@ class BestTracker:
         if not self.conf.early_stop:
             return None
         target = self.conf.target
-        if target is not None and self.key is not None and self.key.startswith("val_"):
+        # only when the trial is judged on this very epoch metric: a test accuracy from
+        # ``evaluate`` after fit may still fall short of a target the validation one reached
+        if target is not None and self.key == self.conf.metric:
             if value >= target if self.direction == "maximize" else value <= target:
                 return f"{self.key} {value:.4g} reached the target {target:g}"
         if epoch - self.best_epoch >= self.patience:

@@ -93,8 +93,11 @@ def test_tracker_best_epoch_patience_target_and_nan() -> None:
     best, why = _track([0.5, 0.7, 0.6, 0.65, 0.69, 0.7, 0.6], on)  # a tie is no improvement
     assert best == 2 and why and "not improved for 5 epochs" in why
     assert _track([0.5, 0.7, 0.6], on)[1] is None
-    best, why = _track([0.5, 0.91, 0.95], FitSettings(early_stop=True, target=0.9))
+    on_target = FitSettings(metric="val_accuracy", early_stop=True, target=0.9)
+    best, why = _track([0.5, 0.91, 0.95], on_target)
     assert best == 2 and why and "reached the target" in why
+    # judged on another measure (a test accuracy from evaluate): no stop at the target
+    assert _track([0.5, 0.91, 0.95], FitSettings(early_stop=True, target=0.9))[1] is None
     best, why = _track([0.5, float("nan")], on)
     assert best == 1 and why and "diverged" in why
 
