@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.cli import run_json, write_project
+from tests.cli import run_json, trainchain, write_project
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -55,6 +55,8 @@ def test_diverging_trial_is_pruned_and_the_best_epoch_is_registered(tmp_path: Pa
     if good["early_stop"]:  # fit ended on its plateau: patience 10 after the best epoch
         assert good["early_stop"]["epoch"] == best["epoch"] + 10 == len(curve)
     assert report["best"]["trial"] == good["number"]
+    shown = trainchain("runs", "show", report["run_id"], env={"COLUMNS": "250"})
+    assert "best epoch" in shown.stdout and f"{best['value']:.4f}" in shown.stdout, shown.stdout
     registered = Path(report["model"]["path"])
     assert registered.name == "model.keras" and registered.is_file(), report["model"]
     out = subprocess.run(

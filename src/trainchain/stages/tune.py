@@ -85,7 +85,7 @@ def tune(
     )
     resource = tuning.epoch_resource(pinned, len(baseline.epochs) if baseline else 0)
     pruner = tuning.make_pruner(settings.pruner, resource, _chance(baseline, settings.metric))
-    log.info("tuning: epochs pinned %s, resource %s epochs, pruner %r", pinned, resource, pruner)
+    log.info("tuning: epochs pinned %s, resource %s epochs, %s", pinned, resource, settings.pruner)
     study = _study(optuna, settings, pruner)
     distributions = to_distributions(optuna, settings.space)
     if not distributions:
@@ -230,6 +230,8 @@ class _Search:
             return None
         if not continuation.still_improving(row.info or {}, result.epochs):
             return None
+        if self.study.get_trials(deepcopy=False, states=(self.optuna.trial.TrialState.WAITING,)):
+            return None  # warm-start trials still queued: ask would hand out one of them
         self.study.enqueue_trial({k: v for k, v in params.items() if k in self.distributions})
         trial = self.study.ask(self.distributions)
         number = self.next_number
