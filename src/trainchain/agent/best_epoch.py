@@ -32,6 +32,7 @@ ENV = "TRAINCHAIN_FIT"
 ACCURACY_LIKE = ("accuracy", "acc", "auc", "f1", "f1_score", "precision", "recall", "r2")
 HELD_OUT = ("val_", "validation_", "test_", "eval_")
 BEST_WEIGHTS, BEST_META = "best.weights.h5", "best.json"
+PROXY_MARGIN = 0.02  # stop a val_accuracy at target + this when the trial's metric is a test one
 
 
 @dataclass(frozen=True)
@@ -156,13 +157,25 @@ class BestTracker:
             self.best_metrics = {k: float(v) for k, v in logs.items() if _is_number(v)}
         return improved, self._stop_reason(epoch, value)
 
+    def target(self) -> float | None:
+        """Where to stop: the target when the trial is judged on this epoch metric; when it is
+        judged on its twin measured after fit (``accuracy`` from ``evaluate`` on a test split),
+        the target plus ``PROXY_MARGIN``, since the test figure scatters around the validation
+        one; else no stop at the target."""
+        target, key, wanted = self.conf.target, self.key, self.conf.metric
+        if target is None or key is None or wanted == "auto":
+            return None
+        if key == wanted:
+            return target
+        if _base(key) == _base(wanted) and self.direction == "maximize":
+            return target + PROXY_MARGIN
+        return None
+
     def _stop_reason(self, epoch: int, value: float) -> str | None:
         if not self.conf.early_stop:
             return None
-        target = self.conf.target
-        # only when the trial is judged on this very epoch metric: a test accuracy from
-        # ``evaluate`` after fit may still fall short of a target the validation one reached
-        if target is not None and self.key == self.conf.metric:
+        target = self.target()
+        if target is not None:
             if value >= target if self.direction == "maximize" else value <= target:
                 return f"{self.key} {value:.4g} reached the target {target:g}"
         if epoch - self.best_epoch >= self.patience:

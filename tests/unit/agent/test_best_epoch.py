@@ -96,7 +96,10 @@ def test_tracker_best_epoch_patience_target_and_nan() -> None:
     on_target = FitSettings(metric="val_accuracy", early_stop=True, target=0.9)
     best, why = _track([0.5, 0.91, 0.95], on_target)
     assert best == 2 and why and "reached the target" in why
-    # judged on another measure (a test accuracy from evaluate): no stop at the target
+    # judged on its test twin (accuracy from evaluate): a margin above the target
+    proxy = FitSettings(metric="accuracy", early_stop=True, target=0.9)
+    best, why = _track([0.5, 0.91, 0.93], proxy)
+    assert best == 3 and "0.93 reached the target 0.92" in (why or "")
     assert _track([0.5, 0.91, 0.95], FitSettings(early_stop=True, target=0.9))[1] is None
     best, why = _track([0.5, float("nan")], on)
     assert best == 1 and why and "diverged" in why
