@@ -141,3 +141,20 @@ def test_only_a_trial_still_improving_with_pinned_epochs_is_continued() -> None:
     assert continued_params({"EPOCHS": 20, "LR": 0.01}, pinned) == {"EPOCHS": 40, "LR": 0.01}
     assert continued_params({"EPOCHS": 3, "LR": 0.01}, pinned) is None  # the baseline's
     assert continued_params({"EPOCHS": 20}, {}) is None  # epochs were not the resource
+
+
+def test_the_baseline_curve_is_a_rung_competitor_the_sampler_never_sees() -> None:
+    from trainchain.tuning import report_baseline
+
+    pruner = make_pruner("asha", resource=18, chance=None)  # rungs at epochs 2, 6, 18
+    study = _study(pruner)
+    report_baseline(study, [(1, 0.3), (2, 0.5), (3, 0.6)])
+    # slower than the script's defaults at epoch 2: pruned, though it is the first trial
+    assert _run(study, [0.2, 0.3, 0.5, 0.6]) == 2
+    assert _run(study, [0.4, 0.6, 0.7]) is None
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL and not study.trials[0].params
+    grid = optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [1, 2]}))
+    report_baseline(grid, [(1, 0.3)])
+    seen = {grid.ask({"x": optuna.distributions.CategoricalDistribution([1, 2])}).params["x"]}
+    seen.add(grid.ask({"x": optuna.distributions.CategoricalDistribution([1, 2])}).params["x"])
+    assert seen == {1, 2}  # the baseline took no grid point

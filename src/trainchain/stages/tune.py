@@ -90,7 +90,9 @@ def tune(
     distributions = to_distributions(optuna, settings.space)
     if not distributions:
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
-    _warm_start(study, settings, distributions)
+    if not study.trials:  # a new study (a resumed one has its history)
+        tuning.report_baseline(study, _curve(baseline, settings) if baseline else [])
+        _warm_start(study, settings, distributions)
     search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
     search.pinned = pinned
     search.pending = [
@@ -340,8 +342,6 @@ def grid_space(space: dict[str, dict[str, Any]], points: int = 4) -> dict[str, l
 
 
 def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, Any]) -> None:
-    if study.trials:
-        return  # a resumed study already has its history
     for params in settings.warm_start:
         fitting = {
             k: v
@@ -353,14 +353,23 @@ def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, A
             study.enqueue_trial(fitting, skip_if_exists=True)
 
 
+def _curve(trial: Any, settings: SearchSettings) -> list[tuple[int, float]]:
+    """(epoch, value) of a recorded trial, as the pruning hook reports them."""
+    name = _hook_metric(settings)
+    found = [(e.epoch, M.epoch_value(e.metrics or {}, name)) for e in trial.epochs]
+    return sorted({epoch: v for epoch, v in found if v is not None}.items())
+
+
+def _hook_metric(settings: SearchSettings) -> str:
+    if settings.metric != "auto":
+        return settings.metric
+    return "accuracy" if settings.goal == "maximize" else "loss"
+
+
 def _pruning_hook(
     trial: Any, settings: SearchSettings, pruner: Any
 ) -> Callable[[int, dict[str, float]], str | None]:
-    name = (
-        settings.metric
-        if settings.metric != "auto"
-        else ("accuracy" if settings.goal == "maximize" else "loss")
-    )
+    name = _hook_metric(settings)
 
     def hook(epoch: int, metrics: dict[str, float]) -> str | None:
         for key in ("val_loss", "loss"):  # NaN/inf loss: the weights are gone

@@ -6,7 +6,7 @@ parameter pinned to its top, rungs from it) and TPE's start-up count from the tr
 """
 
 from trainchain.tuning.budget import epoch_resource, pin_epochs, startup_trials
-from trainchain.tuning.pruners import ChanceLevelPruner, dead_curve, make_pruner
+from trainchain.tuning.pruners import ChanceLevelPruner, dead_curve, make_pruner, report_baseline
 
 __all__ = [
     "ChanceLevelPruner",
@@ -14,5 +14,6 @@ __all__ = [
     "epoch_resource",
     "make_pruner",
     "pin_epochs",
+    "report_baseline",
     "startup_trials",
 ]

@@ -102,6 +102,26 @@ _INNER_REASONS = {
 }
 
 
+def report_baseline(study: Study, curve: list[tuple[int, float]]) -> None:
+    """Put the baseline's per-epoch values in the study's rungs, as a competitor only.
+
+    Successive halving always promotes the first trial to reach a rung, so without this the
+    first tuning trial trains all its epochs however slowly it learns; with it, it must beat
+    the script's defaults at each rung the baseline reached. The baseline's Optuna trial has
+    no parameters and ends FAIL: the sampler ignores it (a parameterless COMPLETE trial would
+    empty multivariate TPE's search space), and the pruners keep its rung values.
+    """
+    if not curve:
+        return
+    # enqueued (with no parameters), so a grid sampler assigns it no grid point
+    study.enqueue_trial({}, user_attrs={"trainchain": "baseline curve (rungs only)"})
+    trial = study.ask()
+    for step, value in curve:
+        trial.report(value, step)
+        trial.should_prune()  # successive halving records the rung values here
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
 def make_pruner(name: str, resource: int | None = None, chance: float | None = None) -> Any:
     """The study's pruner: ``asha`` (default), ``hyperband``, ``median`` or ``none``, each but
     ``none`` behind the chance-level guard. ``resource``: the most epochs a trial trains."""
