@@ -1,5 +1,6 @@
-"""The tuning engine on the real digits CNN: a diverging trial is stopped within a few epochs,
-and the model registered is the best epoch's (evaluated from the registry's file)."""
+"""The tuning engine on the real digits CNN (examples/digits-cnn's): a diverging trial is
+stopped within a few epochs, the model registered is the best epoch's (evaluated from the
+registry's file), and the budget's last trial continues the best one from its checkpoint."""
 
 from __future__ import annotations
 
@@ -10,9 +11,53 @@ from pathlib import Path
 
 import pytest
 from tests.cli import run_json, trainchain, write_project
-from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
+
+# examples/digits-cnn's data and network, as a functional model: no architecture knobs, so
+# the declared space below is the whole space and a grid sampler visits each value once.
+DIGITS = """
+import keras
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+EPOCHS = 3
+LEARNING_RATE = 1e-4
+
+
+def load_data():
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[..., np.newaxis]
+    x_train, x_rest, y_train, y_rest = train_test_split(
+        x, digits.target, test_size=0.4, random_state=0, stratify=digits.target
+    )
+    x_val, x_test, y_val, y_test = train_test_split(
+        x_rest, y_rest, test_size=0.5, random_state=0, stratify=y_rest
+    )
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
+
+
+def main():
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_data()
+    inputs = keras.Input(shape=(8, 8, 1))
+    h = keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same")(inputs)
+    h = keras.layers.Flatten()(keras.layers.MaxPooling2D((2, 2))(h))
+    h = keras.layers.Dense(64, activation="relu")(h)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(h))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(x_train, y_train, epochs=EPOCHS, batch_size=32, validation_data=(x_val, y_val))
+    print(f"test_accuracy: {model.evaluate(x_test, y_test, verbose=0)[1]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
+"""
+FIXED_BATCH = "  keras.batch_size: {type: categorical, choices: [32]}\n"
 
 # The registered file, evaluated on the script's own validation split.
 EVALUATE = """
@@ -27,17 +72,16 @@ print(model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"])
 
 
 def test_diverging_trial_is_pruned_and_the_best_epoch_is_registered(tmp_path: Path) -> None:
-    example = EXAMPLES / "digits-cnn"
     proj = write_project(
         tmp_path / "digits",
         {
-            "train.py": (example / "train.py").read_text(),
-            "requirements.txt": (example / "requirements.txt").read_text(),
+            "train.py": DIGITS,
+            "requirements.txt": "scikit-learn\n",
             # LEARNING_RATE 5 diverges; 0.02 learns. EPOCHS is the resource: pinned to 40,
             # so early stop (patience 10) ends the good trial and the guard the bad one.
             "trainchain.yaml": "target: 0.999\nmax_trials: 3\nseed: 3\nsampler: grid\n"
             "params:\n  LEARNING_RATE: {type: categorical, choices: [5.0, 0.02]}\n"
-            "  EPOCHS: {type: int, low: 2, high: 40}\n",
+            "  EPOCHS: {type: int, low: 2, high: 40}\n" + FIXED_BATCH,
         },
     )
     proc, report = run_json(str(proj))
@@ -75,15 +119,14 @@ def test_diverging_trial_is_pruned_and_the_best_epoch_is_registered(tmp_path: Pa
 def test_the_last_trial_continues_the_best_from_its_checkpoint(tmp_path: Path) -> None:
     """A slow learning rate still improves at epoch 6 (the pinned top): the budget's last
     trial trains it on to 12 epochs from its weights, not from epoch 1."""
-    example = EXAMPLES / "digits-cnn"
     proj = write_project(
         tmp_path / "digits",
         {
-            "train.py": (example / "train.py").read_text(),
-            "requirements.txt": (example / "requirements.txt").read_text(),
+            "train.py": DIGITS,
+            "requirements.txt": "scikit-learn\n",
             "trainchain.yaml": "target: 0.999\nmax_trials: 3\nseed: 3\nsampler: grid\n"
             "params:\n  LEARNING_RATE: {type: categorical, choices: [0.0003]}\n"
-            "  EPOCHS: {type: int, low: 2, high: 6}\n",
+            "  EPOCHS: {type: int, low: 2, high: 6}\n" + FIXED_BATCH,
         },
     )
     proc, report = run_json(str(proj))
