@@ -158,3 +158,17 @@ def test_the_baseline_curve_is_a_rung_competitor_the_sampler_never_sees() -> Non
     seen = {grid.ask({"x": optuna.distributions.CategoricalDistribution([1, 2])}).params["x"]}
     seen.add(grid.ask({"x": optuna.distributions.CategoricalDistribution([1, 2])}).params["x"])
     assert seen == {1, 2}  # the baseline took no grid point
+
+
+def test_a_spent_grid_ends_its_last_trial_normally() -> None:
+    """GridSampler calls study.stop() when its grid is spent; under ask/tell that raised."""
+    from trainchain.stages.tune import _told
+
+    x = {"x": optuna.distributions.CategoricalDistribution([1, 2])}
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [1, 2]}))
+    first, second = study.ask(x), study.ask(x)
+    _told(study, first, 0.5)
+    _told(study, second, state=optuna.trial.TrialState.PRUNED)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED"]
+    with pytest.raises(RuntimeError, match="Study.stop"):  # what it did before
+        study.tell(study.ask(x), 0.1)

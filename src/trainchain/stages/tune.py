@@ -91,7 +91,8 @@ def tune(
     if not distributions:
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     if not study.trials:  # a new study (a resumed one has its history)
-        tuning.report_baseline(study, _curve(baseline, settings) if baseline else [])
+        if settings.sampler != "grid":  # a grid sampler expects a grid point in every trial
+            tuning.report_baseline(study, _curve(baseline, settings) if baseline else [])
         _warm_start(study, settings, distributions)
     search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
     search.pinned = pinned
@@ -199,9 +200,9 @@ class _Search:
                 (r for r in self.done + self.results if _key(r.params) == _key(params)), None
             )
             if earlier is not None and earlier.value is not None:
-                self.study.tell(trial, earlier.value)  # the sampler learns; nothing is retrained
+                _told(self.study, trial, earlier.value)  # the sampler learns; nothing retrained
             else:
-                self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+                _told(self.study, trial, state=self.optuna.trial.TrialState.FAIL)
             self.duplicates += 1
             if self.duplicates > MAX_DUPLICATE_ASKS:
                 self.stop = "the search space is exhausted"
@@ -391,11 +392,24 @@ def _pruning_hook(
 def _tell(optuna: Any, study: Any, trial: Any, result: TrialResult) -> None:
     states = optuna.trial.TrialState
     if result.state == TrialState.COMPLETE and result.value is not None:
-        study.tell(trial, result.value, skip_if_finished=True)
+        _told(study, trial, result.value, skip_if_finished=True)
     elif result.state == TrialState.PRUNED:
-        study.tell(trial, state=states.PRUNED, skip_if_finished=True)
+        _told(study, trial, state=states.PRUNED, skip_if_finished=True)
     else:
-        study.tell(trial, state=states.FAIL, skip_if_finished=True)
+        _told(study, trial, state=states.FAIL, skip_if_finished=True)
+
+
+def _told(study: Any, trial: Any, *args: Any, **kwargs: Any) -> None:
+    """``study.tell`` as inside ``optimize``: a grid sampler calls ``study.stop()`` from
+    ``after_trial`` once its grid is spent, which raises outside ``optimize`` (ask/tell) and
+    left the trial unfinished; the search notices the spent grid itself (repeated asks)."""
+    local = study._thread_local
+    before = getattr(local, "in_optimize_loop", False)
+    local.in_optimize_loop = True
+    try:
+        study.tell(trial, *args, **kwargs)
+    finally:
+        local.in_optimize_loop = before
 
 
 def _trial_id(study: Any, number: int) -> int:
