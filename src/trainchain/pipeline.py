@@ -190,11 +190,18 @@ class Pipeline:
             fixed=fixed,
             from_cli=set((run.options or {}).get("params") or {}),
         )
-        # before any build: a missing input or an offline download stops the run here
-        plan = plan_inputs(found.detection, config.data, paths.datasets_dir())
+        runtime = get_runtime(config.runtime)
+        # before any build: a missing input or a download that cannot happen stops the run
+        # here; a known dataset is prefetched into the machine's cache
+        plan = plan_inputs(
+            found.detection,
+            config.data,
+            paths.datasets_dir(),
+            trials_online=runtime.trials_online,
+            say=self._say,
+        )
         for note in plan.notes:
             self._say(note)
-        runtime = get_runtime(config.runtime)
         env = runtime.provision(
             found.env_spec, lambda line: self._emit({"kind": "build", "line": line})
         )

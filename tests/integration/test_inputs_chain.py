@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from tests.cli import run_json
 from tests.contract.helpers import build_options
+from tests.dataset_server import serve
 from tests.services import require_shared_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -139,3 +140,59 @@ def test_two_scripts_a_download_and_an_author_path_run_from_the_cache(
             "t10k-images-idx3-ubyte.gz",
         ]
     )
+
+
+FASHION = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
+
+
+# Docker trials have no network: the controller fetches the dataset into the machine's cache
+# before the baseline (here from a mirror this test serves), once; the trial trains offline
+@pytest.mark.docker
+def test_docker_trials_train_on_a_dataset_the_controller_prefetched_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flags, env = _runtime_args("docker")
+    repo = _copy_fixture("peer_two_scripts", tmp_path)
+    mirror = tmp_path / "mirror"
+    _tiny_fashion_mnist(mirror / "keras" / "datasets" / "fashion-mnist")
+    cache = tmp_path / "datasets"
+    monkeypatch.setenv("TRAINCHAIN_DATASETS_DIR", str(cache))
+    with serve(mirror) as http:
+        monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", http.url)
+        proc, report = run_json(str(repo), "--no-tune", *flags, env=env, timeout=2400)
+    assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
+    where = cache / "keras" / "datasets" / "fashion-mnist"
+    for name in FASHION:
+        assert http.requests[f"/keras/datasets/fashion-mnist/{name}"] == 1
+        assert (where / name).read_bytes() == (
+            mirror / where.relative_to(cache) / name
+        ).read_bytes()
+    trial = report["trials"][0]
+    assert trial["state"] == "complete", trial
+    assert trial["value"] > 0.5  # the bands are learnable: it trained on the fetched files
+
+
+@pytest.mark.docker
+def test_a_dataset_the_controller_cannot_fetch_stops_a_docker_run_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flags, env = _runtime_args("docker")
+    repo = _copy_fixture("peer_two_scripts", tmp_path)
+    cache = tmp_path / "datasets"
+    monkeypatch.setenv("TRAINCHAIN_DATASETS_DIR", str(cache))
+    (tmp_path / "empty").mkdir()
+    with serve(tmp_path / "empty") as http:  # a mirror without the dataset
+        monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", http.url)
+        proc, report = run_json(str(repo), "--no-tune", *flags, env=env)
+    assert proc.returncode == 2, proc.stderr
+    error = report["error"]
+    assert "downloads 'fashion_mnist'" in error and "nothing was trained" in error
+    assert f"{http.url}/keras/datasets/fashion-mnist/train-labels-idx1-ubyte.gz" in error
+    where = cache / "keras" / "datasets" / "fashion-mnist"
+    assert all(str(where / name) in error for name in FASHION)
+    assert report["trials"] == [] and "Traceback" not in proc.stderr

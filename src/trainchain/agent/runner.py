@@ -19,6 +19,7 @@ from typing import Any
 
 from trainchain.agent import (
     dataset_cache,
+    download_lock,
     events,
     imports,
     keras_hooks,
@@ -98,6 +99,7 @@ def _install_hooks(st: state.TrialState) -> None:
             "tf_keras": keras_hooks.patch,
             "click": functools.partial(options.patch_click, state=st),
             "sklearn.base": sklearn_hook.patch,
+            **dict.fromkeys(download_lock.KERAS_DOWNLOADERS, download_lock.patch_keras),
         }
     )
 

@@ -10,34 +10,28 @@ can be given them by hand.
 from __future__ import annotations
 
 import ast
+import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from trainchain.detection import knowledge as kb
 from trainchain.detection.inputs import qualify, string_constants, string_value
 from trainchain.detection.pyast import dotted
 
-# keras.datasets.<name>: the files get_file() looks for under $KERAS_HOME/datasets/
-# (Keras 2 and 3 agree on these names; mnist, imdb... are checked against a hash)
+
+def _table() -> dict[str, dict[str, Any]]:
+    text = resources.files("trainchain.detection").joinpath("datasets.json").read_text("utf-8")
+    table: dict[str, Any] = json.loads(text)
+    return dict(table["keras"])
+
+
+# keras.datasets.<name>: the files get_file() looks for under $KERAS_HOME/datasets/ (Keras 2
+# and 3 agree on these names), with where they come from (datasets.json)
+KERAS_DATASETS = _table()
 KERAS_FILES: dict[str, tuple[str, ...]] = {
-    "mnist": ("mnist.npz",),
-    "fashion_mnist": tuple(
-        f"fashion-mnist/{n}"
-        for n in (
-            "train-labels-idx1-ubyte.gz",
-            "train-images-idx3-ubyte.gz",
-            "t10k-labels-idx1-ubyte.gz",
-            "t10k-images-idx3-ubyte.gz",
-        )
-    ),
-    "cifar10": ("cifar-10-batches-py.tar.gz",),
-    "cifar100": ("cifar-100-python.tar.gz",),
-    "imdb": ("imdb.npz",),
-    "reuters": ("reuters.npz",),
-    "boston_housing": ("boston_housing.npz",),
-    "california_housing": ("california_housing.npz",),
+    name: tuple(f["name"] for f in entry["files"]) for name, entry in KERAS_DATASETS.items()
 }
-KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 
 @dataclass(frozen=True)
@@ -52,6 +46,9 @@ class Download:
     cache: str  # where it lives under the dataset cache ("keras/datasets")
     files: tuple[str, ...] = ()  # under ``cache``; empty when the library decides
     root: str | None = None  # torchvision: the root= the script passes
+    urls: tuple[str, ...] = ()  # where each of ``files`` comes from, when known
+    sha256: tuple[str, ...] = ()  # each file's hash ("" unknown), when the library checks one
+    urls_from_script: bool = False  # the script names them (pushed code), not datasets.json
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -65,6 +62,10 @@ class Download:
         }
         if self.root is not None:
             out["root"] = self.root
+        if self.urls:
+            out["urls"] = list(self.urls)
+            out["sha256"] = list(self.sha256)
+            out["urls_from_script"] = self.urls_from_script
         return out
 
 
@@ -92,13 +93,40 @@ def _download(
     line = call.lineno
     if qual.startswith("keras.datasets.") and parts[-1] == "load_data" and len(parts) == 4:
         dataset = parts[2]
+        known = KERAS_DATASETS.get(dataset, {}).get("files", [])
         return Download(
-            "keras", dataset, qual, rel, line, "keras/datasets", KERAS_FILES.get(dataset, ())
+            "keras",
+            dataset,
+            qual,
+            rel,
+            line,
+            "keras/datasets",
+            tuple(f["name"] for f in known),
+            urls=tuple(f["url"] for f in known),
+            sha256=tuple(f.get("sha256", "") for f in known),
         )
     if kb.normalize(qual) in ("keras.utils.get_file", "keras.utils.data_utils.get_file"):
-        fname = string_value(_arg(call, "fname", 0), consts) or "?"
+        origin = string_value(_arg(call, "origin", 1), consts)
+        if origin and not origin.startswith(("https://", "http://")):
+            origin = None
+        # Keras 3 names the file after the URL when fname is not given
+        fname = string_value(_arg(call, "fname", 0), consts) or (
+            origin.rsplit("/", 1)[-1] if origin and not _arg(call, "fname", 0) else "?"
+        )
         subdir = string_value(_arg(call, "cache_subdir", 3), consts) or "datasets"
-        return Download("keras", fname, qual, rel, line, f"keras/{subdir}", (fname,))
+        urls = (origin,) if origin and fname != "?" else ()
+        return Download(
+            "keras",
+            fname,
+            qual,
+            rel,
+            line,
+            f"keras/{subdir}",
+            (fname,),
+            urls=urls,
+            sha256=("",) * len(urls),
+            urls_from_script=True,
+        )
     if qual.startswith("torchvision.datasets.") and _true(call, "download"):
         root = string_value(_arg(call, "root", 0), consts)
         return Download("torchvision", parts[-1], qual, rel, line, "torchvision", (), root)

@@ -130,6 +130,9 @@ class Runtime(ABC):
     name: str
     # True when ``prepare`` starts an attempt ahead (its working copy must then exist early)
     starts_ahead: bool = False
+    # whether a trial may reach the internet (a run-time download it makes itself); when not,
+    # the controller prefetches what it can into the dataset cache and stops on the rest
+    trials_online: bool = True
 
     @abstractmethod
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:

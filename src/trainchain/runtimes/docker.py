@@ -113,6 +113,7 @@ class DockerRuntime(Runtime):
 
     name = "docker"
     starts_ahead = True
+    trials_online = False  # network_mode="none"
 
     def __init__(self, client: Any = None, options: images.BuildOptions | None = None) -> None:
         self.client = client if client is not None else connect()

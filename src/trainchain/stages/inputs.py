@@ -8,19 +8,22 @@
 - A run-time download (``detection.downloads``) is read from the machine's dataset cache
   (``paths.datasets_dir()``): every trial's ``KERAS_HOME``, ``SCIKIT_LEARN_DATA``,
   ``TFDS_DATA_DIR`` and ``TORCH_HOME`` point into it, so a dataset is fetched once per
-  machine. Offline, a dataset missing from the cache stops the run here, naming the files to
-  put there.
+  machine. One whose files and URLs are known is fetched here by the controller
+  (``trainchain.datasets``); any other is left to the first trial, which a runtime whose trials
+  have no network (Docker) cannot do. What cannot be fetched stops the run here, naming the
+  files to put there.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainchain import paths
+from trainchain import datasets, paths
 from trainchain.errors import DetectionError
 
 CACHE_ENV = paths.DATASET_CACHE_ENV
@@ -47,10 +50,17 @@ class InputsPlan:
 
 
 def plan_inputs(
-    detection: dict[str, Any], data: dict[str, str], cache: Path, offline: bool | None = None
+    detection: dict[str, Any],
+    data: dict[str, str],
+    cache: Path,
+    offline: bool | None = None,
+    trials_online: bool = True,
+    say: Callable[[str], None] = lambda message: None,
 ) -> InputsPlan:
-    """The data mapping and cache environment of the trials; ``MissingInputError`` when an
-    input or an offline download is missing. ``offline=None`` probes the download hosts."""
+    """The data mapping and cache environment of the trials, after prefetching the downloads
+    whose sources are known; ``MissingInputError`` when an input or a download is missing.
+    ``offline=None`` tries (prefetch) or probes the download hosts; ``trials_online`` says
+    whether trials may fetch what the controller cannot."""
     mapped: dict[str, str] = {}  # beyond ``data``: what detection maps by itself
     notes: list[str] = []
     missing: list[str] = []
@@ -71,7 +81,7 @@ def plan_inputs(
         )
     downloads = detection.get("downloads") or []
     for item in downloads:
-        problem = _download_problem(item, cache, offline)
+        problem = _download_problem(item, cache, offline, trials_online, say)
         if problem:
             missing.append(problem)
         if item.get("library") == "torchvision" and item.get("root"):
@@ -104,8 +114,14 @@ def _covered(path: str, name: str, data: dict[str, str]) -> bool:
     return False
 
 
-def _download_problem(item: dict[str, Any], cache: Path, offline: bool | None) -> str | None:
-    """Why a download cannot happen here (None: cached, or the host is reachable)."""
+def _download_problem(
+    item: dict[str, Any],
+    cache: Path,
+    offline: bool | None,
+    trials_online: bool,
+    say: Callable[[str], None],
+) -> str | None:
+    """Why a download cannot happen (None: cached, prefetched, or left to an online trial)."""
     where = cache / str(item["cache"])
     files = [str(f) for f in item.get("files") or []]
     if files and all((where / f).exists() for f in files):
@@ -113,18 +129,31 @@ def _download_problem(item: dict[str, Any], cache: Path, offline: bool | None) -
     if not files and where.is_dir() and any(where.iterdir()):
         return None  # the library keeps its own layout there; something is cached
     library = str(item["library"])
-    if not _offline(library, offline):
+    forced = offline if offline is not None else _offline_set()
+    if not forced and datasets.known_files(item):
+        return datasets.prefetch(item, cache, say)
+    if not forced and trials_online and not _offline(library, offline):
         return None  # the first trial fetches it into the cache; the others read it
+    reason = (
+        f"this machine cannot reach {_HOSTS.get(library, 'its host')}"
+        if forced or trials_online
+        else "the trials have no network and trainchain knows no URL to prefetch it from"
+    )
     head = (
         f"  - {item['call']} ({item['file']}:{item['line']}) downloads {item['dataset']!r} "
-        f"at run time and this machine cannot reach {_HOSTS.get(library, 'its host')}"
+        f"at run time and {reason}"
     )
     if files:
-        listed = "\n".join(f"      {where / f}" for f in files)
+        urls = [str(u) for u in item.get("urls") or []]
+        listed = "\n".join(
+            f"      {where / f}" + (f"  <- {urls[i]}" if i < len(urls) else "")
+            for i, f in enumerate(files)
+        )
         return f"{head}; put these files in the dataset cache:\n{listed}"
+    local = "" if forced or trials_online else ", or once with --runtime local"
     return (
         f"{head}; fill the dataset cache {where} with what {library} saves there (run the "
-        f"script once where it is online with {_env_hint(library, cache)})"
+        f"script once where it is online with {_env_hint(library, cache)}{local})"
     )
 
 
@@ -135,10 +164,15 @@ def _env_hint(library: str, cache: Path) -> str:
     return f"{var}={cache / CACHE_ENV[var]}" if var else f"KERAS_HOME={cache / 'keras'}"
 
 
+def _offline_set() -> bool:
+    """The operator said this machine has no internet (no fetch, no probe is tried)."""
+    return os.environ.get("TRAINCHAIN_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
 def _offline(library: str, forced: bool | None) -> bool:
     if forced is not None:
         return forced
-    if os.environ.get("TRAINCHAIN_OFFLINE", "").lower() in ("1", "true", "yes"):
+    if _offline_set():
         return True
     if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
         return False  # downloads go through the proxy; a direct probe says nothing
