@@ -11,7 +11,8 @@ Per seed, one strategy after another (interleaved, so they share the machine's l
 - ``kt-hyperband``, ``kt-random``: KerasTuner ``Hyperband(max_epochs=<epochs' top>,
   factor=3)`` and ``RandomSearch(max_trials=N)`` on that hypermodel (``peer_search.py``);
 - ``naive``: the original rule, +2 epochs and retrain: ``trainchain run --no-tune`` with the
-  epochs parameter 3, 5, 7, ... (digits) or 5, 7, 9, ... (cat/dog) until the target or the budget.
+  epochs parameter 3, 5, 7, ... (digits) or 5, 7, 9, ... (cat/dog) until the target, the
+  budget or ``--naive-cap`` epochs.
 
 Every strategy aims at ``val_accuracy`` on the example's own validation split (any epoch) and
 stops at the target or at B seconds (trainchain: B is its tuning budget, after the baseline).
@@ -108,7 +109,7 @@ def run_naive(task: str, seed: int, args: argparse.Namespace, tmp: Path) -> dict
     seconds, best = 0.0, 0.0
     reached = False
     k = spec["naive_first"]
-    while seconds < args.budget:
+    while seconds < args.budget and k <= args.naive_cap:
         run = trainchain_run(
             [
                 str(ROOT / "examples" / spec["example"]),
@@ -219,6 +220,9 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     parser.add_argument("--max-trials", type=int, default=20)
     parser.add_argument("--budget", type=float, help="seconds per search [digits 900, catdog 1200]")
+    parser.add_argument(
+        "--naive-cap", type=int, default=25, help="largest epochs the +2 rule tries [25]"
+    )
     parser.add_argument("--results", type=Path, help="JSON lines: appended to, and reused")
     parser.add_argument("--deadline-minutes", type=float, help="start no new row after this")
     parser.add_argument("--section", help="docs/benchmarks.md section [peers-TASK]")
