@@ -263,7 +263,12 @@ def main() -> None:
                 text = render(args.task, rows, args, conditions)
                 if not args.no_write:
                     write_section(args.section or f"peers-{args.task}", text)
-    print(render(args.task, rows, args, conditions) if rows else "no row ran")
+    if not rows:
+        sys.exit("no row ran")
+    text = render(args.task, rows, args, conditions)
+    if not args.no_write:  # also when every row came from --results (parallel parts merged)
+        write_section(args.section or f"peers-{args.task}", text)
+    print(text)
 
 
 if __name__ == "__main__":
