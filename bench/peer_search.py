@@ -91,7 +91,8 @@ class ExampleHyperModel(kt.HyperModel):  # type: ignore[misc]
         width = hp.Float("width", 0.5, 2.0, sampling="log")
         layers = keras.layers
         stack: list[Any] = []
-        for name in AUGMENTS[hp.Choice("augment", list(AUGMENTS))]:
+        augment = AUGMENTS[hp.Choice("augment", list(AUGMENTS))]
+        for name in augment if self.task != "digits" else []:  # the agent's 32x32 minimum
             stack.append(
                 {
                     "flip": lambda: layers.RandomFlip("horizontal"),

@@ -9,8 +9,8 @@ it also carries the optimizer swap of ``keras_optimizer`` (done at compile, on a
 
 - ``keras.augment`` (none|flip|flip_rotate|flip_rotate_zoom): RandomFlip("horizontal"),
   RandomRotation(0.1), RandomZoom(0.1) in front of the first layer, for image inputs (rank 4,
-  channels last) only. Keras runs them in training and skips them at inference, so the saved
-  model predicts on the images as they are.
+  channels last) of at least 32x32 pixels only. Keras runs them in training and skips them at
+  inference, so the saved model predicts on the images as they are.
 - ``keras.batchnorm`` (bool): a BatchNormalization after every Conv layer (also the extra
   blocks) that is not already followed by one.
 """
@@ -44,6 +44,8 @@ AUGMENTS: dict[str, tuple[tuple[str, Any], ...]] = {
         ("RandomZoom", 0.1),
     ),
 }
+# photo-like inputs only: on thumbnails such as 8x8 digits the flips and turns change the label
+MIN_AUGMENT_SIDE = 32
 _DONE = "_trainchain_arch_done"
 OPTIMIZER_NOTE = "_trainchain_optimizer_note"  # set by keras_optimizer at compile
 
@@ -121,7 +123,8 @@ def apply_once(model: Any, keras: Any, state: TrialState) -> None:
         model.build(batch_shape)
     after = _summary(model)
     for name, value in knobs.items():
-        state.mark_applied(name, value, "keras")
+        if not any(name in n and ("not applied" in n or "changed nothing" in n) for n in notes):
+            state.mark_applied(name, value, "keras")  # a knob with such a note did not apply
     _report(knobs, before, after, notes, applied=True)
 
 
@@ -198,6 +201,14 @@ def _augmentation(
     formats = {c.get_config().get("data_format") for c in layers if _is_conv(c)}
     if "channels_first" in formats:
         notes.append("keras.augment: the model reads channels-first images: not applied")
+        return []
+    side = min((d for d in batch_shape[1:3] if isinstance(d, int)), default=MIN_AUGMENT_SIDE)
+    if side < MIN_AUGMENT_SIDE:
+        notes.append(
+            f"keras.augment: images of {batch_shape[1]}x{batch_shape[2]} pixels are below "
+            f"{MIN_AUGMENT_SIDE}x{MIN_AUGMENT_SIDE}: a flip, a 36-degree turn or a zoom of so "
+            "few pixels changes what they show (a digit, a glyph): not applied"
+        )
         return []
     return [getattr(keras.layers, name)(arg) for name, arg in AUGMENTS[choice]]
 

@@ -25,10 +25,10 @@ import keras
 from keras import layers
 
 rng = np.random.default_rng(0)
-x = rng.random((32, 16, 16, 3)).astype("float32")
+x = rng.random((32, 32, 32, 3)).astype("float32")
 y = rng.integers(0, 2, 32)
 model = keras.Sequential([
-    keras.Input(shape=(16, 16, 3)),
+    keras.Input(shape=(32, 32, 3)),
     layers.Rescaling(1.0),
     layers.Conv2D(8, (3, 3), activation="relu"),
     layers.MaxPooling2D((2, 2)),
@@ -110,20 +110,31 @@ model = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(4, activat
 model.compile(optimizer="rmsprop", loss="binary_crossentropy")
 model.fit(x, y, epochs=1, verbose=0)
 print("layers", [type(layer).__name__ for layer in model.layers], type(model.optimizer).__name__)
+tiny = keras.Sequential([keras.Input(shape=(8, 8, 1)), keras.layers.Conv2D(2, 3),
+                         keras.layers.Flatten(), keras.layers.Dense(1)])
+tiny.compile(optimizer="rmsprop", loss="mse")
+print("tiny", [type(layer).__name__ for layer in tiny.layers])
 """
 
 
-def test_image_knobs_say_why_they_do_not_apply_to_a_table_model(run_agent: RunAgent) -> None:
+def test_image_knobs_say_why_they_do_not_apply_to_tables_and_thumbnails(
+    run_agent: RunAgent,
+) -> None:
     params = {"keras.augment": "flip", "keras.batchnorm": True, "keras.optimizer": "rmsprop"}
     run = run_agent(MLP, params=params)
     assert run.returncode == 0, run.stderr
     assert "layers ['Dense', 'Dense'] RMSprop" in run.stdout
-    (arch,) = run.of("architecture")
+    arch, tiny = run.of("architecture")
     notes = " | ".join(arch["notes"])
     assert "keras.augment applies to image inputs" in notes and "(None, 6)" in notes
     assert "keras.batchnorm changed nothing" in notes
     assert "the script's RMSprop kept (already rmsprop)" in notes
     assert arch["before"] == arch["after"]
+    # an 8x8 image gets BatchNormalization but no flips or turns (they would change a digit)
+    assert "tiny ['Conv2D', 'BatchNormalization', 'Flatten', 'Dense']" in run.stdout
+    assert any("images of 8x8 pixels are below 32x32" in n for n in tiny["notes"])
+    # only what reached a model is recorded as applied
+    assert set(run.params()) == {"keras.batchnorm", "keras.optimizer"}
 
 
 def test_default_valued_knobs_leave_the_layers_and_their_weights_alone(
