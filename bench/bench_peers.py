@@ -181,6 +181,7 @@ def render(task: str, rows: list[dict[str, Any]], args: argparse.Namespace, cond
         "the same network, same knobs and ranges (`bench/peer_search.py`); trainchain runs the "
         "unmodified script, one process per trial (each pays the TensorFlow import).",
         "",
+        *([args.note, ""] if args.note else []),
         "| strategy | reached | median wall time | median trials | median epochs | "
         "ratio of median wall time to trainchain | per seed: wall s (trials/epochs) |",
         "|---|---|---|---|---|---|---|",
@@ -226,6 +227,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="JSON lines: appended to, and reused")
     parser.add_argument("--deadline-minutes", type=float, help="start no new row after this")
     parser.add_argument("--section", help="docs/benchmarks.md section [peers-TASK]")
+    parser.add_argument("--note", default="", help="a paragraph for the section (how it ran)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     args.budget = args.budget or (900.0 if args.task == "digits" else 1200.0)
