@@ -202,6 +202,17 @@ def render(task: str, rows: list[dict[str, Any]], args: argparse.Namespace, cond
             f"{ratio(med(got, 'seconds'), med(base, 'seconds')) if base else 'n/a'} | "
             f"{per_seed} |"
         )
+    rand, hyper = by["optuna-random"], by["kt-hyperband"]
+    if base and rand and hyper:
+        t = med(base, "seconds")
+        r, h = t / med(rand, "seconds"), t / med(hyper, "seconds")
+        lines += [
+            "",
+            f"Goals (#17): trainchain's median wall time is {r:.2f}x Optuna random's (goal "
+            f"<= 0.5: {'met' if r <= 0.5 else 'missed'}) and {h:.2f}x KerasTuner Hyperband's "
+            f"(goal < 1: {'met' if h < 1 else 'missed'}); it reached the target on "
+            f"{sum(x['reached'] for x in base)}/{len(base)} seeds.",
+        ]
     errors = [r for r in rows if "error" in r]
     lines += [
         "",
