@@ -172,7 +172,8 @@ def render(task: str, rows: list[dict[str, Any]], args: argparse.Namespace, cond
         f"{conditions}. Each row started at a 1-min load average between {ones[0]:.1f} and "
         f"{ones[-1]:.1f} (median {statistics.median(ones):.1f}; per row in `--results`): the "
         "machine is shared by other sessions, so wall times carry that noise; strategies run "
-        "interleaved seed by seed so they share it.",
+        "interleaved seed by seed (or at the same time, when run in parts: see below) so they "
+        "share it.",
         "",
         f"Seeds {', '.join(map(str, seeds))} ({len(seeds)} seed(s)). Budget per search: "
         f"{args.max_trials} trials and {args.budget:g} s. Wall time = command start to the end "
