@@ -18,6 +18,7 @@ test-fast:
 	$(PYTHON) -m pytest -q -m "not slow and not docker and not browser"
 
 bench:
+	bash scripts/setup.sh bench
 	$(PYTHON) bench/run.py --full
 
 bench-quick:

@@ -33,6 +33,8 @@ FULL = [
     ["bench_recovery.py"],
     ["bench_tuning.py", "--seeds", "10"],
     ["bench_catdog.py"],
+    ["bench_peers.py", "--task", "digits", "--seeds", "10"],
+    ["bench_peers.py", "--task", "catdog", "--seeds", "5"],  # hours: 6 strategies x 20 min
 ]
 
 

@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh demo    # Python packages for the CLI and the keras example
 #   scripts/setup.sh test    # + system packages and services the tests use (root)
+#   scripts/setup.sh bench   # + the benchmarks' peers (KerasTuner) on top of the demo set-up
 set -euo pipefail
 what="${1:-demo}"
 cd "$(dirname "$0")/.."
@@ -18,6 +19,10 @@ apt_install() {
 
 apt_install git
 python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins]"
+
+if [ "$what" = "bench" ]; then
+    python3 -m pip install --quiet --progress-bar off -e ".[server,docker,jenkins,bench]"
+fi
 
 if [ "$what" = "test" ]; then
     apt_install docker.io debootstrap chromium postgresql

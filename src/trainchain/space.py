@@ -49,7 +49,9 @@ on literal ``fit``/optimizer values when the script writes them, and only when t
 no parameter of its own for them (``keras.batch_size`` only when ``fit`` gets arrays, not a
 generator or dataset); for Sequential models the architecture knobs
 ``keras.width`` (float 0.5..2, log), ``keras.dropout`` (float 0..0.5) and, for CNNs,
-``keras.extra_conv_blocks`` (int 0..2).
+``keras.extra_conv_blocks`` (int 0..2), ``keras.augment`` (none, flip, flip_rotate,
+flip_rotate_zoom) and ``keras.batchnorm`` (bool); for every Keras model whose script has no
+optimizer parameter of its own, ``keras.optimizer`` (adam, sgd, rmsprop).
 """
 
 from __future__ import annotations
@@ -340,6 +342,21 @@ def _keras_knobs(detection: Detection, roles: set[str | None]) -> dict[str, Spec
             knobs["keras.extra_conv_blocks"]["why"] = "agent knob: Conv+Pool blocks added"
         knobs["keras.dropout"] = _spec(
             "float", 0.0, 0.5, why="agent knob: dropout before the output layer"
+        )
+        if detection.model_family == "cnn":
+            knobs["keras.augment"] = _spec(
+                "categorical",
+                choices=["none", "flip", "flip_rotate", "flip_rotate_zoom"],
+                why="agent knob: augmentation layers in front (image inputs only)",
+            )
+            knobs["keras.batchnorm"] = _spec(
+                "bool", choices=[False, True], why="agent knob: BatchNormalization after convs"
+            )
+    if not any(re.search("optim", p.name, re.I) for p in detection.parameters):
+        knobs["keras.optimizer"] = _spec(
+            "categorical",
+            choices=["adam", "sgd", "rmsprop"],
+            why="agent knob: optimizer at compile, the learning rate kept (sgd: momentum 0.9)",
         )
     assert set(knobs) <= set(KERAS_KNOBS), set(knobs) - set(KERAS_KNOBS)
     return knobs

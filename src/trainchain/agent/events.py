@@ -15,7 +15,7 @@ live. Every event has ``type`` and ``time`` (Unix seconds). The types:
                  attempt resumed from it (``restored: false`` + "error" for an unreadable one)
 ``model``        {"path", "framework"}  the last one is the trial's model
 ``architecture`` {"knobs": {...}, "before": {"layers", "params"}, "after": {"layers", "params"},
-                 "notes": [str], "applied": bool}
+                 "notes": [str], "applied": bool}  notes include the keras.optimizer swap
 ``params_unused`` {"names"}  parameters no constant, option, prompt or Keras hook took
 ``oom``          {"batch_size"}   the agent halved a Keras batch size after an OOM restart
 ``data``         {"call", "train_batches", "val_batches", "train_samples", "val_samples",

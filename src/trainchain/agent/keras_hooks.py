@@ -2,8 +2,8 @@
 
 Works on the class the script's ``keras`` (or ``tf_keras``) module exports, which is the same
 class behind ``tensorflow.keras`` and ``from tensorflow import keras``, for Keras 3 and 2.
-- ``compile``: ``keras.learning_rate`` on the optimizer (also one given as a string) and the
-  architecture knobs (``keras_arch``);
+- ``compile``: ``keras.learning_rate`` on the optimizer (also one given as a string), the
+  optimizer choice (``keras_optimizer``) and the architecture knobs (``keras_arch``);
 - ``fit``: ``keras.epochs``/``keras.batch_size``, the ``data`` event and steps clamped to one
   pass (``data_sizes``), per-epoch events, ``BackupAndRestore`` on the checkpoint directory,
   the best epoch kept and early stop (``best_epoch``), the ``classes`` event (chance level),
@@ -21,7 +21,15 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from trainchain.agent import best_epoch, data_sizes, events, keras_arch, keras_resume, state
+from trainchain.agent import (
+    best_epoch,
+    data_sizes,
+    events,
+    keras_arch,
+    keras_optimizer,
+    keras_resume,
+    state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +74,12 @@ def _compile(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], k
         lr = float(st.param("keras.learning_rate"))
         kwargs["optimizer"] = _with_learning_rate(kwargs.get("optimizer", "rmsprop"), lr, keras)
         st.mark_applied("keras.learning_rate", lr, "keras")
+    if keras_arch.loading_saved_model():
+        keras_arch.leave_alone(model)  # load_model compiles what it loaded: keep it as saved
+        return original(model, **kwargs)
+    if st.has(keras_optimizer.KNOB):
+        optimizer = kwargs.get("optimizer", "rmsprop")
+        kwargs["optimizer"] = keras_optimizer.swap(model, optimizer, keras, st)
     keras_arch.apply_once(model, keras, st)
     return original(model, **kwargs)
 

@@ -12,6 +12,9 @@ KERAS_KNOBS = (
     "keras.width",  # multiplier on Conv/Dense units, never the output layer
     "keras.extra_conv_blocks",  # Conv+Pool blocks added before Flatten
     "keras.dropout",  # Dropout rate inserted before the output layer (0 = none)
+    "keras.augment",  # none|flip|flip_rotate|flip_rotate_zoom layers in front (image inputs)
+    "keras.batchnorm",  # BatchNormalization after every Conv layer
+    "keras.optimizer",  # adam|sgd|rmsprop at compile, the learning rate kept
 )
 
 _LEAD = re.compile(

@@ -96,8 +96,9 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
         else ("search space (derived)")
     )
     table = Table(title=title, title_justify="left")
-    for column in ("name", "type", "range"):
+    for column in ("name", "type"):
         table.add_column(column, no_wrap=True)
+    table.add_column("range")  # choices of a categorical wrap; names stay whole
     table.add_column("where the bounds come from", ratio=1)
     for name, spec in space.items():
         table.add_row(name, spec["type"], describe(spec), spec.get("why") or "trainchain.yaml")

@@ -1,0 +1,85 @@
+"""``keras.optimizer``: compile with another optimizer (adam|sgd|rmsprop), same learning rate.
+
+Applied in the ``compile`` hook after ``keras.learning_rate``, so the rate the trial asked for
+(or the script's own, or the schedule it wrote) carries over; gradient clipping carries over
+too. ``sgd`` means SGD with momentum 0.9 (plain SGD at an Adam-sized rate barely moves). The
+swap is noted on the model for the ``architecture`` event (``keras_arch``). Standard library
+only at module level: ``keras`` is the script's module, passed in.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from trainchain.agent.keras_arch import OPTIMIZER_NOTE
+from trainchain.agent.state import TrialState
+
+logger = logging.getLogger(__name__)
+
+KNOB = "keras.optimizer"
+CHOICES = ("adam", "sgd", "rmsprop")
+SGD_MOMENTUM = 0.9
+_CARRIED = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+def swap(model: Any, optimizer: Any, keras: Any, state: TrialState) -> Any:
+    """The optimizer to compile with: ``optimizer`` itself without the knob or when it is
+    already of the chosen kind, else a new one of that kind with its learning rate."""
+    if not state.has(KNOB):
+        return optimizer
+    choice = str(state.param(KNOB)).lower()
+    if isinstance(optimizer, str | dict):
+        optimizer = keras.optimizers.get(optimizer)
+    try:
+        wanted_cls = _optimizer_class(choice, optimizer, keras)
+    except ValueError as exc:
+        note = f"keras.optimizer={choice!r} not applied: {exc}"
+        logger.warning("%s", note)
+        setattr(model, OPTIMIZER_NOTE, note)
+        return optimizer
+    old = type(optimizer).__name__
+    if isinstance(optimizer, wanted_cls):
+        state.mark_applied(KNOB, choice, "keras")
+        setattr(model, OPTIMIZER_NOTE, f"optimizer: the script's {old} kept (already {choice})")
+        return optimizer
+    config = optimizer.get_config()
+    rate = _learning_rate(config, keras)
+    kwargs: dict[str, Any] = {"learning_rate": rate}
+    if choice == "sgd":
+        kwargs["momentum"] = SGD_MOMENTUM
+    carried = {k: config[k] for k in _CARRIED if config.get(k) is not None}
+    try:
+        new = wanted_cls(**kwargs, **carried)
+    except TypeError:  # a legacy optimizer without global_clipnorm
+        new = wanted_cls(**kwargs)
+    shown = rate if isinstance(rate, float) else type(rate).__name__
+    setattr(
+        model,
+        OPTIMIZER_NOTE,
+        f"optimizer: {old} -> {type(new).__name__}"
+        + (f" (momentum {SGD_MOMENTUM})" if choice == "sgd" else "")
+        + f", learning rate {shown} kept",
+    )
+    state.mark_applied(KNOB, choice, "keras")
+    return new
+
+
+def _optimizer_class(choice: str, current: Any, keras: Any) -> type:
+    if choice not in CHOICES:
+        raise ValueError(f"choose one of {', '.join(CHOICES)}")
+    # a Keras 2 legacy optimizer (keras.optimizers.legacy.Adam) gets a legacy one
+    legacy = "legacy" in type(current).__module__ and hasattr(keras.optimizers, "legacy")
+    namespace = keras.optimizers.legacy if legacy else keras.optimizers
+    name = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[choice]
+    cls = getattr(namespace, name, None)
+    if not isinstance(cls, type):
+        raise ValueError(f"this Keras has no optimizers.{name}")
+    return cls
+
+
+def _learning_rate(config: dict[str, Any], keras: Any) -> Any:
+    rate = config.get("learning_rate", config.get("lr", 1e-3))
+    if isinstance(rate, dict):  # a serialised schedule: the same schedule object again
+        return keras.optimizers.schedules.deserialize(rate)
+    return float(f"{float(rate):.7g}")  # Keras 3 reports the float32 value (0.0010000000474)
