@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from trainchain.agent.contract import DATASET_CACHES
+
 
 def home() -> Path:
     """Created 0700: it holds the database, the API token, logs and models."""
@@ -31,12 +33,7 @@ def envs_dir() -> Path:
 
 
 # each library's download cache, relative to the dataset cache, and the variable that sets it
-DATASET_CACHE_ENV = {
-    "KERAS_HOME": "keras",
-    "SCIKIT_LEARN_DATA": "sklearn",
-    "TFDS_DATA_DIR": "tensorflow_datasets",
-    "TORCH_HOME": "torch",
-}
+DATASET_CACHE_ENV = DATASET_CACHES  # the agent's contract (trainchain.agent.contract)
 
 
 def datasets_dir() -> Path:

@@ -1,5 +1,6 @@
-"""`trainchain monitor`: a run whose controller died is found and resumed; a run with a live
-controller is left alone; the rule without a controller lock needs a dead attempt process."""
+"""`trainchain revive` (old name `monitor`): a run whose controller died is found and resumed; a
+run with a live controller is left alone; the rule without a controller lock needs a dead
+attempt process."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from tests.faults.test_controller_death import _project, _query, _running_trial
-from trainchain.cli.monitor import monitor
+from trainchain.cli.revive import monitor, revive
+from trainchain.reviver import LockState, controller_lock, find_orphans, lock_state
+from trainchain.runtimes.local import LocalRuntime
 from trainchain.store import Attempt, Run, Store, Trial
-from trainchain.supervise import LockState, controller_lock, find_orphans, lock_state
 
 
 def _start(proj: Path, pause: float) -> subprocess.Popen[bytes]:
@@ -36,11 +38,11 @@ def _wait_for_trial(proc: subprocess.Popen[bytes], db: Path) -> None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and _running_trial(db) != 0:
         time.sleep(0.2)
-    assert proc.poll() is None, "the run ended before the monitor could see it"
+    assert proc.poll() is None, "the run ended before the reviver could see it"
 
 
-def _monitor(*args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(monitor, ["--once", "--json", "--no-docker", "--grace", "1", *args])
+def _revive(*args: str, command: Any = revive) -> dict[str, Any]:
+    result = CliRunner().invoke(command, ["--once", "--json", "--no-docker", "--grace", "1", *args])
     assert result.exit_code == 0, result.output
     outcome: dict[str, Any] = json.loads(result.stdout)
     return outcome
@@ -54,11 +56,11 @@ def test_monitor_once_resumes_a_run_whose_controller_was_killed(
     proj, db = _project(tmp_path / "proj"), trainchain_home / "trainchain.db"
     controller = _start(proj, 8.0)
     _wait_for_trial(controller, db)
-    assert _monitor()["resumed"] == []  # a live controller: nothing to do
+    assert _revive()["resumed"] == []  # a live controller: nothing to do
     controller.send_signal(signal.SIGKILL)
     controller.wait()
 
-    outcome = _monitor()
+    outcome = _revive(command=monitor)  # the old name still works
     (run_id,) = (row[0] for row in _query(db, "select id from tc_runs"))
     assert [r["run_id"] for r in outcome["resumed"]] == [run_id], outcome
     assert "controller lock" in outcome["resumed"][0]["reason"]
@@ -66,7 +68,7 @@ def test_monitor_once_resumes_a_run_whose_controller_was_killed(
     assert status in ("succeeded", "target_not_reached"), status
     outcomes = [row[0] for row in _query(db, "select a.outcome from tc_attempts a order by a.id")]
     assert outcomes[0] == "lost" and outcomes[-1] == "succeeded", outcomes
-    assert _monitor()["resumed"] == []  # done: never resumed twice
+    assert _revive()["resumed"] == []  # done: never resumed twice
 
 
 def test_without_a_lock_only_a_dead_attempt_process_makes_an_orphan(tmp_path: Path) -> None:
@@ -89,7 +91,7 @@ def test_without_a_lock_only_a_dead_attempt_process_makes_an_orphan(tmp_path: Pa
                 if pid is not None:
                     s.add(Attempt(trial_id=trial.id, number=1, process_id=str(pid)))
         assert lock_state(tmp_path / "alive") is LockState.ABSENT
-        orphans = find_orphans(store, None, grace=0.5)
+        orphans = find_orphans(store, {"local": LocalRuntime()}, grace=0.5)
         assert [o.run_id for o in orphans] == ["dead"], orphans
         assert "process gone" in orphans[0].reason
     finally:
@@ -98,7 +100,7 @@ def test_without_a_lock_only_a_dead_attempt_process_makes_an_orphan(tmp_path: Pa
 
 
 def test_the_controller_lock_is_exclusive_and_freed_by_a_kill(tmp_path: Path) -> None:
-    from trainchain.supervise import RunBusyError
+    from trainchain.reviver import RunBusyError
 
     run = tmp_path / "runs" / "r1"
     with controller_lock(run):
@@ -115,7 +117,7 @@ def test_the_controller_lock_is_exclusive_and_freed_by_a_kill(tmp_path: Path) ->
             "-c",
             (
                 "import sys, time; sys.path[:0] = sys.argv[1:]\n"
-                "from pathlib import Path\nfrom trainchain.supervise import controller_lock\n"
+                "from pathlib import Path\nfrom trainchain.reviver import controller_lock\n"
                 f"with controller_lock(Path({str(run)!r})):\n"
                 "    print('held', flush=True); time.sleep(60)\n"
             ),

@@ -1,4 +1,4 @@
-"""`trainchain monitor` with Docker: a trial container that outlived its killed controller is
+"""`trainchain revive` with Docker: a trial container that outlived its killed controller is
 stopped and its run resumed; a labelled container dying abnormally is seen in the engine's
 events at once."""
 
@@ -21,10 +21,8 @@ from click.testing import CliRunner
 from tests.cli import write_project
 from tests.contract.helpers import build_options, docker_client
 from tests.faults.test_controller_death import _query, _running_trial
-from trainchain.cli.monitor import monitor
+from trainchain.cli.revive import revive
 from trainchain.runtimes.docker import LABEL_RUN, DockerRuntime
-from trainchain.store import Store
-from trainchain.supervise import Monitor
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
 
@@ -41,14 +39,16 @@ print(f"test_accuracy: {model.score(x[1200:], y[1200:]):.4f}")
 """
 
 
-def test_die_events_of_trainchain_containers_reach_the_monitor(trainchain_home: Path) -> None:
+def test_die_events_of_trainchain_containers_reach_the_reviver(trainchain_home: Path) -> None:
     base = build_options().resolved_base()
     run_id = f"events-{uuid.uuid4().hex[:8]}"
     with docker_client() as client:
-        mon = Monitor(Store(), client, grace=0)
+        runtime = DockerRuntime(client)
         died: queue.Queue[str] = queue.Queue()
         stop = threading.Event()
-        follower = threading.Thread(target=mon._follow_events, args=(died, stop), daemon=True)
+        follower = threading.Thread(
+            target=runtime.follow_deaths, args=(died.put, stop), daemon=True
+        )
         follower.start()
         time.sleep(1.0)  # subscribed before the container starts
         container = client.containers.run(
@@ -66,7 +66,7 @@ def test_die_events_of_trainchain_containers_reach_the_monitor(trainchain_home: 
 
 
 @pytest.mark.slow
-def test_monitor_stops_the_orphaned_container_and_resumes_the_run(
+def test_revive_stops_the_orphaned_container_and_resumes_the_run(
     tmp_path: Path, trainchain_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # skips (or fails in CI) without an engine and the base image; the run builds on that base
@@ -94,7 +94,7 @@ def test_monitor_stops_the_orphaned_container_and_resumes_the_run(
         orphans = [c for c in runtime.find_trial_containers(run_id) if c.status == "running"]
         assert [c.attempt for c in orphans] == [1]  # it outlived its controller
 
-        result = CliRunner().invoke(monitor, ["--once", "--json", "--docker", "--grace", "1"])
+        result = CliRunner().invoke(revive, ["--once", "--json", "--docker", "--grace", "1"])
         assert result.exit_code == 0, result.output
         outcome: dict[str, Any] = json.loads(result.stdout)
         assert [r["run_id"] for r in outcome["resumed"]] == [run_id], outcome

@@ -11,8 +11,8 @@ import pytest
 from trainchain import paths
 from trainchain.config import load_config
 from trainchain.errors import ConfigError
-from trainchain.pipeline import Pipeline, model_name
-from trainchain.stages.promote import Candidate, register
+from trainchain.pipeline import Pipeline
+from trainchain.stages.promote import Candidate, model_name, register
 from trainchain.store import Store
 
 

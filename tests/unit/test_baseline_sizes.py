@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
-from trainchain.pipeline import Pipeline
 from trainchain.space import param_space, resolve_space
-from trainchain.store import Store
+from trainchain.stages.context import run_dir
+from trainchain.stages.tune import baseline_data_sizes
 from trainchain.trials.workspace import trial_dirs
 
 
@@ -19,10 +18,8 @@ def _events(path: Path, *events: dict[str, object]) -> None:
 
 
 def test_the_latest_attempt_with_a_known_length_wins(tmp_path: Path) -> None:
-    pipeline = Pipeline(store=Store())
-    run = SimpleNamespace(id="sizes")
-    assert pipeline._data_sizes(run) is None  # type: ignore[arg-type]
-    dirs = trial_dirs(pipeline.run_dir("sizes"), 0)
+    assert baseline_data_sizes(run_dir("sizes")) is None
+    dirs = trial_dirs(run_dir("sizes"), 0)
     _events(dirs.events(1), {"type": "data", "call": 1, "train_batches": 100, "batch_size": 8})
     _events(
         dirs.events(2),
@@ -31,7 +28,7 @@ def test_the_latest_attempt_with_a_known_length_wins(tmp_path: Path) -> None:
         {"type": "data", "call": 2, "train_batches": 250, "batch_size": 32},
     )
     _events(dirs.events(10), {"type": "start"})  # attempt 10 sorts after 2, not before it
-    sizes = pipeline._data_sizes(run)  # type: ignore[arg-type]
+    sizes = baseline_data_sizes(run_dir("sizes"))
     assert sizes is not None and sizes["train_batches"] == 250
     spec = param_space(
         {
@@ -45,4 +42,3 @@ def test_the_latest_attempt_with_a_known_length_wins(tmp_path: Path) -> None:
     assert spec is not None
     space, _ = resolve_space({"steps": spec}, sizes)
     assert space["steps"]["high"] == 250
-    pipeline.store.engine.dispose()

@@ -182,7 +182,7 @@ def test_job6_timer_and_the_timed_pass(full: tuple[Path, dict[str, ET.Element]])
     assert text(root, "triggers/hudson.triggers.TimerTrigger/spec") == "H/20 * * * *"
     script = text(root, "builders/hudson.tasks.Shell/command")
     assert 'if [ -n "$RUN_ID" ]; then' in script
-    assert "trainchain monitor --once" in script
+    assert "trainchain revive --once" in script
 
 
 def test_agents_labels(full: tuple[Path, dict[str, ET.Element]]) -> None:

@@ -24,11 +24,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from trainchain.agent import events
+from trainchain.agent import contract, events
 
 logger = logging.getLogger(__name__)
 
-ENV = "TRAINCHAIN_FIT"
+ENV = contract.FIT
 ACCURACY_LIKE = ("accuracy", "acc", "auc", "f1", "f1_score", "precision", "recall", "r2")
 HELD_OUT = ("val_", "validation_", "test_", "eval_")
 BEST_WEIGHTS, BEST_META = "best.weights.h5", "best.json"

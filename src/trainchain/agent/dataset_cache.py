@@ -12,18 +12,18 @@ from __future__ import annotations
 import os
 import tempfile
 
-from trainchain.agent import events
+from trainchain.agent import contract, events
 
 
 def install() -> str | None:
     """Point ``KERAS_HOME`` at a writable shadow when it names a cache this process cannot
     write; return the shadow's path, or None when nothing had to change."""
-    home = os.environ.get("KERAS_HOME")
+    home = os.environ.get(contract.KERAS_HOME)
     if not home or not os.path.isdir(home) or os.access(home, os.W_OK):
         return None
     shadow = tempfile.mkdtemp(prefix="trainchain-keras-home-")
     _mirror(home, shadow)
-    os.environ["KERAS_HOME"] = shadow
+    os.environ[contract.KERAS_HOME] = shadow
     events.emit("dataset_cache", cache=home, shadow=shadow, why="the cache is read-only here")
     return shadow
 

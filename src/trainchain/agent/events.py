@@ -38,11 +38,13 @@ import threading
 import time
 from typing import Any
 
+from trainchain.agent import contract
+
 _lock = threading.Lock()
 
 
 def events_path() -> str | None:
-    return os.environ.get("TRAINCHAIN_EVENTS")
+    return os.environ.get(contract.EVENTS)
 
 
 def emit(type_: str, **fields: Any) -> None:

@@ -19,6 +19,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from trainchain.agent import contract
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def install() -> dict[str, str]:
     """Redirect the mapped paths; the mapping (empty when there is none). Either way, a
     failed ``open`` for writing is marked: a missing output directory is not a missing input."""
     builtins.open = io.open = _mark_writes(io.open)
-    text = os.environ.get("TRAINCHAIN_PATH_MAP", "")
+    text = os.environ.get(contract.PATH_MAP, "")
     if not text:
         return {}
     try:

@@ -12,14 +12,14 @@ import os
 import random
 import types
 
-from trainchain.agent import events, imports
+from trainchain.agent import contract, events, imports
 
 logger = logging.getLogger(__name__)
 
 
 def install() -> int | None:
     """Seed from ``TRAINCHAIN_SEED``; the seed, or None when the trial has none."""
-    text = os.environ.get("TRAINCHAIN_SEED", "").strip()
+    text = os.environ.get(contract.SEED, "").strip()
     if not text:
         return None
     try:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainchain.agent import events
+from trainchain.agent import contract, events
 
 logger = logging.getLogger(__name__)
 
@@ -108,23 +108,23 @@ def init(environ: dict[str, str] | None = None) -> TrialState:
     """
     global _state
     env = os.environ if environ is None else environ
-    under_controller = bool(env.get("TRAINCHAIN_EVENTS"))
-    output_dir = os.path.abspath(env.get("TRAINCHAIN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
-    if env.get("TRAINCHAIN_OUTPUT_DIR"):
+    under_controller = bool(env.get(contract.EVENTS))
+    output_dir = os.path.abspath(env.get(contract.OUTPUT_DIR) or DEFAULT_OUTPUT_DIR)
+    if env.get(contract.OUTPUT_DIR):
         os.makedirs(output_dir, exist_ok=True)  # the script may write there at once
-        os.environ["TRAINCHAIN_OUTPUT_DIR"] = output_dir  # absolute, survives a chdir
+        os.environ[contract.OUTPUT_DIR] = output_dir  # absolute, survives a chdir
         if not under_controller:
-            os.environ["TRAINCHAIN_EVENTS"] = os.path.join(output_dir, "events.jsonl")
-    checkpoint_dir = env.get("TRAINCHAIN_CHECKPOINT_DIR") or ""
+            os.environ[contract.EVENTS] = os.path.join(output_dir, "events.jsonl")
+    checkpoint_dir = env.get(contract.CHECKPOINT_DIR) or ""
     if checkpoint_dir:
         checkpoint_dir = os.path.abspath(checkpoint_dir)
         os.makedirs(checkpoint_dir, exist_ok=True)
     else:
         checkpoint_dir = tempfile.mkdtemp(prefix="trainchain-ckpt-")
         atexit.register(shutil.rmtree, checkpoint_dir, ignore_errors=True)
-    os.environ["TRAINCHAIN_CHECKPOINT_DIR"] = checkpoint_dir
+    os.environ[contract.CHECKPOINT_DIR] = checkpoint_dir
     _state = TrialState(
-        params=parse_params(env.get("TRAINCHAIN_PARAMS")),
+        params=parse_params(env.get(contract.PARAMS)),
         output_dir=output_dir,
         checkpoint_dir=checkpoint_dir,
         under_controller=under_controller,
@@ -137,14 +137,14 @@ def get() -> TrialState:
     global _state
     if _state is None:
         env = os.environ
-        output_dir = os.path.abspath(env.get("TRAINCHAIN_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
+        output_dir = os.path.abspath(env.get(contract.OUTPUT_DIR) or DEFAULT_OUTPUT_DIR)
         _state = TrialState(
-            params=parse_params(env.get("TRAINCHAIN_PARAMS")),
+            params=parse_params(env.get(contract.PARAMS)),
             output_dir=output_dir,
             checkpoint_dir=os.path.abspath(
-                env.get("TRAINCHAIN_CHECKPOINT_DIR") or os.path.join(output_dir, "checkpoints")
+                env.get(contract.CHECKPOINT_DIR) or os.path.join(output_dir, "checkpoints")
             ),
-            under_controller=bool(env.get("TRAINCHAIN_EVENTS")),
+            under_controller=bool(env.get(contract.EVENTS)),
         )
     return _state
 

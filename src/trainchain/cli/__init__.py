@@ -48,11 +48,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Build, list and prune the training images (Docker).",
     ),
     "envs": ("trainchain.cli.envs", "envs", "Prune the local runtime's virtualenvs."),
-    "monitor": (
-        "trainchain.cli.monitor",
-        "monitor",
-        "Watch trial containers and runs; resume dead trainings from their checkpoint.",
+    "revive": (
+        "trainchain.cli.revive",
+        "revive",
+        "Resume runs whose controller died, from their checkpoints (was `monitor`).",
     ),
+    "monitor": ("trainchain.cli.revive", "monitor", "Old name of `revive` (still works)."),
     "serve": ("trainchain.cli.serve", "serve", "Start the webhook server, REST API and dashboard."),
     "projects": (
         "trainchain.cli.serve",

@@ -150,6 +150,7 @@ def _best_epoch(best: dict[str, Any] | None, stop: dict[str, Any] | None) -> str
 @click.option("--trial", type=int, help="One trial's output (default: every trial).")
 def logs(run_id: str, trial: int | None) -> None:
     """The training output of RUN_ID's trials, attempt by attempt."""
+    from trainchain import paths
     from trainchain.pipeline import Pipeline
     from trainchain.trials.workspace import trial_dirs
 
@@ -159,7 +160,7 @@ def logs(run_id: str, trial: int | None) -> None:
     if trial is not None and pipeline.store.trial(run.id, trial) is None:
         raise click.BadParameter(f"run {run.id} has no trial {trial}", param_hint="--trial")
     for number in numbers:
-        dirs = trial_dirs(pipeline.dir_of(run), number)
+        dirs = trial_dirs(paths.run_dir(run.id, paths.storage_of(run.options)), number)
         for log_file in sorted(dirs.root.glob("attempt-*.log")):
             click.echo(f"===== trial {number} {log_file.stem} =====")
             click.echo(log_file.read_text(encoding="utf-8", errors="replace"))

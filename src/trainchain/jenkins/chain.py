@@ -1,7 +1,8 @@
 """The six jobs of the chain as data, shared by the JJB YAML and the Jenkinsfile.
 
-The order mirrors ``pipeline.py``; this table only says how each job is started from Jenkins
-(`trainchain stage <name>`), where it runs and which exit code is not a failure.
+Derived from the one declaration of the stages, ``pipeline.STAGES`` (order, where a stage
+needs Docker, which stage exits 3 below the target); this module adds only how Jenkins starts
+each job (`trainchain stage <name>`) and its description.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 from trainchain.errors import TargetNotReachedError
 from trainchain.jenkins.options import ExportOptions
+from trainchain.pipeline import STAGES
+from trainchain.stages import Stage
 
 # `trainchain stage tune|promote|monitor` exit with this code when the run is below the target.
 # Jenkins shows it as UNSTABLE (yellow) and the chain goes on: promote still registers the best.
@@ -37,16 +40,24 @@ class ChainJob:
         return options.label
 
 
-CHAIN: tuple[ChainJob, ...] = (
-    ChainJob(1, "fetch", "clone the pushed commit and create the run", needs_docker=False),
-    ChainJob(2, "detect", "detect what the code needs and provision its image", needs_docker=True),
-    ChainJob(3, "train", "train the baseline with the script's own defaults", needs_docker=True),
-    ChainJob(4, "tune", "tune with Optuna until the target metric", True, TARGET_NOT_REACHED_EXIT),
-    ChainJob(5, "promote", "register the best model and notify", False, TARGET_NOT_REACHED_EXIT),
-    # monitor ends the run, so it too exits 3 when the run finished below the target
+SUMMARIES = {
+    Stage.FETCH: "clone the pushed commit and create the run",
+    Stage.DETECT: "detect what the code needs and provision its image",
+    Stage.TRAIN: "train the baseline with the script's own defaults",
+    Stage.TUNE: "tune with Optuna until the target metric",
+    Stage.PROMOTE: "register the best model and notify",
+    Stage.MONITOR: "restart crashed trainings and close the run",
+}
+CHAIN: tuple[ChainJob, ...] = tuple(
     ChainJob(
-        6, "monitor", "restart crashed trainings and close the run", True, TARGET_NOT_REACHED_EXIT
-    ),
+        number,
+        spec.stage.value,
+        SUMMARIES[spec.stage],
+        needs_docker=spec.needs_docker,
+        # monitor ends the run, so it too exits 3 when the run finished below the target
+        unstable_exit=TARGET_NOT_REACHED_EXIT if spec.reports_target else None,
+    )
+    for number, spec in enumerate(STAGES, start=1)
 )
 
 
@@ -93,7 +104,7 @@ def freestyle_script(job: ChainJob, options: ExportOptions) -> str:
                 'if [ -n "$RUN_ID" ]; then',
                 f"  {stage_command(job)}",
                 "else",
-                "  trainchain monitor --once",
+                "  trainchain revive --once",
                 "fi",
                 "",
             ]

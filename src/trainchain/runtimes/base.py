@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,6 +169,20 @@ class Runtime(ABC):
         resume then reaps it and restarts the trial from its checkpoint.
         """
         return None
+
+    def is_alive(self, process_id: str, run_id: str) -> bool | None:
+        """Whether the attempt ``process_id`` of ``run_id`` still runs (the reviver's evidence
+        that a controller died). None: this runtime cannot tell (the default)."""
+        return None
+
+    def follow_deaths(self, died: Callable[[str], None], stop: threading.Event) -> bool:
+        """Call ``died(run_id)`` as soon as a trial of this runtime ends abnormally, until
+        ``stop``; runs in a thread of its own. False (the default): no such event stream."""
+        return False
+
+    def abnormal_ends(self) -> list[str]:
+        """One line per trial that ended abnormally and is still inspectable (for the log)."""
+        return []
 
     def describe(self) -> str:
         return self.name

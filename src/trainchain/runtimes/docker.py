@@ -30,16 +30,18 @@ start (0.2-1 s) leave the attempt's critical path. A container still serves one 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import secrets
+import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainchain import images, paths
+from trainchain import images
+from trainchain.agent import contract
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.extras import require
 from trainchain.runtimes.base import (
@@ -303,6 +305,50 @@ class DockerRuntime(Runtime):
             log.debug("reap %s: %s", container.short_id, exc)
         return running
 
+    def is_alive(self, process_id: str, run_id: str) -> bool | None:
+        """Whether the container still runs; None when the engine does not answer (no
+        evidence that it died) or the container is not ``run_id``'s."""
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(process_id)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.DockerException:
+            return None
+        if container.labels.get(LABEL_RUN) not in (None, run_id):
+            return None
+        return str(container.status) in ("running", "created", "restarting")
+
+    def follow_deaths(self, died: Callable[[str], None], stop: threading.Event) -> bool:
+        """Follow the engine's ``die`` events of trial containers; a non-zero exit calls
+        ``died(run_id)``. Reconnects while the engine restarts."""
+        filters = {"label": LABEL_RUN, "type": "container", "event": "die"}
+        while not stop.is_set():
+            try:
+                for event in self.client.events(decode=True, filters=filters):
+                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+                    if attributes.get("exitCode", "0") != "0" and attributes.get(LABEL_RUN):
+                        died(attributes[LABEL_RUN])
+                    if stop.is_set():
+                        break
+            except Exception as exc:  # noqa: BLE001 - the engine restarting: follow it again
+                log.warning("docker events: %s; reconnecting", exc)
+                stop.wait(2.0)
+        return True
+
+    def abnormal_ends(self) -> list[str]:
+        lines = []
+        exited = {"label": LABEL_RUN, "status": "exited"}
+        for c in self.client.containers.list(all=True, filters=exited):
+            state = c.attrs.get("State") or {}
+            if state.get("ExitCode") not in (0, None) or state.get("OOMKilled"):
+                lines.append(
+                    f"container {c.name} of run {c.labels.get(LABEL_RUN)} exited with code "
+                    f"{state.get('ExitCode')}{' (OOM)' if state.get('OOMKilled') else ''}"
+                )
+        return lines
+
     def attach(self, container_id: str, log_path: Path) -> TrialProcess:
         """Re-attach to a container that outlived its controller (logs append to ``log_path``)."""
         import docker.errors
@@ -362,14 +408,16 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
         "PYTHONPATH": AGENT_DIR,
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "TRAINCHAIN_CODE": CODE,
-        "TRAINCHAIN_PARAMS": json.dumps(trial.params),
-        "TRAINCHAIN_OUTPUT_DIR": OUTPUT,
-        "TRAINCHAIN_CHECKPOINT_DIR": CHECKPOINTS,
-        "TRAINCHAIN_EVENTS": f"{EVENTS_DIR}/{trial.events_path.name}",
-        "TRAINCHAIN_RUN": trial.run_id,
-        "TRAINCHAIN_TRIAL": str(trial.trial),
-        "TRAINCHAIN_ATTEMPT": str(trial.attempt),
+        contract.CODE: CODE,
+        **contract.attempt_environ(
+            trial.params,
+            OUTPUT,
+            CHECKPOINTS,
+            f"{EVENTS_DIR}/{trial.events_path.name}",
+            trial.run_id,
+            trial.trial,
+            trial.attempt,
+        ),
         "HOME": "/tmp/home",  # the calling uid has no home in the image
     }
     if trial.resources.cpus:
@@ -378,15 +426,14 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
     shared = operator_names()  # host variables the operator chose to share with trials
     environ.update({k: v for k, v in os.environ.items() if k in shared})
     if trial.datasets is not None:
-        environ.update(dataset_environ(DATASETS))
+        environ.update(contract.dataset_environ(DATASETS))
     environ = restrict(environ)
     path_map = {  # paths of the author's machine: the agent redirects them to their mounts
         name: _data_target(name, index)
         for index, name in enumerate(trial.data)
         if os.path.isabs(name)
     }
-    if path_map:
-        environ["TRAINCHAIN_PATH_MAP"] = json.dumps(path_map)
+    environ.update(contract.path_map_environ(path_map))
     environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 
@@ -418,10 +465,6 @@ def _mounts(trial: TrialSpec) -> list[Any]:
         trial.datasets.mkdir(parents=True, exist_ok=True)
         mounts.append(bind(trial.datasets, DATASETS, read_only=True))
     return mounts
-
-
-def dataset_environ(cache: str) -> dict[str, str]:
-    return {var: f"{cache}/{sub}" for var, sub in paths.DATASET_CACHE_ENV.items()}
 
 
 def _data_target(name: str, index: int) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from trainchain import paths
+from trainchain.agent import contract
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
@@ -80,15 +80,19 @@ class LocalRuntime(Runtime):
 
     def reap(self, process_id: str, run_id: str) -> bool:
         """Kill an orphaned attempt: only if /proc shows it belongs to ``run_id``."""
-        try:
-            environ = Path(f"/proc/{int(process_id)}/environ").read_bytes()
-        except (OSError, ValueError):
-            return False
-        if f"TRAINCHAIN_RUN={run_id}".encode() not in environ.split(b"\0"):
-            return False  # the pid was reused by something else
+        if _proc_state(process_id, run_id) is None:
+            return False  # gone, or the pid was reused by something else
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(process_id), signal.SIGKILL)
         return True
+
+    def is_alive(self, process_id: str, run_id: str) -> bool | None:
+        """True while ``process_id`` is a trial process of ``run_id`` (a reused pid does not
+        count); None for an id that is no pid (another runtime's attempt)."""
+        if not process_id.isdigit():
+            return None
+        state = _proc_state(process_id, run_id)
+        return state is not None and state != "Z"
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         path_map: dict[str, str] = {}
@@ -108,10 +112,9 @@ class LocalRuntime(Runtime):
         environ = trial_environ(
             trial, agent_dir(), trial.output_dir, trial.checkpoint_dir, trial.events_path
         )
-        if path_map:
-            environ["TRAINCHAIN_PATH_MAP"] = json.dumps(path_map)
+        environ.update(contract.path_map_environ(path_map))
         if trial.datasets is not None:
-            environ.update(dataset_environ(str(trial.datasets)))
+            environ.update(contract.dataset_environ(str(trial.datasets)))
         cmd = self.command(env, trial)
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         try:
@@ -140,18 +143,11 @@ class LocalRuntime(Runtime):
         ]
 
 
-def dataset_environ(cache: str) -> dict[str, str]:
-    """Point every library's download cache into the shared dataset cache ``cache``."""
-    return {var: f"{cache}/{sub}" for var, sub in paths.DATASET_CACHE_ENV.items()}
-
-
 def trial_environ(
     trial: TrialSpec, agent: Path, output_dir: Path, checkpoint_dir: Path, events: Path
 ) -> dict[str, str]:
     """The environment of a trial (paths as the training process sees them): allow-listed
     host variables only, never the server's secrets (``trial_env``)."""
-    import json
-
     from trainchain.runtimes.trial_env import host_environ, restrict
 
     environ = host_environ()
@@ -159,13 +155,17 @@ def trial_environ(
         PYTHONPATH=str(agent),
         PYTHONUNBUFFERED="1",
         TF_CPP_MIN_LOG_LEVEL=environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        TRAINCHAIN_PARAMS=json.dumps(trial.params),
-        TRAINCHAIN_OUTPUT_DIR=str(output_dir),
-        TRAINCHAIN_CHECKPOINT_DIR=str(checkpoint_dir),
-        TRAINCHAIN_EVENTS=str(events),
-        TRAINCHAIN_RUN=trial.run_id,
-        TRAINCHAIN_TRIAL=str(trial.trial),
-        TRAINCHAIN_ATTEMPT=str(trial.attempt),
+    )
+    environ.update(
+        contract.attempt_environ(
+            trial.params,
+            str(output_dir),
+            str(checkpoint_dir),
+            str(events),
+            trial.run_id,
+            trial.trial,
+            trial.attempt,
+        )
     )
     if trial.resources.cpus:
         threads = str(max(1, int(trial.resources.cpus)))
@@ -252,3 +252,13 @@ def _build(target: Path, packages: list[str], log: LogSink) -> str:
     except InstallFailed as failed:
         raise pip_failure(packages, failed.tail) from None
     return "pip"
+
+
+def _proc_state(pid: str, run_id: str) -> str | None:
+    """The /proc state letter of ``pid`` when it is a trial process of ``run_id``, else None."""
+    try:
+        environ = Path(f"/proc/{int(pid)}/environ").read_bytes()
+        state = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    return state if f"{contract.RUN}={run_id}".encode() in environ.split(b"\0") else None

@@ -206,6 +206,13 @@ class RayRuntime(Runtime):
         except ray.exceptions.RayError:
             return False
 
+    def is_alive(self, process_id: str, run_id: str) -> bool | None:
+        """Whether a host actor of the cluster still holds the attempt (running, or ended and
+        not yet collected: no evidence that its controller is gone)."""
+        if not process_id.startswith(f"{run_id}:"):
+            return None
+        return self._holder(self._ray(), process_id) is not None
+
     def find_trial_actors(self, run_id: str) -> list[str]:
         """Attempts of ``run_id`` still held by a host actor (running, or ended and not yet
         collected): what tests and ``monitor`` look for after a run."""

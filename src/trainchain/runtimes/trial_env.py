@@ -4,14 +4,16 @@ A trial runs pushed code, and the server's environment holds the API token, webh
 the SMTP URL and the database URL. So a trial starts from nothing: the host variables listed in
 ``HOST_VARS`` (local runtime only: a container has its own), plus what trainchain sets, and the
 final environment keeps only allow-listed names. Anyone adding a variable for trials adds its
-name to ``TRIAL_VARS`` here; the operator may pass more host variables by name with
-``TRAINCHAIN_TRIAL_ENV=NAME1,NAME2``.
+name to ``TRIAL_VARS`` here, or to ``agent/contract.py`` when the agent reads it; the operator
+may pass more host variables by name with ``TRAINCHAIN_TRIAL_ENV=NAME1,NAME2``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+
+from trainchain.agent import contract
 
 OPERATOR_LIST = "TRAINCHAIN_TRIAL_ENV"
 
@@ -64,23 +66,8 @@ TRIAL_VARS = frozenset(
         "OMP_NUM_THREADS",
         "TF_NUM_INTRAOP_THREADS",
         "TF_NUM_INTEROP_THREADS",
-        "TRAINCHAIN_CODE",
-        "TRAINCHAIN_PARAMS",
-        "TRAINCHAIN_OUTPUT_DIR",
-        "TRAINCHAIN_CHECKPOINT_DIR",
-        "TRAINCHAIN_EVENTS",
-        "TRAINCHAIN_RUN",
-        "TRAINCHAIN_TRIAL",
-        "TRAINCHAIN_ATTEMPT",
-        "TRAINCHAIN_SEED",
-        "TRAINCHAIN_FIT",  # best epoch and early stop settings (agent/best_epoch.py)
-        "TRAINCHAIN_PATH_MAP",
-        # the dataset cache the trials share
-        "KERAS_HOME",
-        "SCIKIT_LEARN_DATA",
-        "TFDS_DATA_DIR",
-        "TORCH_HOME",
     }
+    | contract.VARIABLES  # what the agent reads (trainchain.agent.contract)
 )
 
 

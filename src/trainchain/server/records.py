@@ -67,7 +67,7 @@ def add_project(
     ``settings``: the operator's settings of the project's runs (runtime, notify, data, ...),
     which the repository's trainchain.yaml cannot override."""
     from trainchain.config import check_operator_settings
-    from trainchain.pipeline import model_name
+    from trainchain.stages.promote import model_name
 
     if not url.strip():
         raise UsageError("project url is empty; give the repository's clone URL")

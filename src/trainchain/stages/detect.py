@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainchain import paths
 from trainchain.errors import ConfigError, DetectionError
 from trainchain.profiles.table import env_packages, package_name, profile_packages
 from trainchain.runtimes.base import EnvSpec
+from trainchain.stages.context import StageContext, StageResult, split_params
+from trainchain.stages.inputs import plan_inputs
 
 if TYPE_CHECKING:
     from trainchain.detection.result import Detection
@@ -37,6 +40,62 @@ class DetectResult:
     detection: dict[str, Any]
     env_spec: EnvSpec
     space: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Detect, check the inputs, then provision the environment on the run's runtime."""
+    from trainchain.space import describe
+
+    config, run_ = ctx.config, ctx.run
+    declared, fixed = split_params(run_.config)
+    found = detect_project(
+        ctx.snapshot,
+        config.entrypoint,
+        config.profile,
+        declared,
+        source=run_.source,
+        fixed=fixed,
+        from_cli=set((run_.options or {}).get("params") or {}),
+    )
+    runtime = ctx.runtime
+    # before any build: a missing input or a download that cannot happen stops the run
+    # here; a known dataset is prefetched into the machine's cache
+    plan = plan_inputs(
+        found.detection,
+        config.data,
+        paths.datasets_dir(),
+        trials_online=runtime.trials_online,
+        say=ctx.say,
+    )
+    for note in plan.notes:
+        ctx.say(note)
+    env = runtime.provision(found.env_spec, lambda line: ctx.emit({"kind": "build", "line": line}))
+    ctx.store.update_run(
+        run_.id,
+        profile=found.profile,
+        detection={
+            **found.detection,
+            "space": found.space,
+            "env_packages": list(found.env_spec.packages),
+            "project_requirements": list(found.env_spec.project_requirements),
+            "data_plan": plan.data,
+        },
+        environment={**asdict(env), "profile": found.profile},
+    )
+    ctx.say(
+        f"profile {found.profile}, entrypoint {found.entrypoint}, environment {env.key} "
+        f"({'built' if env.created else 'reused'} on {runtime.name})"
+    )
+    for name, spec in found.space.items():
+        ctx.say(f"search space: {name} {describe(spec)} — {spec.get('why') or 'declared'}")
+    return StageResult(
+        {
+            "profile": found.profile,
+            "entrypoint": found.entrypoint,
+            "environment": env.key,
+            "created": env.created,
+        }
+    )
 
 
 def detect_project(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from trainchain.config import SERVER_TRIGGERS, load_config, override
 from trainchain.errors import SourceError, UsageError
+from trainchain.extras import require
+from trainchain.stages.context import StageContext, StageResult, config_overrides
 from trainchain.trials.workspace import IGNORED
 from trainchain.urls import check_source, git_environ, redact
 
@@ -26,6 +29,35 @@ class FetchResult:
     commit: str | None
     branch: str | None
     kind: str  # "git" | "directory"
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Snapshot the source, then read its trainchain.yaml under the run's overrides."""
+    run_ = ctx.run
+    result = fetch(run_.source, run_.ref, ctx.run_dir / "source")
+    shown = (
+        str(Path(run_.source) / "trainchain.yaml")
+        if Path(run_.source).is_dir()
+        else f"trainchain.yaml of {redact(run_.source)} at {(result.commit or '')[:12]}"
+    )
+    # a run the server started trains pushed code: its trainchain.yaml only tunes
+    repository = run_.trigger in SERVER_TRIGGERS
+    config = override(
+        load_config(Path(result.snapshot), shown, repository=repository),
+        **config_overrides(run_.options),
+    )
+    if config.tracking.enabled:  # before any training: a missing MLflow must not cost a run
+        require("mlflow", "tracking.mlflow_uri (the export to MLflow)")
+    ctx.store.update_run(
+        run_.id,
+        snapshot=result.snapshot,
+        commit=result.commit,
+        branch=run_.branch or result.branch,
+        config=config.model_dump(mode="json"),
+        name=config.name or run_.name,
+    )
+    ctx.say(f"fetched {redact(run_.source)} at {result.commit or 'working tree'}")
+    return StageResult(asdict(result))
 
 
 def is_remote(source: str) -> bool:

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trainchain.runtimes.base import Runtime
-from trainchain.store import Attempt, Store, utcnow
+from trainchain.stages.context import StageContext, StageResult
+from trainchain.store import Store
 
 
 @dataclass
@@ -27,6 +28,11 @@ class MonitorResult:
         return asdict(self)
 
 
+def run(ctx: StageContext) -> StageResult:
+    runtime = ctx.runtime if ctx.run.environment else None
+    return StageResult(monitor(ctx.store, ctx.run.id, runtime).to_dict())
+
+
 def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult:
     result = MonitorResult()
     for trial in store.trials(run_id):
@@ -38,14 +44,7 @@ def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult
                     runtime and attempt.process_id and runtime.reap(attempt.process_id, run_id)
                 )
                 result.orphans_stopped += int(stopped)
-                with store.session() as s:
-                    row = s.get(Attempt, attempt.id)
-                    if row is not None:
-                        row.outcome, row.reason, row.ended_at = (
-                            "lost",
-                            "left running; stopped by monitor",
-                            utcnow(),
-                        )
+                store.mark_attempt_lost(attempt.id, "left running; stopped by monitor")
         if len(trial.attempts) > 1 and trial.state == "complete":
             result.recovered_trials.append(trial.number)
         if trial.state == "failed" and trial.error:

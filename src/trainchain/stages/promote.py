@@ -8,13 +8,17 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from trainchain import paths
 from trainchain.errors import ConfigError
+from trainchain.reporting import curve
+from trainchain.stages.context import StageContext, StageResult, TrialError
 from trainchain.store import Store
 from trainchain.trials import metrics as M
+from trainchain.trials.workspace import trial_dirs
 
 log = logging.getLogger(__name__)
 CHAMPION = "champion"
@@ -47,6 +51,46 @@ class PromoteResult:
     became_champion: bool
     previous_champion: int | None
     reason: str
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Register the run's best trial (exports and notifications follow as listeners)."""
+    config, run_ = ctx.config, ctx.run
+    best = M.best_trial(ctx.store.trials(run_.id), run_.metric_name, config.goal)
+    if best is None:
+        raise TrialError("no trial completed with a metric; nothing to register")
+    assert best.value is not None and best.metric_name is not None
+    candidate = Candidate(
+        run_id=run_.id,
+        trial=best.number,
+        value=best.value,
+        metric_name=best.metric_name,
+        goal=config.goal,
+        params=best.params,
+        metrics=best.metrics,
+        curves=curve(best),
+        model_path=best.model_path,
+        output_dir=trial_dirs(ctx.run_dir, best.number).output,
+        commit=run_.commit,
+        branch=run_.branch,
+        profile=run_.profile,
+        data=config.data,
+    )
+    result = register(ctx.store, run_.name, candidate, paths.models_dir())
+    ctx.store.update_run(
+        run_.id, model_version=result.version, became_champion=result.became_champion
+    )
+    ctx.say(f"registered {result.name} v{result.version}: {result.reason}")
+    return StageResult(asdict(result))
+
+
+def model_name(source: str) -> str:
+    """The registry name a source gets by default: its last path part, made a safe name."""
+    base = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+    if base in ("", ".", ".."):
+        base = Path(source).resolve().name
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-_")[:100].replace("..", ".")
+    return safe or "model"
 
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

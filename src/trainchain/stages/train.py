@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainchain.errors import ConfigError
+from trainchain.stages.context import StageContext, StageResult, TrialError, split_params
 from trainchain.trials.runner import TrialResult, TrialRunner
 
 BASELINE_TRIAL = 0
@@ -68,3 +69,29 @@ def plan_baseline(parameters: list[dict[str, Any]], fixed: dict[str, Any]) -> Ba
 
 def train_baseline(runner: TrialRunner, plan: BaselinePlan) -> TrialResult:
     return runner.run(BASELINE_TRIAL, plan.params)
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Train trial 0 with the script's defaults (and the fixed values); it sets the metric."""
+    from trainchain.agent import FULL_PASS_STEPS
+
+    _, fixed = split_params(ctx.run.config)
+    plan = plan_baseline(ctx.detection.get("parameters") or [], fixed)
+    for name, value in plan.inferred.items():
+        shown = "one full pass over the training input" if value == FULL_PASS_STEPS else repr(value)
+        ctx.say(f"baseline: {name} has no default; using {shown} (set --param {name}=VALUE)")
+    ctx.announce_plan()
+    result = train_baseline(ctx.trial_runner(ctx.config.metric), plan)
+    if result.value is None:
+        raise TrialError(result.error or f"baseline trial ended {result.state.value}")
+    ctx.store.update_run(ctx.run.id, metric_name=result.metric_name)
+    return StageResult(
+        {
+            "trial": BASELINE_TRIAL,
+            "value": result.value,
+            "metric": result.metric_name,
+            "source": result.metric_source,
+            "inferred": plan.inferred,
+            "params": plan.params,
+        }
+    )

@@ -14,8 +14,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from trainchain.stages import Stage, StageState
+from trainchain.stages.context import StageContext, StageResult
 from trainchain.trials import metrics as M
 from trainchain.trials.policy import TrialState
 from trainchain.trials.runner import TrialResult, TrialRunner
@@ -430,3 +433,73 @@ def _key(params: dict[str, Any]) -> str:
     import json
 
     return json.dumps(params, sort_keys=True, default=str)
+
+
+# -- the stage -------------------------------------------------------------------------------
+def run(ctx: StageContext) -> StageResult:
+    """Skip when the baseline reached the target (or tuning is off), else search."""
+    from trainchain.space import resolve_space
+
+    config, run_ = ctx.config, ctx.run
+    baseline = ctx.store.trial(run_.id, 0)
+    assert baseline is not None
+    if M.reaches(baseline.value, config.target, config.goal):
+        reason = f"the baseline reached the target ({baseline.value:.4f})"
+        return StageResult({"reason": reason}, StageState.SKIPPED)
+    if not config.tune:
+        return StageResult({"reason": "tuning disabled (--no-tune)"}, StageState.SKIPPED)
+    fixed = dict(ctx.result_of(Stage.TRAIN).get("params") or {})
+    metric = run_.metric_name or config.metric
+    space, notes = resolve_space(ctx.detection.get("space") or {}, baseline_data_sizes(ctx.run_dir))
+    for note in notes:
+        ctx.say(f"search space: {note}")
+    settings = SearchSettings(
+        study_name=f"trainchain-{run_.id}",
+        storage_url=ctx.store.url,
+        space=space,
+        metric=metric,
+        goal=config.goal,
+        target=config.target,
+        sampler=config.sampler,
+        pruner=config.pruner,
+        seed=config.seed,
+        warm_start=warm_start_params(ctx),
+        fixed=fixed,
+    )
+    budget = Budget(config.max_trials, config.timeout, config.max_epochs_total)
+    ctx.announce_plan()
+    runner = ctx.trial_runner(metric, share=config.parallel)
+    done = [runner.run(0, baseline.params)]
+    result = tune(runner, settings, budget, done, first_number=1, parallel=config.parallel)
+    ctx.say(f"tuning stopped: {result.stop_reason}")
+    return StageResult(
+        {"trials": len(result.trials), "reached": result.reached, "stop_reason": result.stop_reason}
+    )
+
+
+def baseline_data_sizes(run_dir: Path) -> dict[str, Any] | None:
+    """The sizes of the training input the baseline saw (its agent's first ``data`` event
+    with a known length; the latest attempt first), or None."""
+    from trainchain.agent.events import read_events
+    from trainchain.trials.workspace import trial_dirs
+
+    root = trial_dirs(run_dir, 0).root
+    files = sorted(root.glob("events-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
+    for path in reversed(files):
+        events, _ = read_events(str(path))
+        for event in events:
+            if event.get("type") == "data" and event.get("train_batches"):
+                return event
+    return None
+
+
+def warm_start_params(ctx: StageContext) -> list[dict[str, Any]]:
+    """The best parameters of earlier runs of this model and branch, best first."""
+    run_ = ctx.run
+    versions = [
+        v
+        for v in ctx.store.model_versions(run_.name)
+        if v.branch == run_.branch and v.run_id != run_.id and v.metric_name == run_.metric_name
+    ]
+    versions.sort(key=lambda v: v.value, reverse=ctx.config.goal == "maximize")
+    return [dict(v.params) for v in versions[:2]]

@@ -180,6 +180,33 @@ class Store:
             for key, value in fields.items():
                 setattr(trial, key, value)
 
+    # -- the chain's own queries (pipeline, stages, reviver) ----------------------------------
+    def add_run(self, **fields: Any) -> str:
+        """Record a new run and return its id."""
+        with self.session() as s:
+            run = Run(**fields)
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def running_run_ids(self) -> list[str]:
+        """Runs marked running (a controller executes them, or one died doing so)."""
+        with self.session() as s:
+            return list(s.scalars(select(Run.id).where(Run.status == "running")))
+
+    def mark_attempt_lost(self, attempt_id: int, reason: str) -> None:
+        """An attempt left running by a dead controller: it ended ``lost``."""
+        with self.session() as s:
+            row = s.get(Attempt, attempt_id)
+            if row is not None:
+                row.outcome, row.reason, row.ended_at = "lost", reason, utcnow()
+
+    def add_notifications(self, run_id: str, sent: list[dict[str, Any]]) -> None:
+        """What each notification channel answered (``channel, event, ok, attempts, error,
+        detail``; never a secret)."""
+        with self.session() as s:
+            s.add_all(Notification(run_id=run_id, **fields) for fields in sent)
+
     # -- models -----------------------------------------------------------------------------
     def model_versions(self, name: str) -> list[ModelVersion]:
         with self.session() as s:

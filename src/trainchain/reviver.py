@@ -1,6 +1,7 @@
-"""The monitor (job6 as a service): find runs whose controller died and resume them.
+"""The reviver (``trainchain revive``): find runs whose controller died and resume them.
 
-How a dead controller is recognised (the rule ``trainchain monitor`` applies):
+(The ``monitor`` stage, job6, closes one run's books; the reviver watches every run.) How a
+dead controller is recognised (the rule ``trainchain revive`` applies):
 
 1. **The controller lock.** The process executing a run holds an exclusive ``flock`` on
    ``<run dir>/controller.lock`` (``controller_lock``, taken by ``Pipeline.execute``). The kernel
@@ -8,14 +9,15 @@ How a dead controller is recognised (the rule ``trainchain monitor`` applies):
    file exists but is free has no controller: it is resumed at once, and an attempt it left
    training is stopped and resumed from its checkpoint by the resume itself.
 2. **Without a lock file** (a run started by an older controller) the evidence must come from
-   the attempts: an attempt row still ``running`` whose process or container is gone, and still
-   so after ``grace`` seconds. A live controller records the end of an attempt within a second,
-   so such a row has nobody watching it. A run between two attempts with no lock file is never
+   the attempts: an attempt row still ``running`` whose process or container is gone (its
+   runtime's ``Runtime.is_alive`` says so), and still so after ``grace`` seconds. A live
+   controller records the end of an attempt within a second, so such a row has nobody
+   watching it. A run between two attempts with no lock file is never
    touched: nothing proves its controller is gone.
 
 A resume is ``trainchain resume RUN_ID`` in a child process, which takes the lock itself (two
-monitors cannot both resume a run); each run is resumed at most ``max_resumes`` times per
-monitor, so a controller that keeps dying on a bug is reported instead of restarted forever.
+revivers cannot both resume a run); each run is resumed at most ``max_resumes`` times per
+reviver, so a controller that keeps dying on a bug is reported instead of restarted forever.
 """
 
 from __future__ import annotations
@@ -25,16 +27,20 @@ import enum
 import fcntl
 import logging
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from trainchain import paths
 from trainchain.errors import TrainchainError
+from trainchain.runtimes.base import Runtime
+from trainchain.store import Store
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "controller.lock"
@@ -99,17 +105,7 @@ def _holder(fh: IO[str]) -> str:
     return fh.read().strip() or "unknown"
 
 
-def local_process_alive(pid: str, run_id: str) -> bool:
-    """True while ``pid`` is a trial process of ``run_id`` (a reused pid does not count)."""
-    try:
-        environ = Path(f"/proc/{int(pid)}/environ").read_bytes()
-        state = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
-        return False
-    return state != "Z" and f"TRAINCHAIN_RUN={run_id}".encode() in environ.split(b"\0")
-
-
-ContainerAlive = Callable[[str], bool]  # container id -> still running
+Runtimes = Mapping[str, Runtime]  # runtime name -> the runtime that can answer for it
 
 
 @dataclass(frozen=True)
@@ -118,27 +114,22 @@ class Orphan:
     reason: str
 
 
-def find_orphans(store: Any, container_alive: ContainerAlive | None, grace: float) -> list[Orphan]:
+def find_orphans(store: Store, runtimes: Runtimes, grace: float) -> list[Orphan]:
     """Runs marked running whose controller is gone (the rule in this module's docstring)."""
-    from trainchain.store import Run
-
-    with store.session() as s:
-        from sqlalchemy import select
-
-        running = list(s.execute(select(Run.id, Run.options).where(Run.status == "running")))
     found, suspects = [], {}
-    for run_id, options in running:
-        state = lock_state(run_dir(run_id, paths.storage_of(options)))
+    for run_id in store.running_run_ids():
+        storage = paths.storage_of(store.get_run(run_id).options)
+        state = lock_state(run_dir(run_id, storage))
         if state == LockState.FREE:
             found.append(Orphan(run_id, "no live process holds its controller lock"))
         elif state == LockState.ABSENT:
-            dead = _dead_attempts(store, run_id, container_alive)
+            dead = _dead_attempts(store, run_id, runtimes)
             if dead:
                 suspects[run_id] = dead
     if suspects and grace > 0:
         time.sleep(grace)  # a live controller records those ends well within the grace
     for run_id, dead in suspects.items():
-        if dead and dead == _dead_attempts(store, run_id, container_alive):
+        if dead and dead == _dead_attempts(store, run_id, runtimes):
             found.append(
                 Orphan(
                     run_id,
@@ -149,20 +140,18 @@ def find_orphans(store: Any, container_alive: ContainerAlive | None, grace: floa
     return found
 
 
-def _dead_attempts(store: Any, run_id: str, container_alive: ContainerAlive | None) -> set[int]:
+def _dead_attempts(store: Store, run_id: str, runtimes: Runtimes) -> set[int]:
+    """Attempts marked running whose runtime says they are gone (none without a runtime to
+    ask: no evidence either way)."""
+    runtime = runtimes.get((store.get_run(run_id).environment or {}).get("runtime") or "local")
+    if runtime is None:
+        return set()
     dead = set()
     for trial in store.trials(run_id):
         for attempt in trial.attempts:
             if attempt.outcome != "running" or not attempt.process_id:
                 continue
-            pid = attempt.process_id
-            if pid.isdigit():
-                alive = local_process_alive(pid, run_id)
-            elif container_alive is not None:
-                alive = container_alive(pid)
-            else:
-                continue  # a container and no engine to ask: no evidence either way
-            if not alive:
+            if runtime.is_alive(attempt.process_id, run_id) is False:
                 dead.add(attempt.id)
     return dead
 
@@ -190,14 +179,14 @@ class Resumer:
             return False
         self.counts[orphan.run_id] = count + 1
         self.say(f"run {orphan.run_id}: {orphan.reason}; resuming it from its checkpoints")
-        log_path = run_dir(orphan.run_id) / f"monitor-resume-{count + 1}.log"
+        log_path = run_dir(orphan.run_id) / f"revive-resume-{count + 1}.log"
         with open(log_path, "ab") as out:
             self.running[orphan.run_id] = subprocess.Popen(
                 [sys.executable, "-m", "trainchain", "resume", orphan.run_id, "--quiet"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,  # a stopped monitor leaves the resumed run alone
+                start_new_session=True,  # a stopped reviver leaves the resumed run alone
             )
         return True
 
@@ -218,98 +207,49 @@ class Resumer:
         self.reap()
 
 
-class Monitor:
-    """One pass (``--once``) or a watch: Docker ``die`` events plus a periodic pass."""
+class Reviver:
+    """One pass (``--once``) or a watch: the runtimes' death events plus a periodic pass."""
 
     def __init__(
         self,
-        store: Any,
-        docker: Any = None,
+        store: Store,
+        runtimes: Sequence[Runtime] = (),
         grace: float = 5.0,
         max_resumes: int = 3,
         say: Callable[[str], None] = log.info,
     ) -> None:
-        self.store, self.docker, self.grace, self.say = store, docker, grace, say
+        self.store, self.grace, self.say = store, grace, say
+        self.runtimes = {runtime.name: runtime for runtime in runtimes}
         self.resumer = Resumer(max_resumes=max_resumes, say=say)
 
     def pass_once(self) -> list[Orphan]:
         """Resume every orphaned run found now; return them."""
         self.resumer.reap()
-        if self.docker is not None:
-            for line in self._dead_containers():
+        for runtime in self.runtimes.values():
+            for line in runtime.abnormal_ends():
                 self.say(line)
         orphans = [
             o
-            for o in find_orphans(self.store, self._container_alive(), self.grace)
+            for o in find_orphans(self.store, self.runtimes, self.grace)
             if o.run_id not in self.resumer.running
         ]
         for orphan in orphans:
             self.resumer.resume(orphan)
         return orphans
 
-    def watch(self, interval: float, stop: Any) -> None:
-        """Until ``stop`` (a ``threading.Event``) is set: a pass every ``interval`` seconds and
-        one as soon as a trainchain container dies abnormally."""
-        import queue
-        import threading
-
+    def watch(self, interval: float, stop: threading.Event) -> None:
+        """Until ``stop`` is set: a pass every ``interval`` seconds and one as soon as a
+        runtime reports a trial that died abnormally."""
         died: queue.Queue[str] = queue.Queue()
-        if self.docker is not None:
+        for runtime in self.runtimes.values():
             threading.Thread(
-                target=self._follow_events, args=(died, stop), daemon=True, name="docker-events"
+                target=runtime.follow_deaths,
+                args=(died.put, stop),
+                daemon=True,
+                name=f"{runtime.name}-deaths",
             ).start()
         while not stop.is_set():
             self.pass_once()
             with contextlib.suppress(queue.Empty):
                 run_id = died.get(timeout=interval)
-                self.say(f"run {run_id}: a trial container died abnormally")
-
-    def _follow_events(self, died: Any, stop: Any) -> None:
-        from trainchain.runtimes.docker import LABEL_RUN
-
-        filters = {"label": LABEL_RUN, "type": "container", "event": "die"}
-        while not stop.is_set():
-            try:
-                for event in self.docker.events(decode=True, filters=filters):
-                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                    if attributes.get("exitCode", "0") != "0" and attributes.get(LABEL_RUN):
-                        died.put(attributes[LABEL_RUN])
-                    if stop.is_set():
-                        return
-            except Exception as exc:  # noqa: BLE001 - the engine restarting: follow it again
-                self.say(f"docker events: {exc}; reconnecting")
-                stop.wait(2.0)
-
-    def _container_alive(self) -> ContainerAlive | None:
-        if self.docker is None:
-            return None
-        import docker.errors
-
-        def alive(container_id: str) -> bool:
-            try:
-                return str(self.docker.containers.get(container_id).status) in (
-                    "running",
-                    "created",
-                    "restarting",
-                )
-            except docker.errors.NotFound:
-                return False
-            except docker.errors.DockerException:
-                return True  # the engine does not answer: no evidence that it died
-
-        return alive
-
-    def _dead_containers(self) -> list[str]:
-        from trainchain.runtimes.docker import LABEL_RUN
-
-        lines = []
-        for c in self.docker.containers.list(
-            all=True, filters={"label": LABEL_RUN, "status": "exited"}
-        ):
-            state = c.attrs.get("State") or {}
-            if state.get("ExitCode") not in (0, None) or state.get("OOMKilled"):
-                lines.append(
-                    f"container {c.name} of run {c.labels.get(LABEL_RUN)} exited with code "
-                    f"{state.get('ExitCode')}{' (OOM)' if state.get('OOMKilled') else ''}"
-                )
-        return lines
+                self.say(f"run {run_id}: a trial died abnormally")

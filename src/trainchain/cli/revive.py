@@ -1,12 +1,16 @@
-"""`trainchain monitor`: resume runs whose controller died (job6 as a service)."""
+"""`trainchain revive`: resume runs whose controller died (``trainchain monitor``, its old
+name, still works)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from trainchain.runtimes.docker import DockerRuntime
 
 
 @click.command()
@@ -33,16 +37,16 @@ import click
     type=click.IntRange(min=1),
     default=3,
     show_default=True,
-    help="Resumes of one run before the monitor gives up on it.",
+    help="Resumes of one run before the reviver gives up on it.",
 )
 @click.option(
     "--docker/--no-docker",
     "use_docker",
     default=None,
-    help="Watch the Docker engine's events [default: when an engine answers].",
+    help="Also ask the Docker engine (liveness, die events) [default: when an engine answers].",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the outcome as JSON.")
-def monitor(
+def revive(
     once: bool,
     interval: float,
     grace: float,
@@ -56,20 +60,22 @@ def monitor(
     A run counts as orphaned when no live process holds its controller lock, or (runs without
     one) when an attempt is still marked running but its process or container is gone.
     """
+    from trainchain.reviver import Reviver
+    from trainchain.runtimes.local import LocalRuntime
     from trainchain.store import Store
-    from trainchain.supervise import Monitor
 
-    client = _docker(use_docker)
+    docker = _docker(use_docker)
 
     def say(line: str) -> None:
         if not as_json:
             click.echo(line, err=True)
 
-    mon = Monitor(Store(), client, grace=grace, max_resumes=max_resumes, say=say)
+    runtimes = [LocalRuntime(), *([docker] if docker is not None else [])]
+    reviver = Reviver(Store(), runtimes, grace=grace, max_resumes=max_resumes, say=say)
     try:
         if once:
-            orphans = mon.pass_once()
-            mon.resumer.wait()
+            orphans = reviver.pass_once()
+            reviver.resumer.wait()
             if as_json:
                 click.echo(
                     json.dumps(
@@ -78,7 +84,7 @@ def monitor(
                                 {
                                     "run_id": o.run_id,
                                     "reason": o.reason,
-                                    "exit_code": mon.resumer.results.get(o.run_id),
+                                    "exit_code": reviver.resumer.results.get(o.run_id),
                                 }
                                 for o in orphans
                             ]
@@ -90,31 +96,40 @@ def monitor(
                 click.echo("no orphaned run", err=True)
             return
         say(
-            f"watching (pass every {interval:g}s{', Docker events' if client else ''}); "
+            f"watching (pass every {interval:g}s{', Docker events' if docker else ''}); "
             "Ctrl-C stops"
         )
         stop = threading.Event()
         try:
-            mon.watch(interval, stop)
+            reviver.watch(interval, stop)
         except KeyboardInterrupt:
             stop.set()
             say("stopped; runs being resumed go on in their own processes")
     finally:
-        if client is not None:
-            client.close()
+        if docker is not None:
+            docker.close()
 
 
-def _docker(wanted: bool | None) -> Any:
-    """A Docker client when wanted (or when one answers, by default)."""
+def _docker(wanted: bool | None) -> DockerRuntime | None:
+    """The Docker runtime when wanted (or when an engine answers, by default)."""
     if wanted is False:
         return None
     from trainchain.errors import RuntimeUnavailableError
 
     try:
-        from trainchain.runtimes.docker import connect
+        from trainchain.runtimes.docker import DockerRuntime, connect
 
-        return connect(timeout=10)
-    except RuntimeUnavailableError:
+        return DockerRuntime(connect(timeout=10))
+    except (RuntimeUnavailableError, ImportError):
         if wanted:
             raise
         return None
+
+
+# the old name, kept for scripts and cron entries written before the rename
+monitor = click.Command(
+    "monitor",
+    callback=revive.callback,
+    params=revive.params,
+    help=f"Alias of `trainchain revive`. {revive.help}",
+)
