@@ -2,13 +2,16 @@
 
 Each case runs a real trial (``python -m trainchain.agent train.py``) of a tiny pure-Python
 script in the ``generic`` environment: a virtualenv for ``local``, an image for ``docker``, a
-virtualenv built on the chosen node of a real multi-node cluster for ``ray``.
+virtualenv built on the chosen node of a real multi-node cluster for ``ray``. The lifecycle
+cases (``LIFECYCLE``: outcomes, logs, stop/kill, liveness) also run against the scripted fake
+of ``tests/fake_runtime.py`` that the chain's unit tests use, playing the same script.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import os
 import signal
 import time
@@ -19,11 +22,13 @@ from pathlib import Path
 import pytest
 
 from tests.contract.helpers import build_options, metric_events, trial_spec
+from tests.fake_runtime import Act, ScriptedRuntime, metric
 from tests.services import require
 from trainchain.runtimes import get_runtime
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
+    Outcome,
     OutcomeKind,
     Resources,
     Runtime,
@@ -90,6 +95,30 @@ RUNTIMES = [
     pytest.param("docker", marks=pytest.mark.docker),
     pytest.param("ray", marks=pytest.mark.ray),
 ]
+LIFECYCLE = [*RUNTIMES, pytest.param("fake")]
+
+
+def scripted(trial: TrialSpec) -> Act:
+    """SCRIPT's behaviour, played by the fake runtime."""
+    mode = trial.extra_env.get("CONTRACT_MODE", "ok")
+    scale = trial.params.get("SCALE", 1)
+    assert isinstance(scale, int)
+    head = (f"scale={scale} params={json.dumps(trial.params, sort_keys=True)}",)
+    state = {"state.json": json.dumps({"step": 1})}
+    if mode == "fail":
+        failure = Outcome(OutcomeKind.FAILED, 3)
+        return Act((*head, "failing on purpose"), checkpoints=state, ends=failure)
+    if mode == "signal":
+        killed = Outcome(OutcomeKind.KILLED, signal=signal.SIGKILL)
+        return Act(head, checkpoints=state, ends=killed)
+    if mode == "slow":
+        return Act(head, checkpoints=state, ends=None, tick=0.2)
+    return Act(
+        (*head, f"accuracy={0.25 * scale}"),
+        events=(metric("accuracy", 0.25 * scale),),
+        outputs={"model.json": json.dumps({"scale": scale})},
+        checkpoints=state,
+    )
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
@@ -97,6 +126,10 @@ def provisioned(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Runtime, Environment]]:
     name: str = request.param
+    if name == "fake":
+        fake = ScriptedRuntime(scripted)
+        yield fake, fake.provision(EnvSpec(profile="generic", packages=()), lambda line: None)
+        return
     module = f"trainchain.runtimes.{name}"
     require(importlib.util.find_spec(module) is not None, f"{module} is not written yet")
     saved = dict(os.environ)
@@ -147,6 +180,7 @@ def _log(spec: TrialSpec) -> str:
     return spec.log_path.read_text() if spec.log_path.exists() else ""
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_params_applied_and_metrics_captured(provisioned: Provisioned, tmp_path: Path) -> None:
     spec, proc = _start(provisioned, tmp_path, params={"SCALE": 2})
     outcome = proc.wait(240)
@@ -175,6 +209,7 @@ def test_output_checkpoint_and_workdir_written(provisioned: Provisioned, tmp_pat
         assert not (data / "intruder.txt").exists()
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_nonzero_exit_is_failed(provisioned: Provisioned, tmp_path: Path) -> None:
     spec, proc = _start(provisioned, tmp_path, mode="fail")
     outcome = proc.wait(240)
@@ -183,6 +218,7 @@ def test_nonzero_exit_is_failed(provisioned: Provisioned, tmp_path: Path) -> Non
     assert "failing on purpose" in _log(spec)
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_killed_by_signal(provisioned: Provisioned, tmp_path: Path) -> None:
     spec, proc = _start(provisioned, tmp_path, mode="signal")
     outcome = proc.wait(240)
@@ -200,6 +236,7 @@ def test_real_oom_under_memory_limit(provisioned: Provisioned, tmp_path: Path) -
     assert outcome.kind is OutcomeKind.OOM, (outcome, _log(spec))
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_log_streams_while_running_and_timeout_kill(
     provisioned: Provisioned, tmp_path: Path
 ) -> None:
@@ -219,6 +256,7 @@ def test_log_streams_while_running_and_timeout_kill(
     assert outcome.reason == "trial_timeout of 5s exceeded"
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_stop_reports_stopped(provisioned: Provisioned, tmp_path: Path) -> None:
     spec, proc = _start(provisioned, tmp_path, mode="slow")
     deadline = time.monotonic() + 120
@@ -230,6 +268,7 @@ def test_stop_reports_stopped(provisioned: Provisioned, tmp_path: Path) -> None:
     assert outcome.reason == "pruned at epoch 1"
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_cleanup_leaves_nothing_running(provisioned: Provisioned, tmp_path: Path) -> None:
     runtime, _ = provisioned
     spec, proc = _start(provisioned, tmp_path, mode="fail")
@@ -241,11 +280,31 @@ def test_cleanup_leaves_nothing_running(provisioned: Provisioned, tmp_path: Path
         while runtime.find_trial_actors(spec.run_id) and time.monotonic() < deadline:  # type: ignore[attr-defined]
             time.sleep(0.2)
         assert runtime.find_trial_actors(spec.run_id) == []  # type: ignore[attr-defined]
-    else:
+    elif runtime.name == "local":
         with pytest.raises(ProcessLookupError):
             os.kill(int(proc.id), 0)
+    assert runtime.is_alive(proc.id, spec.run_id) is False
 
 
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
+def test_is_alive_follows_the_attempt(provisioned: Provisioned, tmp_path: Path) -> None:
+    """The reviver's evidence: alive while it runs, not once it ended; never another run's."""
+    runtime, _ = provisioned
+    spec, proc = _start(provisioned, tmp_path, mode="slow")
+    deadline = time.monotonic() + 120
+    while "tick" not in _log(spec) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert runtime.is_alive(proc.id, spec.run_id) is True
+    assert runtime.is_alive(proc.id, "another-run") is not True
+    proc.kill(OutcomeKind.STOPPED, "done with it")
+    assert proc.wait(60) is not None
+    deadline = time.monotonic() + 30  # ray forgets a killed actor asynchronously
+    while runtime.is_alive(proc.id, spec.run_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runtime.is_alive(proc.id, spec.run_id) is False
+
+
+@pytest.mark.parametrize("provisioned", LIFECYCLE, indirect=True)
 def test_events_file_inside_the_output_dir(provisioned: Provisioned, tmp_path: Path) -> None:
     out = tmp_path / "output"
     spec, proc = _start(provisioned, tmp_path, output_dir=out, events_path=out / "events.jsonl")
