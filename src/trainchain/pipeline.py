@@ -72,16 +72,9 @@ class Pipeline:
         """Record a queued run. ``options`` are the CLI's overrides of trainchain.yaml."""
         options = dict(options or {})
         override(Config(), **config_overrides(options))  # fail fast on bad flags, before any work
+        fields = dict(source=source, ref=ref, branch=branch or ref, trigger=trigger)
         name = options.get("name") or model_name(source)
-        return self.store.add_run(
-            source=source,
-            ref=ref,
-            branch=branch or ref,
-            options=options,
-            trigger=trigger,
-            name=name,
-            project_id=project_id,
-        )
+        return self.store.add_run(**fields, options=options, name=name, project_id=project_id)
 
     def execute(self, run_id: str, only: Stage | None = None) -> RunOutcome:
         """Run the unfinished stages (or just ``only``, for Jenkins' one-job-per-stage).
@@ -112,11 +105,8 @@ class Pipeline:
             if error is not None:
                 return self._finish(run_id, RunStatus.FAILED, error.message, stage, error.exit_code)
         if only is None or SPECS[only].ends_run:
-            status = (
-                RunStatus.SUCCEEDED
-                if self.context(run_id).target_reached()
-                else RunStatus.TARGET_NOT_REACHED
-            )
+            reached = self.context(run_id).target_reached()
+            status = RunStatus.SUCCEEDED if reached else RunStatus.TARGET_NOT_REACHED
             return self._finish(run_id, status)
         report = self.report(run_id)
         below = SPECS[only].reports_target and report.status != RunStatus.FAILED
@@ -124,14 +114,9 @@ class Pipeline:
         return RunOutcome(report, TargetNotReachedError.exit_code if below else 0)
 
     def _start(self, run_id: str) -> None:
-        run = self.store.get_run(run_id)
-        self.store.update_run(
-            run_id,
-            status=RunStatus.RUNNING.value,
-            error=None,
-            started_at=run.started_at or utcnow(),
-            failed_stage=None,
-        )
+        started = self.store.get_run(run_id).started_at or utcnow()
+        cleared = {"error": None, "failed_stage": None}
+        self.store.update_run(run_id, status=RunStatus.RUNNING.value, started_at=started, **cleared)
         for listener in self.listeners:
             listener.run_started(self.context(run_id))
 
@@ -171,13 +156,8 @@ class Pipeline:
         stage: Stage | None = None,
         exit_code: int | None = None,
     ) -> RunOutcome:
-        self.store.update_run(
-            run_id,
-            status=status.value,
-            error=error,
-            ended_at=utcnow(),
-            failed_stage=stage.value if stage else None,
-        )
+        ended = {"ended_at": utcnow(), "failed_stage": stage.value if stage else None}
+        self.store.update_run(run_id, status=status.value, error=error, **ended)
         for listener in self.listeners:
             listener.run_finished(self.context(run_id), status.value)
         self.emit({"kind": "done", "status": status.value, "error": error})
