@@ -3,6 +3,8 @@ a skipped tune, a failure and its resume, stages run alone, and the exit code of
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from trainchain.errors import ConfigError
 from trainchain.pipeline import STAGES, Pipeline
 from trainchain.stages import Stage
 from trainchain.stages.context import RunListener, StageContext, StageResult
-from trainchain.store import Store
+from trainchain.store import Notification, Store
 from trainchain.trials.policy import TrialState
 
 SCRIPT = "LEARNING_RATE = 0.01\nprint('accuracy: 0.5')\n"
@@ -187,3 +189,34 @@ def test_monitor_stops_an_attempt_left_running(tmp_path: Path) -> None:
     assert runtime.is_alive(left.id, run_id) is False
     attempts = pipeline.store.trial(run_id, 0)
     assert attempts is not None and [a.outcome for a in attempts.attempts][-1] == "lost"
+
+
+def test_the_default_listeners_notify_and_record_the_tracking_export(tmp_path: Path) -> None:
+    """Notifications are a listener: a real webhook receiver gets the final status and each
+    answer is recorded; the tracking listener records ``tracking: None`` without MLflow."""
+    from tests.integration.test_notify_delivery import Recorder
+
+    server = Recorder()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yaml = (
+            f"target: 0.9\ntune: false\n"
+            f"notify:\n  - webhook: {{url: '{server.url}/hook'}}\n"
+            "    on: [started, succeeded, target_not_reached, failed]\n"
+        )
+        proj = _project(tmp_path, yaml)
+        pipeline = Pipeline(Store(), runtime=ScriptedRuntime(lambda _trial: accuracy(0.95)))
+        run_id = pipeline.create_run(str(proj))
+        assert pipeline.execute(run_id).exit_code == 0
+        events = [json.loads(r["body"])["event"] for r in server.requests]
+        assert events and events[-1] == "succeeded"
+        with pipeline.store.session() as s:
+            sent = s.query(Notification).filter_by(run_id=run_id).order_by(Notification.id)
+            assert [(n.event, n.ok) for n in sent] == [(event, True) for event in events]
+        promote = pipeline.store.stage(run_id, "promote")
+        assert promote is not None and promote.result["tracking"] is None
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
