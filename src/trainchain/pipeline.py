@@ -9,7 +9,7 @@ the ``stage`` command and the Jenkins export are derived from.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,17 @@ from trainchain.notify.listener import NotifyListener
 from trainchain.report import RunReport, RunStatus
 from trainchain.runtimes.base import Runtime
 from trainchain.stages import Stage, StageState, detect, fetch, monitor, promote, train, tune
-from trainchain.stages.context import RunListener, StageContext, StageSpec, config_overrides
+from trainchain.stages.context import (
+    Progress,
+    RunListener,
+    StageContext,
+    StageSpec,
+    config_overrides,
+)
 from trainchain.stages.promote import model_name
 from trainchain.store import Store, utcnow
 from trainchain.tracking.listener import TrackingListener
 
-Progress = Callable[[dict[str, Any]], None]
 EXIT_CODES = {RunStatus.SUCCEEDED: 0, RunStatus.TARGET_NOT_REACHED: 3, RunStatus.FAILED: 1}
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainchain.agent import STDOUT_PATTERNS
+from trainchain.agent import STDOUT_PATTERNS, contract
 from trainchain.agent.events import read_events
 from trainchain.errors import RuntimeUnavailableError
 from trainchain.runtimes.base import (
@@ -155,8 +155,8 @@ class TrialRunner:
     # -- attempts ----------------------------------------------------------------------------
     def _spec(self, trial: Trial, attempt_no: int, params: dict[str, Any]) -> TrialSpec:
         extra_env = {
-            "TRAINCHAIN_SEED": str(trial_seed(trial, self.setup)),
-            "TRAINCHAIN_FIT": json.dumps(
+            contract.SEED: str(trial_seed(trial, self.setup)),
+            contract.FIT: json.dumps(
                 {"metric": self.setup.metric, "goal": self.setup.goal}
                 | {"target": self.setup.target, "early_stop": True}
             ),
