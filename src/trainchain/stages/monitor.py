@@ -44,7 +44,8 @@ def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult
                     runtime and attempt.process_id and runtime.reap(attempt.process_id, run_id)
                 )
                 result.orphans_stopped += int(stopped)
-                store.mark_attempt_lost(attempt.id, "left running; stopped by monitor")
+                reason = "left running; stopped by monitor"
+                store.end_attempt(trial.id, attempt.number, "lost", reason)
         if len(trial.attempts) > 1 and trial.state == "complete":
             result.recovered_trials.append(trial.number)
         if trial.state == "failed" and trial.error:

@@ -180,7 +180,7 @@ class Store:
             for key, value in fields.items():
                 setattr(trial, key, value)
 
-    # -- the chain's own queries (pipeline, stages, reviver) ----------------------------------
+    # -- the chain's own queries (pipeline, stages, reviver) ---------------------------------
     def add_run(self, **fields: Any) -> str:
         """Record a new run and return its id."""
         with self.session() as s:
@@ -194,12 +194,14 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(Run.id).where(Run.status == "running")))
 
-    def mark_attempt_lost(self, attempt_id: int, reason: str) -> None:
-        """An attempt left running by a dead controller: it ended ``lost``."""
+    def end_attempt(self, trial_id: int, number: int, outcome: str, reason: str) -> None:
+        """Record how attempt ``number`` of the trial ended (no-op if it was never recorded)."""
         with self.session() as s:
-            row = s.get(Attempt, attempt_id)
+            row = s.scalars(
+                select(Attempt).where(Attempt.trial_id == trial_id, Attempt.number == number)
+            ).first()
             if row is not None:
-                row.outcome, row.reason, row.ended_at = "lost", reason, utcnow()
+                row.outcome, row.reason, row.ended_at = outcome, reason, utcnow()
 
     def add_notifications(self, run_id: str, sent: list[dict[str, Any]]) -> None:
         """What each notification channel answered (``channel, event, ok, attempts, error,
