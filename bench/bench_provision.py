@@ -183,7 +183,7 @@ def environ(**values: str) -> Iterator[None]:
 
 def bench_installers(profile: str, root: Path, repeat: int, docker: Any, venvs: bool = True) -> str:
     """pip vs uv on the same pins: venvs (cold and warm caches) and the profile image."""
-    from trainchain.profiles.table import profile_packages
+    from trainchain.profiles import profile_packages
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.local import LocalRuntime
 

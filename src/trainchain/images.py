@@ -26,7 +26,7 @@ from typing import Any
 
 import trainchain
 from trainchain.errors import ConfigError, EnvironmentBuildError
-from trainchain.profiles.table import package_name, profile_names, profile_packages
+from trainchain.profiles import get_profile, package_name, profile_names, profile_packages
 
 log = logging.getLogger(__name__)
 
@@ -246,11 +246,9 @@ def build(client: Any, plan: ImagePlan, nocache: bool = False) -> Iterator[str]:
     """
     if plan.kind == "profile":
         yield from _ensure_base(client, plan.buildargs["BASE_IMAGE"])
-    if plan.profile == "pytorch" and not any(k.endswith(".whl") for k in plan.files):
-        yield (
-            "warning: no --wheels given: PyPI's torch for Linux is the CUDA build (GBs of "
-            "nvidia-* packages); pass the CPU wheel's directory with --wheels DIR"
-        )
+    if plan.kind == "profile":
+        wheels = [k.removeprefix("wheels/") for k in plan.files if k.startswith("wheels/")]
+        yield from get_profile(plan.profile).build_warnings(wheels)
     with tempfile.TemporaryDirectory(prefix="trainchain-build-") as tmp:
         context = Path(tmp)
         plan.write_context(context)

@@ -17,7 +17,7 @@ from tests.services import require
 
 from trainchain import images
 from trainchain.cli import cli
-from trainchain.profiles.table import profile_packages
+from trainchain.profiles import profile_packages
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 

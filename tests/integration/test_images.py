@@ -15,7 +15,7 @@ from tests.services import require
 from trainchain import images
 from trainchain.cli import cli
 from trainchain.errors import ConfigError, EnvironmentBuildError
-from trainchain.profiles.table import profile_names
+from trainchain.profiles import profile_names
 
 IMAGES = images.images_dir()
 DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
@@ -87,7 +87,7 @@ def test_code_only_change_keeps_the_project_image_tag(tmp_path: Path) -> None:
 def test_env_plan_adds_a_layer_only_for_extras() -> None:
     opts = images.BuildOptions(base_image="b")
     pins = images.profile_plan("sklearn", opts)
-    from trainchain.profiles.table import profile_packages
+    from trainchain.profiles import profile_packages
 
     same = images.env_plan("sklearn", profile_packages("sklearn"), (), opts)
     assert same.tag == pins.tag

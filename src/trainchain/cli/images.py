@@ -116,7 +116,7 @@ def list_(as_json: bool) -> None:
 def _plan(
     target: str, bake: bool, profile: str | None, options: imagelib.BuildOptions
 ) -> imagelib.ImagePlan:
-    from trainchain.profiles.table import profile_names
+    from trainchain.profiles import profile_names
 
     path = Path(target)
     if target in profile_names() and not path.is_dir():
@@ -144,7 +144,7 @@ def _detect(path: Path, profile: str | None) -> tuple[str, tuple[str, ...], tupl
         from trainchain.stages.detect import detect_project
     except ImportError as exc:  # the detector is optional here: --profile is enough
         if profile:
-            from trainchain.profiles.table import profile_packages
+            from trainchain.profiles import profile_packages
 
             return profile, profile_packages(profile), ()
         raise ConfigError(f"cannot detect the profile of {path} ({exc}): pass --profile") from exc
