@@ -258,3 +258,41 @@ def test_unsatisfiable_profile_pin_names_it_and_uvs_reason() -> None:
     message = caught.value.message
     assert "cannot install requirement 'six==99.0'" in message and "uv says" in message
     assert "retrying with pip" not in message  # no second try: pip would find no more
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_a_plugin_profile_builds_its_image() -> None:
+    """A profile registered from outside (tests/fixtures/profiles/tiny.py) gets its image from
+    the one template: its pins, its variable, its warning; nothing else was touched."""
+    from tests.fixtures.profiles.tiny import PROFILE as TINY
+
+    from trainchain import profiles
+
+    profiles.register(TINY)
+    try:
+        plan = images.profile_plan("tiny", build_options())
+        assert plan.parent is not None
+        assert plan.parent.files["requirements.txt"] == b"six==1.16.0\n"
+        lines: list[str] = []
+        with docker_client() as client:
+            try:
+                image_build.ensure_image(client, plan, lines.append)
+                out = client.containers.run(
+                    plan.tag,
+                    entrypoint=["python", "-c", PRINT_TINY],
+                    remove=True,
+                    network_mode="none",
+                )
+            finally:
+                for tag in (plan.tag, plan.parent.tag):
+                    if image_build.image_exists(client, tag):
+                        client.images.remove(tag, force=True)
+    finally:
+        profiles.unregister("tiny")
+    assert out.decode().split() == ["1.16.0", "yes"]
+    built_venv = any(line.startswith(f"building {plan.parent.tag}") for line in lines)
+    assert not built_venv or "warning: the tiny profile is a test fixture" in lines
+
+
+PRINT_TINY = "import os, six; print(six.__version__, os.environ['TINY_PROFILE'])"
