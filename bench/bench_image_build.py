@@ -11,6 +11,9 @@ Cases, run interleaved ``--rounds`` times (each image removed after it is measur
 - **this recipe, uv, warm cache**: the same with the cache volume that earlier builds filled
   (the usual case: any earlier build of any profile on the engine leaves its downloads).
 
+Then one more warm-cache build is split by its log: the install container, the commit, the
+Dockerfile build on top.
+
 Every image's installed distributions are listed (``importlib.metadata``) and compared with the
 pip build's: the same content. Run:
 ``python bench/bench_image_build.py [--profile sklearn] [--rounds 2] [--no-write]``.
@@ -80,6 +83,29 @@ def build_once(client: Any, plan: Any) -> tuple[float, list[str]]:
     return time.perf_counter() - start, log
 
 
+def phases(client: Any, plan: Any) -> dict[str, float]:
+    """One build of ``plan`` (no layer cache) split by its log: the install container (start to
+    its last line), the commit of the venv image, and the Dockerfile build on top."""
+    from trainchain.runtimes import image_build
+
+    marks: list[tuple[float, str]] = []
+    start = time.perf_counter()
+    for line in image_build.build(client, plan, nocache=True):
+        marks.append((time.perf_counter() - start, line))
+    venv_tag = plan.parent.tag
+    begin = next(t for t, line in marks if line.startswith(f"building {venv_tag}"))
+    first = next(t for t, line in marks if line.startswith("installing with"))
+    at = next(i for i, (_t, line) in enumerate(marks) if line == f"Successfully tagged {venv_tag}")
+    tagged, last = marks[at][0], marks[at - 1][0]  # the install's last line, then the commit
+    return {
+        "create + start the container": first - begin,
+        "uv venv + install + compile": last - first,
+        "commit the venv image": tagged - last,
+        "Dockerfile build on top": marks[-1][0] - tagged,
+        "total": marks[-1][0],
+    }
+
+
 def remove(client: Any, plan: Any) -> None:
     for step in (plan, plan.parent):
         if step is not None:
@@ -89,7 +115,7 @@ def remove(client: Any, plan: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="sklearn")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     from trainchain.profiles import get_profile
@@ -127,7 +153,9 @@ def main() -> None:
                     args.profile, replace(options, cache_volume=warm_volume)
                 ),
             }
-            for case, plan in cases.items():
+            order = list(cases.items())
+            order = order[n % len(order) :] + order[: n % len(order)]  # each case leads once
+            for case, plan in order:
                 seconds, _log = build_once(client, plan)
                 times.setdefault(case, []).append(seconds)
                 loads.setdefault(case, []).append(load())
@@ -135,13 +163,16 @@ def main() -> None:
                 print(f"round {n + 1}: {case}: {seconds:.1f} s (load {load()})", flush=True)
                 remove(client, plan)
             client.volumes.get(f"{warm_volume}-empty-{n}").remove(force=True)
+        split = phases(client, warmup)
+        remove(client, warmup)
     finally:
         client.images.remove(bench_base)
         try:
             client.volumes.get(warm_volume).remove(force=True)
         except Exception:  # noqa: BLE001 - absent when the warm-up failed
             pass
-    pip_case = next(iter(times))
+    pip_case = "pip, previous recipe (two-stage Dockerfile)"
+    warm_case = "uv, this recipe, warm cache volume"
     pip = statistics.median(times[pip_case])
     rows = []
     for case, values in times.items():
@@ -160,19 +191,24 @@ def main() -> None:
             "",
             f"Profile {args.profile} ({pins}), base `{base}`, CA certificates "
             f"{'given' if options.ca_certs else 'none'}. {args.rounds} rounds, the four cases "
-            "interleaved in each; every build with `nocache=True` (no layer reused), each image "
+            "interleaved in each (each round starts with the next case); every build with "
+            "`nocache=True` (no layer reused), each image "
             "removed after it was measured. Content: the installed distributions of each image "
             "(`importlib.metadata`) compared with the pip build's.",
             "",
             "| case | median | each round | vs pip | distributions | load (1/5/15) |",
             "|---|---|---|---|---|---|",
             *rows,
+            "",
+            f"Where the warm-cache build's time goes (one more build, load {load()}): "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in split.items())
+            + ".",
         ]
     )
     docker.close()
     print(text)
-    if content[pip_case] != content[next(reversed(content))]:
-        print("pip:", content[pip_case], "\nthis:", content[next(reversed(content))])
+    if content[pip_case] != content[warm_case]:
+        print("pip:", content[pip_case], "\nthis:", content[warm_case])
     if not args.no_write:
         write_section("image-build", text)
 
