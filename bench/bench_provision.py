@@ -255,7 +255,7 @@ def bench_uv_warm(profile: str, root: Path, repeat: int) -> str:
     background) against compiling at install, and what a trial's start pays for each."""
     import subprocess
 
-    from trainchain.profiles.table import profile_packages
+    from trainchain.profiles import profile_packages
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.installer import COMPILED_MARK
     from trainchain.runtimes.local import LocalRuntime

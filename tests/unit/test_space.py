@@ -246,11 +246,11 @@ def test_space_module_does_not_import_optuna() -> None:
 
 
 def test_cnn_knobs_augment_batchnorm_optimizer(tmp_path: Path) -> None:
-    cnn = derive_space(detect(REPOS / "legacy_seed_constants"))
+    cnn = search_space(detect(REPOS / "legacy_seed_constants"))
     assert cnn["keras.augment"]["choices"] == ["none", "flip", "flip_rotate", "flip_rotate_zoom"]
     assert cnn["keras.batchnorm"]["type"] == "bool"
     assert cnn["keras.optimizer"]["choices"] == ["adam", "sgd", "rmsprop"]
-    mlp = derive_space(detect(REPOS / "keras_tf_keras"))
+    mlp = search_space(detect(REPOS / "keras_tf_keras"))
     assert "keras.augment" not in mlp and "keras.batchnorm" not in mlp  # no image, no conv
     assert "keras.optimizer" in mlp  # any compiled Keras model can swap its optimizer
     # a script with an optimizer parameter of its own keeps it: no second knob for the same thing
@@ -259,5 +259,5 @@ def test_cnn_knobs_augment_batchnorm_optimizer(tmp_path: Path) -> None:
         "model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])\n"
         "model.compile(optimizer=OPTIMIZER, loss='mse')\nmodel.fit([[0.0] * 4], [0.0])\n"
     )
-    own = derive_space(detect(tmp_path))
+    own = search_space(detect(tmp_path))
     assert "OPTIMIZER" in own and "keras.optimizer" not in own
