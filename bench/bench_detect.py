@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import trainchain
-from trainchain.detection import detect
+from trainchain.profiles import detect
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

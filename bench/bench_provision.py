@@ -102,14 +102,14 @@ def bench_local(
 
 
 def bench_docker(runtime: Any, project: Path, repeat: int) -> tuple[list[str], dict[str, Any]]:
-    from trainchain import images
+    from trainchain.runtimes import image_build, images
 
     spec = detect_spec(project)
     plan = images.env_plan(spec.profile, spec.packages, spec.project_requirements, runtime.options)
     client = runtime.client
     start = time.perf_counter()
     for step in [p for p in (plan.parent, plan) if p is not None]:
-        for _line in images.build(client, step, nocache=True):  # no layer cache: a real cold build
+        for _line in image_build.build(client, step, nocache=True):  # no layer cache
             pass
     cold = time.perf_counter() - start
     warm = []
@@ -183,7 +183,7 @@ def environ(**values: str) -> Iterator[None]:
 
 def bench_installers(profile: str, root: Path, repeat: int, docker: Any, venvs: bool = True) -> str:
     """pip vs uv on the same pins: venvs (cold and warm caches) and the profile image."""
-    from trainchain.profiles.table import profile_packages
+    from trainchain.profiles import profile_packages
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.local import LocalRuntime
 
@@ -255,7 +255,7 @@ def bench_uv_warm(profile: str, root: Path, repeat: int) -> str:
     background) against compiling at install, and what a trial's start pays for each."""
     import subprocess
 
-    from trainchain.profiles.table import profile_packages
+    from trainchain.profiles import profile_packages
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.installer import COMPILED_MARK
     from trainchain.runtimes.local import LocalRuntime
@@ -352,7 +352,7 @@ def summary(med: dict[str, float]) -> str:
 def bench_image_installers(docker: Any, profile: str) -> list[str]:
     from dataclasses import replace
 
-    from trainchain import images
+    from trainchain.runtimes import image_build, images
 
     docker.client.api.timeout = 3600  # removing a GB image on a loaded machine takes minutes
     base = docker.options.resolved_base()
@@ -364,7 +364,7 @@ def bench_image_installers(docker: Any, profile: str) -> list[str]:
             options = replace(docker.options, base_image=bench_base, installer=installer)
             plan = images.profile_plan(profile, options)
             start = time.perf_counter()
-            log = list(images.build(docker.client, plan, nocache=True))
+            log = list(image_build.build(docker.client, plan, nocache=True))
             results[installer] = (time.perf_counter() - start, load())
             print(f"image, {installer}: {results[installer][0]:.1f} s", flush=True)
             used = "uv" if any(line.startswith("installing with uv") for line in log) else "pip"
@@ -382,10 +382,10 @@ def bench_image_installers(docker: Any, profile: str) -> list[str]:
 
 
 def image_sizes(runtime: Any) -> list[str]:
-    from trainchain import images
+    from trainchain.runtimes import image_build
 
     newest: dict[str, dict[str, Any]] = {}
-    for row in images.list_images(runtime.client):  # newest first
+    for row in image_build.list_images(runtime.client):  # newest first
         if row["kind"] == "profile" and row["tag"] != "<none>":
             newest.setdefault(row["profile"], row)
     return [

@@ -103,7 +103,7 @@ def node_loss(cluster: Any, root: Path, cases: int) -> list[dict[str, Any]]:
     from tests.integration.test_ray_cluster import _node_of_log
 
     from trainchain.agent.events import read_events
-    from trainchain.profiles.table import env_packages
+    from trainchain.profiles import env_packages
     from trainchain.runtimes.base import EnvSpec
     from trainchain.runtimes.ray import RayRuntime
     from trainchain.trials.workspace import trial_dirs

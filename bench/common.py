@@ -181,8 +181,8 @@ def docker_runtime() -> tuple[Any, str]:
     """(DockerRuntime, "") when an engine answers, else (None, why). With
     TRAINCHAIN_REQUIRE_SERVICES=1 a missing engine is an error, as in the tests."""
     from trainchain.errors import TrainchainError
-    from trainchain.images import BuildOptions
     from trainchain.runtimes.docker import DockerRuntime, connect
+    from trainchain.runtimes.images import BuildOptions
 
     try:
         client = connect(timeout=30)

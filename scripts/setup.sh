@@ -32,7 +32,7 @@ if [ "$what" = "test" ]; then
     if [ ! -x "$keras2/bin/python" ] || ! "$keras2/bin/python" -c "import keras_preprocessing" 2>/dev/null; then
         python3 -m venv "$keras2"
         "$keras2/bin/pip" install --quiet --progress-bar off $(python3 -c \
-            'from trainchain.profiles.table import profile_packages; print(" ".join(profile_packages("keras-legacy")))')
+            'from trainchain.profiles import profile_packages; print(" ".join(profile_packages("keras-legacy")))')
     fi
     bash scripts/start-dockerd.sh
     bash scripts/base-image.sh

@@ -45,7 +45,7 @@ class Item:
     age: float  # seconds
     keep: str = ""  # why it stays; empty: it goes
     ref: str = ""  # directory or image id
-    child: bool = False  # an image built on another trainchain image: removed before it
+    depth: int = 0  # how many trainchain images it is built on: removed before those
 
 
 @dataclass
@@ -184,7 +184,13 @@ def prune_images(
     report = PruneReport("images", keep_runs, dry_run)
     images = client.images.list(filters={"label": "trainchain.kind"})
     sizes = {tag: img.attrs.get("Size", 0) for img in images for tag in img.tags}
-    parents = {img.labels.get("trainchain.parent") for img in images if set(img.tags) & tags}
+    parent_of = {tag: img.labels.get("trainchain.parent") for img in images for tag in img.tags}
+    parents: set[str] = set()  # every ancestor of a kept image (project -> profile -> venv)
+    for tag in tags:
+        parent = parent_of.get(tag)
+        while parent and parent not in parents:
+            parents.add(parent)
+            parent = parent_of.get(parent)
     for image in images:
         size = image.attrs.get("Size", 0) - sizes.get(image.labels.get("trainchain.parent"), 0)
         age = _age(image.attrs.get("Created", ""))
@@ -200,17 +206,27 @@ def prune_images(
                 if age < min_age
                 else ""
             )
-            child = bool(image.labels.get("trainchain.parent"))
-            report.items.append(Item(tag, max(0, size), age, keep, image.id, child))
+            depth = _depth(tag, parent_of)
+            report.items.append(Item(tag, max(0, size), age, keep, image.id, depth))
     if not match:
         report.items += _build_leftovers(client, min_age)
     if not dry_run:
-        for item in sorted(report.going, key=lambda i: not i.child):  # children first
+        for item in sorted(report.going, key=lambda i: -i.depth):  # children first
             try:
                 client.images.remove(item.name if ":" in item.name else item.ref, noprune=False)
             except docker.errors.APIError as exc:  # e.g. a container still uses it
                 report.failed[item.name] = str(getattr(exc, "explanation", exc) or exc)
     return report
+
+
+def _depth(tag: str, parent_of: dict[str, str | None]) -> int:
+    """How many trainchain images ``tag`` is built on (0: on a base image)."""
+    depth, seen = 0, {tag}
+    parent = parent_of.get(tag)
+    while parent and parent not in seen:
+        seen.add(parent)
+        depth, parent = depth + 1, parent_of.get(parent)
+    return depth
 
 
 def _build_leftovers(client: Any, min_age: float) -> list[Item]:

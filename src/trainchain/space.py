@@ -43,32 +43,23 @@ default, or ``baseline_value`` when it has none (a prompt or a required option):
   any other string, a list, a seed, an input size or a data split (``test_size``,
   ``validation_split``: tuning it would game the metric) is not searched.
 
-Keras profiles (``keras``, ``keras-legacy``) add the agent's knobs (``KERAS_KNOBS``):
-``keras.epochs``, ``keras.batch_size`` and ``keras.learning_rate`` with the rules above, centred
-on literal ``fit``/optimizer values when the script writes them, and only when the script has
-no parameter of its own for them (``keras.batch_size`` only when ``fit`` gets arrays, not a
-generator or dataset); for Sequential models the architecture knobs
-``keras.width`` (float 0.5..2, log), ``keras.dropout`` (float 0..0.5) and, for CNNs,
-``keras.extra_conv_blocks`` (int 0..2), ``keras.augment`` (none, flip, flip_rotate,
-flip_rotate_zoom) and ``keras.batchnorm`` (bool); for every Keras model whose script has no
-optimizer parameter of its own, ``keras.optimizer`` (adam, sgd, rmsprop).
+A profile adds its framework's knobs (``Profile.knobs``): the Keras profiles' are described in
+``trainchain.profiles.keras``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from trainchain.agent import FULL_PASS_STEPS
-from trainchain.agent.naming import KERAS_KNOBS
 from trainchain.detection.arguments import (
     FULL_PASS,
     ArgumentRule,
     first_rule,
     role_rule,
-    rule_for,
 )
 from trainchain.errors import ConfigError
 
@@ -106,7 +97,7 @@ _CATEGORIES = {
     "criterion": ["gini", "entropy", "log_loss"],
     "kernel": ["rbf", "linear", "poly", "sigmoid"],
 }
-_BASELINES = {
+BASELINES = {
     "epochs": 5,
     "batch": 32,
     "lr": 1e-3,
@@ -130,18 +121,25 @@ def kind_of(name: str) -> str | None:
     return None
 
 
-def derive_space(detection: Detection) -> dict[str, Spec]:
-    """The search space of a detected project (see the module docstring for the rules)."""
+Knobs = Callable[["Detection", set[str | None]], dict[str, Spec]]
+
+
+def derive_space(detection: Detection, knobs: Knobs | None = None) -> dict[str, Spec]:
+    """The search space of a detected project (see the module docstring for the rules).
+
+    ``knobs`` is the chosen profile's ``Profile.knobs``: its framework knobs given the roles
+    the script's own parameters already play (``trainchain.profiles.search_space`` passes it).
+    """
     space: dict[str, Spec] = {}
-    roles = set()
+    roles: set[str | None] = set()
     for param in detection.parameters:
         data = param.to_dict()
         roles.add(role_of(data))
         spec = param_space(data)
         if spec is not None:
             space[param.name] = spec
-    if detection.framework == "keras":
-        space.update(_keras_knobs(detection, roles))
+    if knobs is not None:
+        space.update(knobs(detection, roles))
     return space
 
 
@@ -173,9 +171,9 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
     """
     name, ptype = str(param["name"]), param.get("type", "str")
     if param.get("choices"):
-        return _spec("categorical", choices=list(param["choices"]), why="the script's choices")
+        return make_spec("categorical", choices=list(param["choices"]), why="the script's choices")
     if ptype == "bool":
-        return _spec("bool", choices=[False, True], why="a flag")
+        return make_spec("bool", choices=[False, True], why="a flag")
     known = _known_argument(param)
     kind = known[1].role if known else kind_of(name)
     if kind == "skip" or ptype not in ("int", "float", "str"):
@@ -184,7 +182,7 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
         options = _CATEGORIES.get(name.lower().rsplit("_", 1)[-1])
         default = param.get("default")
         if options and isinstance(default, str) and default.lower() in options:
-            return _spec(
+            return make_spec(
                 "categorical",
                 choices=[default, *(o for o in options if o != default)],
                 why=f"common values of {name.lower().rsplit('_', 1)[-1]}",
@@ -193,17 +191,17 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
     if param.get("low") is not None and param.get("high") is not None:
         low, high = param["low"], param["high"]
         log = kind in ("lr", "reg", "width", "count", "batch") and low > 0
-        return _spec(ptype, low=low, high=high, log=log, why="the option's own range")
+        return make_spec(ptype, low=low, high=high, log=log, why="the option's own range")
     center: Any = param.get("default")
     has_default = isinstance(center, int | float) and not isinstance(center, bool)
     if not has_default:
         center = baseline_value(dict(param))
     if known is not None:
         flow, rule = known
-        return _argument_space(ptype, flow, rule, center if has_default else None, center)
+        return argument_space(ptype, flow, rule, center if has_default else None, center)
     by_name = role_rule(kind)
     if by_name is not None:
-        return _argument_space(
+        return argument_space(
             ptype, f"{name} (by its name)", by_name, center if has_default else None, center
         )
     spec = (
@@ -214,14 +212,14 @@ def param_space(param: Mapping[str, Any]) -> Spec | None:
     return spec
 
 
-def _argument_space(
+def argument_space(
     ptype: str, flow: str, rule: ArgumentRule, default: Any, center: Any
 ) -> Spec | None:
     """The band around ``center`` its role gives, widened to the argument's useful band and
     clipped to its limits (a default outside the limits does not pull the range with it)."""
     type_ = rule.type or ptype
     if rule.role == "steps":
-        spec = _spec("int", why=f"{flow} ({rule.why})")
+        spec = make_spec("int", why=f"{flow} ({rule.why})")
         spec.update(full_pass="train", center=default)
         return spec
     around = None
@@ -256,14 +254,14 @@ def _argument_space(
     why = f"{flow} ({rule.why}): low {_fmt(low)} {low_why}, high {_fmt(high)} {high_why}"
     if default is not None and not low <= default <= high:
         why += f"; the default {_fmt(default)} lies outside"
-    return _spec(type_, low=low, high=high, log=log, why=why)
+    return make_spec(type_, low=low, high=high, log=log, why=why)
 
 
 def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _spec(
+def make_spec(
     type_: str,
     low: Any = None,
     high: Any = None,
@@ -276,90 +274,42 @@ def _spec(
 
 def _int_space(kind: str | None, d: int, name: str) -> Spec | None:
     if kind == "epochs":
-        return _ints(max(1, d // 2), max(min(max(d * 4, 20), 100), d))
+        return int_spec(max(1, d // 2), max(min(max(d * 4, 20), 100), d))
     if kind == "batch":
-        return _ints(max(4, d // 4), max(min(max(d * 4, 64), 1024), d), log=True)
+        return int_spec(max(4, d // 4), max(min(max(d * 4, 64), 1024), d), log=True)
     if kind == "layers":
         low = 0 if d == 0 or re.match(r"(add|extra)", name, re.I) else 1
-        return _ints(low, max(min(max(d * 2, d + 2, 3), 8), d))
+        return int_spec(low, max(min(max(d * 2, d + 2, 3), 8), d))
     if kind == "width":
-        return _ints(max(1, d // 4), max(d * 4, 4), log=True)
+        return int_spec(max(1, d // 4), max(d * 4, 4), log=True)
     if kind == "count":
-        return _ints(max(1, d // 2), max(d * 10, 100), log=True)
+        return int_spec(max(1, d // 2), max(d * 10, 100), log=True)
     if kind == "depth":
-        return _ints(1, max(d * 4, 16))
+        return int_spec(1, max(d * 4, 16))
     if d < 0:
         return None
-    return _ints(0, 4) if d == 0 else _ints(max(1, d // 2), max(d * 2, d + 2))
+    return int_spec(0, 4) if d == 0 else int_spec(max(1, d // 2), max(d * 2, d + 2))
 
 
-def _ints(low: int, high: int, log: bool = False) -> Spec:
-    return _spec("int", low=low, high=max(high, low + 1), log=log)
+def int_spec(low: int, high: int, log: bool = False) -> Spec:
+    return make_spec("int", low=low, high=max(high, low + 1), log=log)
 
 
 def _float_space(kind: str | None, d: float) -> Spec | None:
     if kind == "lr":
         d = d if d > 0 else 1e-3
-        return _spec("float", d / 10, d * 10, log=True)
+        return make_spec("float", d / 10, d * 10, log=True)
     if kind == "dropout":
-        return _spec("float", 0.0, max(0.5, min(d * 2, 0.9)))
+        return make_spec("float", 0.0, max(0.5, min(d * 2, 0.9)))
     if kind == "momentum":
-        return _spec("float", 0.0, 0.99)
+        return make_spec("float", 0.0, 0.99)
     if kind == "fraction":
-        return _spec("float", 0.5, 1.0)
+        return make_spec("float", 0.5, 1.0)
     if kind == "reg":
-        return _spec("float", d / 100, d * 100, log=True) if d > 0 else None
+        return make_spec("float", d / 100, d * 100, log=True) if d > 0 else None
     if d < 0 or math.isnan(d):
         return None
-    return _spec("float", 0.0, 1.0) if d == 0 else _spec("float", d / 4, d * 4, log=True)
-
-
-def _keras_knobs(detection: Detection, roles: set[str | None]) -> dict[str, Spec]:
-    """The agent's Keras knobs; fit/optimizer knobs only where the script has no own param."""
-    defaults = detection.keras_defaults
-    knobs: dict[str, Spec] = {}
-    for knob, flow in (
-        ("keras.epochs", "keras.fit.epochs"),
-        ("keras.batch_size", "keras.fit.batch_size"),
-        ("keras.learning_rate", "keras.optimizer.learning_rate"),
-    ):
-        rule = rule_for(flow)
-        assert rule is not None and rule.role is not None, flow
-        if rule.role == "batch" and not defaults.get("array_input", True):
-            continue  # fit gets a generator or dataset: it brings its own batches
-        if rule.role not in roles:
-            written = defaults.get(knob[6:])
-            center = written if written is not None else _BASELINES[rule.role]
-            spec = _argument_space(rule.type or "float", flow, rule, written, center)
-            if spec:
-                knobs[knob] = spec
-    if detection.keras_sequential:
-        knobs["keras.width"] = _spec(
-            "float", 0.5, 2.0, log=True, why="agent knob: multiplier on Conv/Dense widths"
-        )
-        if detection.model_family == "cnn":
-            knobs["keras.extra_conv_blocks"] = _ints(0, 2)
-            knobs["keras.extra_conv_blocks"]["why"] = "agent knob: Conv+Pool blocks added"
-        knobs["keras.dropout"] = _spec(
-            "float", 0.0, 0.5, why="agent knob: dropout before the output layer"
-        )
-        if detection.model_family == "cnn":
-            knobs["keras.augment"] = _spec(
-                "categorical",
-                choices=["none", "flip", "flip_rotate", "flip_rotate_zoom"],
-                why="agent knob: augmentation layers in front (image inputs only)",
-            )
-            knobs["keras.batchnorm"] = _spec(
-                "bool", choices=[False, True], why="agent knob: BatchNormalization after convs"
-            )
-    if not any(re.search("optim", p.name, re.I) for p in detection.parameters):
-        knobs["keras.optimizer"] = _spec(
-            "categorical",
-            choices=["adam", "sgd", "rmsprop"],
-            why="agent knob: optimizer at compile, the learning rate kept (sgd: momentum 0.9)",
-        )
-    assert set(knobs) <= set(KERAS_KNOBS), set(knobs) - set(KERAS_KNOBS)
-    return knobs
+    return make_spec("float", 0.0, 1.0) if d == 0 else make_spec("float", d / 4, d * 4, log=True)
 
 
 def resolve_space(
@@ -392,7 +342,7 @@ def resolve_space(
             )
             out[name] = {**spec, "low": low, "high": batches, "why": why}
         elif isinstance(center, int) and center < FULL_PASS_STEPS:
-            around = _ints(max(1, center // 2), center * 4)
+            around = int_spec(max(1, center // 2), center * 4)
             around["why"] = (
                 f"{spec['why']}; the length of one pass is unknown (the baseline "
                 f"reported none): around the default {center}"
@@ -440,7 +390,7 @@ def baseline_value(param: Mapping[str, Any]) -> Any:
     if ptype in ("int", "float"):
         kind = known[1].role if known else kind_of(name)
         fallback = 1 if ptype == "int" else 0.1
-        value: float = 1.0 if name.lower() == "c" else _BASELINES.get(kind or "", fallback)
+        value: float = 1.0 if name.lower() == "c" else BASELINES.get(kind or "", fallback)
         if known is not None and isinstance(known[1].default, int | float):
             value = known[1].default
         if param.get("low") is not None:
@@ -478,11 +428,11 @@ def space_from_config(declared: Mapping[str, Any]) -> dict[str, Spec]:
 def _config_spec(spec: Any) -> Spec:
     why = "declared in trainchain.yaml"
     if spec.type == "bool":
-        return _spec("bool", choices=[False, True], why=why)
+        return make_spec("bool", choices=[False, True], why=why)
     if spec.type == "categorical":
-        return _spec("categorical", choices=list(spec.choices), why=why)
+        return make_spec("categorical", choices=list(spec.choices), why=why)
     numeric = int if spec.type == "int" else float
-    out = _spec(spec.type, numeric(spec.low), numeric(spec.high), log=spec.log, why=why)
+    out = make_spec(spec.type, numeric(spec.low), numeric(spec.high), log=spec.log, why=why)
     if spec.step is not None:
         out["step"] = numeric(spec.step)
     return out

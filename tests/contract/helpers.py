@@ -33,7 +33,7 @@ def docker_client() -> Iterator[Any]:
 def build_options() -> Any:
     """Build options for tests: ``TRAINCHAIN_BASE_IMAGE`` (default the debootstrapped base) and
     ``TRAINCHAIN_CA_CERTS`` when set. The base image must exist: no registry is reachable."""
-    from trainchain.images import BuildOptions
+    from trainchain.runtimes.images import BuildOptions
 
     base = os.environ.get("TRAINCHAIN_BASE_IMAGE") or DEFAULT_BASE_IMAGE
     import docker.errors

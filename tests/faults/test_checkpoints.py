@@ -23,7 +23,7 @@ from tests.faults.helpers import (
 from tests.faults.record import record
 from tests.services import require
 from trainchain.agent.events import read_events
-from trainchain.profiles.table import env_packages
+from trainchain.profiles import env_packages
 from trainchain.runtimes.base import Environment, EnvSpec
 from trainchain.runtimes.local import LocalRuntime
 from trainchain.trials.workspace import trial_dirs

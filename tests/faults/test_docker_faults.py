@@ -19,7 +19,7 @@ from tests.faults.record import record
 from tests.faults.test_checkpoints import CORRUPTIONS, CRASHING, full_tmpfs
 from tests.faults.test_kill_training import FULL, SEED, _id, plan
 from trainchain.agent.events import read_events
-from trainchain.profiles.table import env_packages
+from trainchain.profiles import env_packages
 from trainchain.runtimes.base import Environment, EnvSpec
 from trainchain.trials.workspace import trial_dirs
 

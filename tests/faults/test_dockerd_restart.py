@@ -27,7 +27,7 @@ from tests.contract.helpers import build_options, require_engine
 from tests.faults.helpers import CNN_SCRIPT, EPOCHS, PAUSE, Kill, run_kill_case
 from tests.faults.record import record
 from tests.services import require
-from trainchain.profiles.table import env_packages
+from trainchain.profiles import env_packages
 from trainchain.runtimes.base import EnvSpec
 from trainchain.trials.workspace import trial_dirs
 

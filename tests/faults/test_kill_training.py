@@ -16,7 +16,7 @@ import pytest
 
 from tests.faults.helpers import EPOCHS, PAUSE, Kill, kill_process_group, run_kill_case, seeded_rng
 from tests.faults.record import record
-from trainchain.profiles.table import env_packages
+from trainchain.profiles import env_packages
 from trainchain.runtimes.base import Environment, EnvSpec
 from trainchain.runtimes.local import LocalRuntime
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from tests.contract.helpers import build_options, docker_client, read_events
 from tests.services import require
 
-from trainchain import images
 from trainchain.cli import cli
-from trainchain.profiles.table import profile_packages
+from trainchain.profiles import profile_packages
+from trainchain.runtimes import image_build, images
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
@@ -70,7 +70,7 @@ def _build(profile: str, extra: tuple[str, ...] = ()) -> tuple[str, float]:
     plan = images.env_plan(profile, profile_packages(profile), extra, options)
     started = time.monotonic()
     with docker_client() as client:
-        images.ensure_image(client, plan, lambda line: None)
+        image_build.ensure_image(client, plan, lambda line: None)
     return plan.tag, time.monotonic() - started
 
 

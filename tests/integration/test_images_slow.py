@@ -17,7 +17,7 @@ import pytest
 from tests.contract.helpers import build_options, docker_client, read_events
 from tests.services import require
 
-from trainchain import images
+from trainchain.runtimes import image_build, images
 
 # `heavy`: kept out of the default run (`make test` deselects it; ~5 min per image here);
 # run with `pytest -m heavy` (TRAINCHAIN_WHEELS=/opt/wheels for the pytorch CPU wheel).
@@ -66,7 +66,7 @@ def _build_and_run(profile: str, code: str, tmp_path: Path) -> tuple[Path, str]:
     plan = images.profile_plan(profile, options)
     started = time.monotonic()
     with docker_client() as client:
-        images.ensure_image(client, plan, lambda line: None)
+        image_build.ensure_image(client, plan, lambda line: None)
     print(f"{profile} image {plan.tag}: ensured in {time.monotonic() - started:.1f}s")
     project = tmp_path / "project"
     project.mkdir()

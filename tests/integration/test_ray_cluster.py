@@ -20,7 +20,7 @@ from tests.conftest import EXAMPLES
 from tests.faults.helpers import CNN_SCRIPT, EPOCHS, Kill, run_kill_case
 from tests.ray_cluster import Cluster
 
-from trainchain.profiles.table import env_packages
+from trainchain.profiles import env_packages
 from trainchain.runtimes.base import EnvSpec
 from trainchain.runtimes.ray import RayRuntime
 from trainchain.trials.workspace import trial_dirs

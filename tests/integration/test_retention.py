@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from tests.contract.helpers import build_options, docker_client
 
-from trainchain import images
 from trainchain.cli import cli
 from trainchain.errors import ConfigError
 from trainchain.retention import keep_runs_setting, prune_envs, prune_images
+from trainchain.runtimes import image_build, images
 from trainchain.runtimes.base import EnvSpec
 from trainchain.runtimes.local import LocalRuntime
 from trainchain.store import ModelAlias, ModelVersion, Run, Store
@@ -106,7 +106,7 @@ def _tiny_image(client: Any, base: str, tag: str, kind: str = "profile", parent:
         buildargs={"BASE_IMAGE": base},
         labels=labels,
     )
-    for _line in images.build(client, plan):
+    for _line in image_build.build(client, plan):
         pass
     return tag
 
@@ -131,15 +131,15 @@ def test_images_prune_keeps_used_images_and_their_parents(store: Store) -> None:
 
         dry = prune_images(store, client, 1, dry_run=True, min_age=0, match=f"{prefix}-*")
         assert [i.name for i in dry.going] == [made["unused"]]
-        assert dry.freed > 0 and images.image_exists(client, made["unused"])
+        assert dry.freed > 0 and image_build.image_exists(client, made["unused"])
         kept = {i.name: i.keep for i in dry.items if i.keep}
         assert kept[made["used-parent"]] == "parent of a kept image"
 
         done = prune_images(store, client, 1, min_age=0, match=f"{prefix}-*")
         assert not done.failed
-        assert not images.image_exists(client, made["unused"])
+        assert not image_build.image_exists(client, made["unused"])
         for name in ("used", "used-parent", "champion"):
-            assert images.image_exists(client, made[name])
+            assert image_build.image_exists(client, made[name])
 
 
 def _remove_quietly(client: Any, tag: str) -> None:

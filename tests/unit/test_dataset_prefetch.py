@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from tests.dataset_server import serve
 
-from trainchain.detection import detect
 from trainchain.detection.downloads import find_downloads
+from trainchain.profiles import detect
 from trainchain.stages.inputs import MissingInputError, plan_inputs
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"
@@ -117,7 +117,7 @@ def test_docker_trials_cannot_fetch_a_dataset_without_a_known_url(tmp_path: Path
 _CONTROLLER = """
 import sys
 from pathlib import Path
-from trainchain.detection import detect
+from trainchain.profiles import detect
 from trainchain.detection.downloads import find_downloads
 from trainchain.datasets import prefetch
 item = detect(Path(sys.argv[1])).to_dict()["downloads"][0]

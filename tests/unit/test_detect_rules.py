@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from trainchain.detection import detect, notebook_source
+from trainchain.detection import notebook_source
 from trainchain.detection import sources as sources_module
 from trainchain.errors import DetectionError
+from trainchain.profiles import detect
 
 KERAS_TRAIN = """
 import keras
@@ -245,7 +246,7 @@ def test_training_scope_follows_local_imports_only(tmp_path: Path) -> None:
     result = detect(tmp_path)
     assert result.profile == "keras" and result.model_family == "cnn"
     assert result.imports == ("keras", "numpy")  # not os (stdlib), nets (local), torch (unused)
-    assert result.keras_sequential
+    assert result.framework_facts["sequential"]
 
 
 def test_legacy_pins_only_matter_for_keras(tmp_path: Path) -> None:

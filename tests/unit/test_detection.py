@@ -1,7 +1,8 @@
 """Every example repository in tests/repos/<case>/ against its expect.yaml.
 
 Keys of expect.yaml (all optional except that a case names a result or an ``error``):
-profile, framework, model_family, entrypoint, keras_sequential, imports, requirements — equal;
+profile, framework, model_family, entrypoint, imports, requirements — equal; framework_facts
+— each key it gives equal (what the profile read for its knobs, e.g. Keras ``sequential``);
 entrypoint_reason — a substring of the reason; parameters — each listed dict matches the
 parameter of that name on every key it gives; absent_parameters — names not reported;
 parameter_order — these names appear in this order; evidence_symbols / evidence_files — found
@@ -20,13 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
-from trainchain.detection import Detection, detect
+from trainchain.detection import Detection
 from trainchain.errors import DetectionError
-from trainchain.profiles.table import env_packages
+from trainchain.profiles import detect, env_packages
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"
 CASES = sorted(p.name for p in REPOS.iterdir() if (p / "expect.yaml").is_file())
-_EQUAL = ("profile", "framework", "model_family", "entrypoint", "keras_sequential")
+_EQUAL = ("profile", "framework", "model_family", "entrypoint")
 
 
 def _expect(case: str) -> dict[str, Any]:
@@ -64,6 +65,8 @@ def _check(result: Detection, expect: dict[str, Any]) -> None:
     for key in _EQUAL:
         if key in expect:
             assert data[key] == expect[key], (key, data[key], result.profile_reason)
+    for key, value in expect.get("framework_facts", {}).items():
+        assert data["framework_facts"].get(key) == value, (key, data["framework_facts"])
     for key in ("imports", "requirements"):
         if key in expect:
             assert data[key] == expect[key], key
@@ -113,7 +116,7 @@ def test_json_shape_is_exact() -> None:
         "imports",
         "entrypoint_reason",
         "skipped",
-        "keras_sequential",
+        "framework_facts",
         "reads_params",
         "inputs",
         "downloads",

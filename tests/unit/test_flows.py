@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from trainchain.agent import FULL_PASS_STEPS
-from trainchain.detection import detect
 from trainchain.detection.arguments import (
     FULL_PASS,
     load_arguments,
@@ -18,7 +17,8 @@ from trainchain.detection.arguments import (
     rule_for,
     rules,
 )
-from trainchain.space import ROLES, baseline_value, derive_space, param_space, resolve_space
+from trainchain.profiles import detect, search_space
+from trainchain.space import ROLES, baseline_value, param_space, resolve_space
 
 
 def _flows(tmp_path: Path, code: str) -> dict[str, tuple[str, ...]]:
@@ -233,6 +233,6 @@ def test_keras_knobs_come_from_the_table(tmp_path: Path) -> None:
         "m = Sequential([layers.Dense(1)])\nm.compile(optimizer='adam')\n"
         "m.fit(np.zeros((4, 1)), np.zeros(4), batch_size=16)\n"
     )
-    space = derive_space(detect(tmp_path))
+    space = search_space(detect(tmp_path))
     assert "keras.optimizer.learning_rate" in space["keras.learning_rate"]["why"]
     assert (space["keras.batch_size"]["low"], space["keras.batch_size"]["high"]) == (4, 64)

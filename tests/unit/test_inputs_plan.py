@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trainchain.detection import detect
+from trainchain.profiles import detect
 from trainchain.stages.inputs import MissingInputError, plan_inputs
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"

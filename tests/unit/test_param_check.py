@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trainchain.detection import detect
 from trainchain.errors import ConfigError
+from trainchain.profiles import detect
 from trainchain.stages.detect import check_fixed_params
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from trainchain.agent.naming import KERAS_KNOBS
-from trainchain.detection import detect
 from trainchain.errors import ConfigError
-from trainchain.space import baseline_value, derive_space, kind_of, param_space, space_from_config
+from trainchain.profiles import detect, search_space
+from trainchain.space import baseline_value, kind_of, param_space, space_from_config
 
 REPOS = Path(__file__).resolve().parents[1] / "repos"
 KEYS = {"type", "low", "high", "log", "choices", "why"}
@@ -124,7 +124,7 @@ def test_every_spec_has_the_same_keys_and_valid_bounds() -> None:
         "pytorch_plain",
         "sklearn_xgboost",
     ):
-        for name, spec in derive_space(detect(REPOS / case)).items():
+        for name, spec in search_space(detect(REPOS / case)).items():
             assert set(spec) == KEYS, name
             if spec["type"] in ("int", "float"):
                 assert spec["low"] < spec["high"], name
@@ -132,7 +132,7 @@ def test_every_spec_has_the_same_keys_and_valid_bounds() -> None:
 
 
 def test_keras_knobs_only_where_the_script_has_none() -> None:
-    space = derive_space(detect(REPOS / "keras_tf_keras"))  # EPOCHS and LEARNING_RATE exist
+    space = search_space(detect(REPOS / "keras_tf_keras"))  # EPOCHS and LEARNING_RATE exist
     assert "keras.epochs" not in space and "keras.learning_rate" not in space
     assert space["keras.batch_size"]["low"] == 4  # centred on fit(batch_size=16)
     assert {"keras.width", "keras.dropout"} <= set(space)
@@ -141,7 +141,7 @@ def test_keras_knobs_only_where_the_script_has_none() -> None:
 
 
 def test_architecture_knobs_for_sequential_cnn_only() -> None:
-    cnn = derive_space(detect(REPOS / "legacy_seed_constants"))
+    cnn = search_space(detect(REPOS / "legacy_seed_constants"))
     assert _bounds(cnn["keras.extra_conv_blocks"]) == {
         "type": "int",
         "low": 0,
@@ -151,14 +151,14 @@ def test_architecture_knobs_for_sequential_cnn_only() -> None:
     }
     assert cnn["keras.width"]["low"] == 0.5 and cnn["keras.width"]["high"] == 2.0
     assert "keras.batch_size" not in cnn  # fit_generator: the generator brings its batches
-    functional = derive_space(detect(REPOS / "keras3_functional_rnn"))
+    functional = search_space(detect(REPOS / "keras3_functional_rnn"))
     assert "keras.width" not in functional and "keras.dropout" not in functional
     assert "keras.epochs" in functional  # fit(epochs=2) is a literal: the knob applies
     assert functional["keras.epochs"]["low"] == 1
 
 
 def test_no_keras_knobs_outside_keras() -> None:
-    assert not any(k.startswith("keras.") for k in derive_space(detect(REPOS / "pytorch_plain")))
+    assert not any(k.startswith("keras.") for k in search_space(detect(REPOS / "pytorch_plain")))
 
 
 def test_baseline_values_by_name_and_type() -> None:
@@ -246,11 +246,11 @@ def test_space_module_does_not_import_optuna() -> None:
 
 
 def test_cnn_knobs_augment_batchnorm_optimizer(tmp_path: Path) -> None:
-    cnn = derive_space(detect(REPOS / "legacy_seed_constants"))
+    cnn = search_space(detect(REPOS / "legacy_seed_constants"))
     assert cnn["keras.augment"]["choices"] == ["none", "flip", "flip_rotate", "flip_rotate_zoom"]
     assert cnn["keras.batchnorm"]["type"] == "bool"
     assert cnn["keras.optimizer"]["choices"] == ["adam", "sgd", "rmsprop"]
-    mlp = derive_space(detect(REPOS / "keras_tf_keras"))
+    mlp = search_space(detect(REPOS / "keras_tf_keras"))
     assert "keras.augment" not in mlp and "keras.batchnorm" not in mlp  # no image, no conv
     assert "keras.optimizer" in mlp  # any compiled Keras model can swap its optimizer
     # a script with an optimizer parameter of its own keeps it: no second knob for the same thing
@@ -259,5 +259,5 @@ def test_cnn_knobs_augment_batchnorm_optimizer(tmp_path: Path) -> None:
         "model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])\n"
         "model.compile(optimizer=OPTIMIZER, loss='mse')\nmodel.fit([[0.0] * 4], [0.0])\n"
     )
-    own = derive_space(detect(tmp_path))
+    own = search_space(detect(tmp_path))
     assert "OPTIMIZER" in own and "keras.optimizer" not in own

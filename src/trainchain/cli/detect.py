@@ -26,8 +26,9 @@ import click
 def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) -> None:
     """Show what the project at PATH needs: profile, entrypoint, parameters, search space."""
     from trainchain.config import ParamSpec, load_config
-    from trainchain.detection import detect as run_detect
-    from trainchain.space import derive_space, space_from_config
+    from trainchain.profiles import detect as run_detect
+    from trainchain.profiles import search_space
+    from trainchain.space import space_from_config
 
     config = load_config(path)  # the whole file, checked as `trainchain run` checks it
     declared_params = {
@@ -36,7 +37,7 @@ def detect(path: Path, as_json: bool, with_space: bool, entrypoint: str | None) 
         if isinstance(spec, ParamSpec)
     }
     result = run_detect(path, entrypoint or config.entrypoint, declared_params or None)
-    space = derive_space(result)
+    space = search_space(result)
     if declared_params:  # as job2 does: declared ranges override the derived ones
         space = {**space, **space_from_config(declared_params)}
     if as_json:
@@ -52,7 +53,7 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     from rich.console import Console
     from rich.table import Table
 
-    from trainchain.profiles.table import env_packages
+    from trainchain.profiles import env_packages
     from trainchain.space import describe
 
     console = Console()
@@ -62,9 +63,14 @@ def _render(result: Any, space: dict[str, dict[str, Any]], declared: bool) -> No
     console.print(
         f"[bold]entrypoint[/bold]  {result.entrypoint}  [dim]({result.entrypoint_reason})[/dim]"
     )
+    facts = "".join(
+        f"   [bold]{key}[/bold] {value}"
+        for key, value in result.framework_facts.items()
+        if not isinstance(value, dict)
+    )
     console.print(
         f"[bold]framework[/bold]   {result.framework}   [bold]model family[/bold] "
-        f"{result.model_family}   [bold]Sequential[/bold] {result.keras_sequential}"
+        f"{result.model_family}{facts}"
     )
     packages = env_packages(result.profile, result.env_imports)
     console.print(f"[bold]environment[/bold] {' '.join(packages) or '(project requirements only)'}")

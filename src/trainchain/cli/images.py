@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
-from trainchain import images as imagelib
 from trainchain.cli.prune import prune_options, resolve_keep_runs, show
 from trainchain.errors import ConfigError, UsageError
+from trainchain.runtimes import image_build
+from trainchain.runtimes import images as imagelib
 
 
 @click.group("images")
@@ -94,7 +95,7 @@ def list_(as_json: bool) -> None:
     from trainchain.runtimes.docker import connect
 
     with contextlib.closing(connect()) as client:
-        rows = imagelib.list_images(client)
+        rows = image_build.list_images(client)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -116,7 +117,7 @@ def list_(as_json: bool) -> None:
 def _plan(
     target: str, bake: bool, profile: str | None, options: imagelib.BuildOptions
 ) -> imagelib.ImagePlan:
-    from trainchain.profiles.table import profile_names
+    from trainchain.profiles import profile_names
 
     path = Path(target)
     if target in profile_names() and not path.is_dir():
@@ -144,7 +145,7 @@ def _detect(path: Path, profile: str | None) -> tuple[str, tuple[str, ...], tupl
         from trainchain.stages.detect import detect_project
     except ImportError as exc:  # the detector is optional here: --profile is enough
         if profile:
-            from trainchain.profiles.table import profile_packages
+            from trainchain.profiles import profile_packages
 
             return profile, profile_packages(profile), ()
         raise ConfigError(f"cannot detect the profile of {path} ({exc}): pass --profile") from exc
@@ -160,10 +161,10 @@ def _build_chain(
     built = False
     if plan.parent is not None:
         built = _build_chain(client, plan.parent, False, quiet, sink)
-    if not no_cache and imagelib.image_exists(client, plan.tag):
+    if not no_cache and image_build.image_exists(client, plan.tag):
         click.echo(f"{plan.tag}: up to date", err=True)
         return built
-    for line in imagelib.build(client, plan, nocache=no_cache):
+    for line in image_build.build(client, plan, nocache=no_cache):
         if sink:
             sink.write(line + "\n")
         if not quiet or line.startswith(("Step ", "building ", "Successfully")):

@@ -12,7 +12,7 @@ import functools
 import gc
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from trainchain.detection import knowledge as kb
 from trainchain.detection.downloads import find_downloads
 from trainchain.detection.entrypoint import choose
+from trainchain.detection.evidence import Claimant, Evidence, EvidenceItem
 from trainchain.detection.inputs import Input, find_inputs, stdin_answers, stdin_file
 from trainchain.detection.params import extract, reads_params_env
 from trainchain.detection.project import ProjectFacts, ProjectIndex
@@ -28,24 +29,25 @@ from trainchain.detection.requirements import parse_requirements
 from trainchain.detection.result import Detection, Parameter, Skipped
 from trainchain.detection.sources import SKIP_DIRS, SourceFile, scan
 from trainchain.errors import DetectionError
-from trainchain.profiles import PROFILES
-from trainchain.profiles.base import EvidenceItem
 
 log = logging.getLogger(__name__)
 
 
 def detect(
     path: Path,
+    profiles: Sequence[Claimant],
     entrypoint: str | None = None,
     declared_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Detection:
     """Detect profile, entrypoint and parameters of the project at ``path``.
 
+    ``profiles`` are asked in order, the first that claims the project wins (the registry in
+    ``trainchain.profiles`` passes its own; ``trainchain.profiles.detect`` is the usual entry).
     ``entrypoint`` and ``declared_params`` come from trainchain.yaml (``entrypoint:`` and
     ``params:``). Raises ``DetectionError`` when nothing trains or the entrypoint does not parse.
     """
     with _gc_paused():
-        return _detect(Path(path), entrypoint, declared_params)
+        return _detect(Path(path), profiles, entrypoint, declared_params)
 
 
 @contextmanager
@@ -63,6 +65,7 @@ def _gc_paused() -> Iterator[None]:
 
 def _detect(
     root: Path,
+    profiles: Sequence[Claimant],
     entrypoint: str | None,
     declared_params: Mapping[str, Mapping[str, Any]] | None,
 ) -> Detection:
@@ -79,7 +82,7 @@ def _detect(
         raise DetectionError(_unparseable(source, root))
     requirements = parse_requirements(files.other_files)
     project = index.project_facts(rel, requirements)
-    profile, evidence = _choose_profile(project)
+    profile, evidence = _choose_profile(project, profiles)
     facts = index.facts(rel)
     aliases = facts.aliases if facts else {}
     parameters = extract(source.tree, rel, aliases, profile.framework)
@@ -110,8 +113,7 @@ def _detect(
         skipped=tuple(
             Skipped(s.rel, s.error[0], s.error[1]) for s in files.sources.values() if s.error
         ),
-        keras_sequential=profile.framework == "keras" and _is_sequential(project),
-        keras_defaults=_keras_defaults(project) if profile.framework == "keras" else {},
+        framework_facts=profile.facts(project),
         reads_params=any(
             reads_params_env(files.sources[r].tree) for r in index.scope(rel) if r in files.sources
         ),
@@ -175,12 +177,18 @@ def _unparseable(source: SourceFile, root: Path) -> str:
     )
 
 
-def _choose_profile(project: ProjectFacts) -> tuple[Any, Any]:
-    for profile in PROFILES:
+def _choose_profile(
+    project: ProjectFacts, profiles: Sequence[Claimant]
+) -> tuple[Claimant, Evidence]:
+    for profile in profiles:
         evidence = profile.detect(project)
         if evidence is not None:
             return profile, evidence
-    raise AssertionError("the generic profile always answers")  # pragma: no cover
+    names = ", ".join(p.name for p in profiles) or "none"
+    raise DetectionError(
+        f"no profile claims {project.entrypoint} (asked: {names}); register a fallback "
+        "profile that always claims, as the built-in generic one does"
+    )
 
 
 def _family(project: ProjectFacts, framework: str) -> tuple[str, EvidenceItem | None]:
@@ -206,35 +214,6 @@ def _class_name(symbol: str) -> str:
     while len(parts) > 1 and not parts[-1][:1].isupper():
         parts.pop()
     return parts[-1]
-
-
-def _is_sequential(project: ProjectFacts) -> bool:
-    return any(qual in kb.KERAS_SEQUENTIAL for _, _, qual, _ in project.calls())
-
-
-def _keras_defaults(project: ProjectFacts) -> dict[str, Any]:
-    """Literal epochs/batch_size of ``fit`` and learning rate of the optimizer, if written.
-
-    ``array_input`` is True when some ``fit`` gets ``x, y`` arrays (batch size applies);
-    a generator or dataset carries its own batches.
-    """
-    found: dict[str, Any] = {"array_input": False}
-    for facts in project.files.values():
-        for method in facts.methods:
-            if method.method == "fit" and (
-                method.positional >= 2 or {"y", "batch_size"} & set(method.keywords)
-            ):
-                found["array_input"] = True
-            if method.method in ("fit", "fit_generator"):
-                for key, value in method.literals:
-                    if key in ("epochs", "batch_size") and isinstance(value, int):
-                        found.setdefault(key, value)
-        for call in facts.calls:
-            if call.qualname.rsplit(".", 1)[-1] in kb.KERAS_OPTIMIZERS:
-                for key, value in call.literals:
-                    if key in ("learning_rate", "lr") and isinstance(value, float):
-                        found.setdefault("learning_rate", value)
-    return found
 
 
 def _declared(declared: Mapping[str, Mapping[str, Any]] | None, known: set[str]) -> list[Parameter]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from trainchain.detection.evidence import EvidenceItem
 from trainchain.detection.facts import has_main_guard
 from trainchain.detection.sources import ProjectFiles, SourceFile
 from trainchain.errors import DetectionError
-from trainchain.profiles.base import EvidenceItem
 
 PREFERRED = ("train.py", "main.py", "model.py", "project.py")
 _NOT_ENTRYPOINTS = ("setup.py", "conftest.py", "noxfile.py", "__init__.py", "manage.py")

@@ -15,10 +15,10 @@ from functools import cached_property
 
 from trainchain.detection import knowledge as kb
 from trainchain.detection.entrypoint import TRAINING_CALLS
+from trainchain.detection.evidence import EvidenceItem
 from trainchain.detection.facts import TRAIN_METHODS, FileFacts, Import, analyze
 from trainchain.detection.requirements import ProjectRequirement, legacy_pins
 from trainchain.detection.sources import ProjectFiles
-from trainchain.profiles.base import EvidenceItem
 
 _FIT = frozenset({"fit", "fit_generator", "train_on_batch", "partial_fit"})
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}

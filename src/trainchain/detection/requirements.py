@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from trainchain.profiles.base import EvidenceItem
+from trainchain.detection.evidence import EvidenceItem
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainchain.detection.downloads import Download
+from trainchain.detection.evidence import EvidenceItem
 from trainchain.detection.inputs import Input
-from trainchain.profiles.base import EvidenceItem
 
 PARAM_SOURCES = ("constant", "argparse", "click", "prompt", "config")
 
@@ -64,9 +64,10 @@ class Detection:
     """Everything job2 learned about a project by reading it.
 
     ``imports`` are the third-party top-level modules of the training scope; pass
-    ``env_imports`` to ``trainchain.profiles.table.env_packages(profile, imports)``.
-    ``keras_defaults`` holds literal ``fit``/optimizer values (``epochs``, ``batch_size``,
-    ``learning_rate``) that centre the Keras knobs' ranges; it is not part of the JSON.
+    ``env_imports`` to ``trainchain.profiles.env_packages(profile, imports)``.
+    ``framework_facts`` is what the chosen profile read for its own knobs (``Profile.facts``:
+    for Keras whether the model is Sequential and the literal ``fit``/optimizer values); its
+    meaning belongs to that profile alone.
     """
 
     profile: str
@@ -80,8 +81,7 @@ class Detection:
     requirements: tuple[str, ...]
     imports: tuple[str, ...]
     skipped: tuple[Skipped, ...]
-    keras_sequential: bool
-    keras_defaults: dict[str, Any] = field(default_factory=dict, compare=False)
+    framework_facts: dict[str, Any] = field(default_factory=dict)
     reads_params: bool = False  # the code reads TRAINCHAIN_PARAMS itself (any name may apply)
     inputs: tuple[Input, ...] = ()  # paths the scope reads that the repository lacks
     downloads: tuple[Download, ...] = ()  # datasets fetched at run time
@@ -105,7 +105,7 @@ class Detection:
             "imports": list(self.imports),
             "entrypoint_reason": self.entrypoint_reason,
             "skipped": [s.to_dict() for s in self.skipped],
-            "keras_sequential": self.keras_sequential,
+            "framework_facts": dict(self.framework_facts),
             "reads_params": self.reads_params,
             "inputs": [i.to_dict() for i in self.inputs],
             "downloads": [d.to_dict() for d in self.downloads],

@@ -1,63 +1,82 @@
 """The Profile contract: one environment recipe that recognises the code it can train.
 
-Like repo2docker's buildpacks, every profile answers ``detect(project)``; the ordered list in
-``trainchain.profiles`` asks them in turn and the first that answers wins, ``generic`` last.
-Profiles are stateless singletons: ``detect`` must not mutate the project it is given and may
-be called from several threads at once.
+Like repo2docker's buildpacks, every profile answers ``detect(project)``; the registry
+(``trainchain.profiles.registry``) asks them in ``priority`` order and the first that answers
+wins, ``generic`` last. A profile owns everything about its framework: the pinned packages of
+its environment, the pins of imports from its ecosystem, the project requirements its pins
+replace, its image's environment variables, the facts and knobs it tunes, and the warnings of
+its image builds. Profiles are stateless singletons: ``detect`` must not mutate the project it
+is given and may be called from several threads at once.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-if TYPE_CHECKING:  # the detector imports profiles, never the other way round at run time
-    from trainchain.detection.project import ProjectFacts
+from trainchain.detection.evidence import Evidence, EvidenceItem
+from trainchain.detection.project import ProjectFacts
 
+if TYPE_CHECKING:
+    from trainchain.detection.result import Detection
 
-@dataclass(frozen=True)
-class EvidenceItem:
-    """One observation behind a decision: where it is and why it matters."""
+__all__ = ["Evidence", "EvidenceItem", "Profile", "package_name"]
 
-    file: str  # relative to the project root, POSIX separators
-    line: int | None  # 1-based; for notebooks, the line in the code cells joined in order
-    symbol: str  # what was seen: "keras.layers.Conv2D", "fit_generator", "tensorflow<2.16"
-    why: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "symbol": self.symbol, "why": self.why}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """What a profile returns when it claims a project: a one-line reason and its items."""
-
-    reason: str
-    items: tuple[EvidenceItem, ...] = field(default_factory=tuple)
+def package_name(requirement: str) -> str:
+    """``'tensorflow-cpu==2.21.0'`` -> ``'tensorflow-cpu'`` (normalised, lower case)."""
+    match = _NAME.match(requirement.strip())
+    return match.group(0).lower().replace("_", "-") if match else requirement.strip().lower()
 
 
 class Profile(ABC):
-    """An environment profile: ``name`` as in ``table.json`` and the ``framework`` it trains."""
+    """An environment profile: ``name`` as in ``profile:`` of trainchain.yaml."""
 
-    name: str
-    framework: str
+    name: ClassVar[str]
+    framework: ClassVar[str]
+    description: ClassVar[str]
+    priority: ClassVar[int] = 50  # asked in ascending order; the fallback is last (1000)
+    pins: ClassVar[tuple[str, ...]] = ()  # the environment's packages, pinned with ==
+    # the framework's package names: a project's own requirement on any profile's is dropped
+    # (the chosen profile pins its framework; another framework's would only weigh)
+    replaces: ClassVar[tuple[str, ...]] = ()
+    # top-level import -> pin added when a project of any profile imports it
+    import_pins: ClassVar[Mapping[str, str]] = {}
+    image_env: ClassVar[Mapping[str, str]] = {}  # ENV of the profile's image
+    knob_names: ClassVar[tuple[str, ...]] = ()  # parameters the agent adds for this framework
 
     @abstractmethod
     def detect(self, project: ProjectFacts) -> Evidence | None:
         """Claim ``project`` or pass.
 
-        Runs in job2 after the entrypoint is chosen, once per profile in list order, on the
-        facts of the training scope (the entrypoint and the project modules it imports).
+        Runs in job2 after the entrypoint is chosen, once per profile in priority order, on
+        the facts of the training scope (the entrypoint and the project modules it imports).
         Returns ``Evidence`` (reason and file/line items) when this profile should train the
         project, else ``None`` so the next profile is asked. Must be pure: no I/O, no imports.
         """
 
-    def packages(self, imports: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """The pinned packages of this profile's environment plus pins for extra imports."""
-        from trainchain.profiles.table import env_packages
+    def facts(self, project: ProjectFacts) -> dict[str, Any]:
+        """What this profile reads for its knobs, kept as ``Detection.framework_facts``
+        (JSON values). Runs once, on the project this profile claimed."""
+        return {}
 
-        return env_packages(self.name, imports)
+    def knobs(self, detection: Detection, roles: set[str | None]) -> dict[str, dict[str, Any]]:
+        """Search-space entries for the knobs the agent adds (names in ``knob_names``);
+        ``roles`` are those the script's own parameters already play (see ``space.py``)."""
+        return {}
+
+    def build_warnings(self, wheels: Sequence[str]) -> list[str]:
+        """Lines printed before this profile's image is built (``wheels``: the local wheel
+        files given with ``--wheels``)."""
+        return []
+
+    def owned_packages(self) -> set[str]:
+        """``replaces``, normalised."""
+        return {package_name(r) for r in self.replaces}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -13,6 +13,15 @@ if TYPE_CHECKING:
 class GenericProfile(Profile):
     name = "generic"
     framework = "generic"
+    description = "the project's own requirements only"
+    priority = 1000  # the fallback: asked last, always claims
+    import_pins = {  # common libraries, whichever profile trains
+        "pandas": "pandas==3.1.1",
+        "matplotlib": "matplotlib==3.11.2",
+        "PIL": "pillow==13.0.0",
+        "scipy": "scipy==1.17.1",
+        "joblib": "joblib==1.6.0",
+    }
 
     def detect(self, project: ProjectFacts) -> Evidence:
         """Always claims (it is last in the list): an entrypoint exists but no Keras, PyTorch
@@ -36,3 +45,6 @@ class GenericProfile(Profile):
                 ),
             ),
         )
+
+
+PROFILE = GenericProfile()

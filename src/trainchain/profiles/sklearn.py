@@ -13,10 +13,20 @@ if TYPE_CHECKING:
 class SklearnProfile(Profile):
     name = "sklearn"
     framework = "sklearn"
+    description = "scikit-learn"
+    priority = 40
+    pins = ("scikit-learn==1.9.1", "numpy==2.4.6", "scipy==1.17.1", "joblib==1.6.0")
+    replaces = ("scikit-learn", "sklearn", "numpy")
+    import_pins = {
+        "sklearn": "scikit-learn==1.9.1",
+        "xgboost": "xgboost==3.2.0",
+        "lightgbm": "lightgbm==4.7.0",
+        "catboost": "catboost==1.2.10",
+    }
 
     def detect(self, project: ProjectFacts) -> Evidence | None:
         """Claims a project that fits (or builds) an estimator; XGBoost and LightGBM add their
-        packages through the import table."""
+        packages through the import pins."""
         trained = project.trained.get("sklearn")
         if not trained:
             return None
@@ -24,3 +34,6 @@ class SklearnProfile(Profile):
         return Evidence(
             f"trains an estimator: {first.why} ({first.file}:{first.line})", tuple(trained)
         )
+
+
+PROFILE = SklearnProfile()

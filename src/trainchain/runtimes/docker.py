@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainchain import images
+from trainchain import paths
 from trainchain.agent import contract
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.extras import require
+from trainchain.runtimes import image_build, images
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
@@ -135,7 +136,7 @@ class DockerRuntime(Runtime):
 
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
         plan = images.env_plan(spec.profile, spec.packages, spec.project_requirements, self.options)
-        built = images.ensure_image(self.client, plan, log)
+        built = image_build.ensure_image(self.client, plan, log)
         return Environment(runtime=self.name, key=spec.key(), image=plan.tag, created=built)
 
     def prepare(self, env: Environment, trial: TrialSpec) -> None:

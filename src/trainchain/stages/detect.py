@@ -10,27 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from trainchain import paths
 from trainchain.errors import ConfigError, DetectionError
-from trainchain.profiles.table import env_packages, package_name, profile_packages
+from trainchain.profiles import (
+    detect,
+    env_packages,
+    framework_packages,
+    get_profile,
+    package_name,
+    search_space,
+)
 from trainchain.runtimes.base import EnvSpec
 from trainchain.stages.context import StageContext, StageResult, split_params
 from trainchain.stages.inputs import plan_inputs
 
 if TYPE_CHECKING:
     from trainchain.detection.result import Detection
-
-# A project's pins for these are replaced by the profile's (the profile was chosen for them).
-FRAMEWORK_PACKAGES = {
-    "tensorflow",
-    "tensorflow-cpu",
-    "tensorflow-gpu",
-    "keras",
-    "tf-keras",
-    "torch",
-    "scikit-learn",
-    "sklearn",
-    "keras-preprocessing",
-    "numpy",
-}
 
 
 @dataclass(frozen=True)
@@ -112,8 +105,7 @@ def detect_project(
     ``fixed`` are the parameter values given by ``--param`` (names in ``from_cli``) or as plain
     values under ``params:``; one that reaches nothing is a ``ConfigError`` before any build.
     """
-    from trainchain import space as search_space
-    from trainchain.detection import detect
+    from trainchain.space import space_from_config
 
     try:
         detection = detect(snapshot, entrypoint=entrypoint, declared_params=declared or None)
@@ -123,15 +115,15 @@ def detect_project(
     check_fixed_params(detection, fixed or {}, from_cli, settable)
     info = detection.to_dict()
     chosen = profile or info["profile"]
-    profile_packages(chosen)  # an unknown forced profile fails here, with the choices
+    get_profile(chosen)  # an unknown forced profile fails here, with the choices
     spec = EnvSpec(
         profile=chosen,
         packages=env_packages(chosen, tuple(info.get("imports") or ())),
         project_requirements=project_requirements(info.get("requirements") or []),
     )
-    space = search_space.derive_space(detection)
+    space = search_space(detection)
     if declared:
-        space = {**space, **search_space.space_from_config(declared)}
+        space = {**space, **space_from_config(declared)}
     return DetectResult(chosen, info["entrypoint"], info, spec, space)
 
 
@@ -182,17 +174,15 @@ def check_fixed_params(
 ) -> None:
     """Every fixed value must reach the script the way the agent applies it: a discovered
     parameter (a prompt also by a name it contains, as the agent matches it), a module-level
-    literal the agent rewrites (``settable``), a Keras knob of a Keras script, or anything when
-    the code reads ``TRAINCHAIN_PARAMS`` itself."""
-    from trainchain.agent.naming import KERAS_KNOBS
+    literal the agent rewrites (``settable``), a knob of the profile (the Keras ones for a
+    Keras script), or anything when the code reads ``TRAINCHAIN_PARAMS`` itself."""
     from trainchain.agent.prompts import match_param
 
     if detection.reads_params:
         return
     known = [p.name for p in detection.parameters]
     known += sorted(set(settable) - set(known))
-    if detection.framework == "keras":
-        known += KERAS_KNOBS
+    known += get_profile(detection.profile).knob_names
     prompts = [p.prompt for p in detection.parameters if p.source == "prompt" and p.prompt]
     problems = []
     for name, value in fixed.items():
@@ -221,11 +211,12 @@ def check_fixed_params(
 def project_requirements(requirements: list[str]) -> tuple[str, ...]:
     """The project's own requirements, minus the framework the profile already pins."""
     keep = []
+    owned = framework_packages()
     for line in requirements:
         line = line.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
-        if package_name(line) in FRAMEWORK_PACKAGES:
+        if package_name(line) in owned:
             continue
         keep.append(line)
     return tuple(keep)
