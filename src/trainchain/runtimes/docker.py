@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainchain import paths
 from trainchain.agent import contract
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.extras import require
