@@ -21,10 +21,10 @@ from trainchain import paths
 from trainchain.retention import DEFAULT_KEEP_RUNS, keep_runs_setting
 
 __all__ = ["DEFAULT_KEEP_RUNS", "GcReport", "auto_collect", "collect", "keep_runs_setting"]
+from trainchain.states import LIVE_RUN_STATUSES
 from trainchain.store import ModelAlias, ModelVersion, Run, Store
 
 log = logging.getLogger(__name__)
-LIVE = ("queued", "running")
 
 
 @dataclass
@@ -58,7 +58,7 @@ def collect(
             "among the newest runs"
             if n < keep_runs
             else "queued or running"
-            if run.status in LIVE
+            if run.status in LIVE_RUN_STATUSES
             else "made a model with an alias (champion)"
             if run.id in champions
             else "younger than the age limit"

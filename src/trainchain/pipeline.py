@@ -20,10 +20,11 @@ from trainchain import paths
 from trainchain.config import SERVER_TRIGGERS, Config, load_config, override
 from trainchain.errors import ConfigError, TrainchainError
 from trainchain.extras import require
-from trainchain.report import RunReport, RunStatus
+from trainchain.report import RunReport
 from trainchain.reporting import curve
 from trainchain.runtimes.base import Environment, Resources, Runtime
-from trainchain.stages import ORDER, Stage, StageState
+from trainchain.stages import ORDER, Stage
+from trainchain.states import RunStatus, StageState
 from trainchain.store import Notification, Run, Store, utcnow
 from trainchain.trials.runner import TrialRunner, TrialSetup
 from trainchain.urls import redact

@@ -24,12 +24,12 @@ from trainchain.runtimes import get_runtime
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
-    OutcomeKind,
     Resources,
     Runtime,
     TrialProcess,
     TrialSpec,
 )
+from trainchain.states import OutcomeKind
 from trainchain.trials.workspace import _NO_REFLINK as NO_REFLINK
 from trainchain.trials.workspace import fresh_copy
 

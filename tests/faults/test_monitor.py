@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from tests.faults.test_controller_death import _project, _query, _running_trial
 from trainchain.cli.monitor import monitor
+from trainchain.states import LockState
 from trainchain.store import Attempt, Run, Store, Trial
-from trainchain.supervise import LockState, controller_lock, find_orphans, lock_state
+from trainchain.supervise import controller_lock, find_orphans, lock_state
 
 
 def _start(proj: Path, pause: float) -> subprocess.Popen[bytes]:

@@ -1,4 +1,4 @@
-from trainchain.runtimes.base import OutcomeKind as K
+from trainchain.states import OutcomeKind as K
 from trainchain.trials.policy import AttemptSummary, decide
 
 BOOM = {"type": "FileNotFoundError", "message": "model.h5", "file": "train.py", "line": 12}

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from trainchain.runtimes.base import Environment, EnvSpec, Runtime, TrialProcess, TrialSpec
+from trainchain.states import TrialState
 from trainchain.store import Attempt, Run, Store, Trial
-from trainchain.trials.policy import TrialState
 from trainchain.trials.runner import TrialRunner, TrialSetup
 from trainchain.trials.workspace import trial_dirs
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainchain.states import StageState
 from trainchain.trials import metrics as M
 
 
@@ -117,7 +118,7 @@ class RunProgress:
 
 
 def _on_stage(p: RunProgress, ev: dict[str, Any]) -> None:
-    if ev.get("state") == "running":
+    if ev.get("state") == StageState.RUNNING:
         p.stage = str(ev.get("stage"))
         p.building = None
 

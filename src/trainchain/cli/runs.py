@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from trainchain.states import OutcomeKind
+
 
 @click.group()
 def runs() -> None:
@@ -103,7 +105,7 @@ def show(run_id: str, as_json: bool) -> None:
         attempts = "; ".join(
             f"#{a.number} {a.outcome}"
             + (f" epochs {a.first_epoch}-{a.last_epoch}" if a.first_epoch else "")
-            + (f" ({a.reason})" if a.reason and a.outcome != "succeeded" else "")
+            + (f" ({a.reason})" if a.reason and a.outcome != OutcomeKind.SUCCEEDED else "")
             + (" [yellow]warning[/]" if a.outcome == "succeeded_with_error" else "")
             for a in t.attempts
         )

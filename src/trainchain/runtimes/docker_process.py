@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainchain.runtimes.base import Outcome, OutcomeKind, TrialProcess
+from trainchain.runtimes.base import Outcome, TrialProcess
+from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from trainchain.runtimes.base import (
     EnvSpec,
     LogSink,
     Outcome,
-    OutcomeKind,
     Runtime,
     TrialProcess,
     TrialSpec,
@@ -37,6 +36,7 @@ from trainchain.runtimes.installer import (
     uv_failure,
 )
 from trainchain.runtimes.staging import agent_dir
+from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0

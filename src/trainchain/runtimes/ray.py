@@ -37,7 +37,6 @@ from trainchain.runtimes.base import (
     EnvSpec,
     LogSink,
     Outcome,
-    OutcomeKind,
     Runtime,
     TrialProcess,
     TrialSpec,
@@ -58,6 +57,7 @@ from trainchain.runtimes.ray_pool import (
     memory_bytes,
     shape,
 )
+from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 NAMESPACE = "trainchain"

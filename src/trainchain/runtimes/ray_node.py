@@ -32,11 +32,11 @@ from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
     Outcome,
-    OutcomeKind,
     TrialProcess,
     TrialSpec,
 )
 from trainchain.runtimes.local import LocalProcess, LocalRuntime, _file_lock
+from trainchain.states import OutcomeKind
 
 PULL_LIMIT = 4 << 20  # bytes of events or log returned by one pull
 PULL_STEP = 0.05  # seconds between looks at the files during a long poll

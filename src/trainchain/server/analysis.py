@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from trainchain.report import RunReport, TrialReport
 from trainchain.server.charts import Dimension, Series, bar_chart, num, parallel_chart, xy_chart
+from trainchain.states import TrialState
 from trainchain.store import Run, Store
 from trainchain.trials import metrics as M
 
@@ -54,7 +55,7 @@ def history(report: RunReport) -> dict[str, Any]:
     ]
     chart["hidden"] = {
         state: sum(1 for t in report.trials if t.state == state)
-        for state in ("pruned", "failed", "running")
+        for state in (TrialState.PRUNED, TrialState.FAILED, TrialState.RUNNING)
         if any(t.state == state for t in report.trials)
     }
     return chart
@@ -99,9 +100,7 @@ def intermediate(report: RunReport) -> dict[str, Any]:
     )
     states = {t.state for t in report.trials if t.epochs}
     chart["legend"] = [
-        {"label": state, "css": f"curve trial-{state}"}
-        for state in ("complete", "pruned", "failed", "running")
-        if state in states
+        {"label": state, "css": f"curve trial-{state}"} for state in TrialState if state in states
     ] + ([{"label": "best", "css": "curve best"}] if best is not None else [])
     return chart
 

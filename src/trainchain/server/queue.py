@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from trainchain.report import RunStatus
+from trainchain.states import RunStatus
 from trainchain.store import Project, Run, Store
 
 log = logging.getLogger(__name__)

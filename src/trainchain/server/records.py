@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from trainchain.errors import NotFoundError, UsageError
-from trainchain.report import RunStatus
 from trainchain.server.errors import ConflictError
+from trainchain.states import RunStatus
 from trainchain.store import Project, Run, Store, WebhookDelivery
 from trainchain.urls import check_source, redact, strip_credentials
 

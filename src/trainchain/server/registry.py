@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from trainchain.errors import NotFoundError, UsageError
-from trainchain.report import RunStatus
 from trainchain.server.charts import Series, num, xy_chart
+from trainchain.states import RunStatus
 from trainchain.store import ModelVersion, Run, Store
 from trainchain.trials import metrics as M
 

@@ -21,6 +21,7 @@ from trainchain.server import records
 from trainchain.server.errors import PayloadTooLargeError, UnauthorizedError
 from trainchain.server.providers import PROVIDERS, Provider
 from trainchain.server.queue import RunQueue
+from trainchain.states import RunStatus
 from trainchain.store import Project, Run, Store, WebhookDelivery
 from trainchain.urls import redact
 
@@ -144,7 +145,7 @@ class Hooks:
                     Run.project_id == project.id,
                     Run.branch == branch,
                     Run.ref == commit,
-                    Run.status != "superseded",
+                    Run.status != RunStatus.SUPERSEDED,
                 )
             ).first()
 
@@ -222,7 +223,9 @@ class Hooks:
                 self._record(provider, delivery, "push", project, "queued", run_id)
             except StoreError:
                 # a concurrent redelivery won the unique delivery id: drop our run
-                self.store.update_run(run_id, status="superseded", error="duplicate delivery")
+                self.store.update_run(
+                    run_id, status=RunStatus.SUPERSEDED.value, error="duplicate delivery"
+                )
                 return 200, {"status": "duplicate", "delivery": delivery}
         log.info("push %s@%s -> run %s", project.name, branch, run_id)
         return 202, {

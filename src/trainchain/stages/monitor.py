@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trainchain.runtimes.base import Runtime
+from trainchain.states import OutcomeKind, TrialState
 from trainchain.store import Attempt, Store, utcnow
 
 
@@ -33,7 +34,7 @@ def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult
         result.attempts += len(trial.attempts)
         result.restarts += max(0, len(trial.attempts) - 1)
         for attempt in trial.attempts:
-            if attempt.outcome == "running":
+            if attempt.outcome == OutcomeKind.RUNNING:
                 stopped = bool(
                     runtime and attempt.process_id and runtime.reap(attempt.process_id, run_id)
                 )
@@ -42,12 +43,12 @@ def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult
                     row = s.get(Attempt, attempt.id)
                     if row is not None:
                         row.outcome, row.reason, row.ended_at = (
-                            "lost",
+                            OutcomeKind.LOST.value,
                             "left running; stopped by monitor",
                             utcnow(),
                         )
-        if len(trial.attempts) > 1 and trial.state == "complete":
+        if len(trial.attempts) > 1 and trial.state == TrialState.COMPLETE:
             result.recovered_trials.append(trial.number)
-        if trial.state == "failed" and trial.error:
+        if trial.state == TrialState.FAILED and trial.error:
             result.gave_up[trial.number] = trial.error.splitlines()[0]
     return result

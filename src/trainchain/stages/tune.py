@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trainchain.states import TrialState
 from trainchain.trials import metrics as M
-from trainchain.trials.policy import TrialState
 from trainchain.trials.runner import TrialResult, TrialRunner
 
 log = logging.getLogger(__name__)

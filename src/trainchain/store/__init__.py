@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from trainchain import paths
 from trainchain.errors import NotFoundError, StoreError
 from trainchain.extras import require
+from trainchain.states import LIVE_RUN_STATUSES, StageState
 from trainchain.store import migrations
 from trainchain.store.models import (
     Attempt,
@@ -153,9 +154,9 @@ class Store:
                 row = StageRun(run_id=run_id, stage=stage)
                 s.add(row)
             row.state = state
-            if state == "running":
+            if state == StageState.RUNNING:
                 row.started_at, row.ended_at, row.error = utcnow(), None, None
-            elif state in ("succeeded", "failed", "skipped"):
+            elif StageState(state).is_final:
                 row.ended_at = utcnow()
             for key, value in fields.items():
                 setattr(row, key, value)
@@ -279,9 +280,7 @@ class Store:
             )
             rows = s.scalars(
                 select(Run).where(
-                    Run.id.in_(newest)
-                    | Run.id.in_(champions)
-                    | Run.status.in_(("queued", "running"))
+                    Run.id.in_(newest) | Run.id.in_(champions) | Run.status.in_(LIVE_RUN_STATUSES)
                 )
             )
             return [dict(run.environment) for run in rows if run.environment]

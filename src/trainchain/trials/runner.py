@@ -25,15 +25,15 @@ from trainchain.errors import RuntimeUnavailableError
 from trainchain.runtimes.base import (
     Environment,
     Outcome,
-    OutcomeKind,
     Resources,
     Runtime,
     TrialProcess,
     TrialSpec,
 )
+from trainchain.states import OutcomeKind, TrialState
 from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
 from trainchain.trials import metrics as M
-from trainchain.trials.policy import AttemptSummary, TrialState, decide
+from trainchain.trials.policy import AttemptSummary, decide
 from trainchain.trials.workspace import fresh_copy, trial_dirs
 
 log = logging.getLogger(__name__)
@@ -453,7 +453,7 @@ class TrialRunner:
     def _reattach(self, trial: Trial) -> tuple[Attempt, TrialProcess] | None:
         """The last attempt, left running by a controller that died, if the runtime can follow
         it again (a detached Ray actor still training on the cluster)."""
-        running = [a for a in trial.attempts if a.outcome == "running" and a.process_id]
+        running = [a for a in trial.attempts if a.outcome == OutcomeKind.RUNNING and a.process_id]
         if not running:
             return None
         last = max(running, key=lambda a: a.number)
@@ -514,7 +514,7 @@ class TrialRunner:
     def _summary(self, a: Attempt) -> AttemptSummary:
         return AttemptSummary(
             OutcomeKind(a.outcome)
-            if a.outcome in OutcomeKind._value2member_map_
+            if a.outcome in OutcomeKind._value2member_map_ and a.outcome != OutcomeKind.RUNNING
             else OutcomeKind.LOST,
             a.reason,
             None,
