@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from trainchain import __version__
 from trainchain.errors import TrainchainError
-from trainchain.server import api, dashboard, login, records, webhooks
+from trainchain.server import api, dashboard, login, webhooks
 from trainchain.server.auth import LOOPBACK_HOSTS, Guard, server_token
 from trainchain.server.polling import Poller
 from trainchain.server.queue import Executor, PipelineExecutor, RunQueue
@@ -99,7 +99,7 @@ def create_app(
 
 
 def prometheus_text(store: Store, queue: RunQueue) -> str:
-    runs, hooks = records.counts(store)
+    runs, hooks = store.run_counts_by_status(), store.delivery_counts_by_result()
     lines = [
         "# HELP trainchain_runs Runs in the database by status.",
         "# TYPE trainchain_runs gauge",

@@ -31,7 +31,7 @@ from trainchain.runtimes.base import (
     TrialSpec,
 )
 from trainchain.states import OutcomeKind, TrialState
-from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
+from trainchain.store import Attempt, Store, Trial, utcnow
 from trainchain.trials import metrics as M
 from trainchain.trials.policy import AttemptSummary, decide
 from trainchain.trials.workspace import fresh_copy, trial_dirs
@@ -193,8 +193,7 @@ class TrialRunner:
             fresh_copy(self.setup.snapshot, spec.workdir)
         spec.events_path.unlink(missing_ok=True)
         process = self._start(spec)
-        with self.store.session() as s:
-            s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
+        self.store.add_attempt(trial.id, attempt_no, process.id)
         if trial.number >= 1:  # tuning: more trials come (the baseline, 0, is often the only one)
             self._prepare(trial.number + 1)
         return self._follow(process, spec, trial, attempt_no, on_epoch)
@@ -325,12 +324,7 @@ class TrialRunner:
             if isinstance(v, int | float) and not isinstance(v, bool)
         }
         values = {k: v for k, v in raw.items() if M._is_number(v)}
-        with self.store.session() as s:
-            s.add(EpochMetric(trial_id=trial.id, attempt=attempt, epoch=epoch, metrics=values))
-            row = s.get(Attempt, _attempt_id(s, trial.id, attempt))
-            if row is not None:
-                row.first_epoch = row.first_epoch or epoch
-                row.last_epoch = epoch
+        self.store.record_epoch(trial.id, attempt, epoch, values)
         self.progress({"kind": "epoch", "trial": trial.number, "epoch": epoch, "metrics": values})
         return hook(epoch, raw) if hook else None
 
@@ -350,15 +344,13 @@ class TrialRunner:
             ),
             None,
         )
-        with self.store.session() as s:
-            row = s.get(Attempt, _attempt_id(s, trial_id, number))
-            if row is None:
-                return
-            row.outcome = outcome.kind.value
-            row.reason = outcome.reason if outcome.kind in _SUCCESS else reason
-            row.ended_at = utcnow()
-            if resumed:
-                row.resumed_from = int(resumed)
+        self.store.end_attempt(
+            trial_id,
+            number,
+            outcome.kind.value,
+            outcome.reason if outcome.kind in _SUCCESS else reason,
+            int(resumed) if resumed else None,
+        )
 
     # -- endings ------------------------------------------------------------------------------
     def _finish_success(
@@ -435,20 +427,13 @@ class TrialRunner:
         existing = self.store.trial(self.setup.run_id, number)
         if existing is not None:
             return existing
-        with self.store.session() as s:
-            s.add(
-                Trial(
-                    run_id=self.setup.run_id,
-                    number=number,
-                    params=params,
-                    optuna_number=optuna_number,
-                    started_at=utcnow(),
-                    info={"seed": _new_seed(self.setup, number)},
-                )
-            )
-        row = self.store.trial(self.setup.run_id, number)
-        assert row is not None
-        return row
+        return self.store.add_trial(
+            self.setup.run_id,
+            number,
+            params=params,
+            optuna_number=optuna_number,
+            info={"seed": _new_seed(self.setup, number)},
+        )
 
     def _reattach(self, trial: Trial) -> tuple[Attempt, TrialProcess] | None:
         """The last attempt, left running by a controller that died, if the runtime can follow
@@ -548,15 +533,6 @@ def trial_seed(trial: Trial, setup: TrialSetup) -> int:
     """The seed recorded on the trial (every attempt of it gets the same one)."""
     seed = (trial.info or {}).get("seed")
     return int(seed) if isinstance(seed, int) else _new_seed(setup, trial.number)
-
-
-def _attempt_id(session: Any, trial_id: int, number: int) -> int | None:
-    from sqlalchemy import select
-
-    found: int | None = session.scalar(
-        select(Attempt.id).where(Attempt.trial_id == trial_id, Attempt.number == number)
-    )
-    return found
 
 
 def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
