@@ -27,6 +27,7 @@ from typing import Any
 import trainchain
 from trainchain.errors import ConfigError, EnvironmentBuildError
 from trainchain.profiles.table import package_name, profile_names, profile_packages
+from trainchain.settings import operator_settings
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +66,17 @@ class BuildOptions:
         ``TRAINCHAIN_WHEELS``, ``TRAINCHAIN_UV=off`` (what CI and the docker runtime use)."""
         from trainchain.runtimes.installer import find_uv
 
-        env = os.environ
+        settings = operator_settings()
         return cls(
-            base_image=env.get("TRAINCHAIN_BASE_IMAGE") or None,
-            ca_certs=Path(env["TRAINCHAIN_CA_CERTS"]) if env.get("TRAINCHAIN_CA_CERTS") else None,
-            pip_index_url=env.get("TRAINCHAIN_PIP_INDEX_URL") or None,
-            wheels=Path(env["TRAINCHAIN_WHEELS"]) if env.get("TRAINCHAIN_WHEELS") else None,
+            base_image=settings.base_image,
+            ca_certs=settings.ca_certs,
+            pip_index_url=settings.pip_index_url,
+            wheels=settings.wheels,
             installer="uv" if find_uv() else "pip",
         )
 
     def resolved_base(self) -> str:
-        return self.base_image or os.environ.get("TRAINCHAIN_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+        return self.base_image or operator_settings().base_image or DEFAULT_BASE_IMAGE
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainchain.errors import ConfigError
+from trainchain.settings import operator_settings
 
 if TYPE_CHECKING:
     from trainchain.store import Store
@@ -76,21 +76,9 @@ class PruneReport:
         }
 
 
-def keep_runs_setting(environ: dict[str, str] | None = None) -> int | None:
+def keep_runs_setting() -> int | None:
     """``TRAINCHAIN_KEEP_RUNS`` as a count; None when unset (no automatic pruning)."""
-    raw = (os.environ if environ is None else environ).get(KEEP_RUNS_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 1:
-        raise ConfigError(
-            f"{KEEP_RUNS_ENV}={raw!r}: give a whole number of runs, 1 or more (the environments "
-            "of that many newest runs are kept), or unset it to keep everything"
-        )
-    return value
+    return operator_settings().keep_runs
 
 
 def _in_use(store: Store, keep_runs: int) -> tuple[set[str], set[str]]:

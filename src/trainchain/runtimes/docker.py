@@ -59,6 +59,7 @@ from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
 )
 from trainchain.runtimes.docker_spare import LABEL_SPARE, WAITER, Spare, blank, discard_all
 from trainchain.runtimes.staging import agent_dir
+from trainchain.settings import operator_settings
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,10 @@ CODE, OUTPUT, CHECKPOINTS = "/code", "/output", "/checkpoints"
 EVENTS_DIR, AGENT_DIR = "/trainchain/events", "/opt/trainchain/agent"
 # Defaults when the operator sets no resources: a runaway trial must not take the machine.
 DEFAULT_LIMITS = {
-    "memory": os.environ.get("TRAINCHAIN_TRIAL_MEMORY", "8g"),
-    "pids": os.environ.get("TRAINCHAIN_TRIAL_PIDS", "1024"),
+    "memory": operator_settings().trial_memory,
+    "pids": operator_settings().trial_pids,
 }
-TRIAL_UID = int(os.environ.get("TRAINCHAIN_TRIAL_UID", "65534"))  # nobody, when the server is root
+TRIAL_UID = operator_settings().trial_uid  # nobody, when the server is root
 DATA_DIR = "/trainchain/data"  # data whose name is an absolute path of the author's machine
 DATASETS = "/trainchain/datasets"  # the machine's dataset cache (run-time downloads)
 LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"

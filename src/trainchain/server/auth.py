@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from trainchain import paths
+from trainchain.settings import operator_settings
 
 TOKEN_ENV = "TRAINCHAIN_API_TOKEN"
 TOKEN_FILE = "api-token"
@@ -53,7 +54,7 @@ def token_path() -> Path:
 def server_token() -> tuple[str, bool]:
     """The token: ``$TRAINCHAIN_API_TOKEN``, else the one saved under TRAINCHAIN_HOME, else a
     new one saved there (0600). Returns it and whether it was just created."""
-    given = os.environ.get(TOKEN_ENV, "").strip()
+    given = (operator_settings().api_token or "").strip()
     if given:
         return given, False
     path = token_path()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from trainchain.runtimes.base import (
     TrialProcess,
     TrialSpec,
 )
+from trainchain.settings import operator_settings
 from trainchain.states import OutcomeKind, TrialState
 from trainchain.store import Attempt, Store, Trial, utcnow
 from trainchain.trials import metrics as M
@@ -622,7 +622,7 @@ def _batch_size(events: list[dict[str, Any]], params: dict[str, Any]) -> int:
 def cap_log(path: Path, limit: int | None = None) -> int:
     """Bound an attempt's log: past ``limit`` bytes keep its first half and a marker, and the
     writer (appending) goes on after them. Returns the size now."""
-    limit = limit or int(os.environ.get("TRAINCHAIN_LOG_CAP_BYTES") or LOG_CAP_BYTES)
+    limit = limit or operator_settings().log_cap_bytes or LOG_CAP_BYTES
     size = path.stat().st_size
     if size <= limit:
         return size
