@@ -100,7 +100,7 @@ class Settings(BaseSettings):
 def operator_settings() -> Settings:
     """The settings in the environment now; ``ConfigError`` naming the variable if one is bad."""
     current = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
-    return _parse(current)
+    return _parse((*current, ("HOME", os.environ.get("HOME", ""))))  # HOME: the default home
 
 
 @functools.lru_cache(maxsize=8)
