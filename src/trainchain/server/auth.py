@@ -15,8 +15,6 @@ Every request passes ``Guard`` (a plain ASGI middleware, so nothing of the app r
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -29,6 +27,7 @@ from urllib.parse import urlsplit
 
 from trainchain import paths
 from trainchain.settings import operator_settings
+from trainchain.signing import hmac_hex, same
 
 TOKEN_ENV = "TRAINCHAIN_API_TOKEN"
 TOKEN_FILE = "api-token"
@@ -72,11 +71,7 @@ def server_token() -> tuple[str, bool]:
 
 def session_value(token: str) -> str:
     """The cookie's value: derived from the token, so the token itself never sits in a cookie."""
-    return hmac.new(token.encode(), b"trainchain-dashboard-session", hashlib.sha256).hexdigest()
-
-
-def same(given: str, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    return hmac_hex(token, b"trainchain-dashboard-session")
 
 
 def host_name(value: str) -> str:
