@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tenacity
+
 from trainchain.agent import STDOUT_PATTERNS
 from trainchain.agent.events import read_events
 from trainchain.errors import RuntimeUnavailableError
@@ -241,17 +243,12 @@ class TrialRunner:
 
     def _start(self, spec: TrialSpec) -> TrialProcess:
         """Start the attempt; while the runtime is unavailable (dockerd restarting), wait."""
-        deadline, delay = time.monotonic() + RUNTIME_WAIT_SECONDS, 1.0
-        while True:
-            try:
-                return self.runtime.start(self.env, spec)
-            except RuntimeUnavailableError as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                reason = f"waiting {delay:g}s for the runtime: {exc.message}"
-                self.progress({"kind": "restart", "trial": spec.trial, "reason": reason})
-                time.sleep(delay)
-                delay = min(delay * 2, 15.0)
+
+        def waiting(delay: float, why: str) -> None:
+            reason = f"waiting {delay:g}s for the runtime: {why}"
+            self.progress({"kind": "restart", "trial": spec.trial, "reason": reason})
+
+        return start_when_available(lambda: self.runtime.start(self.env, spec), waiting)
 
     def _watch(
         self,
@@ -527,6 +524,30 @@ def _new_seed(setup: TrialSetup, number: int) -> int:
         return (setup.seed + number) % 2**31
     digest = hashlib.sha256(f"{setup.run_id}:{number}".encode()).digest()
     return int.from_bytes(digest[:4], "big") % 2**31
+
+
+def start_when_available(
+    start: Callable[[], TrialProcess],
+    waiting: Callable[[float, str], None],
+    limit: float = RUNTIME_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TrialProcess:
+    """``start()``, again after 1, 2, 4, 8, 15, 15... seconds while it raises
+    ``RuntimeUnavailableError``; the last error once the next wait would pass ``limit``."""
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        waiting(state.upcoming_sleep, getattr(failure, "message", str(failure)))
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(RuntimeUnavailableError),
+        wait=tenacity.wait_exponential(multiplier=1, max=15),
+        stop=tenacity.stop_before_delay(limit),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(start)
 
 
 def trial_seed(trial: Trial, setup: TrialSetup) -> int:
