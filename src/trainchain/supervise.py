@@ -95,12 +95,9 @@ def _holder(fh: IO[str]) -> str:
 
 def local_process_alive(pid: str, run_id: str) -> bool:
     """True while ``pid`` is a trial process of ``run_id`` (a reused pid does not count)."""
-    try:
-        environ = Path(f"/proc/{int(pid)}/environ").read_bytes()
-        state = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
-        return False
-    return state != "Z" and f"TRAINCHAIN_RUN={run_id}".encode() in environ.split(b"\0")
+    from trainchain.runtimes.local import trial_process
+
+    return trial_process(pid, run_id) is not None
 
 
 ContainerAlive = Callable[[str], bool]  # container id -> still running

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
+
 from trainchain import paths
 from trainchain.runtimes.base import (
     Environment,
@@ -79,13 +81,9 @@ class LocalRuntime(Runtime):
         return Environment(runtime=self.name, key=key, python=str(python), created=True)
 
     def reap(self, process_id: str, run_id: str) -> bool:
-        """Kill an orphaned attempt: only if /proc shows it belongs to ``run_id``."""
-        try:
-            environ = Path(f"/proc/{int(process_id)}/environ").read_bytes()
-        except (OSError, ValueError):
-            return False
-        if f"TRAINCHAIN_RUN={run_id}".encode() not in environ.split(b"\0"):
-            return False  # the pid was reused by something else
+        """Kill an orphaned attempt: only if its environment shows it belongs to ``run_id``."""
+        if trial_process(process_id, run_id) is None:
+            return False  # gone, or the pid was reused by something else
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(process_id), signal.SIGKILL)
         return True
@@ -252,3 +250,16 @@ def _build(target: Path, packages: list[str], log: LogSink) -> str:
     except InstallFailed as failed:
         raise pip_failure(packages, failed.tail) from None
     return "pip"
+
+
+def trial_process(process_id: str, run_id: str) -> psutil.Process | None:
+    """The live (not zombie) process ``process_id`` if it is a trial of ``run_id``: its
+    environment holds ``TRAINCHAIN_RUN=run_id``, so a reused pid does not count."""
+    try:
+        process = psutil.Process(int(process_id))
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        owner = process.environ().get("TRAINCHAIN_RUN")
+    except (psutil.Error, ValueError):
+        return None
+    return process if owner == run_id else None
