@@ -1,3 +1,5 @@
+from typing import Any
+
 from trainchain.states import OutcomeKind as K
 from trainchain.trials.policy import AttemptSummary, decide
 
@@ -5,7 +7,7 @@ BOOM = {"type": "FileNotFoundError", "message": "model.h5", "file": "train.py", 
 
 
 def a(
-    kind: K, reason: str = "", exc: dict | None = None, last: int | None = None
+    kind: K, reason: str = "", exc: dict[str, Any] | None = None, last: int | None = None
 ) -> AttemptSummary:
     return AttemptSummary(kind, reason, exc, last)
 

@@ -20,7 +20,7 @@ class NoStartRuntime(Runtime):
     def __init__(self) -> None:
         self.reaped: list[str] = []
 
-    def provision(self, spec: EnvSpec, log: object) -> Environment:  # type: ignore[override]
+    def provision(self, spec: EnvSpec, log: object) -> Environment:
         return Environment(runtime=self.name, key="k")
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:

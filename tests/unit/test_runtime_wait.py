@@ -9,6 +9,8 @@ import pytest
 from trainchain.errors import RuntimeUnavailableError, TrainchainError
 from trainchain.trials.runner import start_when_available
 
+STARTED: Any = object()  # what the runtime's start returns
+
 
 class Flaky:
     def __init__(self, failures: int) -> None:
@@ -18,7 +20,7 @@ class Flaky:
         self.calls += 1
         if self.calls <= self.failures:
             raise RuntimeUnavailableError(f"docker engine down (call {self.calls})")
-        return "process"
+        return STARTED
 
 
 def test_waits_with_growing_delays_then_starts() -> None:
@@ -28,7 +30,7 @@ def test_waits_with_growing_delays_then_starts() -> None:
     got = start_when_available(
         start, lambda d, why: waits.append((d, why)), limit=1000, sleep=sleeps.append
     )
-    assert got == "process" and start.calls == 7
+    assert got is STARTED and start.calls == 7
     assert sleeps == [1, 2, 4, 8, 15, 15]
     assert waits[0] == (1, "docker engine down (call 1)")
 
