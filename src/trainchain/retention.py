@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from trainchain.settings import operator_settings
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from trainchain.store import Store
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,7 @@ def _env_lock(envs_dir: Path, key: str) -> Iterator[bool]:
 
 def prune_images(
     store: Store,
-    client: Any,
+    client: DockerClient,
     keep_runs: int,
     dry_run: bool = False,
     min_age: float = DEFAULT_MIN_AGE,
@@ -174,7 +176,7 @@ def prune_images(
     sizes = {tag: img.attrs.get("Size", 0) for img in images for tag in img.tags}
     parents = {img.labels.get("trainchain.parent") for img in images if set(img.tags) & tags}
     for image in images:
-        size = image.attrs.get("Size", 0) - sizes.get(image.labels.get("trainchain.parent"), 0)
+        size = image.attrs.get("Size", 0) - sizes.get(image.labels.get("trainchain.parent", ""), 0)
         age = _age(image.attrs.get("Created", ""))
         for tag in image.tags:
             if match and not fnmatch.fnmatch(tag, match):
@@ -189,7 +191,7 @@ def prune_images(
                 else ""
             )
             child = bool(image.labels.get("trainchain.parent"))
-            report.items.append(Item(tag, max(0, size), age, keep, image.id, child))
+            report.items.append(Item(tag, max(0, size), age, keep, str(image.id), child))
     if not match:
         report.items += _build_leftovers(client, min_age)
     if not dry_run:
@@ -201,7 +203,7 @@ def prune_images(
     return report
 
 
-def _build_leftovers(client: Any, min_age: float) -> list[Item]:
+def _build_leftovers(client: DockerClient, min_age: float) -> list[Item]:
     """Untagged build-stage images of profile builds (each holds a whole virtualenv)."""
     bases: dict[str, int] = {}
     items = []
@@ -212,11 +214,11 @@ def _build_leftovers(client: Any, min_age: float) -> list[Item]:
         age = _age(image.attrs.get("Created", ""))
         keep = f"younger than {min_age:.0f} s" if age < min_age else ""
         size = max(0, image.attrs.get("Size", 0) - bases[base])
-        items.append(Item(image.short_id, size, age, keep, image.id))
+        items.append(Item(image.short_id, size, age, keep, str(image.id)))
     return items
 
 
-def _size_of(client: Any, tag: str) -> int:
+def _size_of(client: DockerClient, tag: str) -> int:
     try:
         return int(client.images.get(tag).attrs.get("Size", 0)) if tag else 0
     except Exception:  # noqa: BLE001 - an absent base only makes the estimate larger

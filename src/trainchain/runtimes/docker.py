@@ -37,7 +37,7 @@ import secrets
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainchain import images, paths
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
@@ -60,6 +60,9 @@ from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
 from trainchain.runtimes.docker_spare import LABEL_SPARE, WAITER, Spare, blank, discard_all
 from trainchain.runtimes.staging import agent_dir
 from trainchain.settings import operator_settings
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +119,9 @@ class DockerRuntime(Runtime):
     starts_ahead = True
     trials_online = False  # network_mode="none"
 
-    def __init__(self, client: Any = None, options: images.BuildOptions | None = None) -> None:
+    def __init__(
+        self, client: DockerClient | None = None, options: images.BuildOptions | None = None
+    ) -> None:
         self.client = client if client is not None else connect()
         self.options = options or images.BuildOptions.from_env()
         self._spares: list[Spare] = []  # started ahead by ``prepare``, one per coming attempt
@@ -268,8 +273,8 @@ class DockerRuntime(Runtime):
             labels = container.labels
             found.append(
                 TrialContainer(
-                    id=container.id,
-                    name=container.name,
+                    id=str(container.id),
+                    name=str(container.name),
                     run_id=labels.get(LABEL_RUN, ""),
                     trial=int(labels.get(LABEL_TRIAL, "0")),
                     attempt=int(labels.get(LABEL_ATTEMPT, "0")),
