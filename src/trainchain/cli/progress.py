@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainchain.states import StageState
+from trainchain.states import StageState, TrialState
 from trainchain.trials import metrics as M
 
 
@@ -85,7 +85,9 @@ class RunProgress:
         reaches it". None until one trial's length has been measured or while nothing is known.
         """
         with self._lock:
-            durations = [seconds for _, state, seconds in self.finished if state == "complete"]
+            durations = [
+                seconds for _, state, seconds in self.finished if state == TrialState.COMPLETE
+            ]
             if not durations:
                 durations = [
                     t.epochs * per
@@ -179,7 +181,7 @@ def _on_trial_end(p: RunProgress, ev: dict[str, Any]) -> None:
     value = ev.get("value")
     if p.plan.metric == "auto" and ev.get("metric"):
         p.plan.metric = str(ev["metric"])  # the baseline named the metric
-    if ev.get("state") == "complete" and M.better(value, p.best, p.plan.goal):
+    if ev.get("state") == TrialState.COMPLETE and M.better(value, p.best, p.plan.goal):
         p.best, p.best_trial = value, number
 
 

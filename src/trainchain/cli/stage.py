@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from trainchain.stages import Stage
+from trainchain.states import RunStatus
 
 if TYPE_CHECKING:
     from trainchain.pipeline import Pipeline
@@ -62,7 +63,11 @@ def stage(
     elif as_json:
         click.echo(json.dumps(outcome.report.to_dict(), indent=2, default=str))
     code = outcome.exit_code
-    if chosen in (Stage.TUNE, Stage.PROMOTE) and code == 0 and outcome.report.status != "failed":
+    if (
+        chosen in (Stage.TUNE, Stage.PROMOTE)
+        and code == 0
+        and outcome.report.status != RunStatus.FAILED
+    ):
         code = _below_target(pipeline, run_id)
     ctx.exit(code)
 

@@ -27,7 +27,7 @@ _cache_lock = threading.Lock()
 def history(report: RunReport) -> dict[str, Any]:
     """Value per completed trial, the best so far as a step line, and the target."""
     goal, name = report.metric.goal, report.metric.name
-    done = [t for t in report.trials if t.value is not None and t.state == "complete"]
+    done = [t for t in report.trials if t.value is not None and t.state == TrialState.COMPLETE]
     best: float | None = None
     steps: list[tuple[float, float, str]] = []
     for t in done:
@@ -107,7 +107,7 @@ def intermediate(report: RunReport) -> dict[str, Any]:
 
 def importances(store: Store, run: Run) -> dict[str, Any]:
     """Optuna's ``get_param_importances`` on the run's study, or why there are none yet."""
-    complete = sum(1 for t in run.trials if t.state == "complete" and t.number > 0)
+    complete = sum(1 for t in run.trials if t.state == TrialState.COMPLETE and t.number > 0)
     key = (run.id, complete)
     with _cache_lock:
         if key in _importance_cache:
@@ -168,7 +168,7 @@ def importance_chart(result: dict[str, Any]) -> dict[str, Any]:
 
 def parallel(report: RunReport, space: dict[str, Any]) -> dict[str, Any]:
     """Completed trials as lines across one axis per tuned parameter and the metric."""
-    done = [t for t in report.trials if t.value is not None and t.state == "complete"]
+    done = [t for t in report.trials if t.value is not None and t.state == TrialState.COMPLETE]
     names = [n for n in space if any(n in t.params for t in done)]
     names += sorted({k for t in done for k in t.params} - set(names) - _fixed(done))
     dims = [
@@ -209,7 +209,7 @@ def analysis_json(store: Store, run: Run, report: RunReport) -> dict[str, Any]:
     best: float | None = None
     trials = []
     for t in report.trials:
-        if t.state == "complete" and M.better(t.value, best, report.metric.goal):
+        if t.state == TrialState.COMPLETE and M.better(t.value, best, report.metric.goal):
             best = t.value
         name, points = epoch_series(report, t)
         trials.append(

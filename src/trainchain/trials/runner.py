@@ -462,7 +462,7 @@ class TrialRunner:
         Attempt ``skip`` was re-attached and is followed instead.
         """
         for attempt in trial.attempts:
-            if attempt.outcome != "running" or attempt.number == skip:
+            if attempt.outcome != OutcomeKind.RUNNING or attempt.number == skip:
                 continue
             stopped = bool(attempt.process_id) and self.runtime.reap(
                 attempt.process_id or "", self.setup.run_id
