@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(
         None, description="Ray cluster of the ray runtime: `auto`, `local` or `ray://host:port`."
     )
+    ray_containers: bool = Field(False, description="Ray runtime: trials in containers on nodes.")
+    ray_idle_seconds: float = Field(10.0, description="Ray runtime: idle time before a host ends.")
+    datasets_mirror: str | None = Field(
+        None, description="HTTP server holding a copy of a dataset cache, fetched from first."
+    )
     uv: str | None = Field(
         None, description="The uv binary for venvs and images, or `off` to use pip."
     )
