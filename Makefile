@@ -27,4 +27,4 @@ bench-quick:
 lint:
 	ruff check src tests
 	ruff format --check src tests
-	mypy src
+	mypy src tests

@@ -84,8 +84,9 @@ def bare(env: Any, name: str, root: Path, n: int) -> float:
 
 
 def trainchain(env: Any, name: str, root: Path, n: int) -> float:
-    from trainchain.runtimes.base import OutcomeKind, TrialSpec
+    from trainchain.runtimes.base import TrialSpec
     from trainchain.runtimes.local import LocalRuntime
+    from trainchain.states import OutcomeKind
 
     case = SCRIPTS[name]
     work = root / f"tc-{name}-{n}"

@@ -21,11 +21,11 @@ from trainchain.runtimes.base import (
     EnvSpec,
     LogSink,
     Outcome,
-    OutcomeKind,
     Runtime,
     TrialProcess,
     TrialSpec,
 )
+from trainchain.states import OutcomeKind
 
 SUCCEEDED = Outcome(OutcomeKind.SUCCEEDED, 0)
 

@@ -9,6 +9,7 @@ cannot reach each other here) and a GCS port outside Ray's worker ports (10002-1
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -156,8 +157,8 @@ class Cluster:
         import ray
 
         if not ray.is_initialized():  # a test whose runs were CLI subprocesses
-            ray.init(address=self.address, log_to_driver=False, logging_level="ERROR")
-        ports = {n["NodeID"]: n["NodeManagerPort"] for n in ray.nodes()}
+            ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
+        ports = {n["NodeID"]: n["NodeManagerPort"] for n in ray.nodes()}  # type: ignore[no-untyped-call]
         port = ports.get(node_id)
         for node in self.workers:
             if node.manager_port == port:

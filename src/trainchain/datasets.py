@@ -12,7 +12,6 @@ Each file is taken under the cache's download lock and renamed into place whole
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import time
 import urllib.error
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from trainchain.agent.download_lock import fetch_atomically, first_download
+from trainchain.settings import operator_settings
 
 MIRROR_ENV = "TRAINCHAIN_DATASETS_MIRROR"
 REPORT_BYTES = 8 << 20  # files this large say how far they are, in quarters
@@ -39,7 +39,7 @@ def known_files(item: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def source_url(item: dict[str, Any], name: str, url: str) -> str:
     """Where ``name`` is fetched from: the mirror when the operator set one, else its origin."""
-    mirror = os.environ.get(MIRROR_ENV, "").rstrip("/")
+    mirror = (operator_settings().datasets_mirror or "").rstrip("/")
     return f"{mirror}/{item['cache']}/{name}" if mirror else url
 
 

@@ -15,16 +15,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
 from trainchain import paths
 from trainchain.retention import DEFAULT_KEEP_RUNS, keep_runs_setting
 
 __all__ = ["DEFAULT_KEEP_RUNS", "GcReport", "auto_collect", "collect", "keep_runs_setting"]
-from trainchain.store import ModelAlias, ModelVersion, Run, Store
+from trainchain.states import LIVE_RUN_STATUSES
+from trainchain.store import Store
 
 log = logging.getLogger(__name__)
-LIVE = ("queued", "running")
 
 
 @dataclass
@@ -34,22 +32,14 @@ class GcReport:
     freed: int = 0
 
 
-def _champion_runs(store: Store) -> set[str]:
-    with store.session() as s:
-        same = (ModelAlias.name == ModelVersion.name) & (ModelAlias.version == ModelVersion.version)
-        rows = s.execute(select(ModelVersion.run_id).join(ModelAlias, same)).all()
-    return {str(r[0]) for r in rows}
-
-
 def collect(
     store: Store, keep_runs: int, older_than_days: float = 0.0, dry_run: bool = False
 ) -> GcReport:
     """Remove (or with ``dry_run`` only list) the run directories retention lets go."""
     report = GcReport()
-    champions = _champion_runs(store)
+    champions = store.runs_with_aliased_models()
     cutoff = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=older_than_days)
-    with store.session() as s:
-        runs = list(s.scalars(select(Run).order_by(Run.created_at.desc(), Run.id)))
+    runs = store.runs()
     for n, run in enumerate(runs):
         directory = paths.run_dir(run.id, paths.storage_of(run.options))
         if not directory.exists():
@@ -58,7 +48,7 @@ def collect(
             "among the newest runs"
             if n < keep_runs
             else "queued or running"
-            if run.status in LIVE
+            if run.status in LIVE_RUN_STATUSES
             else "made a model with an alias (champion)"
             if run.id in champions
             else "younger than the age limit"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from trainchain.agent.contract import DATASET_CACHES
+from trainchain.settings import operator_settings
 
 
 def home() -> Path:
     """Created 0700: it holds the database, the API token, logs and models."""
-    path = Path(os.environ.get("TRAINCHAIN_HOME") or Path.home() / ".trainchain").expanduser()
+    path = operator_settings().home.expanduser()
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.chmod(0o700)  # mkdir's mode is filtered by the umask
@@ -19,14 +19,14 @@ def home() -> Path:
 
 def db_url() -> str:
     """``TRAINCHAIN_DB_URL`` or SQLite under the home."""
-    return os.environ.get("TRAINCHAIN_DB_URL") or f"sqlite:///{home() / 'trainchain.db'}"
+    return operator_settings().db_url or f"sqlite:///{home() / 'trainchain.db'}"
 
 
 def envs_dir() -> Path:
     """Virtualenvs, shareable between homes with ``TRAINCHAIN_ENVS_DIR``."""
-    shared = os.environ.get("TRAINCHAIN_ENVS_DIR")
+    shared = operator_settings().envs_dir
     if shared:
-        path = Path(shared).expanduser()
+        path = shared.expanduser()
         path.mkdir(parents=True, exist_ok=True)
         return path
     return _sub("envs")
@@ -39,9 +39,9 @@ DATASET_CACHE_ENV = DATASET_CACHES  # the agent's contract (trainchain.agent.con
 def datasets_dir() -> Path:
     """The dataset cache every trial reads downloads from, once per machine:
     ``TRAINCHAIN_DATASETS_DIR``, else ``TRAINCHAIN_HOME/datasets``."""
-    shared = os.environ.get("TRAINCHAIN_DATASETS_DIR")
+    shared = operator_settings().datasets_dir
     if shared:
-        path = Path(shared).expanduser()
+        path = shared.expanduser()
         path.mkdir(parents=True, exist_ok=True)
         return path
     return _sub("datasets")
@@ -52,7 +52,8 @@ def runs_dir(storage: str | None = None) -> Path:
     ``storage:``), else ``TRAINCHAIN_STORAGE``, else the home. Shared storage is a path every
     machine of a cluster mounts at the same place (the ray runtime needs it beyond one machine).
     """
-    shared = storage or os.environ.get("TRAINCHAIN_STORAGE")
+    configured = operator_settings().storage
+    shared = storage or (str(configured) if configured else None)
     if shared:
         path = storage_path(shared, "storage" if storage else "TRAINCHAIN_STORAGE") / "runs"
         path.mkdir(parents=True, exist_ok=True)

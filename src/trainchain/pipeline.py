@@ -16,9 +16,9 @@ from typing import Any
 from trainchain.config import Config, override
 from trainchain.errors import ConfigError, TargetNotReachedError, TrainchainError
 from trainchain.notify.listener import NotifyListener
-from trainchain.report import RunReport, RunStatus
+from trainchain.report import RunReport
 from trainchain.runtimes.base import Runtime
-from trainchain.stages import Stage, StageState, detect, fetch, monitor, promote, train, tune
+from trainchain.stages import Stage, detect, fetch, monitor, promote, train, tune
 from trainchain.stages.context import (
     Progress,
     RunListener,
@@ -27,6 +27,7 @@ from trainchain.stages.context import (
     config_overrides,
 )
 from trainchain.stages.promote import model_name
+from trainchain.states import RunStatus, StageState
 from trainchain.store import Store, utcnow
 from trainchain.tracking.listener import TrackingListener
 

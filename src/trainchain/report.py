@@ -6,18 +6,8 @@ Built from the store by ``pipeline.build_report``; plain dataclasses so every co
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-
-class RunStatus(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"  # target reached
-    TARGET_NOT_REACHED = "target_not_reached"  # budget spent; the best is still registered
-    FAILED = "failed"
-    SUPERSEDED = "superseded"  # a newer push to the same branch replaced it while queued
 
 
 @dataclass

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainchain.errors import ConfigError
+from trainchain.settings import operator_settings
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from trainchain.store import Store
 
 log = logging.getLogger(__name__)
@@ -76,21 +78,9 @@ class PruneReport:
         }
 
 
-def keep_runs_setting(environ: dict[str, str] | None = None) -> int | None:
+def keep_runs_setting() -> int | None:
     """``TRAINCHAIN_KEEP_RUNS`` as a count; None when unset (no automatic pruning)."""
-    raw = (os.environ if environ is None else environ).get(KEEP_RUNS_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 1:
-        raise ConfigError(
-            f"{KEEP_RUNS_ENV}={raw!r}: give a whole number of runs, 1 or more (the environments "
-            "of that many newest runs are kept), or unset it to keep everything"
-        )
-    return value
+    return operator_settings().keep_runs
 
 
 def _in_use(store: Store, keep_runs: int) -> tuple[set[str], set[str]]:
@@ -169,7 +159,7 @@ def _env_lock(envs_dir: Path, key: str) -> Iterator[bool]:
 
 def prune_images(
     store: Store,
-    client: Any,
+    client: DockerClient,
     keep_runs: int,
     dry_run: bool = False,
     min_age: float = DEFAULT_MIN_AGE,
@@ -192,7 +182,7 @@ def prune_images(
             parents.add(parent)
             parent = parent_of.get(parent)
     for image in images:
-        size = image.attrs.get("Size", 0) - sizes.get(image.labels.get("trainchain.parent"), 0)
+        size = image.attrs.get("Size", 0) - sizes.get(image.labels.get("trainchain.parent", ""), 0)
         age = _age(image.attrs.get("Created", ""))
         for tag in image.tags:
             if match and not fnmatch.fnmatch(tag, match):
@@ -207,7 +197,7 @@ def prune_images(
                 else ""
             )
             depth = _depth(tag, parent_of)
-            report.items.append(Item(tag, max(0, size), age, keep, image.id, depth))
+            report.items.append(Item(tag, max(0, size), age, keep, str(image.id), depth))
     if not match:
         report.items += _build_leftovers(client, min_age)
     if not dry_run:
@@ -229,7 +219,7 @@ def _depth(tag: str, parent_of: dict[str, str | None]) -> int:
     return depth
 
 
-def _build_leftovers(client: Any, min_age: float) -> list[Item]:
+def _build_leftovers(client: DockerClient, min_age: float) -> list[Item]:
     """Untagged build-stage images of profile builds (each holds a whole virtualenv)."""
     bases: dict[str, int] = {}
     items = []
@@ -240,11 +230,11 @@ def _build_leftovers(client: Any, min_age: float) -> list[Item]:
         age = _age(image.attrs.get("Created", ""))
         keep = f"younger than {min_age:.0f} s" if age < min_age else ""
         size = max(0, image.attrs.get("Size", 0) - bases[base])
-        items.append(Item(image.short_id, size, age, keep, image.id))
+        items.append(Item(image.short_id, size, age, keep, str(image.id)))
     return items
 
 
-def _size_of(client: Any, tag: str) -> int:
+def _size_of(client: DockerClient, tag: str) -> int:
     try:
         return int(client.images.get(tag).attrs.get("Size", 0)) if tag else 0
     except Exception:  # noqa: BLE001 - an absent base only makes the estimate larger

@@ -23,7 +23,6 @@ reviver, so a controller that keeps dying on a bug is reported instead of restar
 from __future__ import annotations
 
 import contextlib
-import enum
 import fcntl
 import logging
 import os
@@ -40,6 +39,7 @@ from typing import IO
 from trainchain import paths
 from trainchain.errors import TrainchainError
 from trainchain.runtimes.base import Runtime
+from trainchain.states import LockState
 from trainchain.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,6 @@ class RunBusyError(TrainchainError):
     """Another live process is already executing this run."""
 
     http_status = 409
-
-
-class LockState(enum.StrEnum):
-    HELD = "held"  # a live controller executes the run
-    FREE = "free"  # the controller that held it is gone
-    ABSENT = "absent"  # no controller of this version ever ran it here
 
 
 def run_dir(run_id: str, storage: str | None = None) -> Path:

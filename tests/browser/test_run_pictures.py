@@ -104,9 +104,8 @@ class Shared:
         return code
 
     def run_id(self, index: int = 0) -> str:
-        from trainchain.server import records
 
-        runs = sorted(records.list_runs(Store(self.db_url)), key=lambda r: r.created_at)
+        runs = sorted(Store(self.db_url).runs(limit=50), key=lambda r: r.created_at)
         return runs[index].id
 
 

@@ -29,12 +29,12 @@ from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
     Outcome,
-    OutcomeKind,
     Resources,
     Runtime,
     TrialProcess,
     TrialSpec,
 )
+from trainchain.states import OutcomeKind
 from trainchain.trials.workspace import _NO_REFLINK as NO_REFLINK
 from trainchain.trials.workspace import fresh_copy
 

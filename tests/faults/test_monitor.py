@@ -18,8 +18,9 @@ from click.testing import CliRunner
 
 from tests.faults.test_controller_death import _project, _query, _running_trial
 from trainchain.cli.revive import monitor, revive
-from trainchain.reviver import LockState, controller_lock, find_orphans, lock_state
+from trainchain.reviver import controller_lock, find_orphans, lock_state
 from trainchain.runtimes.local import LocalRuntime
+from trainchain.states import LockState
 from trainchain.store import Attempt, Run, Store, Trial
 
 

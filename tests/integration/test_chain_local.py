@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.cli import run_json, trainchain, write_project
@@ -81,7 +82,7 @@ def test_argparse_constants_and_notebook_sources(tmp_path: Path) -> None:
     _, high = run_json(str(proj), "--no-tune", "--param", "C=1.0", "--param", "MAX_ITER=500")
     assert high["best"]["value"] > low["best"]["value"]  # the constant really changed
 
-    cells = [
+    cells: list[dict[str, Any]] = [
         {
             "cell_type": "code",
             "metadata": {},

@@ -15,8 +15,10 @@ import pytest
 from tests.contract.helpers import build_options, trial_spec
 
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
-from trainchain.runtimes.base import Environment, EnvSpec, OutcomeKind, Resources, TrialSpec
-from trainchain.runtimes.docker import TRIAL_UID, DockerProcess, DockerRuntime, classify
+from trainchain.runtimes.base import Environment, EnvSpec, Resources, TrialSpec
+from trainchain.runtimes.docker import TRIAL_UID, DockerRuntime
+from trainchain.runtimes.docker_process import DockerProcess, classify
+from trainchain.states import OutcomeKind
 
 SLOW = "import time\nfor i in range(600):\n    print('tick', i, flush=True)\n    time.sleep(0.2)\n"
 

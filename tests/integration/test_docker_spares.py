@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from tests.contract.helpers import build_options, read_events, trial_spec
 
-from trainchain.runtimes.base import Environment, EnvSpec, OutcomeKind, TrialSpec
+from trainchain.runtimes.base import Environment, EnvSpec, TrialSpec
 from trainchain.runtimes.docker import LABEL_RUN, DockerRuntime
 from trainchain.runtimes.docker_spare import LABEL_SPARE
+from trainchain.states import OutcomeKind
 
 SCRIPT = """\
 import os, sys, time

@@ -18,8 +18,9 @@ from tests.contract.helpers import build_options, trial_spec
 from tests.ray_cluster import Cluster, Node
 
 from trainchain.errors import ConfigError
-from trainchain.runtimes.base import EnvSpec, OutcomeKind, Resources, TrialSpec
+from trainchain.runtimes.base import EnvSpec, Resources, TrialSpec
 from trainchain.runtimes.ray import RayRuntime
+from trainchain.states import OutcomeKind
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(600)]
 NODE_LINE = re.compile(r"^\[trainchain\] attempt on Ray node (\w+)", re.MULTILINE)

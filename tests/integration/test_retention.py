@@ -87,11 +87,15 @@ def test_envs_prune_keeps_newest_champion_and_running(store: Store, tmp_path: Pa
     assert left == {keys["champion"], keys["newest"], keys["running"]}
 
 
-def test_keep_runs_setting_is_checked() -> None:
-    assert keep_runs_setting({}) is None
-    assert keep_runs_setting({"TRAINCHAIN_KEEP_RUNS": "5"}) == 5
-    with pytest.raises(ConfigError, match="TRAINCHAIN_KEEP_RUNS='-2': give a whole number"):
-        keep_runs_setting({"TRAINCHAIN_KEEP_RUNS": "-2"})
+def test_keep_runs_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRAINCHAIN_KEEP_RUNS", raising=False)
+    assert keep_runs_setting() is None
+    monkeypatch.setenv("TRAINCHAIN_KEEP_RUNS", "5")
+    assert keep_runs_setting() == 5
+    for bad in ("-2", "five"):
+        monkeypatch.setenv("TRAINCHAIN_KEEP_RUNS", bad)
+        with pytest.raises(ConfigError, match=f"TRAINCHAIN_KEEP_RUNS='{bad}': give a whole number"):
+            keep_runs_setting()
 
 
 def _tiny_image(client: Any, base: str, tag: str, kind: str = "profile", parent: str = "") -> str:

@@ -107,6 +107,17 @@ def test_metrics_and_openapi(client: Any) -> None:
     client.post("/api/runs", json={"source": "https://example.org/a/a.git"})
     text = client.get("/metrics").text
     assert 'trainchain_runs{status="queued"} 1' in text and "trainchain_queue_length 1" in text
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {
+        (s.name, s.labels.get("status", "")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }  # valid exposition format, every status present
+    assert (
+        samples[("trainchain_runs", "queued")] == 1 and samples[("trainchain_runs", "failed")] == 0
+    )
+    assert samples[("trainchain_queue_length", "")] == 1
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/hooks/github", "/api/runs", "/api/runs/{run_id}", "/api/models"} <= set(paths)
 

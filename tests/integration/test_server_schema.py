@@ -37,7 +37,7 @@ def api_schema(tmp_path: Path) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-@schema.parametrize()
+@schema.parametrize()  # type: ignore[untyped-decorator]
 @settings(
     max_examples=25,
     deadline=None,

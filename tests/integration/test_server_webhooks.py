@@ -12,8 +12,8 @@ from sqlalchemy import select
 from tests.services import require_shared_data
 
 from trainchain.server.app import create_app
-from trainchain.server.providers import hmac_hex
 from trainchain.server.testing import github_delivery, make_client
+from trainchain.signing import hmac_hex
 from trainchain.store import Project, Run, Store, WebhookDelivery
 
 SECRET = "It's a Secret to Everybody"

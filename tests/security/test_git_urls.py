@@ -10,7 +10,6 @@ import pytest
 from tests.cli import trainchain
 
 from trainchain.errors import SourceError
-from trainchain.server import records
 from trainchain.server.app import create_app
 from trainchain.server.polling import remote_head
 from trainchain.server.testing import github_delivery, make_client
@@ -48,7 +47,7 @@ def test_fetch_refuses_a_url_that_git_would_read_as_an_option(tmp_path: Path) ->
 def test_api_refuses_an_option_as_a_project_url(client: Any, store: Store) -> None:
     r = client.post("/api/projects", json={"url": "--upload-pack=touch /tmp/x", "poll_seconds": 5})
     assert r.status_code == 400 and "starts with '-'" in r.json()["error"]
-    assert records.list_projects(store) == []
+    assert store.projects() == []
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from trainchain.server import records
 from trainchain.server.app import create_app
 from trainchain.server.auth import SESSION_COOKIE, token_path
 from trainchain.server.testing import make_client
@@ -62,7 +61,7 @@ def test_state_change_from_another_origin_is_refused(store: Store) -> None:
     body = {"url": "https://example.org/a/b.git", "poll_seconds": 60}
     with make_client(app) as c:
         r = c.post("/api/projects", json=body, headers={"Origin": "http://evil.example"})
-        assert r.status_code == 403 and records.list_projects(store) == []
+        assert r.status_code == 403 and store.projects() == []
         ok = c.post("/api/projects", json=body, headers={"Origin": "http://127.0.0.1:8080"})
         assert ok.status_code == 201
 

@@ -4,6 +4,7 @@ what stops a run before training, what is mapped without asking, what offline me
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from trainchain.stages.inputs import MissingInputError, plan_inputs
 REPOS = Path(__file__).resolve().parents[1] / "repos"
 
 
-def _detection(case: str) -> dict:
+def _detection(case: str) -> dict[str, Any]:
     return detect(REPOS / case).to_dict()
 
 

@@ -16,8 +16,9 @@ from trainchain.notify.email import parse_smtp_url
 from trainchain.notify.github import repo_from_source
 from trainchain.notify.sample import sample_report
 from trainchain.notify.slack import slack_payload
-from trainchain.notify.webhook import sign, webhook_payload
+from trainchain.notify.webhook import webhook_payload
 from trainchain.report import MetricSpec, RunReport, TrialReport
+from trainchain.signing import sign
 
 SVG = "{http://www.w3.org/2000/svg}"
 

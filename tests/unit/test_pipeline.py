@@ -16,8 +16,8 @@ from trainchain.errors import ConfigError
 from trainchain.pipeline import STAGES, Pipeline
 from trainchain.stages import Stage
 from trainchain.stages.context import RunListener, StageContext, StageResult
+from trainchain.states import TrialState
 from trainchain.store import Notification, Store
-from trainchain.trials.policy import TrialState
 
 SCRIPT = "LEARNING_RATE = 0.01\nprint('accuracy: 0.5')\n"
 SPACE = "params:\n  LEARNING_RATE: {type: float, low: 0.001, high: 0.1, log: true}\n"
@@ -176,9 +176,9 @@ def test_monitor_stops_an_attempt_left_running(tmp_path: Path) -> None:
 
     trial = pipeline.store.trial(run_id, 0)
     assert trial is not None
-    spec = runtime.started[0]
+    started = runtime.started[0]
     runtime.script = lambda _trial: Act(ends=None)  # runs until stopped
-    left = runtime.start(Environment("fake", "k"), spec)  # still running: a lost controller's
+    left = runtime.start(Environment("fake", "k"), started)  # still running: a lost controller's
     with pipeline.store.session() as s:
         s.add(Attempt(trial_id=trial.id, number=2, process_id=left.id))
     assert runtime.is_alive(left.id, run_id) is True

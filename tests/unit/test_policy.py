@@ -1,11 +1,13 @@
-from trainchain.runtimes.base import OutcomeKind as K
+from typing import Any
+
+from trainchain.states import OutcomeKind as K
 from trainchain.trials.policy import AttemptSummary, decide
 
 BOOM = {"type": "FileNotFoundError", "message": "model.h5", "file": "train.py", "line": 12}
 
 
 def a(
-    kind: K, reason: str = "", exc: dict | None = None, last: int | None = None
+    kind: K, reason: str = "", exc: dict[str, Any] | None = None, last: int | None = None
 ) -> AttemptSummary:
     return AttemptSummary(kind, reason, exc, last)
 

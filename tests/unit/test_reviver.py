@@ -9,7 +9,8 @@ from tests.contract.helpers import trial_spec
 from tests.fake_runtime import Act, ScriptedRuntime
 
 from trainchain.reviver import find_orphans
-from trainchain.runtimes.base import Environment, OutcomeKind
+from trainchain.runtimes.base import Environment
+from trainchain.states import OutcomeKind
 from trainchain.store import Attempt, Run, Store, Trial
 
 

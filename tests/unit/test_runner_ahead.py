@@ -7,8 +7,8 @@ from pathlib import Path
 
 from trainchain.runtimes.base import Environment, TrialProcess, TrialSpec
 from trainchain.runtimes.local import LocalRuntime
+from trainchain.states import TrialState
 from trainchain.store import Run, Store
-from trainchain.trials.policy import TrialState
 from trainchain.trials.runner import TrialRunner, TrialSetup
 
 SCRIPT = "EPOCHS = 1\nprint(f'accuracy: {EPOCHS / 10}')\n"

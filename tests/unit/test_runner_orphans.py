@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from trainchain.runtimes.base import Environment, EnvSpec, Runtime, TrialProcess, TrialSpec
+from trainchain.states import TrialState
 from trainchain.store import Attempt, Run, Store, Trial
-from trainchain.trials.policy import TrialState
 from trainchain.trials.runner import TrialRunner, TrialSetup
 from trainchain.trials.workspace import trial_dirs
 
@@ -20,7 +20,7 @@ class NoStartRuntime(Runtime):
     def __init__(self) -> None:
         self.reaped: list[str] = []
 
-    def provision(self, spec: EnvSpec, log: object) -> Environment:  # type: ignore[override]
+    def provision(self, spec: EnvSpec, log: object) -> Environment:
         return Environment(runtime=self.name, key="k")
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:

@@ -6,8 +6,8 @@ import pytest
 
 from trainchain.cli.serve import is_loopback, parse_interval
 from trainchain.errors import UsageError
-from trainchain.server.providers import sign
 from trainchain.server.records import branch_matches, normalize_url
+from trainchain.signing import sign
 
 
 @pytest.mark.parametrize(

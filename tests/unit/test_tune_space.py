@@ -1,9 +1,11 @@
+from typing import Any
+
 import optuna
 import pytest
 
 from trainchain.stages.tune import Budget, _budget_spent, grid_space, to_distributions
 
-SPACE = {
+SPACE: dict[str, dict[str, Any]] = {
     "EPOCHS": {"type": "int", "low": 1, "high": 20},
     "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
     "use_bn": {"type": "bool"},

@@ -164,7 +164,9 @@ def test_a_spent_grid_ends_its_last_trial_normally() -> None:
     """GridSampler calls study.stop() when its grid is spent; under ask/tell that raised."""
     from trainchain.stages.tune import _told
 
-    x = {"x": optuna.distributions.CategoricalDistribution([1, 2])}
+    x: dict[str, optuna.distributions.BaseDistribution] = {
+        "x": optuna.distributions.CategoricalDistribution([1, 2])
+    }
     study = optuna.create_study(sampler=optuna.samplers.GridSampler({"x": [1, 2]}))
     first, second = study.ask(x), study.ask(x)
     _told(study, first, 0.5)

@@ -34,15 +34,11 @@ def models() -> None:
 @models.command("list")
 def list_models() -> None:
     """Every model with its latest version and champion."""
-    from sqlalchemy import select
-
-    from trainchain.store import ModelVersion, Store
+    from trainchain.store import Store
 
     store = Store()
-    with store.session() as s:
-        names = sorted(set(s.scalars(select(ModelVersion.name))))
     table = Table("model", "versions", "champion", "metric", "value")
-    for name in names:
+    for name in store.model_names():
         versions = store.model_versions(name)
         champion = store.aliases(name).get("champion")
         champ = next((v for v in versions if v.version == champion), None)

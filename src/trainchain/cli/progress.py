@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainchain.states import StageState, TrialState
 from trainchain.trials import metrics as M
 
 
@@ -84,7 +85,9 @@ class RunProgress:
         reaches it". None until one trial's length has been measured or while nothing is known.
         """
         with self._lock:
-            durations = [seconds for _, state, seconds in self.finished if state == "complete"]
+            durations = [
+                seconds for _, state, seconds in self.finished if state == TrialState.COMPLETE
+            ]
             if not durations:
                 durations = [
                     t.epochs * per
@@ -117,7 +120,7 @@ class RunProgress:
 
 
 def _on_stage(p: RunProgress, ev: dict[str, Any]) -> None:
-    if ev.get("state") == "running":
+    if ev.get("state") == StageState.RUNNING:
         p.stage = str(ev.get("stage"))
         p.building = None
 
@@ -178,7 +181,7 @@ def _on_trial_end(p: RunProgress, ev: dict[str, Any]) -> None:
     value = ev.get("value")
     if p.plan.metric == "auto" and ev.get("metric"):
         p.plan.metric = str(ev["metric"])  # the baseline named the metric
-    if ev.get("state") == "complete" and M.better(value, p.best, p.plan.goal):
+    if ev.get("state") == TrialState.COMPLETE and M.better(value, p.best, p.plan.goal):
         p.best, p.best_trial = value, number
 
 

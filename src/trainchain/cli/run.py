@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 
 from trainchain.cli.view import ProgressView
+from trainchain.states import RunStatus
 
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -180,7 +181,7 @@ def _finish(
 def print_summary(view: ProgressView, report: Any) -> None:
     out = view.console
     metric = report.metric
-    if report.status == "failed":
+    if report.status == RunStatus.FAILED:
         out.print(
             f"[red bold]run {report.run_id} failed[/] in {report.failed_stage}: "
             f"{escape(report.error or '')}"
@@ -189,7 +190,7 @@ def print_summary(view: ProgressView, report: Any) -> None:
     best = report.best or {}
     verdict = (
         "[green bold]target reached[/]"
-        if report.status == "succeeded"
+        if report.status == RunStatus.SUCCEEDED
         else "[yellow bold]target not reached[/]"
     )
     baseline = (report.baseline or {}).get("value")

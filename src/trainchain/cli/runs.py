@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from trainchain.states import OutcomeKind
+
 
 @click.group()
 def runs() -> None:
@@ -21,13 +23,9 @@ def runs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 def list_runs(limit: int, as_json: bool) -> None:
     """The newest runs, one line each."""
-    from sqlalchemy import select
+    from trainchain.store import Store
 
-    from trainchain.store import Run, Store
-
-    store = Store()
-    with store.session() as s:
-        rows = list(s.scalars(select(Run).order_by(Run.created_at.desc()).limit(limit)))
+    rows = Store().runs(limit)
     if as_json:
         click.echo(
             json.dumps(
@@ -65,15 +63,11 @@ def list_runs(limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The run report as JSON.")
 def show(run_id: str, as_json: bool) -> None:
     """Stages, trials with their attempts, the best result and notifications of RUN_ID."""
-    from sqlalchemy import select
-
     from trainchain.pipeline import Pipeline
-    from trainchain.store import Notification
 
     pipeline = Pipeline()
     report = pipeline.report(pipeline.store.get_run(run_id).id)
-    with pipeline.store.session() as s:
-        notes = list(s.scalars(select(Notification).where(Notification.run_id == report.run_id)))
+    notes = pipeline.store.notifications(report.run_id)
     if as_json:
         data = report.to_dict()
         data["notifications"] = [
@@ -103,7 +97,7 @@ def show(run_id: str, as_json: bool) -> None:
         attempts = "; ".join(
             f"#{a.number} {a.outcome}"
             + (f" epochs {a.first_epoch}-{a.last_epoch}" if a.first_epoch else "")
-            + (f" ({a.reason})" if a.reason and a.outcome != "succeeded" else "")
+            + (f" ({a.reason})" if a.reason and a.outcome != OutcomeKind.SUCCEEDED else "")
             + (" [yellow]warning[/]" if a.outcome == "succeeded_with_error" else "")
             for a in t.attempts
         )

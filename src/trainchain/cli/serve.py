@@ -161,10 +161,9 @@ def add(
 @projects.command("list")
 def list_projects() -> None:
     """Every watched project."""
-    from trainchain.server import records
     from trainchain.store import Store
 
-    rows = records.list_projects(Store())
+    rows = Store().projects()
     if not rows:
         click.echo("no projects; add one with `trainchain projects add URL`")
     for p in rows:
@@ -177,8 +176,7 @@ def list_projects() -> None:
 @click.argument("name")
 def remove(name: str) -> None:
     """Stop watching project NAME (its runs are kept)."""
-    from trainchain.server import records
     from trainchain.store import Store
 
-    records.remove_project(Store(), name)
+    Store().remove_project(name)
     click.echo(f"removed project {name}")

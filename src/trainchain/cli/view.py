@@ -18,8 +18,14 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from trainchain.cli.progress import RunProgress, TrialProgress, duration
+from trainchain.states import StageState, TrialState
 
-STAGE_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "skipped": "dim"}
+STAGE_STYLE = {
+    StageState.RUNNING: "yellow",
+    StageState.SUCCEEDED: "green",
+    StageState.FAILED: "red",
+    StageState.SKIPPED: "dim",
+}
 
 
 class ProgressView:
@@ -73,14 +79,14 @@ class ProgressView:
     # -- events ------------------------------------------------------------------------------
     def _on_stage(self, ev: dict[str, Any]) -> None:
         state = ev["state"]
-        if self.mode == "quiet" and state != "failed":
+        if self.mode == "quiet" and state != StageState.FAILED:
             return
         style = STAGE_STYLE.get(state, "")
         extra = ""
-        if state == "skipped":
+        if state == StageState.SKIPPED:
             extra = f" ({(ev.get('result') or {}).get('reason', '')})"
         self._line(f"[{style}]● {ev['stage']:<8} {state}[/]{extra}")
-        if state == "failed":
+        if state == StageState.FAILED:
             self.close()  # the summary at the end quotes the error once
 
     def _on_log(self, ev: dict[str, Any]) -> None:
@@ -117,7 +123,11 @@ class ProgressView:
             if ev.get("error")
             else ""
         )
-        style = {"complete": "green", "pruned": "dim", "failed": "red"}.get(ev["state"], "")
+        style = {
+            TrialState.COMPLETE: "green",
+            TrialState.PRUNED: "dim",
+            TrialState.FAILED: "red",
+        }.get(ev["state"], "")
         best = ""
         if self.state.best is not None:
             best = f" · best {self.state.best:.4f} (trial {self.state.best_trial})"

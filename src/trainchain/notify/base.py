@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+import tenacity
+
 from trainchain.errors import NotifyError
 from trainchain.notify.config import NotifyChannel, NotifyEvent
 
@@ -115,26 +117,38 @@ def deliver(
 ) -> DeliveryResult:
     """Send with up to ``retries`` retries (``backoff * 2**n`` seconds apart); never raises."""
     attempts = 0
-    error = ""
-    while True:
+
+    def send_once() -> str:
+        nonlocal attempts
         attempts += 1
         try:
-            detail = notifier.send(event, report)
+            return notifier.scrub(notifier.send(event, report) or "")
         except NotifyError as exc:
-            error = notifier.scrub(exc.message)
             permanent = isinstance(exc, PermanentNotifyError)
+            raise _Undelivered(notifier.scrub(exc.message), permanent) from exc
         except Exception as exc:  # noqa: BLE001 - a notification must never fail the run
-            error = notifier.scrub(f"unexpected {type(exc).__name__}: {exc}")
-            permanent = False
-        else:
-            detail = notifier.scrub(detail or "")
-            logger.info("notified %s on %s (%s)", event, notifier.name, detail)
-            return DeliveryResult(notifier.name, event, True, attempts, None, now_iso(), detail)
-        if permanent or attempts > retries:
-            break
-        delay = backoff * 2 ** (attempts - 1)
-        logger.info("retrying %s on %s in %.2fs: %s", event, notifier.name, delay, error)
-        sleep(delay)
+            raise _Undelivered(notifier.scrub(f"unexpected {type(exc).__name__}: {exc}")) from exc
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        delay = state.upcoming_sleep
+        logger.info("retrying %s on %s in %.2fs: %s", event, notifier.name, delay, failure)
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_exponential(multiplier=backoff, min=0),
+        retry=tenacity.retry_if_exception(lambda e: not getattr(e, "permanent", True)),
+        sleep=sleep,
+        before_sleep=log_retry,
+        reraise=True,
+    )
+    try:
+        detail = retrying(send_once)
+    except _Undelivered as exc:
+        error = str(exc)
+    else:
+        logger.info("notified %s on %s (%s)", event, notifier.name, detail)
+        return DeliveryResult(notifier.name, event, True, attempts, None, now_iso(), detail)
     logger.warning(
         "could not send the %s notification on %s (%d attempt(s)): %s",
         event,
@@ -143,6 +157,14 @@ def deliver(
         error,
     )
     return DeliveryResult(notifier.name, event, False, attempts, error)
+
+
+class _Undelivered(Exception):
+    """One failed send: the scrubbed error, and whether trying again could help."""
+
+    def __init__(self, error: str, permanent: bool = False) -> None:
+        super().__init__(error)
+        self.permanent = permanent
 
 
 def dispatch(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 from trainchain.report import MetricSpec, TrialReport
+from trainchain.states import TrialState
 
 _QUOTES = {'"': "&quot;", "'": "&#x27;"}  # escape() alone leaves quotes: attribute values need them
 WIDTH, HEIGHT = 560, 240
@@ -78,7 +79,7 @@ def trial_chart(trials: Sequence[TrialReport], metric: MetricSpec) -> str:
     best: float | None = None
     steps: list[str] = []
     for n, v, state in points:
-        if state != "complete":  # a pruned trial's value is intermediate, as in Optuna
+        if state != TrialState.COMPLETE:  # a pruned trial's value is intermediate, as in Optuna
             continue
         if best is not None:
             steps.append(f"{x(n):.1f},{y(best):.1f}")

@@ -7,8 +7,6 @@ of one delivery so receivers can drop duplicates) and, when ``secret_env`` is se
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -17,6 +15,7 @@ from trainchain.notify import message
 from trainchain.notify.base import ALL_EVENTS, Notifier
 from trainchain.notify.config import NotifyEvent, WebhookChannel
 from trainchain.notify.http import encode, post_json
+from trainchain.signing import sign
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -26,11 +25,6 @@ if TYPE_CHECKING:
 SIGNATURE_HEADER = "X-Trainchain-Signature-256"
 DELIVERY_HEADER = "X-Trainchain-Delivery"
 EVENT_HEADER = "X-Trainchain-Event"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value; receivers compare it with ``hmac.compare_digest``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
 def webhook_payload(event: str, report: RunReport, delivery: str) -> dict[str, Any]:

@@ -6,13 +6,12 @@ import logging
 
 from trainchain.errors import ConfigError, RuntimeUnavailableError
 from trainchain.extras import MissingExtraError
-from trainchain.runtimes.base import Environment, EnvSpec, Outcome, OutcomeKind, Runtime, TrialSpec
+from trainchain.runtimes.base import Environment, EnvSpec, Outcome, Runtime, TrialSpec
 
 __all__ = [
     "EnvSpec",
     "Environment",
     "Outcome",
-    "OutcomeKind",
     "Runtime",
     "TrialSpec",
     "get_runtime",

@@ -8,7 +8,6 @@ in ``TrialSpec.workdir``, a fresh copy made by the caller.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import threading
@@ -18,20 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainchain.states import OutcomeKind
+
 LogSink = Callable[[str], None]
-
-
-class OutcomeKind(enum.StrEnum):
-    SUCCEEDED = "succeeded"  # exit 0
-    FAILED = "failed"  # non-zero exit code
-    KILLED = "killed"  # ended by a signal we did not send for pruning/timeout
-    OOM = "oom"  # killed by the kernel's (or the container's) OOM killer
-    TIMEOUT = "timeout"  # exceeded the trial timeout; we killed it
-    STOPPED = "stopped"  # we stopped it on purpose (pruned)
-    LOST = "lost"  # the process or container vanished
-    # Never from a runtime: the trial runner's reading of a non-zero exit whose ``end`` event
-    # says training had finished (the script failed afterwards); the trial completes.
-    SUCCEEDED_WITH_ERROR = "succeeded_with_error"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 from trainchain.errors import ConfigError
+from trainchain.settings import operator_settings
 
 ROOTS_ENV = "TRAINCHAIN_DATA_ROOTS"  # operator: colon-separated directories data may come from
 SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/run", "/var/run", "/boot", "/etc")
@@ -43,7 +44,7 @@ def check_data(name: str, path: Path) -> Path:
     """``path`` for ``data: {name: path}`` if it is inside an allowed root (when the operator
     set ``TRAINCHAIN_DATA_ROOTS``) and mountable."""
     resolved = check_mount(path)
-    roots = [Path(r).resolve() for r in os.environ.get(ROOTS_ENV, "").split(":") if r.strip()]
+    roots = [Path(r).resolve() for r in operator_settings().data_roots.split(":") if r.strip()]
     if roots and not any(resolved.is_relative_to(root) for root in roots):
         raise ConfigError(
             f"data {name}={path}: {resolved} is outside the allowed data roots "

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainchain.agent import contract
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
@@ -61,6 +61,10 @@ from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
 )
 from trainchain.runtimes.docker_spare import LABEL_SPARE, WAITER, Spare, blank, discard_all
 from trainchain.runtimes.staging import agent_dir
+from trainchain.settings import operator_settings
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +72,10 @@ CODE, OUTPUT, CHECKPOINTS = "/code", "/output", "/checkpoints"
 EVENTS_DIR, AGENT_DIR = "/trainchain/events", "/opt/trainchain/agent"
 # Defaults when the operator sets no resources: a runaway trial must not take the machine.
 DEFAULT_LIMITS = {
-    "memory": os.environ.get("TRAINCHAIN_TRIAL_MEMORY", "8g"),
-    "pids": os.environ.get("TRAINCHAIN_TRIAL_PIDS", "1024"),
+    "memory": operator_settings().trial_memory,
+    "pids": operator_settings().trial_pids,
 }
-TRIAL_UID = int(os.environ.get("TRAINCHAIN_TRIAL_UID", "65534"))  # nobody, when the server is root
+TRIAL_UID = operator_settings().trial_uid  # nobody, when the server is root
 DATA_DIR = "/trainchain/data"  # data whose name is an absolute path of the author's machine
 DATASETS = "/trainchain/datasets"  # the machine's dataset cache (run-time downloads)
 LABEL_RUN, LABEL_TRIAL, LABEL_ATTEMPT = "trainchain.run", "trainchain.trial", "trainchain.attempt"
@@ -117,7 +121,9 @@ class DockerRuntime(Runtime):
     starts_ahead = True
     trials_online = False  # network_mode="none"
 
-    def __init__(self, client: Any = None, options: images.BuildOptions | None = None) -> None:
+    def __init__(
+        self, client: DockerClient | None = None, options: images.BuildOptions | None = None
+    ) -> None:
         self.client = client if client is not None else connect()
         self.options = options or images.BuildOptions.from_env()
         self._spares: list[Spare] = []  # started ahead by ``prepare``, one per coming attempt
@@ -269,8 +275,8 @@ class DockerRuntime(Runtime):
             labels = container.labels
             found.append(
                 TrialContainer(
-                    id=container.id,
-                    name=container.name,
+                    id=str(container.id),
+                    name=str(container.name),
                     run_id=labels.get(LABEL_RUN, ""),
                     trial=int(labels.get(LABEL_TRIAL, "0")),
                     attempt=int(labels.get(LABEL_ATTEMPT, "0")),
@@ -339,7 +345,7 @@ class DockerRuntime(Runtime):
 
     def abnormal_ends(self) -> list[str]:
         lines = []
-        exited = {"label": LABEL_RUN, "status": "exited"}
+        exited: dict[str, str | list[str] | bool] = {"label": LABEL_RUN, "status": "exited"}
         for c in self.client.containers.list(all=True, filters=exited):
             state = c.attrs.get("State") or {}
             if state.get("ExitCode") not in (0, None) or state.get("OOMKilled"):

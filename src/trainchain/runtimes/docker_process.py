@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainchain.runtimes.base import Outcome, OutcomeKind, TrialProcess
+import tenacity
+
+from trainchain.runtimes.base import Outcome, TrialProcess
+from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 
@@ -167,21 +170,24 @@ class DockerProcess(TrialProcess):
         """The container's ``State`` once the engine answers again, or ``{"Lost": why}``."""
         import docker.errors
 
-        deadline = time.monotonic() + ENGINE_RETURN_SECONDS
-        while True:
-            try:
-                probe(5)
-                self.container.reload()
-                break
-            except docker.errors.NotFound:
-                return {"Lost": _REMOVED}
-            except Exception:  # noqa: BLE001 - still away
-                if time.monotonic() > deadline:
-                    return {
-                        "Lost": f"{_LOST_CONTACT} for {ENGINE_RETURN_SECONDS:.0f} s "
-                        f"({_describe(exc)})"
-                    }
-                time.sleep(1)
+        def reload() -> None:
+            probe(5)
+            self.container.reload()
+
+        retrying = tenacity.Retrying(  # every second while the engine is still away
+            retry=tenacity.retry_if_exception(
+                lambda e: isinstance(e, Exception) and not isinstance(e, docker.errors.NotFound)
+            ),
+            wait=tenacity.wait_fixed(1),
+            stop=tenacity.stop_after_delay(ENGINE_RETURN_SECONDS),
+            reraise=True,
+        )
+        try:
+            retrying(reload)
+        except docker.errors.NotFound:
+            return {"Lost": _REMOVED}
+        except Exception:  # noqa: BLE001 - still away after ENGINE_RETURN_SECONDS
+            return {"Lost": f"{_LOST_CONTACT} for {ENGINE_RETURN_SECONDS:.0f} s ({_describe(exc)})"}
         state = dict(self.container.attrs["State"])
         with self._lock:
             forced = self._forced

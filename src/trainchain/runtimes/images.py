@@ -22,7 +22,6 @@ inside functions only (the CLI imports this module at start-up).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import string
@@ -33,6 +32,7 @@ from pathlib import Path
 import trainchain
 from trainchain.errors import ConfigError
 from trainchain.profiles import Profile, get_profile, package_name, profile_names
+from trainchain.settings import operator_settings
 
 REPOSITORY = "trainchain"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
@@ -73,19 +73,19 @@ class BuildOptions:
         name, or ``off``) — what CI and the docker runtime use."""
         from trainchain.runtimes.installer import find_uv
 
-        env = os.environ
-        cache_volume = env.get("TRAINCHAIN_BUILD_CACHE", DEFAULT_CACHE_VOLUME)
+        settings = operator_settings()
+        cache_volume = settings.build_cache
         return cls(
-            base_image=env.get("TRAINCHAIN_BASE_IMAGE") or None,
-            ca_certs=Path(env["TRAINCHAIN_CA_CERTS"]) if env.get("TRAINCHAIN_CA_CERTS") else None,
-            pip_index_url=env.get("TRAINCHAIN_PIP_INDEX_URL") or None,
-            wheels=Path(env["TRAINCHAIN_WHEELS"]) if env.get("TRAINCHAIN_WHEELS") else None,
+            base_image=settings.base_image,
+            ca_certs=settings.ca_certs,
+            pip_index_url=settings.pip_index_url,
+            wheels=settings.wheels,
             installer="uv" if find_uv() else "pip",
             cache_volume=None if cache_volume in ("", "off", "0") else cache_volume,
         )
 
     def resolved_base(self) -> str:
-        return self.base_image or os.environ.get("TRAINCHAIN_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+        return self.base_image or operator_settings().base_image or DEFAULT_BASE_IMAGE
 
 
 @dataclass(frozen=True)

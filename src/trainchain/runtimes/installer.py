@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainchain.errors import EnvironmentBuildError
+from trainchain.settings import operator_settings
 
 LogSink = Callable[[str], None]
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -123,11 +124,10 @@ def uv_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def find_uv(environ: Mapping[str, str] | None = None) -> str | None:
+def find_uv() -> str | None:
     """The uv binary: ``TRAINCHAIN_UV`` (a path, or ``off`` for pip), else the ``uv`` package's,
     else ``uv`` on PATH; None when there is none."""
-    environ = os.environ if environ is None else environ
-    configured = environ.get("TRAINCHAIN_UV", "").strip()
+    configured = (operator_settings().uv or "").strip()
     if configured.lower() in ("off", "0", "false", "no", "pip"):
         return None
     if configured:

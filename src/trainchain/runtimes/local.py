@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
+
 from trainchain import paths
 from trainchain.agent import contract
 from trainchain.runtimes.base import (
@@ -21,7 +23,6 @@ from trainchain.runtimes.base import (
     EnvSpec,
     LogSink,
     Outcome,
-    OutcomeKind,
     Runtime,
     TrialProcess,
     TrialSpec,
@@ -37,6 +38,7 @@ from trainchain.runtimes.installer import (
     uv_failure,
 )
 from trainchain.runtimes.staging import agent_dir
+from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0
@@ -79,8 +81,8 @@ class LocalRuntime(Runtime):
         return Environment(runtime=self.name, key=key, python=str(python), created=True)
 
     def reap(self, process_id: str, run_id: str) -> bool:
-        """Kill an orphaned attempt: only if /proc shows it belongs to ``run_id``."""
-        if _proc_state(process_id, run_id) is None:
+        """Kill an orphaned attempt: only if its environment shows it belongs to ``run_id``."""
+        if trial_process(process_id, run_id) is None:
             return False  # gone, or the pid was reused by something else
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(process_id), signal.SIGKILL)
@@ -91,8 +93,7 @@ class LocalRuntime(Runtime):
         count); None for an id that is no pid (another runtime's attempt)."""
         if not process_id.isdigit():
             return None
-        state = _proc_state(process_id, run_id)
-        return state is not None and state != "Z"
+        return trial_process(process_id, run_id) is not None
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         path_map: dict[str, str] = {}
@@ -254,11 +255,14 @@ def _build(target: Path, packages: list[str], log: LogSink) -> str:
     return "pip"
 
 
-def _proc_state(pid: str, run_id: str) -> str | None:
-    """The /proc state letter of ``pid`` when it is a trial process of ``run_id``, else None."""
+def trial_process(process_id: str, run_id: str) -> psutil.Process | None:
+    """The live (not zombie) process ``process_id`` if it is a trial of ``run_id``: its
+    environment holds ``TRAINCHAIN_RUN=run_id``, so a reused pid does not count."""
     try:
-        environ = Path(f"/proc/{int(pid)}/environ").read_bytes()
-        state = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
+        process = psutil.Process(int(process_id))
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        owner = process.environ().get(contract.RUN)
+    except (psutil.Error, ValueError):
         return None
-    return state if f"{contract.RUN}={run_id}".encode() in environ.split(b"\0") else None
+    return process if owner == run_id else None

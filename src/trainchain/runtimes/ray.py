@@ -20,7 +20,6 @@ the last checkpoint. Detached actors outlive a dead controller: ``reattach`` fol
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -37,7 +36,6 @@ from trainchain.runtimes.base import (
     EnvSpec,
     LogSink,
     Outcome,
-    OutcomeKind,
     Runtime,
     TrialProcess,
     TrialSpec,
@@ -58,6 +56,8 @@ from trainchain.runtimes.ray_pool import (
     memory_bytes,
     shape,
 )
+from trainchain.settings import operator_settings
+from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 NAMESPACE = "trainchain"
@@ -99,7 +99,7 @@ class RayRuntime(Runtime):
     def __init__(self, address: str | None = None, containers: bool | None = None) -> None:
         from trainchain.runtimes.ray_containers import wanted
 
-        self.address = address or os.environ.get("TRAINCHAIN_RAY_ADDRESS") or "auto"
+        self.address = address or operator_settings().ray_address or "auto"
         self.containers = wanted() if containers is None else containers
         self._snapshots: dict[str, Any] = {}  # listing digest -> [ObjectRef] of the tarball
         self._lock = threading.Lock()

@@ -54,7 +54,9 @@ client.close()
 
 def wanted() -> bool:
     """The operator's choice: containers on the nodes instead of venvs."""
-    return os.environ.get("TRAINCHAIN_RAY_CONTAINERS", "").lower() in ("1", "true", "yes")
+    from trainchain.settings import operator_settings
+
+    return operator_settings().ray_containers
 
 
 def provision_image(docker: Any, spec: EnvSpec, say: Any) -> Environment:

@@ -32,17 +32,18 @@ from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
     Outcome,
-    OutcomeKind,
     TrialProcess,
     TrialSpec,
 )
 from trainchain.runtimes.local import LocalProcess, LocalRuntime, _file_lock
+from trainchain.settings import operator_settings
+from trainchain.states import OutcomeKind
 
 PULL_LIMIT = 4 << 20  # bytes of events or log returned by one pull
 PULL_STEP = 0.05  # seconds between looks at the files during a long poll
 # An idle host holds its resources: long enough for the next trial of a run to take it, short
 # enough that another controller's attempts do not wait long for them.
-IDLE_SECONDS = float(os.environ.get("TRAINCHAIN_RAY_IDLE_SECONDS", "10"))
+IDLE_SECONDS = operator_settings().ray_idle_seconds
 STORAGE_PROBE = ".trainchain-storage"
 
 # Runs with the node's interpreter, standard library only. It starts the attempt in its own

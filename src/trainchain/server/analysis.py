@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from trainchain.report import RunReport, TrialReport
 from trainchain.server.charts import Dimension, Series, bar_chart, num, parallel_chart, xy_chart
+from trainchain.states import TrialState
 from trainchain.store import Run, Store
 from trainchain.trials import metrics as M
 
@@ -26,7 +27,7 @@ _cache_lock = threading.Lock()
 def history(report: RunReport) -> dict[str, Any]:
     """Value per completed trial, the best so far as a step line, and the target."""
     goal, name = report.metric.goal, report.metric.name
-    done = [t for t in report.trials if t.value is not None and t.state == "complete"]
+    done = [t for t in report.trials if t.value is not None and t.state == TrialState.COMPLETE]
     best: float | None = None
     steps: list[tuple[float, float, str]] = []
     for t in done:
@@ -54,7 +55,7 @@ def history(report: RunReport) -> dict[str, Any]:
     ]
     chart["hidden"] = {
         state: sum(1 for t in report.trials if t.state == state)
-        for state in ("pruned", "failed", "running")
+        for state in (TrialState.PRUNED, TrialState.FAILED, TrialState.RUNNING)
         if any(t.state == state for t in report.trials)
     }
     return chart
@@ -99,16 +100,14 @@ def intermediate(report: RunReport) -> dict[str, Any]:
     )
     states = {t.state for t in report.trials if t.epochs}
     chart["legend"] = [
-        {"label": state, "css": f"curve trial-{state}"}
-        for state in ("complete", "pruned", "failed", "running")
-        if state in states
+        {"label": state, "css": f"curve trial-{state}"} for state in TrialState if state in states
     ] + ([{"label": "best", "css": "curve best"}] if best is not None else [])
     return chart
 
 
 def importances(store: Store, run: Run) -> dict[str, Any]:
     """Optuna's ``get_param_importances`` on the run's study, or why there are none yet."""
-    complete = sum(1 for t in run.trials if t.state == "complete" and t.number > 0)
+    complete = sum(1 for t in run.trials if t.state == TrialState.COMPLETE and t.number > 0)
     key = (run.id, complete)
     with _cache_lock:
         if key in _importance_cache:
@@ -169,7 +168,7 @@ def importance_chart(result: dict[str, Any]) -> dict[str, Any]:
 
 def parallel(report: RunReport, space: dict[str, Any]) -> dict[str, Any]:
     """Completed trials as lines across one axis per tuned parameter and the metric."""
-    done = [t for t in report.trials if t.value is not None and t.state == "complete"]
+    done = [t for t in report.trials if t.value is not None and t.state == TrialState.COMPLETE]
     names = [n for n in space if any(n in t.params for t in done)]
     names += sorted({k for t in done for k in t.params} - set(names) - _fixed(done))
     dims = [
@@ -210,7 +209,7 @@ def analysis_json(store: Store, run: Run, report: RunReport) -> dict[str, Any]:
     best: float | None = None
     trials = []
     for t in report.trials:
-        if t.state == "complete" and M.better(t.value, best, report.metric.goal):
+        if t.state == TrialState.COMPLETE and M.better(t.value, best, report.metric.goal):
             best = t.value
         name, points = epoch_series(report, t)
         trials.append(

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from trainchain import paths
 from trainchain.config import SERVER_DEFAULTS
@@ -101,7 +100,7 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
 
     @api.get("/projects")
     def get_projects() -> list[dict[str, Any]]:
-        return [records.project_dict(p) for p in records.list_projects(store)]
+        return [records.project_dict(p) for p in store.projects()]
 
     @api.post("/projects", status_code=201)
     def post_project(body: ProjectIn) -> dict[str, Any]:
@@ -119,13 +118,13 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
 
     @api.delete("/projects/{name}", status_code=204)
     def delete_project(name: str) -> None:
-        records.remove_project(store, name)
+        store.remove_project(name)
 
     @api.get("/runs")
     def get_runs(
         limit: int = Query(50, ge=1, le=500), status: str | None = None
     ) -> list[dict[str, Any]]:
-        return [records.run_summary(r) for r in records.list_runs(store, limit, status)]
+        return [records.run_summary(r) for r in store.runs(limit, status)]
 
     @api.post("/runs", status_code=202)
     def post_run(body: RunIn) -> dict[str, Any]:
@@ -173,10 +172,8 @@ def router(store: Store, queue: RunQueue) -> APIRouter:
 
     @api.get("/models")
     def get_models() -> list[dict[str, Any]]:
-        with store.session() as s:
-            names = sorted(set(s.scalars(select(ModelVersion.name))))
         out = []
-        for name in names:
+        for name in store.model_names():
             versions, aliases = store.model_versions(name), store.aliases(name)
             out.append(
                 {

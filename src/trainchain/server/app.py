@@ -10,14 +10,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
 from trainchain import __version__
 from trainchain.errors import TrainchainError
-from trainchain.server import api, dashboard, login, records, webhooks
+from trainchain.server import api, dashboard, login, webhooks
 from trainchain.server.auth import LOOPBACK_HOSTS, Guard, server_token
+from trainchain.server.metrics import exposition, metrics_registry
 from trainchain.server.polling import Poller
 from trainchain.server.queue import Executor, PipelineExecutor, RunQueue
 from trainchain.store import Store
@@ -84,9 +86,11 @@ def create_app(
     def healthz() -> dict[str, object]:
         return {"ok": True, "version": __version__, "active_runs": queue.active}
 
+    registry = metrics_registry(store, queue)
+
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def metrics() -> str:
-        return prometheus_text(store, queue)
+    def metrics() -> Response:
+        return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(login.router(token))
     app.include_router(webhooks.router(store, queue))
@@ -96,26 +100,3 @@ def create_app(
     guarded = Guard(app, token, allowed_hosts, open_paths)
     guarded.state = app.state  # type: ignore[attr-defined]  # tests and serve read it
     return guarded
-
-
-def prometheus_text(store: Store, queue: RunQueue) -> str:
-    runs, hooks = records.counts(store)
-    lines = [
-        "# HELP trainchain_runs Runs in the database by status.",
-        "# TYPE trainchain_runs gauge",
-    ]
-    for status in ("queued", "running", "succeeded", "target_not_reached", "failed", "superseded"):
-        lines.append(f'trainchain_runs{{status="{status}"}} {runs.get(status, 0)}')
-    lines += [
-        "# HELP trainchain_queue_length Queued runs waiting for a worker.",
-        "# TYPE trainchain_queue_length gauge",
-        f"trainchain_queue_length {queue.queued()}",
-        "# HELP trainchain_active_runs Runs this server is executing now.",
-        "# TYPE trainchain_active_runs gauge",
-        f"trainchain_active_runs {queue.active}",
-        "# HELP trainchain_webhook_deliveries_total Webhook deliveries by result.",
-        "# TYPE trainchain_webhook_deliveries_total counter",
-    ]
-    for result, n in sorted(hooks.items()):
-        lines.append(f'trainchain_webhook_deliveries_total{{result="{result}"}} {n}')
-    return "\n".join(lines) + "\n"

@@ -15,8 +15,6 @@ Every request passes ``Guard`` (a plain ASGI middleware, so nothing of the app r
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -28,6 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from trainchain import paths
+from trainchain.settings import operator_settings
+from trainchain.signing import hmac_hex, same
 
 TOKEN_ENV = "TRAINCHAIN_API_TOKEN"
 TOKEN_FILE = "api-token"
@@ -53,7 +53,7 @@ def token_path() -> Path:
 def server_token() -> tuple[str, bool]:
     """The token: ``$TRAINCHAIN_API_TOKEN``, else the one saved under TRAINCHAIN_HOME, else a
     new one saved there (0600). Returns it and whether it was just created."""
-    given = os.environ.get(TOKEN_ENV, "").strip()
+    given = (operator_settings().api_token or "").strip()
     if given:
         return given, False
     path = token_path()
@@ -71,11 +71,7 @@ def server_token() -> tuple[str, bool]:
 
 def session_value(token: str) -> str:
     """The cookie's value: derived from the token, so the token itself never sits in a cookie."""
-    return hmac.new(token.encode(), b"trainchain-dashboard-session", hashlib.sha256).hexdigest()
-
-
-def same(given: str, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    return hmac_hex(token, b"trainchain-dashboard-session")
 
 
 def host_name(value: str) -> str:

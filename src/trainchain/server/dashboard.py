@@ -58,7 +58,7 @@ def router(store: Store) -> APIRouter:
         from trainchain.reporting import build_report
 
         rows = []
-        for run in records.list_runs(store, limit=50):
+        for run in store.runs(limit=50):
             states = {s.stage: s.state for s in run.stages}
             best = build_report(store, run).best
             rows.append(

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from trainchain.server.auth import SESSION_COOKIE, same, session_value
+from trainchain.server.auth import SESSION_COOKIE, session_value
+from trainchain.signing import same
 
 SESSION_SECONDS = 7 * 24 * 3600
 

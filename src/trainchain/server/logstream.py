@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from trainchain import paths
+from trainchain.states import LIVE_RUN_STATUSES
 from trainchain.store import Store
 
-LIVE_STATES = ("queued", "running")
 MAX_STREAMS = 32  # each open stream holds a worker thread: more would starve the API
 TAIL_BYTES = 256 * 1024  # a new stream starts at most this far from a log's end
 _open = threading.BoundedSemaphore(MAX_STREAMS)
@@ -48,7 +48,7 @@ def _follow(store: Store, run_id: str, poll: float) -> Iterator[str]:
                 frame = {"file": str(log_file.relative_to(root)), "line": line}
                 yield f"data: {json.dumps(frame)}\n\n"
         status = store.get_run(run.id).status
-        if not sent and status not in LIVE_STATES:
+        if not sent and status not in LIVE_RUN_STATUSES:
             yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
             return
         if sent:

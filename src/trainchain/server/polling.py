@@ -11,8 +11,6 @@ import subprocess
 import threading
 import time
 
-from sqlalchemy import select
-
 from trainchain.errors import SourceError, UsageError
 from trainchain.server.queue import RunQueue
 from trainchain.store import Project, Store
@@ -77,19 +75,14 @@ class Poller:
             return None
         with self.queue.lock:
             run_id, _ = self.queue.submit(project, project.branch, head, "poll")
-            with self.store.session() as s:
-                row = s.get(Project, project.id)
-                if row is not None:
-                    row.last_seen_commit = head
+            self.store.set_last_seen_commit(project.id, head)
         log.info("poll %s: %s moved to %s -> run %s", project.name, project.branch, head, run_id)
         return run_id
 
     def poll_due(self, now: float | None = None) -> list[str]:
         now = time.monotonic() if now is None else now
-        with self.store.session() as s:
-            projects = list(s.scalars(select(Project).where(Project.poll_seconds.is_not(None))))
         started = []
-        for project in projects:
+        for project in self.store.polled_projects():
             if now < self._due.get(project.id, 0.0):
                 continue
             self._due[project.id] = now + float(project.poll_seconds or 60)

@@ -7,19 +7,11 @@ prefix (``X-Gitea-Signature``), GitLab sends the shared secret itself (``X-Gitla
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-
-def hmac_hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def sign(secret: str, body: bytes) -> str:
-    """GitHub's ``X-Hub-Signature-256`` value for ``body``."""
-    return "sha256=" + hmac_hex(secret, body)
+from trainchain.signing import hmac_hex, same, sign
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,7 @@ class Provider:
         return found
 
     def authentic(self, secret: str, body: bytes, header: str) -> bool:
-        return hmac.compare_digest(self.expected(secret, body).encode(), header.strip().encode())
+        return same(header.strip(), self.expected(secret, body))
 
     def delivery_id(self, headers: dict[str, str], body: bytes) -> str | None:
         value = headers.get(self.delivery_header.lower())

@@ -12,10 +12,7 @@ import logging
 import threading
 from typing import Protocol
 
-from sqlalchemy import select
-
-from trainchain.report import RunStatus
-from trainchain.store import Project, Run, Store
+from trainchain.store import Project, Store
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +70,7 @@ class RunQueue:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        with self.store.session() as s:
-            self._resume = list(
-                s.scalars(
-                    select(Run.id)
-                    .where(Run.status == RunStatus.RUNNING.value)
-                    .order_by(Run.started_at, Run.created_at)
-                )
-            )
+        self._resume = self.store.running_run_ids()
         if self._resume:
             log.warning("resuming %d run(s) left running: %s", len(self._resume), self._resume)
         self._stop.clear()
@@ -106,16 +96,13 @@ class RunQueue:
         return len(self.claimed)
 
     def queued(self) -> int:
-        with self.store.session() as s:
-            ids = s.scalars(select(Run.id).where(Run.status == RunStatus.QUEUED.value)).all()
-        return len([i for i in ids if i not in self.claimed])
+        return len([i for i in self.store.queued_run_ids() if i not in self.claimed])
 
     def submit(self, project: Project, branch: str, commit: str, trigger: str) -> tuple[str, int]:
         """Queue a run of ``project`` at ``commit``; older queued runs of the branch are
         superseded. Returns the run id and how many were superseded."""
         from trainchain.config import SERVER_DEFAULTS
         from trainchain.pipeline import Pipeline
-        from trainchain.server.records import supersede_queued
 
         # one lock for create + supersede + claim, so the newest commit of a branch always wins
         with self.lock:
@@ -127,7 +114,7 @@ class RunQueue:
                 options={**SERVER_DEFAULTS, **settings(project)},
                 project_id=project.id,
             )
-            superseded = supersede_queued(self.store, project.id, branch, run_id, self.claimed)
+            superseded = self.store.supersede_queued(project.id, branch, run_id, self.claimed)
         self.notify()
         return run_id, superseded
 
@@ -140,15 +127,7 @@ class RunQueue:
                 if run_id not in self.claimed:
                     self.claimed.add(run_id)
                     return run_id
-            with self.store.session() as s:
-                query = (
-                    select(Run.id)
-                    .where(Run.status == RunStatus.QUEUED.value)
-                    .order_by(Run.created_at, Run.id)
-                )
-                if self.claimed:
-                    query = query.where(Run.id.not_in(self.claimed))
-                found = s.scalars(query.limit(1)).first()
+            found = self.store.next_queued_run(self.claimed)
             if found is not None:
                 self.claimed.add(found)
             return found

@@ -1,16 +1,13 @@
-"""Store queries the server needs beyond ``Store``: projects, run lists, supersede, counts."""
+"""Projects as the server shows and checks them; run summaries."""
 
 from __future__ import annotations
 
 import fnmatch
 from typing import Any
 
-from sqlalchemy import func, select, update
-
-from trainchain.errors import NotFoundError, UsageError
-from trainchain.report import RunStatus
+from trainchain.errors import UsageError
 from trainchain.server.errors import ConflictError
-from trainchain.store import Project, Run, Store, WebhookDelivery
+from trainchain.store import Project, Run, Store
 from trainchain.urls import check_source, redact, strip_credentials
 
 
@@ -42,14 +39,9 @@ def project_dict(p: Project) -> dict[str, Any]:
     }
 
 
-def list_projects(store: Store) -> list[Project]:
-    with store.session() as s:
-        return list(s.scalars(select(Project).order_by(Project.name)))
-
-
 def find_project(store: Store, urls: list[str]) -> Project | None:
     keys = {normalize_url(u) for u in urls if u}
-    return next((p for p in list_projects(store) if normalize_url(p.url) in keys), None)
+    return next((p for p in store.projects() if normalize_url(p.url) in keys), None)
 
 
 def add_project(
@@ -84,70 +76,20 @@ def add_project(
     if insecure_unsigned:
         options["insecure_unsigned"] = True
     name = name or model_name(strip_credentials(url))
-    with store.session() as s:
-        if s.scalars(select(Project).where(Project.name == name)).first() is not None:
-            raise ConflictError(
-                f"a project named {name!r} already exists; choose another with --name "
-                f"or remove it first (`trainchain projects remove {name}`)"
-            )
-        project = Project(
-            name=name,
-            url=url,
-            branch=branch,
-            secret_env=secret_env,
-            poll_seconds=poll_seconds,
-            options=options,
+    project = store.add_project(
+        name, url, branch=branch, secret_env=secret_env, poll_seconds=poll_seconds, options=options
+    )
+    if project is None:
+        raise ConflictError(
+            f"a project named {name!r} already exists; choose another with --name "
+            f"or remove it first (`trainchain projects remove {name}`)"
         )
-        s.add(project)
-        s.flush()
-        return project
-
-
-def remove_project(store: Store, name: str) -> None:
-    with store.session() as s:
-        project = s.scalars(select(Project).where(Project.name == name)).first()
-        if project is None:
-            raise NotFoundError(f"no project {name!r}; `trainchain projects list` shows them")
-        # keep the runs and deliveries as history, only detach them
-        s.execute(update(Run).where(Run.project_id == project.id).values(project_id=None))
-        s.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.project_id == project.id)
-            .values(project_id=None)
-        )
-        s.delete(project)
+    return project
 
 
 def branch_matches(pattern: str | None, branch: str) -> bool:
     """``Project.branch`` is a branch name or a glob (``*``, ``release/*``)."""
     return not pattern or fnmatch.fnmatchcase(branch, pattern)
-
-
-def supersede_queued(
-    store: Store, project_id: int, branch: str, keep: str, claimed: set[str]
-) -> int:
-    """Mark queued runs of this project+branch, other than ``keep`` and claimed ones, superseded."""
-    with store.session() as s:
-        result = s.execute(
-            update(Run)
-            .where(
-                Run.project_id == project_id,
-                Run.branch == branch,
-                Run.status == RunStatus.QUEUED.value,
-                Run.id != keep,
-                Run.id.not_in(claimed or {""}),
-            )
-            .values(status=RunStatus.SUPERSEDED.value, error=f"superseded by run {keep}")
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def list_runs(store: Store, limit: int = 50, status: str | None = None) -> list[Run]:
-    with store.session() as s:
-        query = select(Run).order_by(Run.created_at.desc(), Run.id).limit(limit)
-        if status:
-            query = query.where(Run.status == status)
-        return list(s.scalars(query))
 
 
 def run_summary(run: Run) -> dict[str, Any]:
@@ -168,15 +110,3 @@ def run_summary(run: Run) -> dict[str, Any]:
         "ended_at": iso(run.ended_at),
         "error": redact(run.error) if run.error else None,
     }
-
-
-def counts(store: Store) -> tuple[dict[str, int], dict[str, int]]:
-    """Runs by status and webhook deliveries by result (for /metrics)."""
-    with store.session() as s:
-        runs = dict(s.execute(select(Run.status, func.count()).group_by(Run.status)).all())
-        hooks = dict(
-            s.execute(
-                select(WebhookDelivery.result, func.count()).group_by(WebhookDelivery.result)
-            ).all()
-        )
-    return {str(k): int(v) for k, v in runs.items()}, {str(k): int(v) for k, v in hooks.items()}

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from trainchain.errors import NotFoundError, UsageError
-from trainchain.report import RunStatus
 from trainchain.server.charts import Series, num, xy_chart
+from trainchain.states import RunStatus
 from trainchain.store import ModelVersion, Run, Store
 from trainchain.trials import metrics as M
 
@@ -18,10 +16,8 @@ FINISHED = (RunStatus.SUCCEEDED.value, RunStatus.TARGET_NOT_REACHED.value)
 
 def model_summaries(store: Store) -> list[dict[str, Any]]:
     """One row per model: its latest version and its champion."""
-    with store.session() as s:
-        names = sorted(set(s.scalars(select(ModelVersion.name))))
     rows = []
-    for name in names:
+    for name in store.model_names():
         versions, aliases = store.model_versions(name), store.aliases(name)
         champion = next((v for v in versions if v.version == aliases.get("champion")), None)
         rows.append(
@@ -171,8 +167,7 @@ def _versions(store: Store, name: str) -> list[ModelVersion]:
 
 
 def _runs(store: Store, name: str) -> list[Run]:
-    with store.session() as s:
-        return list(s.scalars(select(Run).where(Run.name == name).order_by(Run.created_at)))
+    return store.runs_of_model(name)
 
 
 def _version_row(v: ModelVersion, aliases: dict[str, int]) -> dict[str, Any]:

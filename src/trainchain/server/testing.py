@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from trainchain.server.providers import sign
+from trainchain.signing import sign
 
 
 def auth_headers(app: Any) -> dict[str, str]:

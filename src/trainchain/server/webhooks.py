@@ -21,7 +21,8 @@ from trainchain.server import records
 from trainchain.server.errors import PayloadTooLargeError, UnauthorizedError
 from trainchain.server.providers import PROVIDERS, Provider
 from trainchain.server.queue import RunQueue
-from trainchain.store import Project, Run, Store, WebhookDelivery
+from trainchain.states import RunStatus
+from trainchain.store import Project, Store, WebhookDelivery
 from trainchain.urls import redact
 
 log = logging.getLogger(__name__)
@@ -114,39 +115,21 @@ class Hooks:
         result: str,
         run_id: str | None = None,
     ) -> None:
-        with self.store.session() as s:
-            s.add(
-                WebhookDelivery(
-                    delivery_id=delivery,
-                    provider=provider.name,
-                    event=event[:40],
-                    project_id=project.id,
-                    run_id=run_id,
-                    result=result,
-                )
-            )
+        self.store.record_delivery(
+            delivery,
+            provider=provider.name,
+            event=event[:40],
+            project_id=project.id,
+            run_id=run_id,
+            result=result,
+        )
 
     def _seen(self, delivery: str) -> WebhookDelivery | None:
-        from sqlalchemy import select
-
-        with self.store.session() as s:
-            return s.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery)
-            ).first()
+        return self.store.delivery(delivery)
 
     def _run_of(self, project: Project, branch: str, commit: str) -> str | None:
         """A run already queued for this project, branch and commit (any status but superseded)."""
-        from sqlalchemy import select
-
-        with self.store.session() as s:
-            return s.scalars(
-                select(Run.id).where(
-                    Run.project_id == project.id,
-                    Run.branch == branch,
-                    Run.ref == commit,
-                    Run.status != "superseded",
-                )
-            ).first()
+        return self.store.run_for_commit(project.id, branch, commit)
 
     def handle(
         self, provider: Provider, headers: dict[str, str], body: bytes
@@ -222,7 +205,9 @@ class Hooks:
                 self._record(provider, delivery, "push", project, "queued", run_id)
             except StoreError:
                 # a concurrent redelivery won the unique delivery id: drop our run
-                self.store.update_run(run_id, status="superseded", error="duplicate delivery")
+                self.store.update_run(
+                    run_id, status=RunStatus.SUPERSEDED.value, error="duplicate delivery"
+                )
                 return 200, {"status": "duplicate", "delivery": delivery}
         log.info("push %s@%s -> run %s", project.name, branch, run_id)
         return 202, {

@@ -14,12 +14,4 @@ class Stage(enum.StrEnum):
     MONITOR = "monitor"
 
 
-class StageState(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
 ORDER = tuple(Stage)

@@ -19,7 +19,8 @@ from trainchain import paths
 from trainchain.config import Config
 from trainchain.errors import ConfigError, TrainchainError
 from trainchain.runtimes.base import Environment, Resources, Runtime
-from trainchain.stages import Stage, StageState
+from trainchain.stages import Stage
+from trainchain.states import StageState
 from trainchain.store import Run, Store
 from trainchain.trials.runner import TrialRunner, TrialSetup
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from trainchain import datasets, paths
 from trainchain.errors import DetectionError
+from trainchain.settings import operator_settings
 
 CACHE_ENV = paths.DATASET_CACHE_ENV
 # where each library downloads from: reachable means it may fetch into the cache itself
@@ -166,7 +167,7 @@ def _env_hint(library: str, cache: Path) -> str:
 
 def _offline_set() -> bool:
     """The operator said this machine has no internet (no fetch, no probe is tried)."""
-    return os.environ.get("TRAINCHAIN_OFFLINE", "").lower() in ("1", "true", "yes")
+    return operator_settings().offline
 
 
 def _offline(library: str, forced: bool | None) -> bool:

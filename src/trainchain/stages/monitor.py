@@ -13,6 +13,7 @@ from typing import Any
 
 from trainchain.runtimes.base import Runtime
 from trainchain.stages.context import StageContext, StageResult
+from trainchain.states import OutcomeKind, TrialState
 from trainchain.store import Store
 
 
@@ -39,15 +40,15 @@ def monitor(store: Store, run_id: str, runtime: Runtime | None) -> MonitorResult
         result.attempts += len(trial.attempts)
         result.restarts += max(0, len(trial.attempts) - 1)
         for attempt in trial.attempts:
-            if attempt.outcome == "running":
+            if attempt.outcome == OutcomeKind.RUNNING:
                 stopped = bool(
                     runtime and attempt.process_id and runtime.reap(attempt.process_id, run_id)
                 )
                 result.orphans_stopped += int(stopped)
                 reason = "left running; stopped by monitor"
-                store.end_attempt(trial.id, attempt.number, "lost", reason)
-        if len(trial.attempts) > 1 and trial.state == "complete":
+                store.end_attempt(trial.id, attempt.number, OutcomeKind.LOST.value, reason)
+        if len(trial.attempts) > 1 and trial.state == TrialState.COMPLETE:
             result.recovered_trials.append(trial.number)
-        if trial.state == "failed" and trial.error:
+        if trial.state == TrialState.FAILED and trial.error:
             result.gave_up[trial.number] = trial.error.splitlines()[0]
     return result

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trainchain.stages import Stage, StageState
+from trainchain.stages import Stage
 from trainchain.stages.context import StageContext, StageResult
+from trainchain.states import StageState, TrialState
 from trainchain.trials import metrics as M
-from trainchain.trials.policy import TrialState
+from trainchain.trials import optuna_compat
 from trainchain.trials.runner import TrialResult, TrialRunner
 
 log = logging.getLogger(__name__)
@@ -350,8 +351,7 @@ def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, A
         fitting = {
             k: v
             for k, v in params.items()
-            if k in distributions
-            and distributions[k]._contains(distributions[k].to_internal_repr(v))
+            if k in distributions and optuna_compat.distribution_contains(distributions[k], v)
         }
         if fitting:
             study.enqueue_trial(fitting, skip_if_exists=True)
@@ -416,7 +416,7 @@ def _told(study: Any, trial: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _trial_id(study: Any, number: int) -> int:
-    return int(study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
+    return optuna_compat.trial_id(study, number)
 
 
 def _budget_spent(budget: Budget, trials: int, epochs: int, elapsed: float) -> str | None:

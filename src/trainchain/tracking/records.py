@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from trainchain.states import TrialState
+
 if TYPE_CHECKING:
     from trainchain.store import EpochMetric, Run, Trial
 
@@ -24,7 +26,12 @@ MAX_TAG_VALUE = 8000
 MAX_KEY = 250
 
 # trainchain TrialState value -> MLflow RunStatus name; a running trial stays open.
-STATUS = {"complete": "FINISHED", "failed": "FAILED", "pruned": "KILLED", "running": "RUNNING"}
+STATUS: dict[str, str] = {
+    TrialState.COMPLETE: "FINISHED",
+    TrialState.FAILED: "FAILED",
+    TrialState.PRUNED: "KILLED",
+    TrialState.RUNNING: "RUNNING",
+}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from trainchain.states import TrialState
+
 ACCURACY_LIKE = (
     "accuracy",
     "acc",
@@ -176,7 +178,11 @@ def best_trial(trials: Iterable[T], metric_name: str | None, goal: str) -> T | N
     """The best complete trial measured on ``metric_name`` (the earliest wins a tie)."""
     best: T | None = None
     for trial in trials:
-        if trial.state != "complete" or trial.value is None or trial.metric_name != metric_name:
+        if (
+            trial.state != TrialState.COMPLETE
+            or trial.value is None
+            or trial.metric_name != metric_name
+        ):
             continue
         if best is None or better(trial.value, best.value, goal):
             best = trial

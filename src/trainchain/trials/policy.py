@@ -5,21 +5,13 @@ Pure functions over attempt summaries, so every rule is unit-tested without a pr
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
-from trainchain.runtimes.base import OutcomeKind
+from trainchain.states import OutcomeKind
 
 USAGE_EXIT_CODE = 2  # the agent's "you must tell me something" exit (unanswered prompt)
 MAX_LOST = 5  # lost attempts (node or controller gone) before a trial gives up
-
-
-class TrialState(enum.StrEnum):
-    RUNNING = "running"
-    COMPLETE = "complete"
-    PRUNED = "pruned"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,21 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tenacity
+
 from trainchain.agent import STDOUT_PATTERNS, contract
 from trainchain.agent.events import read_events
 from trainchain.errors import RuntimeUnavailableError
 from trainchain.runtimes.base import (
     Environment,
     Outcome,
-    OutcomeKind,
     Resources,
     Runtime,
     TrialProcess,
     TrialSpec,
 )
-from trainchain.store import Attempt, EpochMetric, Store, Trial, utcnow
+from trainchain.settings import operator_settings
+from trainchain.states import OutcomeKind, TrialState
+from trainchain.store import Attempt, Store, Trial, utcnow
 from trainchain.trials import metrics as M
-from trainchain.trials.policy import AttemptSummary, TrialState, decide
+from trainchain.trials.policy import AttemptSummary, decide
 from trainchain.trials.workspace import fresh_copy, trial_dirs
 
 log = logging.getLogger(__name__)
@@ -193,8 +195,7 @@ class TrialRunner:
             fresh_copy(self.setup.snapshot, spec.workdir)
         spec.events_path.unlink(missing_ok=True)
         process = self._start(spec)
-        with self.store.session() as s:
-            s.add(Attempt(trial_id=trial.id, number=attempt_no, process_id=process.id))
+        self.store.add_attempt(trial.id, attempt_no, process.id)
         if trial.number >= 1:  # tuning: more trials come (the baseline, 0, is often the only one)
             self._prepare(trial.number + 1)
         return self._follow(process, spec, trial, attempt_no, on_epoch)
@@ -242,17 +243,12 @@ class TrialRunner:
 
     def _start(self, spec: TrialSpec) -> TrialProcess:
         """Start the attempt; while the runtime is unavailable (dockerd restarting), wait."""
-        deadline, delay = time.monotonic() + RUNTIME_WAIT_SECONDS, 1.0
-        while True:
-            try:
-                return self.runtime.start(self.env, spec)
-            except RuntimeUnavailableError as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                reason = f"waiting {delay:g}s for the runtime: {exc.message}"
-                self.progress({"kind": "restart", "trial": spec.trial, "reason": reason})
-                time.sleep(delay)
-                delay = min(delay * 2, 15.0)
+
+        def waiting(delay: float, why: str) -> None:
+            reason = f"waiting {delay:g}s for the runtime: {why}"
+            self.progress({"kind": "restart", "trial": spec.trial, "reason": reason})
+
+        return start_when_available(lambda: self.runtime.start(self.env, spec), waiting)
 
     def _watch(
         self,
@@ -325,12 +321,7 @@ class TrialRunner:
             if isinstance(v, int | float) and not isinstance(v, bool)
         }
         values = {k: v for k, v in raw.items() if M._is_number(v)}
-        with self.store.session() as s:
-            s.add(EpochMetric(trial_id=trial.id, attempt=attempt, epoch=epoch, metrics=values))
-            row = s.get(Attempt, _attempt_id(s, trial.id, attempt))
-            if row is not None:
-                row.first_epoch = row.first_epoch or epoch
-                row.last_epoch = epoch
+        self.store.record_epoch(trial.id, attempt, epoch, values)
         self.progress({"kind": "epoch", "trial": trial.number, "epoch": epoch, "metrics": values})
         return hook(epoch, raw) if hook else None
 
@@ -350,15 +341,13 @@ class TrialRunner:
             ),
             None,
         )
-        with self.store.session() as s:
-            row = s.get(Attempt, _attempt_id(s, trial_id, number))
-            if row is None:
-                return
-            row.outcome = outcome.kind.value
-            row.reason = outcome.reason if outcome.kind in _SUCCESS else reason
-            row.ended_at = utcnow()
-            if resumed:
-                row.resumed_from = int(resumed)
+        self.store.end_attempt(
+            trial_id,
+            number,
+            outcome.kind.value,
+            outcome.reason if outcome.kind in _SUCCESS else reason,
+            int(resumed) if resumed else None,
+        )
 
     # -- endings ------------------------------------------------------------------------------
     def _finish_success(
@@ -435,25 +424,18 @@ class TrialRunner:
         existing = self.store.trial(self.setup.run_id, number)
         if existing is not None:
             return existing
-        with self.store.session() as s:
-            s.add(
-                Trial(
-                    run_id=self.setup.run_id,
-                    number=number,
-                    params=params,
-                    optuna_number=optuna_number,
-                    started_at=utcnow(),
-                    info={"seed": _new_seed(self.setup, number)},
-                )
-            )
-        row = self.store.trial(self.setup.run_id, number)
-        assert row is not None
-        return row
+        return self.store.add_trial(
+            self.setup.run_id,
+            number,
+            params=params,
+            optuna_number=optuna_number,
+            info={"seed": _new_seed(self.setup, number)},
+        )
 
     def _reattach(self, trial: Trial) -> tuple[Attempt, TrialProcess] | None:
         """The last attempt, left running by a controller that died, if the runtime can follow
         it again (a detached Ray actor still training on the cluster)."""
-        running = [a for a in trial.attempts if a.outcome == "running" and a.process_id]
+        running = [a for a in trial.attempts if a.outcome == OutcomeKind.RUNNING and a.process_id]
         if not running:
             return None
         last = max(running, key=lambda a: a.number)
@@ -480,7 +462,7 @@ class TrialRunner:
         Attempt ``skip`` was re-attached and is followed instead.
         """
         for attempt in trial.attempts:
-            if attempt.outcome != "running" or attempt.number == skip:
+            if attempt.outcome != OutcomeKind.RUNNING or attempt.number == skip:
                 continue
             stopped = bool(attempt.process_id) and self.runtime.reap(
                 attempt.process_id or "", self.setup.run_id
@@ -514,7 +496,7 @@ class TrialRunner:
     def _summary(self, a: Attempt) -> AttemptSummary:
         return AttemptSummary(
             OutcomeKind(a.outcome)
-            if a.outcome in OutcomeKind._value2member_map_
+            if a.outcome in OutcomeKind._value2member_map_ and a.outcome != OutcomeKind.RUNNING
             else OutcomeKind.LOST,
             a.reason,
             None,
@@ -544,19 +526,34 @@ def _new_seed(setup: TrialSetup, number: int) -> int:
     return int.from_bytes(digest[:4], "big") % 2**31
 
 
+def start_when_available(
+    start: Callable[[], TrialProcess],
+    waiting: Callable[[float, str], None],
+    limit: float = RUNTIME_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TrialProcess:
+    """``start()``, again after 1, 2, 4, 8, 15, 15... seconds while it raises
+    ``RuntimeUnavailableError``; the last error once the next wait would pass ``limit``."""
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        waiting(state.upcoming_sleep, getattr(failure, "message", str(failure)))
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(RuntimeUnavailableError),
+        wait=tenacity.wait_exponential(multiplier=1, max=15),
+        stop=tenacity.stop_before_delay(limit),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(start)
+
+
 def trial_seed(trial: Trial, setup: TrialSetup) -> int:
     """The seed recorded on the trial (every attempt of it gets the same one)."""
     seed = (trial.info or {}).get("seed")
     return int(seed) if isinstance(seed, int) else _new_seed(setup, trial.number)
-
-
-def _attempt_id(session: Any, trial_id: int, number: int) -> int | None:
-    from sqlalchemy import select
-
-    found: int | None = session.scalar(
-        select(Attempt.id).where(Attempt.trial_id == trial_id, Attempt.number == number)
-    )
-    return found
 
 
 def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
@@ -646,7 +643,7 @@ def _batch_size(events: list[dict[str, Any]], params: dict[str, Any]) -> int:
 def cap_log(path: Path, limit: int | None = None) -> int:
     """Bound an attempt's log: past ``limit`` bytes keep its first half and a marker, and the
     writer (appending) goes on after them. Returns the size now."""
-    limit = limit or int(os.environ.get("TRAINCHAIN_LOG_CAP_BYTES") or LOG_CAP_BYTES)
+    limit = limit or operator_settings().log_cap_bytes or LOG_CAP_BYTES
     size = path.stat().st_size
     if size <= limit:
         return size

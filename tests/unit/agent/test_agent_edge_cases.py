@@ -244,8 +244,8 @@ def test_keras2_legacy_script_knobs_and_resume_after_kill_9(
 
 def test_notebook_display_works_as_in_jupyter(run_agent: RunAgent) -> None:
     source = ["scores = {'test_accuracy': 0.5}\n", "display(scores, 'done')\n"]
-    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-            "source": source}  # fmt: skip
+    cell: dict[str, Any] = {"cell_type": "code", "metadata": {}, "outputs": [],
+                            "execution_count": None, "source": source}  # fmt: skip
     nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     run = run_agent(json.dumps(nb), name="train.ipynb")
     assert run.returncode == 0, run.stderr
