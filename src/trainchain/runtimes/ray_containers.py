@@ -21,6 +21,7 @@ from typing import Any
 
 from trainchain.runtimes.base import Environment, EnvSpec, TrialProcess, TrialSpec
 from trainchain.runtimes.local import _file_lock
+from trainchain.runtimes.ray_node import PARENT_OF
 
 # Runs with the node's interpreter (the docker SDK is there: trainchain[docker]). Watches the
 # actor's worker (its parent) and the raylet (the worker's parent); when either is gone it kills
@@ -29,12 +30,7 @@ WATCHDOG = """\
 import sys, time
 import docker
 parent, container_id = int(sys.argv[1]), sys.argv[2]
-def parent_of(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return int(fh.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+""" + PARENT_OF + """\
 raylet = parent_of(parent)
 client = docker.from_env()
 while True:

@@ -51,15 +51,19 @@ STORAGE_PROBE = ".trainchain-storage"
 # node's raylet) vanishes it kills the group: a worker can outlive its raylet for a while, and
 # the training must not go on next to its replacement. A SIGTERM to the group reaches the
 # training, which ends as it likes; the supervisor then reports its end.
-SUPERVISOR = """\
-import os, signal, subprocess, sys
-parent = int(sys.argv[1])
+# Shared by the node-side scripts: the parent pid of ``pid`` from /proc (None: it is gone).
+PARENT_OF = """\
 def parent_of(pid):
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return int(fh.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+"""
+SUPERVISOR = """\
+import os, signal, subprocess, sys
+parent = int(sys.argv[1])
+""" + PARENT_OF + """\
 raylet = parent_of(parent)
 def alive(pid):
     return pid is None or parent_of(pid) is not None
