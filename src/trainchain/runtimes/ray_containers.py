@@ -26,11 +26,14 @@ from trainchain.runtimes.ray_node import PARENT_OF
 # Runs with the node's interpreter (the docker SDK is there: trainchain[docker]). Watches the
 # actor's worker (its parent) and the raylet (the worker's parent); when either is gone it kills
 # the container. It ends by itself when the container does.
-WATCHDOG = """\
+WATCHDOG = (
+    """\
 import sys, time
 import docker
 parent, container_id = int(sys.argv[1]), sys.argv[2]
-""" + PARENT_OF + """\
+"""
+    + PARENT_OF
+    + """\
 raylet = parent_of(parent)
 client = docker.from_env()
 while True:
@@ -46,6 +49,7 @@ while True:
         break
 client.close()
 """
+)
 
 
 def wanted() -> bool:

@@ -60,10 +60,13 @@ def parent_of(pid):
     except (OSError, ValueError, IndexError):
         return None
 """
-SUPERVISOR = """\
+SUPERVISOR = (
+    """\
 import os, signal, subprocess, sys
 parent = int(sys.argv[1])
-""" + PARENT_OF + """\
+"""
+    + PARENT_OF
+    + """\
 raylet = parent_of(parent)
 def alive(pid):
     return pid is None or parent_of(pid) is not None
@@ -82,6 +85,7 @@ if code < 0:
     os.kill(os.getpid(), -code)
 sys.exit(code)
 """
+)
 
 
 class NodeRuntime(LocalRuntime):
