@@ -23,7 +23,7 @@ from trainchain.detection.options import (
     click_options,
     is_argparse_add,
 )
-from trainchain.detection.pyast import dotted, literal, type_of
+from trainchain.detection.pyast import dotted, literal, module_assignments, type_of
 from trainchain.detection.result import Parameter
 
 _SKIP_NAMES = re.compile(
@@ -103,20 +103,12 @@ def _pos(node: ast.AST) -> tuple[int, int]:
 
 def _constants(tree: ast.Module) -> dict[str, tuple[Any, int]]:
     out: dict[str, tuple[Any, int]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if not isinstance(target, ast.Name):
-            continue
+    for name, value, line in module_assignments(tree):
         ok, constant = literal(value)
-        if ok and isinstance(constant, int | float | str) and target.id not in out:
-            out[target.id] = (constant, node.lineno)
-        elif target.id in out:
-            out.pop(target.id)  # reassigned to something computed: not a plain knob
+        if ok and isinstance(constant, int | float | str) and name not in out:
+            out[name] = (constant, line)
+        elif name in out:
+            out.pop(name)  # reassigned to something computed: not a plain knob
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -17,6 +18,19 @@ def literal(node: ast.expr | None) -> tuple[bool, Any]:
     if isinstance(value, int | float | str | bool | list | tuple) or value is None:
         return True, list(value) if isinstance(value, tuple) else value
     return False, None
+
+
+def module_assignments(tree: ast.Module) -> Iterator[tuple[str, ast.expr, int]]:
+    """(name, value, line) of each module-level ``NAME = value`` / ``NAME: T = value``."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            yield target.id, value, node.lineno
 
 
 def type_of(value: Any) -> str:

@@ -133,6 +133,7 @@ def settable_constants(entrypoint: Path) -> set[str]:
     import ast
 
     from trainchain.agent.source import read_units
+    from trainchain.detection.pyast import module_assignments
 
     names: set[str] = set()
     try:
@@ -144,15 +145,7 @@ def settable_constants(entrypoint: Path) -> set[str]:
             tree = ast.parse(unit.source)
         except SyntaxError:
             continue
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target, value = node.targets[0], node.value
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                target, value = node.target, node.value
-            else:
-                continue
-            if isinstance(target, ast.Name) and _is_literal(value):
-                names.add(target.id)
+        names.update(name for name, value, _ in module_assignments(tree) if _is_literal(value))
     return names
 
 
