@@ -8,7 +8,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from trainchain import paths
 from trainchain.errors import ConfigError
 from trainchain.reporting import curve
 from trainchain.stages.context import StageContext, StageResult, TrialError
-from trainchain.store import Store
+from trainchain.store import ModelVersion, Store
 from trainchain.trials import metrics as M
 from trainchain.trials.workspace import trial_dirs
 
@@ -41,6 +41,12 @@ class Candidate:
     branch: str | None
     profile: str | None
     data: dict[str, str]
+
+    def version_fields(self) -> dict[str, Any]:
+        """The registry row's columns this candidate fills (``ModelVersion``'s own names)."""
+        columns = ModelVersion.__table__.columns.keys()
+        same = {f.name: getattr(self, f.name) for f in fields(self) if f.name in columns}
+        return same | {"data_fingerprint": fingerprint(self.data)}
 
 
 @dataclass(frozen=True)
@@ -146,18 +152,7 @@ def register(store: Store, name: str, candidate: Candidate, models_root: Path) -
         version = store.add_model_version(
             name,
             lambda v: str(model_dir / str(v) / model_name if model_name else model_dir / str(v)),
-            run_id=candidate.run_id,
-            trial=candidate.trial,
-            metric_name=candidate.metric_name,
-            goal=candidate.goal,
-            value=candidate.value,
-            params=candidate.params,
-            metrics=candidate.metrics,
-            curves=candidate.curves,
-            commit=candidate.commit,
-            branch=candidate.branch,
-            profile=candidate.profile,
-            data_fingerprint=fingerprint(candidate.data),
+            **candidate.version_fields(),
         )
         dest = model_dir / str(version)
         if dest.exists():  # left by a promotion that died before its row was written

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -504,17 +504,12 @@ class TrialRunner:
         )
 
     def _result(self, t: Trial) -> TrialResult:
-        return TrialResult(
-            number=t.number,
-            state=TrialState(t.state),
-            params=dict(t.params),
-            value=t.value,
-            metric_name=t.metric_name,
-            metric_source=t.metric_source,
-            model_path=t.model_path,
-            error=t.error,
-            epochs=len(t.epochs),
-        )
+        same = {f.name: getattr(t, f.name) for f in fields(TrialResult)} | {
+            "state": TrialState(t.state),
+            "params": dict(t.params),
+            "epochs": len(t.epochs),
+        }
+        return TrialResult(**same)
 
 
 def _new_seed(setup: TrialSetup, number: int) -> int:
