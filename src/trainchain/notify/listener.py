@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from trainchain.stages.context import RunListener, StageContext
+from trainchain.stages import Stage
+from trainchain.stages.context import RunListener, StageContext, StageResult
 
 
 class NotifyListener(RunListener):
+    """``started`` goes out once per run: at its start when the channels are known (a resumed
+    run), else when fetch has read them from the commit's configuration (a new run)."""
+
     def run_started(self, ctx: StageContext) -> None:
-        notify(ctx, "started")
+        self._started_once(ctx)
+
+    def stage_finished(self, ctx: StageContext, stage: Stage, result: StageResult) -> None:
+        if stage == Stage.FETCH:
+            self._started_once(ctx)
+
+    def _started_once(self, ctx: StageContext) -> None:
+        if not any(n.event == "started" for n in ctx.store.notifications(ctx.run.id)):
+            notify(ctx, "started")
 
     def run_finished(self, ctx: StageContext, status: str) -> None:
         notify(ctx, status)
