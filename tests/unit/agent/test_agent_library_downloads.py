@@ -29,6 +29,8 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 FETCH_REMOTE = """
 import os, sys, time
 from sklearn.datasets._base import RemoteFileMetadata, _fetch_remote
+from sklearn.datasets import _covtype
+print("fetch_covtype locked", hasattr(_covtype._fetch_remote, "__wrapped__"))
 go = os.environ.get("GO")
 while go and not os.path.exists(go):
     time.sleep(0.05)
@@ -87,6 +89,8 @@ def test_two_trials_fetching_one_sklearn_file_download_it_once(
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert f"got {cache / 'tiny.bin'} {len(PAYLOAD)}" in out, out
+        # the fetch_* modules bind _fetch_remote at import: they got the locked one too
+        assert f"fetch_covtype locked {through_agent}" in out, out
     assert "before False" in outputs[1][0]  # trial 1 found no file and asked to download ...
     assert http.requests["/tiny.bin"] == (1 if through_agent else 2)  # ... once, with the hook
     assert (cache / "tiny.bin").read_bytes() == PAYLOAD
@@ -181,3 +185,21 @@ def test_two_openml_downloads_of_one_file_fetch_it_once(
         _race(fetch, fetch, http, "/data/v1/download/1/tiny.arff")
     assert http.requests["/data/v1/download/1/tiny.arff"] == (1 if hooked else 2)
     assert read == [len(PAYLOAD)] * 2
+
+
+def test_sklearn_file_in_the_cache_is_used_when_whole_and_replaced_when_not(tmp_path: Path) -> None:
+    base = pytest.importorskip("sklearn.datasets._base")
+    fetch_remote = library_downloads.locked_fetch_remote(base._fetch_remote)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with serve(_site(tmp_path)) as http:
+        remote = base.RemoteFileMetadata(
+            "tiny.bin", http.url + "/tiny.bin", hashlib.sha256(PAYLOAD).hexdigest()
+        )
+        (cache / "tiny.bin").write_bytes(PAYLOAD[:1000])  # a truncated file of an older tool
+        assert fetch_remote(remote, dirname=str(cache)) == cache / "tiny.bin"
+        assert http.requests["/tiny.bin"] == 1
+        assert (cache / "tiny.bin").read_bytes() == PAYLOAD
+        assert fetch_remote(remote, dirname=str(cache)) == cache / "tiny.bin"
+        assert http.requests["/tiny.bin"] == 1  # whole now: read from the cache
+    assert sorted(p.name for p in cache.iterdir()) == [".tiny.bin.lock", "tiny.bin"]
