@@ -1,9 +1,10 @@
 """Run the user's entrypoint as ``__main__`` with the trial's parameters and metric capture.
 
 Order: read the environment -> install the hooks (argparse, ``input``, post-import hooks for
-Keras, click and scikit-learn) -> tee stdout -> compile (constants rewritten) -> execute ->
-read ``metrics.json``, save a scikit-learn model -> ``end`` event, and exit with the script's
-own exit code (1 for an exception or a SyntaxError, 2 for an unanswered prompt).
+Keras, click, scikit-learn and the dataset downloaders) -> tee stdout -> compile (constants
+rewritten) -> execute -> read ``metrics.json``, save a scikit-learn model -> ``end`` event, and
+exit with the script's own exit code (1 for an exception or a SyntaxError, 2 for an unanswered
+prompt).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from trainchain.agent import (
     events,
     imports,
     keras_hooks,
+    library_downloads,
     options,
     outcome,
     pathmap,
@@ -100,6 +102,7 @@ def _install_hooks(st: state.TrialState) -> None:
             "click": functools.partial(options.patch_click, state=st),
             "sklearn.base": sklearn_hook.patch,
             **dict.fromkeys(download_lock.KERAS_DOWNLOADERS, download_lock.patch_keras),
+            **library_downloads.HOOKS,
         }
     )
 
