@@ -106,16 +106,17 @@ Runtimes = Mapping[str, Runtime]  # runtime name -> the runtime that can answer 
 class Orphan:
     run_id: str
     reason: str
+    directory: Path  # the run's directory (under its own ``storage:`` when it has one)
 
 
 def find_orphans(store: Store, runtimes: Runtimes, grace: float) -> list[Orphan]:
     """Runs marked running whose controller is gone (the rule in this module's docstring)."""
-    found, suspects = [], {}
+    found, suspects, dirs = [], {}, {}
     for run_id in store.running_run_ids():
-        storage = paths.storage_of(store.get_run(run_id).options)
-        state = lock_state(run_dir(run_id, storage))
+        dirs[run_id] = run_dir(run_id, paths.storage_of(store.get_run(run_id).options))
+        state = lock_state(dirs[run_id])
         if state == LockState.FREE:
-            found.append(Orphan(run_id, "no live process holds its controller lock"))
+            found.append(Orphan(run_id, "no live process holds its controller lock", dirs[run_id]))
         elif state == LockState.ABSENT:
             dead = _dead_attempts(store, run_id, runtimes)
             if dead:
@@ -129,6 +130,7 @@ def find_orphans(store: Store, runtimes: Runtimes, grace: float) -> list[Orphan]
                     run_id,
                     f"attempt(s) {sorted(dead)} still marked running, their "
                     f"process gone for {grace:g}s",
+                    dirs[run_id],
                 )
             )
     return found
@@ -173,7 +175,7 @@ class Resumer:
             return False
         self.counts[orphan.run_id] = count + 1
         self.say(f"run {orphan.run_id}: {orphan.reason}; resuming it from its checkpoints")
-        log_path = run_dir(orphan.run_id) / f"revive-resume-{count + 1}.log"
+        log_path = orphan.directory / f"revive-resume-{count + 1}.log"
         with open(log_path, "ab") as out:
             self.running[orphan.run_id] = subprocess.Popen(
                 [sys.executable, "-m", "trainchain", "resume", orphan.run_id, "--quiet"],

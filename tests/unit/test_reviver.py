@@ -8,7 +8,8 @@ from pathlib import Path
 from tests.contract.helpers import trial_spec
 from tests.fake_runtime import Act, ScriptedRuntime
 
-from trainchain.reviver import find_orphans
+from trainchain import paths
+from trainchain.reviver import LOCK_NAME, Resumer, find_orphans
 from trainchain.runtimes.base import Environment
 from trainchain.states import OutcomeKind
 from trainchain.store import Attempt, Run, Store, Trial
@@ -40,3 +41,23 @@ def test_only_runs_whose_runtime_says_gone_are_orphans(tmp_path: Path) -> None:
         assert sorted(o.run_id for o in orphans) == ["down", "up"]
     finally:
         alive.kill(OutcomeKind.STOPPED, "end of test")
+
+
+def test_a_run_on_its_own_storage_is_found_and_resumed_there(tmp_path: Path) -> None:
+    """The controller lock and the resume's log live in the run's directory under its own
+    ``storage:`` (an operator setting), not under the default runs directory."""
+    store = Store()
+    shared = tmp_path / "shared"
+    with store.session() as s:
+        s.add(Run(id="far", name="m", source="x", status="running",
+                  options={"storage": str(shared)}))  # fmt: skip
+    directory = shared / "runs" / "far"
+    directory.mkdir(parents=True)
+    (directory / LOCK_NAME).write_text("")  # a lock file no process holds: its controller died
+    [orphan] = find_orphans(store, {}, grace=0)
+    assert orphan.directory == directory
+    resumer = Resumer()
+    assert resumer.resume(orphan)
+    resumer.wait(120)
+    assert (directory / "revive-resume-1.log").is_file()
+    assert not (paths.runs_dir() / "far").exists()
