@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -11,6 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from trainchain.states import OutcomeKind
+
+PIPE_WIDTH = 120
+# outcomes whose reason the table leaves out: none, or the warning line printed below the table
+QUIET_OUTCOMES = (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR)
 
 
 @click.group()
@@ -82,7 +87,8 @@ def show(run_id: str, as_json: bool) -> None:
         ]
         click.echo(json.dumps(data, indent=2, default=str))
         return
-    out = Console()
+    # a pipe (a CI log, a script) gets 120 columns, not Rich's 80: outcome words stay whole
+    out = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
     out.print(
         f"[bold]run {report.run_id}[/] {report.status}  "
         f"source {report.source} @ {report.commit or '-'}"
@@ -97,7 +103,7 @@ def show(run_id: str, as_json: bool) -> None:
         attempts = "; ".join(
             f"#{a.number} {a.outcome}"
             + (f" epochs {a.first_epoch}-{a.last_epoch}" if a.first_epoch else "")
-            + (f" ({a.reason})" if a.reason and a.outcome != OutcomeKind.SUCCEEDED else "")
+            + (f" ({a.reason})" if a.reason and a.outcome not in QUIET_OUTCOMES else "")
             + (" [yellow]warning[/]" if a.outcome == "succeeded_with_error" else "")
             for a in t.attempts
         )
