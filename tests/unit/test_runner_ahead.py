@@ -35,18 +35,7 @@ class AheadRuntime(LocalRuntime):
 
 
 def test_each_tuned_trial_prepares_the_next_one_which_then_starts_on_it(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db'}")
-    with store.session() as s:
-        run = Run(source="/src", name="m")
-        s.add(run)
-        s.flush()
-        run_id = run.id
-    snapshot = tmp_path / "snapshot"
-    snapshot.mkdir()
-    (snapshot / "train.py").write_text(SCRIPT)
-    setup = TrialSetup(
-        run_id=run_id, run_dir=tmp_path / "run", snapshot=snapshot, entrypoint="train.py"
-    )
+    store, setup = _run(tmp_path)
     runtime = AheadRuntime(tmp_path / "envs")
     env = Environment("local", "k", python=sys.executable)
     runner = TrialRunner(store, runtime, env, setup)
@@ -62,6 +51,17 @@ def test_each_tuned_trial_prepares_the_next_one_which_then_starts_on_it(tmp_path
 
 
 def test_a_runtime_that_does_not_start_ahead_gets_no_preparation(tmp_path: Path) -> None:
+    store, setup = _run(tmp_path)
+    runtime = AheadRuntime(tmp_path / "envs")
+    runtime.starts_ahead = False
+    runner = TrialRunner(store, runtime, Environment("local", "k", python=sys.executable), setup)
+    assert runner.run(1, {"EPOCHS": 3}).value == 0.3
+    assert runtime.prepared == []
+    assert not (tmp_path / "run" / "trials" / "002").exists()  # no working copy ahead either
+
+
+def _run(tmp_path: Path) -> tuple[Store, TrialSetup]:
+    """A recorded run and its snapshot holding SCRIPT."""
     store = Store(f"sqlite:///{tmp_path / 'db'}")
     with store.session() as s:
         run = Run(source="/src", name="m")
@@ -71,12 +71,6 @@ def test_a_runtime_that_does_not_start_ahead_gets_no_preparation(tmp_path: Path)
     snapshot = tmp_path / "snapshot"
     snapshot.mkdir()
     (snapshot / "train.py").write_text(SCRIPT)
-    setup = TrialSetup(
+    return store, TrialSetup(
         run_id=run_id, run_dir=tmp_path / "run", snapshot=snapshot, entrypoint="train.py"
     )
-    runtime = AheadRuntime(tmp_path / "envs")
-    runtime.starts_ahead = False
-    runner = TrialRunner(store, runtime, Environment("local", "k", python=sys.executable), setup)
-    assert runner.run(1, {"EPOCHS": 3}).value == 0.3
-    assert runtime.prepared == []
-    assert not (tmp_path / "run" / "trials" / "002").exists()  # no working copy ahead either
