@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 
-from trainchain.trials.optuna_compat import distribution_contains, trial_id
+from trainchain.trials.optuna_compat import distribution_contains, tell_as_in_optimize, trial_id
 
 D = optuna.distributions
 
@@ -31,3 +31,15 @@ def test_trial_id_finds_the_storage_id_of_a_number() -> None:
     reopened = optuna.trial.Trial(study, trial_id(study, 2))
     reopened.report(0.5, 1)
     assert study.trials[2].intermediate_values == {1: 0.5}
+
+
+def test_a_spent_grid_is_told_under_ask_and_tell() -> None:
+    """The grid sampler stops the study once its grid is spent; a plain ``study.tell`` outside
+    ``optimize`` raises there and leaves the trial unfinished."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    grid = optuna.samplers.GridSampler({"x": [1, 2]}, seed=0)
+    study = optuna.create_study(sampler=grid)
+    for _ in range(2):
+        trial = study.ask({"x": D.CategoricalDistribution([1, 2])})
+        tell_as_in_optimize(study, trial, float(trial.params["x"]))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2

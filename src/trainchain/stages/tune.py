@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainchain.stages import Stage
 from trainchain.stages.context import StageContext, StageResult
@@ -23,6 +23,9 @@ from trainchain.states import StageState, TrialState
 from trainchain.trials import metrics as M
 from trainchain.trials import optuna_compat
 from trainchain.trials.runner import TrialResult, TrialRunner
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 MAX_DUPLICATE_ASKS = 50  # a tiny space can be exhausted; stop asking after this many repeats
@@ -124,10 +127,10 @@ class _Search:
         settings: SearchSettings,
         budget: Budget,
         done: list[TrialResult],
-        study: Any,
-        distributions: dict[str, Any],
-        optuna: Any,
-        pruner: Any,
+        study: optuna.Study,
+        distributions: dict[str, optuna.distributions.BaseDistribution],
+        optuna: Any,  # the module, imported when a search starts
+        pruner: optuna.pruners.BasePruner,
     ) -> None:
         self.runner, self.settings, self.budget, self.done = runner, settings, budget, done
         self.study, self.distributions, self.optuna = study, distributions, optuna
@@ -266,7 +269,9 @@ def _chance(baseline: Any, metric: str) -> float | None:
     return float(chance) if isinstance(chance, int | float) else None
 
 
-def _study(optuna: Any, settings: SearchSettings, pruner: Any) -> Any:
+def _study(
+    optuna: Any, settings: SearchSettings, pruner: optuna.pruners.BasePruner
+) -> Any:  # an optuna.Study
     storage = optuna.storages.RDBStorage(
         settings.storage_url,
         engine_kwargs={"connect_args": {"timeout": 30}}
@@ -283,7 +288,7 @@ def _study(optuna: Any, settings: SearchSettings, pruner: Any) -> Any:
     )
 
 
-def make_sampler(optuna: Any, settings: SearchSettings) -> Any:
+def make_sampler(optuna: Any, settings: SearchSettings) -> Any:  # an optuna BaseSampler
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=settings.seed)
     if settings.sampler == "cmaes":
@@ -346,7 +351,11 @@ def grid_space(space: dict[str, dict[str, Any]], points: int = 4) -> dict[str, l
     return grid
 
 
-def _warm_start(study: Any, settings: SearchSettings, distributions: dict[str, Any]) -> None:
+def _warm_start(
+    study: optuna.Study,
+    settings: SearchSettings,
+    distributions: dict[str, optuna.distributions.BaseDistribution],
+) -> None:
     for params in settings.warm_start:
         fitting = {
             k: v
@@ -371,7 +380,7 @@ def _hook_metric(settings: SearchSettings) -> str:
 
 
 def _pruning_hook(
-    trial: Any, settings: SearchSettings, pruner: Any
+    trial: optuna.Trial, settings: SearchSettings, pruner: optuna.pruners.BasePruner
 ) -> Callable[[int, dict[str, float]], str | None]:
     name = _hook_metric(settings)
 
@@ -392,7 +401,7 @@ def _pruning_hook(
     return hook
 
 
-def _tell(optuna: Any, study: Any, trial: Any, result: TrialResult) -> None:
+def _tell(optuna: Any, study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
     states = optuna.trial.TrialState
     if result.state == TrialState.COMPLETE and result.value is not None:
         _told(study, trial, result.value, skip_if_finished=True)
@@ -402,20 +411,11 @@ def _tell(optuna: Any, study: Any, trial: Any, result: TrialResult) -> None:
         _told(study, trial, state=states.FAIL, skip_if_finished=True)
 
 
-def _told(study: Any, trial: Any, *args: Any, **kwargs: Any) -> None:
-    """``study.tell`` as inside ``optimize``: a grid sampler calls ``study.stop()`` from
-    ``after_trial`` once its grid is spent, which raises outside ``optimize`` (ask/tell) and
-    left the trial unfinished; the search notices the spent grid itself (repeated asks)."""
-    local = study._thread_local
-    before = getattr(local, "in_optimize_loop", False)
-    local.in_optimize_loop = True
-    try:
-        study.tell(trial, *args, **kwargs)
-    finally:
-        local.in_optimize_loop = before
+def _told(study: optuna.Study, trial: optuna.Trial, *args: Any, **kwargs: Any) -> None:
+    optuna_compat.tell_as_in_optimize(study, trial, *args, **kwargs)
 
 
-def _trial_id(study: Any, number: int) -> int:
+def _trial_id(study: optuna.Study, number: int) -> int:
     return optuna_compat.trial_id(study, number)
 
 
