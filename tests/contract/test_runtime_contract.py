@@ -379,18 +379,7 @@ def test_author_paths_and_the_dataset_cache_reach_the_script(
     """An absolute data name (a path of the author's machine) mapped to a file of the working
     copy, and the dataset cache with KERAS_HOME & co. pointing into it, on every runtime."""
     runtime, env = provisioned
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    (workdir / "train.py").write_text(AUTHOR_PATHS_SCRIPT)
-    (workdir / "input.txt").write_text("42\n")
-    cache = tmp_path / "datasets"
-    (cache / "keras" / "datasets").mkdir(parents=True)
-    (cache / "keras" / "datasets" / "tiny.npz").write_text("cached-bytes")
-    spec = trial_spec(
-        tmp_path, workdir, run_id=f"contract-{uuid.uuid4().hex[:8]}",
-        data={"/nonexistent-author/input.txt": Path("input.txt")}, datasets=cache,
-        extra_env={"TRAINCHAIN_SEED": "1234"},
-    )  # fmt: skip
+    spec = _author_paths_spec(tmp_path, "42", "cached-bytes", extra_env={"TRAINCHAIN_SEED": "1234"})
     outcome = runtime.start(env, spec).wait(240)
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
     assert (spec.output_dir / "seen.txt").read_text() == "42 cached-bytes 1234"
@@ -402,17 +391,7 @@ def test_a_prepared_attempt_behaves_like_a_cold_one(
     """``prepare`` (before the params exist), then ``start``: the same attempt as a cold start,
     with its data, author paths, dataset cache, params and environment (docker: a spare)."""
     runtime, env = provisioned
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    (workdir / "train.py").write_text(AUTHOR_PATHS_SCRIPT)
-    (workdir / "input.txt").write_text("7\n")
-    cache = tmp_path / "datasets"
-    (cache / "keras" / "datasets").mkdir(parents=True)
-    (cache / "keras" / "datasets" / "tiny.npz").write_text("ahead")
-    blank = trial_spec(
-        tmp_path, workdir, run_id=f"contract-{uuid.uuid4().hex[:8]}",
-        data={"/nonexistent-author/input.txt": Path("input.txt")}, datasets=cache,
-    )  # fmt: skip
+    blank = _author_paths_spec(tmp_path, "7", "ahead")
     runtime.prepare(env, blank)
     spare_ids = []
     for spare in getattr(runtime, "_spares", []):  # docker: the container started ahead
@@ -424,3 +403,21 @@ def test_a_prepared_attempt_behaves_like_a_cold_one(
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
     assert (spec.output_dir / "seen.txt").read_text() == "7 ahead 99"
     assert spare_ids == ([proc.id] if runtime.name == "docker" else [])
+
+
+def _author_paths_spec(
+    tmp_path: Path, answer: str, cached: str, **fields: str | dict[str, str]
+) -> TrialSpec:
+    """AUTHOR_PATHS_SCRIPT's attempt: ``answer`` in the file an author path names, ``cached``
+    in a Keras dataset of the cache."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "train.py").write_text(AUTHOR_PATHS_SCRIPT)
+    (workdir / "input.txt").write_text(answer + "\n")
+    cache = tmp_path / "datasets"
+    (cache / "keras" / "datasets").mkdir(parents=True)
+    (cache / "keras" / "datasets" / "tiny.npz").write_text(cached)
+    return trial_spec(
+        tmp_path, workdir, run_id=f"contract-{uuid.uuid4().hex[:8]}",
+        data={"/nonexistent-author/input.txt": Path("input.txt")}, datasets=cache, **fields,
+    )  # fmt: skip
