@@ -13,13 +13,12 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.contract.helpers import build_options, read_events, trial_spec
 
-from trainchain.runtimes.base import Environment, EnvSpec, TrialSpec
+from trainchain.runtimes.base import Environment, TrialSpec
 from trainchain.runtimes.docker import LABEL_RUN, DockerRuntime
 from trainchain.runtimes.docker_spare import LABEL_SPARE
 from trainchain.states import OutcomeKind
@@ -38,16 +37,6 @@ print("accuracy: 0.5")
 """
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(scope="module")
-def docker_env() -> Iterator[tuple[DockerRuntime, Environment]]:
-    runtime = DockerRuntime(options=build_options())
-    try:
-        env = runtime.provision(EnvSpec(profile="generic", packages=()), lambda line: None)
-        yield runtime, env
-    finally:
-        runtime.close()
 
 
 def _spec(tmp_path: Path, trial: int = 4, **overrides: object) -> TrialSpec:
