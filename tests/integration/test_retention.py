@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from tests.contract.helpers import build_options, docker_client
+from tests.records import add_versions
 
 from trainchain.cli import cli
 from trainchain.errors import ConfigError
@@ -20,7 +21,7 @@ from trainchain.retention import keep_runs_setting, prune_envs, prune_images
 from trainchain.runtimes import image_build, images
 from trainchain.runtimes.base import EnvSpec
 from trainchain.runtimes.local import LocalRuntime
-from trainchain.store import ModelAlias, ModelVersion, Run, Store
+from trainchain.store import Run, Store
 
 
 @pytest.fixture
@@ -41,20 +42,7 @@ def _run(store: Store, age_days: int, status: str = "succeeded", **environment: 
 
 
 def _champion(store: Store, run_id: str) -> None:
-    with store.session() as s:
-        s.add(
-            ModelVersion(
-                name="m",
-                version=1,
-                run_id=run_id,
-                trial=0,
-                path="/m",
-                metric_name="acc",
-                goal="max",
-                value=0.9,
-            )
-        )
-        s.add(ModelAlias(name="m", alias="champion", version=1))
+    add_versions(store, "m", run_id, {1: 0.9}, champion=1)
 
 
 def test_envs_prune_keeps_newest_champion_and_running(store: Store, tmp_path: Path) -> None:

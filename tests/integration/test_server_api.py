@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from tests.cli import trainchain
+from tests.records import add_versions
 
 from trainchain.pipeline import Pipeline
 from trainchain.server.app import create_app
 from trainchain.server.testing import make_client
-from trainchain.store import ModelAlias, ModelVersion, Store
+from trainchain.store import Store
 
 
 @pytest.fixture()
@@ -65,21 +66,7 @@ def test_runs_report_and_logs(client: Any, store: Store) -> None:
 
 def test_models(client: Any, store: Store) -> None:
     run_id = Pipeline(store).create_run("/src/digits")
-    with store.session() as s:
-        for version, value in ((1, 0.9), (2, 0.95)):
-            s.add(
-                ModelVersion(
-                    name="digits",
-                    version=version,
-                    run_id=run_id,
-                    trial=version,
-                    path="/m",
-                    metric_name="val_accuracy",
-                    goal="maximize",
-                    value=value,
-                )
-            )
-        s.add(ModelAlias(name="digits", alias="champion", version=2))
+    add_versions(store, "digits", run_id, {1: 0.9, 2: 0.95}, champion=2)
     (model,) = client.get("/api/models").json()
     assert model["latest"]["version"] == 2 and model["aliases"] == {"champion": 2}
     detail = client.get("/api/models/digits").json()

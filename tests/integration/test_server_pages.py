@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from tests.browser.test_server_dashboard import seed
+from tests.records import add_versions
 
 from trainchain.pipeline import Pipeline
 from trainchain.server.app import create_app
 from trainchain.server.testing import make_client
-from trainchain.store import ModelAlias, ModelVersion, Store, Trial
+from trainchain.store import Store, Trial
 
 PRECISE = 0.5472221970558167
 
@@ -54,22 +55,9 @@ def test_missing_model_and_version_are_clear_errors(client: Any, store: Store) -
     missing = client.get("/models/nope")
     assert missing.status_code == 404 and "no model 'nope'" in missing.json()["error"]
     run_id = Pipeline(store).create_run("/src/digits")
-    with store.session() as s:
-        for version, value in ((1, 0.9), (2, PRECISE)):
-            s.add(
-                ModelVersion(
-                    name="digits",
-                    version=version,
-                    run_id=run_id,
-                    trial=version,
-                    path="/m",
-                    metric_name="val_accuracy",
-                    goal="maximize",
-                    value=value,
-                    params={"lr": 0.1 * version},
-                )
-            )
-        s.add(ModelAlias(name="digits", alias="champion", version=1))
+    add_versions(
+        store, "digits", run_id, {1: 0.9, 2: PRECISE}, champion=1, params=lambda v: {"lr": 0.1 * v}
+    )
     wrong = client.get("/models/digits/compare?a=1&b=7")
     assert wrong.status_code == 400
     assert "no version 7; versions are 1, 2" in wrong.json()["error"]

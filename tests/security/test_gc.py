@@ -7,9 +7,10 @@ import datetime as dt
 from pathlib import Path
 
 from tests.cli import trainchain
+from tests.records import add_versions
 
 from trainchain import paths
-from trainchain.store import ModelAlias, ModelVersion, Run, Store
+from trainchain.store import Run, Store
 
 
 def make_run(store: Store, days_old: float, status: str = "succeeded") -> str:
@@ -28,20 +29,7 @@ def make_run(store: Store, days_old: float, status: str = "succeeded") -> str:
 def test_gc_prunes_old_runs_by_count_and_age_but_never_a_champion(trainchain_home: Path) -> None:
     store = Store()
     champion = make_run(store, 30)
-    with store.session() as s:
-        s.add(
-            ModelVersion(
-                name="b",
-                version=1,
-                run_id=champion,
-                trial=0,
-                path="/m",
-                metric_name="accuracy",
-                goal="maximize",
-                value=0.9,
-            )
-        )
-        s.add(ModelAlias(name="b", alias="champion", version=1))
+    add_versions(store, "b", champion, {1: 0.9}, champion=1)
     old = [make_run(store, 20 + n) for n in range(3)]
     running = make_run(store, 25, status="running")
     recent = [make_run(store, 0.1 * n) for n in range(2)]
