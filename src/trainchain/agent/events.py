@@ -11,6 +11,9 @@ live. Every event has ``type`` and ``time`` (Unix seconds). The types:
                  metrics_json|stdout  (``step`` optional for sdk metrics)
 ``fit``          {"call": N (1-based per process), "epochs", "batch_size", "initial_epoch"
                  (0-based, after any restore), "skipped": bool (finished in an earlier attempt)}
+``recovered``    {"attempt": N | None, "epochs": [{"epoch", "metrics"}]}  the epochs of a fit
+                 finished by attempt N, replayed when a later attempt skips that fit (an attempt
+                 lost after training may never have reported them)
 ``checkpoint``   {"path", "epoch"}  a Keras backup written; with "restored": true when an
                  attempt resumed from it (``restored: false`` + "error" for an unreadable one)
 ``model``        {"path", "framework"}  the last one is the trial's model

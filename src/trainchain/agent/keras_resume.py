@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from trainchain.agent import events
+from trainchain.agent import contract, events
 from trainchain.agent.data_sizes import FULL_PASS_STEPS
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,8 @@ def load_completed(model: Any, ckpt_dir: str, epochs: int, keras: Any) -> Any:
     history.history = meta.get("history", {})
     history.epoch = meta.get("epoch", [])
     history.params = meta.get("params", {})
+    # The attempt that trained this fit may have been lost before its epochs were reported.
+    events.emit("recovered", attempt=meta.get("attempt"), epochs=recovered_epochs(history))
     return history
 
 
@@ -207,6 +209,7 @@ def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None
             "epoch": list(getattr(history, "epoch", [])),
             "params": _jsonable(getattr(history, "params", {}) or {}),
             "signature": model_signature(model),
+            "attempt": _attempt_number(),
         }
         with open(meta_path + ".tmp", "w", encoding="utf-8") as fh:
             json.dump(meta, fh)
@@ -216,6 +219,24 @@ def mark_completed(model: Any, ckpt_dir: str, epochs: int, history: Any) -> None
         logger.warning(
             "could not record the finished fit in %s (%s: %s)", ckpt_dir, type(exc).__name__, exc
         )
+
+
+def _attempt_number() -> int | None:
+    try:
+        return int(os.environ.get(contract.ATTEMPT, ""))
+    except ValueError:
+        return None
+
+
+def recovered_epochs(history: Any) -> list[dict[str, Any]]:
+    """The epochs of a finished fit, from its ``completed.json`` history: an attempt lost after
+    training may never have reported them (its node's events went with it)."""
+    logs = getattr(history, "history", {}) or {}
+    epochs = []
+    for i, epoch in enumerate(getattr(history, "epoch", []) or []):
+        metrics = {k: v[i] for k, v in logs.items() if isinstance(v, list) and i < len(v)}
+        epochs.append({"epoch": int(epoch) + 1, "metrics": metrics})
+    return epochs
 
 
 SIGNATURE_FILE = "model_signature.json"  # the weight shapes the backup was saved from

@@ -56,6 +56,27 @@ class TrialQueries(StoreBase):
                 row.first_epoch = row.first_epoch or epoch
                 row.last_epoch = epoch
 
+    def record_recovered_epochs(
+        self, trial_id: int, attempt: int, epochs: dict[int, dict[str, float]]
+    ) -> list[int]:
+        """Store the epochs of a finished fit that its attempt never reported (it was lost
+        after training), under that attempt; epochs already stored are kept. Returns the
+        epochs added."""
+        with self.session() as s:
+            have = set(s.scalars(select(EpochMetric.epoch).where(EpochMetric.trial_id == trial_id)))
+            added = sorted(set(epochs) - have)
+            for epoch in added:
+                s.add(
+                    EpochMetric(
+                        trial_id=trial_id, attempt=attempt, epoch=epoch, metrics=epochs[epoch]
+                    )
+                )
+            row = _attempt(s, trial_id, attempt)
+            if row is not None and added:
+                row.first_epoch = row.first_epoch or added[0]
+                row.last_epoch = max(row.last_epoch or 0, added[-1])
+            return added
+
     def end_attempt(
         self,
         trial_id: int,

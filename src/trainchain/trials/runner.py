@@ -276,6 +276,8 @@ class TrialRunner:
             for raw in new:
                 if raw.get("type") == "fit":  # Keras says how many epochs this fit will run
                     self._announce_fit(trial.number, raw)
+                elif raw.get("type") == "recovered":
+                    self._record_recovered(trial, attempt_no, raw)
             for ev in map(_as_epoch, new):
                 if ev is None or int(ev.get("epoch", 0)) <= recorded:
                     continue
@@ -296,6 +298,9 @@ class TrialRunner:
                 )
         new, offset = read_events(str(spec.events_path), offset)
         events.extend(new)
+        for raw in new:
+            if raw.get("type") == "recovered":
+                self._record_recovered(trial, attempt_no, raw)
         for ev in map(_as_epoch, new):
             if ev is not None and int(ev.get("epoch", 0)) > recorded:
                 self._record_epoch(trial, attempt_no, ev, None)
@@ -310,6 +315,26 @@ class TrialRunner:
                 "initial_epoch": ev.get("initial_epoch"),
             }
         )
+
+    def _record_recovered(self, trial: Trial, attempt_no: int, ev: dict[str, Any]) -> None:
+        """Epochs of a fit an earlier attempt finished but never reported (lost with its node):
+        replayed by the agent from the fit's completion record."""
+        by = ev.get("attempt")
+        trainer = by if isinstance(by, int) and 0 < by < attempt_no else attempt_no - 1
+        epochs = {
+            int(e["epoch"]): {
+                k: float(v)
+                for k, v in (e.get("metrics") or {}).items()
+                if isinstance(v, int | float) and M._is_number(v)
+            }
+            for e in ev.get("epochs") or []
+            if isinstance(e, dict) and isinstance(e.get("epoch"), int)
+        }
+        added = self.store.record_recovered_epochs(trial.id, trainer, epochs) if trainer else []
+        for epoch in added:
+            self.progress(
+                {"kind": "epoch", "trial": trial.number, "epoch": epoch, "metrics": epochs[epoch]}
+            )
 
     def _record_epoch(
         self, trial: Trial, attempt: int, ev: dict[str, Any], hook: EpochHook | None

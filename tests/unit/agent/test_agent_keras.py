@@ -166,6 +166,12 @@ def test_backup_and_restore_resumes_after_kill_9(staged_agent: Path, tmp_path: P
     assert events[0]["type"] == "start" and events[0]["resumed"] is True
     fits = [e for e in events if e["type"] == "fit"]
     assert fits[0]["call"] == 1 and fits[0]["skipped"] is True  # finished fit not redone
+    # ... and its epochs are replayed from its completion record, as attempt 1 reported them
+    (recovered,) = [e for e in events if e["type"] == "recovered"]
+    first_fit = [e for e in first if e["type"] == "epoch"][:2]
+    assert recovered["epochs"] == [
+        {"epoch": e["epoch"], "metrics": e["metrics"]} for e in first_fit
+    ]
     assert fits[1]["call"] == 2 and fits[1]["initial_epoch"] >= killed_at >= 2
     epochs = [e["epoch"] for e in events if e["type"] == "epoch"]
     assert epochs[0] == fits[1]["initial_epoch"] + 1 > 1
