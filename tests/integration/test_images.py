@@ -213,6 +213,11 @@ def test_an_image_is_built_from_scratch_on_every_run() -> None:
     text = "\n".join(log)
     assert "Using cache" not in text, text[-2000:]
     assert re.match(r"\d+\.\d+", version.decode().strip())
+    # the labels, found by `images list` and retention, come in one step, not one per label
+    assert len(re.findall(r"^Step \d+/\d+ : LABEL ", text, re.MULTILINE)) == 1, text[-3000:]
+    with docker_client() as client:
+        labels = client.images.get(plan.tag).labels
+    assert {k: labels.get(k) for k in plan.labels} == plan.labels
 
 
 def _pinned_generic(options: images.BuildOptions, pins: bytes, tag: str) -> images.ImagePlan:
