@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from trainchain.runtimes.base import Environment, EnvSpec, Runtime, TrialProcess, TrialSpec
 from trainchain.states import TrialState
@@ -31,28 +32,37 @@ class NoStartRuntime(Runtime):
         return False  # the process is gone
 
 
-def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None:
+def _orphan(
+    tmp_path: Path, params: dict[str, Any], attempt: dict[str, Any], lines: list[dict[str, Any]]
+) -> tuple[Store, str, Path]:
+    """A run whose trial 0 has attempt 1 still marked running, its events file holding
+    ``lines``: what a controller killed mid-attempt leaves behind."""
     store = Store(f"sqlite:///{tmp_path / 'db'}")
     with store.session() as s:
         run = Run(source="/src", name="m")
         s.add(run)
         s.flush()
         run_id = run.id
-        trial = Trial(run_id=run_id, number=0, params={"EPOCHS": 2}, state="running")
+        trial = Trial(run_id=run_id, number=0, params=params, state="running")
         s.add(trial)
         s.flush()
-        s.add(
-            Attempt(trial_id=trial.id, number=1, process_id="4242", outcome="running", last_epoch=1)
-        )
+        s.add(Attempt(trial_id=trial.id, number=1, outcome="running", **attempt))
     run_dir = tmp_path / "run"
     events = trial_dirs(run_dir, 0).events(1)
     events.parent.mkdir(parents=True)
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return store, run_id, run_dir
+
+
+def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None:
     lines = [
         {"type": "epoch", "epoch": 1, "metrics": {"val_accuracy": 0.5}},
         {"type": "epoch", "epoch": 2, "metrics": {"val_accuracy": 0.7}},
         {"type": "end", "status": "ok", "exception": None},
     ]
-    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    store, run_id, run_dir = _orphan(
+        tmp_path, {"EPOCHS": 2}, {"process_id": "4242", "last_epoch": 1}, lines
+    )
     runtime = NoStartRuntime()
     setup = TrialSetup(run_id=run_id, run_dir=run_dir, snapshot=tmp_path, entrypoint="train.py")
     result = TrialRunner(store, runtime, Environment("nostart", "k"), setup).run(0, {"EPOCHS": 2})
@@ -64,25 +74,12 @@ def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None
 
 
 def test_an_orphan_that_failed_after_training_is_kept_with_its_warning(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db'}")
-    with store.session() as s:
-        run = Run(source="/src", name="m")
-        s.add(run)
-        s.flush()
-        run_id = run.id
-        trial = Trial(run_id=run_id, number=0, params={}, state="running")
-        s.add(trial)
-        s.flush()
-        s.add(Attempt(trial_id=trial.id, number=1, process_id="7", outcome="running"))
-    run_dir = tmp_path / "run"
-    events = trial_dirs(run_dir, 0).events(1)
-    events.parent.mkdir(parents=True)
     crash = {"type": "OSError", "message": "no model.h5", "file": "cnn.py", "line": 31}
     lines = [
         {"type": "epoch", "epoch": 1, "metrics": {"val_accuracy": 0.6}},
         {"type": "end", "status": "error", "exception": crash, "after_training": True},
     ]
-    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    store, run_id, run_dir = _orphan(tmp_path, {}, {"process_id": "7"}, lines)
     setup = TrialSetup(run_id=run_id, run_dir=run_dir, snapshot=tmp_path, entrypoint="cnn.py")
     runner = TrialRunner(store, NoStartRuntime(), Environment("nostart", "k"), setup)
     result = runner.run(0, {})
