@@ -55,7 +55,7 @@ def _orphan(
 
 
 def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"type": "epoch", "epoch": 1, "metrics": {"val_accuracy": 0.5}},
         {"type": "epoch", "epoch": 2, "metrics": {"val_accuracy": 0.7}},
         {"type": "end", "status": "ok", "exception": None},
@@ -75,7 +75,7 @@ def test_an_orphan_that_finished_is_kept_with_its_epochs(tmp_path: Path) -> None
 
 def test_an_orphan_that_failed_after_training_is_kept_with_its_warning(tmp_path: Path) -> None:
     crash = {"type": "OSError", "message": "no model.h5", "file": "cnn.py", "line": 31}
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"type": "epoch", "epoch": 1, "metrics": {"val_accuracy": 0.6}},
         {"type": "end", "status": "error", "exception": crash, "after_training": True},
     ]
