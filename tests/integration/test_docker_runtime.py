@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests.contract.helpers import build_options, trial_spec
 
-from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
+from trainchain.errors import ConfigError, EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.runtimes.base import Environment, EnvSpec, Resources, TrialSpec
 from trainchain.runtimes.docker import TRIAL_UID, DockerRuntime
 from trainchain.runtimes.docker_process import DockerProcess, classify
@@ -203,6 +203,24 @@ def test_missing_image_is_an_error_not_a_pull(
     gone = Environment(runtime="docker", key=env.key, image="trainchain/generic:0000000000000000")
     with pytest.raises(EnvironmentBuildError, match="never pulls"):
         runtime.start(gone, _spec(tmp_path))
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_gpus_on_an_engine_without_the_nvidia_runtime_is_one_clear_error(
+    docker_env: tuple[DockerRuntime, Environment], tmp_path: Path
+) -> None:
+    runtime, env = docker_env
+    if "nvidia" in (runtime.client.info().get("Runtimes") or {}):
+        pytest.skip("this engine can give containers GPUs: nothing to refuse")
+    spec = _spec(tmp_path, resources=Resources(cpus=1, gpus=1))
+    with pytest.raises(ConfigError) as caught:  # not RuntimeUnavailableError: no waiting
+        runtime.start(env, spec)
+    message = caught.value.message
+    assert f"trial 3 of run {spec.run_id} asks for 1 GPU(s) (resources.gpus: 1)" in message
+    assert "could not select device driver" in message  # docker's own words, passed on
+    assert "nvidia-container-toolkit" in message and "drop `gpus:`" in message
+    assert runtime.find_trial_containers(spec.run_id) == []  # the refused container is gone
 
 
 @pytest.mark.docker

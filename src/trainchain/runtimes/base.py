@@ -63,7 +63,7 @@ class Environment:
 class Resources:
     memory: str | None = None  # "4g"
     cpus: float | None = None
-    gpus: float | None = None  # the ray runtime asks Ray for them; local and docker ignore it
+    gpus: float | None = None  # ray: asked of Ray; docker: a device request; local: not used
     custom: dict[str, float] = field(default_factory=dict)  # Ray custom resources, e.g. {"a100": 1}
 
 
@@ -89,6 +89,9 @@ class TrialSpec:
     datasets: Path | None = None  # the dataset cache (downloads), shared by every trial
     extra_env: dict[str, str] = field(default_factory=dict)
     resources: Resources = Resources()
+    # The GPUs this attempt was given (ids, as in CUDA_VISIBLE_DEVICES): set on a Ray node by
+    # the host actor from Ray's assignment, () for none; None: the runtime's own choice (gpus)
+    gpu_ids: tuple[str, ...] | None = None
 
 
 class TrialProcess(ABC):

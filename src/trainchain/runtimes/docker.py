@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from trainchain.agent import contract
 from trainchain.errors import EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.extras import require
-from trainchain.runtimes import image_build, images
+from trainchain.runtimes import gpus, image_build, images
 from trainchain.runtimes.base import (
     Environment,
     EnvSpec,
@@ -231,6 +231,8 @@ class DockerRuntime(Runtime):
         except (docker.errors.DockerException, requests.RequestException) as exc:
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
                 container.remove(force=True, v=True)
+            if gpus.refused(exc) and gpus.device_requests(trial):  # waiting will not help
+                raise gpus.no_gpu_support(trial, docker_host(), exc) from None
             raise RuntimeUnavailableError(
                 f"cannot start a container of {env.image} for trial {trial.trial} of run "
                 f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"
@@ -401,6 +403,7 @@ def _create_args(env: Environment, trial: TrialSpec) -> dict[str, Any]:
         "working_dir": CODE,
         "user": _run_as(trial),
         "network_mode": "none",
+        "device_requests": gpus.device_requests(trial),
         **_limits(trial),
     }
 
@@ -440,6 +443,8 @@ def container_environ(trial: TrialSpec) -> dict[str, str]:
         if os.path.isabs(name)
     }
     environ.update(contract.path_map_environ(path_map))
+    if gpus.device_ids(trial) != []:  # a container numbers its GPUs from 0: the host's ids lie
+        environ.pop(gpus.VISIBLE, None)
     environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 

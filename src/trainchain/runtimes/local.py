@@ -172,6 +172,8 @@ def trial_environ(
         threads = str(max(1, int(trial.resources.cpus)))
         environ.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads)
     environ = restrict(environ)
+    if trial.gpu_ids is not None:  # exactly the GPUs Ray gave the attempt ("": none)
+        environ["CUDA_VISIBLE_DEVICES"] = ",".join(trial.gpu_ids)
     environ.update(trial.extra_env)  # set by trainchain's own code for this attempt
     return environ
 

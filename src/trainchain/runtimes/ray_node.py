@@ -116,6 +116,7 @@ class TrialHost:
         self.failure: str | None = None
         self.root: Path | None = None
         self.node = _node_id()
+        self.gpu_ids = _gpu_ids()  # what Ray gave this actor, for its lifetime
         self.docker: Any = None  # the node's Docker runtime, made at its first container attempt
         self.idle_seconds = idle_seconds
         threading.Thread(target=self._expire, daemon=True).start()
@@ -179,8 +180,9 @@ class TrialHost:
         log_path = root / "attempt.log"
         try:
             with open(log_path, "a", encoding="utf-8") as log:
+                gpus = f", GPU {','.join(self.gpu_ids)}" if self.gpu_ids else ""
                 log.write(
-                    f"[trainchain] attempt on Ray node {self.node} ({socket.gethostname()})\n"
+                    f"[trainchain] attempt on Ray node {self.node} ({socket.gethostname()}{gpus})\n"
                 )
                 log.flush()
                 _check_storage(trial)
@@ -190,6 +192,7 @@ class TrialHost:
                     workdir=workdir,
                     events_path=root / "events" / "events.jsonl",
                     log_path=log_path,
+                    gpu_ids=self.gpu_ids,  # exactly Ray's GPUs reach the training, or none
                 )
                 if env.get("image"):
                     process = self._start_container(env, node_trial, log)
@@ -288,6 +291,15 @@ def _node_id() -> str:
         return str(ray.get_runtime_context().get_node_id())
     except Exception:  # noqa: BLE001 - outside Ray (unit use): the host is the node
         return socket.gethostname()
+
+
+def _gpu_ids() -> tuple[str, ...] | None:
+    try:
+        from trainchain.runtimes.gpus import assigned_by_ray
+
+        return assigned_by_ray()
+    except Exception:  # noqa: BLE001 - outside Ray (unit use): the runtime's own choice
+        return None
 
 
 def _check_storage(trial: TrialSpec) -> None:
