@@ -108,7 +108,9 @@ class Cluster:
         )
         return env
 
-    def add_worker(self, name: str, extra: tuple[str, ...] = ()) -> Node:
+    def add_worker(
+        self, name: str, extra: tuple[str, ...] = (), environ: dict[str, str] | None = None
+    ) -> Node:
         home = self.root / name
         home.mkdir(parents=True, exist_ok=True)
         port = _free_port()
@@ -131,17 +133,26 @@ class Cluster:
         ]
         with open(log, "wb") as out:
             process = subprocess.Popen(
-                cmd, env=self.node_env(home), stdout=out, stderr=subprocess.STDOUT
+                cmd,
+                env={**self.node_env(home), **(environ or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         node = Node(name, process, home, port, log)
         self.workers.append(node)
         return node
 
-    def start_worker(self, name: str, tries: int = 3, extra: tuple[str, ...] = ()) -> Node:
+    def start_worker(
+        self,
+        name: str,
+        tries: int = 3,
+        extra: tuple[str, ...] = (),
+        environ: dict[str, str] | None = None,
+    ) -> Node:
         """Add a worker and wait for it; on a busy machine a raylet sometimes dies while it
         starts (an agent too slow to report its port): try again with fresh ports."""
         for attempt in range(1, tries + 1):
-            node = self.add_worker(name, extra)
+            node = self.add_worker(name, extra, environ)
             try:
                 wait_started(node)
                 return node

@@ -111,7 +111,7 @@ class Resources(BaseModel):
 
     memory: str | None = Field(None, description="memory limit per trial, e.g. 4g")
     cpus: float | None = Field(None, description="CPUs per trial")
-    gpus: float | None = Field(None, ge=0, description="GPUs per trial (ray runtime)")
+    gpus: float | None = Field(None, ge=0, description="GPUs per trial (ray and docker runtimes)")
     custom: dict[str, float] = Field(
         default_factory=dict, description="Ray custom resources per trial, e.g. {a100: 1}"
     )

@@ -1,7 +1,9 @@
 """Where the ray runtime places an attempt, on the session's real cluster plus a third node that
-has a (fake) GPU and a custom resource: GPUs and custom resources are asked of Ray, a request no
-node can meet fails at once naming it, and with containers on the nodes (the operator's
-``TRAINCHAIN_RAY_CONTAINERS``) the attempt runs in the hash-tagged image on its node's engine."""
+has a (fake) GPU and a custom resource: GPUs and custom resources are asked of Ray, the attempt
+sees exactly the GPU Ray gave it (and none when it asked for none), a request no node can meet
+fails at once naming it, and with containers on the nodes (the operator's
+``TRAINCHAIN_RAY_CONTAINERS``) the attempt runs in the hash-tagged image on its node's engine,
+which must be able to give a container the GPU (this machine's cannot: one clear error)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from trainchain.runtimes.ray import RayRuntime
 from trainchain.states import OutcomeKind
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(600)]
+GPU_ID = "1"
 NODE_LINE = re.compile(r"^\[trainchain\] attempt on Ray node (\w+)", re.MULTILINE)
 SCRIPT = """\
 import os, pathlib
@@ -40,8 +43,15 @@ print("accuracy=0.5", flush=True)
 @pytest.fixture(scope="module")
 def gpu_node(ray_cluster: Cluster) -> Iterator[Node]:
     """A third one-CPU worker with one GPU (Ray schedules it; no CUDA needed) and two units of a
-    custom resource ``accel``; removed afterwards so other tests see their two workers."""
-    node = ray_cluster.start_worker("gpu", extra=("--num-gpus", "1", "--resources", '{"accel": 2}'))
+    custom resource ``accel``; removed afterwards so other tests see their two workers. As on a
+    machine whose operator gives Ray only its second GPU, the node's ``ray start`` runs with
+    ``CUDA_VISIBLE_DEVICES=1``: Ray's id for that GPU is "1", and every Ray worker of the node
+    (a CPU-only host actor too) inherits the variable."""
+    node = ray_cluster.start_worker(
+        "gpu",
+        extra=("--num-gpus", "1", "--resources", '{"accel": 2}'),
+        environ={"CUDA_VISIBLE_DEVICES": GPU_ID},
+    )
     try:
         yield node
     finally:
@@ -72,12 +82,15 @@ def test_gpus_and_custom_resources_place_the_attempt_on_the_node_that_has_them(
     ray_cluster: Cluster, gpu_node: Node, tmp_path: Path
 ) -> None:
     runtime = RayRuntime(ray_cluster.address)
-    _, seen, node = _run(runtime, tmp_path / "gpu", Resources(cpus=1, gpus=1))
+    spec, seen, node = _run(runtime, tmp_path / "gpu", Resources(cpus=1, gpus=1))
     assert ray_cluster.node_of(node) is gpu_node
-    assert seen["gpus"] == "0"  # the GPU Ray gave the attempt reaches the script
+    assert seen["gpus"] == GPU_ID  # the GPU Ray gave the attempt reaches the script
+    assert f", GPU {GPU_ID})" in spec.log_path.read_text()  # and the attempt's log names it
     _, seen, node = _run(runtime, tmp_path / "custom", Resources(cpus=1, custom={"accel": 1}))
     assert ray_cluster.node_of(node) is gpu_node
-    assert seen["gpus"] in ("", "<unset>")  # no GPU asked, none given
+    # no GPU asked, none given: not the node's GPU its Ray worker inherited (Ray 2.60 leaves
+    # the variable alone for a zero-GPU actor)
+    assert seen["gpus"] == ""
 
 
 @pytest.mark.parametrize(
@@ -129,3 +142,33 @@ def test_containers_on_the_nodes_run_the_attempt_in_the_hash_tagged_image(
                 break
             time.sleep(0.5)
         assert left == []
+
+
+def test_a_gpu_attempt_in_a_container_asks_the_engine_for_ray_s_gpu(
+    ray_cluster: Cluster, gpu_node: Node, tmp_path: Path
+) -> None:
+    """The container of a GPU attempt requests the device Ray gave its host; this machine's
+    engine has no NVIDIA runtime, so the attempt fails with the error that says so."""
+    build_options()  # skips (or fails in CI) without an engine or the base image
+    import docker
+
+    with contextlib.closing(docker.from_env()) as client:
+        if "nvidia" in (client.info().get("Runtimes") or {}):
+            pytest.skip("this engine can give containers GPUs: nothing to refuse")
+    runtime = RayRuntime(ray_cluster.address, containers=True)
+    env = runtime.provision(EnvSpec("generic", ()), lambda _line: None)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "train.py").write_text(SCRIPT)
+    spec = trial_spec(
+        tmp_path, workdir, run_id=f"gpu-{uuid.uuid4().hex[:8]}", resources=Resources(gpus=1)
+    )
+    outcome = runtime.start(env, spec).wait(300)
+    log = spec.log_path.read_text()
+    assert outcome is not None and outcome.kind is OutcomeKind.FAILED, (outcome, log)
+    match = NODE_LINE.search(log)
+    assert match and ray_cluster.node_of(match.group(1)) is gpu_node, log
+    assert f"asks for GPU(s) {GPU_ID} (resources.gpus: 1)" in outcome.reason
+    assert "could not select device driver" in outcome.reason  # the engine's own words
+    assert "nvidia-container-toolkit" in outcome.reason and "drop `gpus:`" in outcome.reason
+    assert "cannot give a container GPUs" in log
