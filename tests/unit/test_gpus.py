@@ -78,3 +78,18 @@ def test_a_container_with_devices_drops_the_host_s_numbering(
     with_gpu = container_environ(_trial(tmp_path, resources=Resources(gpus=1)))
     assert "CUDA_VISIBLE_DEVICES" not in with_gpu
     assert container_environ(_trial(tmp_path))["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_a_toolkit_that_cannot_reach_the_driver_is_told_apart(tmp_path: Path) -> None:
+    # what dockerd answers when the toolkit's hook runs on a machine whose driver is not loaded
+    # (the engine without the toolkit is in tests/integration/test_docker_runtime.py)
+    hook = RuntimeError(
+        "failed to create task for container: OCI runtime create failed: nvidia-container-cli: "
+        "initialization error: nvml error: driver not loaded: unknown"
+    )
+    assert gpus.refused(hook) and not gpus.refused(RuntimeError("no space left on device"))
+    trial = _trial(tmp_path, resources=Resources(gpus=1), gpu_ids=("0",))
+    message = gpus.no_gpu_support(trial, "unix:///var/run/docker.sock", hook).message
+    assert "asks for GPU(s) 0 (resources.gpus: 1)" in message
+    assert "driver not loaded" in message and "nvidia-smi -L" in message
+    assert "install the NVIDIA Container Toolkit" not in message

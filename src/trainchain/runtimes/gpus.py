@@ -25,8 +25,10 @@ from trainchain.errors import ConfigError
 from trainchain.runtimes.base import TrialSpec
 
 VISIBLE = "CUDA_VISIBLE_DEVICES"
-# What dockerd says when no runtime can give a container GPUs (no NVIDIA Container Toolkit).
-REFUSALS = ("could not select device driver", "nvidia-container-cli", "unknown or invalid runtime")
+# What dockerd says when it cannot give a container GPUs: no NVIDIA Container Toolkit
+# (no device driver for the request), or the toolkit's hook failing (no driver, bad device id).
+NO_TOOLKIT = "could not select device driver"
+HOOK_FAILED = "nvidia-container-cli"
 
 
 def assigned_by_ray() -> tuple[str, ...]:
@@ -75,17 +77,22 @@ def device_requests(trial: TrialSpec, environ: Mapping[str, str] | None = None) 
 def refused(exc: BaseException) -> bool:
     """Whether the engine refused a container because it cannot give it GPUs."""
     text = str(getattr(exc, "explanation", None) or exc).lower()
-    return any(refusal in text for refusal in REFUSALS)
+    return NO_TOOLKIT in text or HOOK_FAILED in text
 
 
 def no_gpu_support(trial: TrialSpec, engine: str, exc: BaseException) -> ConfigError:
     ids = device_ids(trial)
     asked = f"GPU(s) {','.join(ids)}" if ids else f"{trial.resources.gpus or 1:g} GPU(s)"
     reason = str(getattr(exc, "explanation", None) or exc).strip()
+    if NO_TOOLKIT in reason.lower():
+        fix = (
+            "install the NVIDIA Container Toolkit (nvidia-container-toolkit, then `nvidia-ctk "
+            "runtime configure --runtime=docker` and restart dockerd) on that machine"
+        )
+    else:  # the toolkit is there; its hook could not reach the driver or the device
+        fix = "check the NVIDIA driver and the GPU ids there (`nvidia-smi -L`)"
     return ConfigError(
         f"trial {trial.trial} of run {trial.run_id} asks for {asked} (resources.gpus: "
         f"{trial.resources.gpus or 1:g}) but the Docker engine at {engine} cannot give a "
-        f"container GPUs ({reason}): install the NVIDIA Container Toolkit "
-        "(nvidia-container-toolkit, then `nvidia-ctk runtime configure --runtime=docker` and "
-        "restart dockerd) on that machine, or drop `gpus:` from the operator's `resources:`"
+        f"container GPUs ({reason}): {fix}, or drop `gpus:` from the operator's `resources:`"
     )
