@@ -222,6 +222,7 @@ class DockerRuntime(Runtime):
         except docker.errors.ImageNotFound as exc:
             raise missing from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
+            _no_gpus(trial, exc)  # an engine may refuse a device request at the create already
             raise RuntimeUnavailableError(
                 f"cannot create a container of {env.image} for trial {trial.trial} of run "
                 f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"
@@ -231,8 +232,7 @@ class DockerRuntime(Runtime):
         except (docker.errors.DockerException, requests.RequestException) as exc:
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
                 container.remove(force=True, v=True)
-            if gpus.refused(exc) and gpus.device_requests(trial):  # waiting will not help
-                raise gpus.no_gpu_support(trial, docker_host(), exc) from None
+            _no_gpus(trial, exc)  # dockerd 20.10 refuses a device request at the start
             raise RuntimeUnavailableError(
                 f"cannot start a container of {env.image} for trial {trial.trial} of run "
                 f"{trial.run_id}: {exc}; check `docker info` or use --runtime local"
@@ -368,6 +368,13 @@ class DockerRuntime(Runtime):
                 f"container {container_id} no longer exists: resume the trial from its checkpoint"
             ) from exc
         return DockerProcess(container, log_path, since_now=True)
+
+
+def _no_gpus(trial: TrialSpec, exc: Exception) -> None:
+    """An engine that cannot give the trial its GPUs: one clear error (waiting will not help,
+    so not ``RuntimeUnavailableError``, which the runner waits out)."""
+    if gpus.refused(exc) and gpus.device_requests(trial):
+        raise gpus.no_gpu_support(trial, docker_host(), exc) from None
 
 
 def _prepare_dirs(trial: TrialSpec) -> None:
