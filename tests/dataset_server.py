@@ -35,11 +35,12 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(folder: Path, delay: float = 0.0) -> Iterator[Served]:
+def serve(folder: Path, delay: float = 0.0, host: str = "127.0.0.1") -> Iterator[Served]:
+    """``host``: the address to listen on (a Docker bridge's gateway for containers)."""
     served = Served("", delay=delay)
     handler = type("Handler", (_Handler,), {"served": served})
-    with ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(folder))) as http:
-        served.url = f"http://127.0.0.1:{http.server_address[1]}"
+    with ThreadingHTTPServer((host, 0), partial(handler, directory=str(folder))) as http:
+        served.url = f"http://{host}:{http.server_address[1]}"
         thread = threading.Thread(target=http.serve_forever, daemon=True)
         thread.start()
         try:

@@ -19,6 +19,9 @@ TRIAL = "TRAINCHAIN_TRIAL"
 ATTEMPT = "TRAINCHAIN_ATTEMPT"
 SEED = "TRAINCHAIN_SEED"  # the trial's recorded seed, the same for every attempt
 FIT = "TRAINCHAIN_FIT"  # JSON: best epoch and early stop settings (agent/best_epoch.py)
+# a server holding copies of the datasets (an offline site's, the tests'): a library's download
+# of https://HOST/PATH is read from <mirror>/<library's cache folder>/HOST/PATH instead
+DATASETS_MIRROR = "TRAINCHAIN_DATASETS_MIRROR"
 PATH_MAP = "TRAINCHAIN_PATH_MAP"  # JSON: paths of the author's machine -> where they are served
 CODE = "TRAINCHAIN_CODE"  # where the working copy is (containers)
 

@@ -49,6 +49,9 @@ class Download:
     urls: tuple[str, ...] = ()  # where each of ``files`` comes from, when known
     sha256: tuple[str, ...] = ()  # each file's hash ("" unknown), when the library checks one
     urls_from_script: bool = False  # the script names them (pushed code), not datasets.json
+    # the call's literal arguments that choose what is downloaded ({"args", "kwargs"}), None
+    # when one is not a literal: what a runtime without network replays (``dataset_replay``)
+    replay: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -66,6 +69,8 @@ class Download:
             out["urls"] = list(self.urls)
             out["sha256"] = list(self.sha256)
             out["urls_from_script"] = self.urls_from_script
+        if self.replay is not None:
+            out["replay"] = self.replay
         return out
 
 
@@ -129,16 +134,68 @@ def _download(
         )
     if qual.startswith("torchvision.datasets.") and _true(call, "download"):
         root = string_value(_arg(call, "root", 0), consts)
-        return Download("torchvision", parts[-1], qual, rel, line, "torchvision", (), root)
+        replay = _literals(call, consts, skip=TORCHVISION_SKIP, first=1) if root else None
+        return Download(
+            "torchvision", parts[-1], qual, rel, line, "torchvision", (), root, replay=replay
+        )
     if qual.startswith("sklearn.datasets.fetch_"):
         dataset = parts[-1]
         if dataset == "fetch_openml":
-            dataset += ":" + (string_value(_arg(call, "name", 0), consts) or "?")
-        return Download("sklearn", dataset, qual, rel, line, "sklearn")
+            data_id = _arg(call, "data_id", 99)
+            by_id = "data_id=" + repr(data_id.value) if isinstance(data_id, ast.Constant) else "?"
+            dataset += ":" + (string_value(_arg(call, "name", 0), consts) or by_id)
+        replay = _literals(call, consts, skip={"data_home"})
+        return Download("sklearn", dataset, qual, rel, line, "sklearn", replay=replay)
     if qual in ("tensorflow_datasets.load", "tensorflow_datasets.builder"):
         dataset = string_value(_arg(call, "name", 0), consts) or "?"
-        return Download("tensorflow_datasets", dataset, qual, rel, line, "tensorflow_datasets")
+        replay = _literals(call, consts, keep=TFDS_KEEP, last=1)
+        return Download(
+            "tensorflow_datasets", dataset, qual, rel, line, "tensorflow_datasets", replay=replay
+        )
     return None
+
+
+# arguments that do not choose what is downloaded: left out of a replay (transforms are
+# objects, and the replay picks the cache path itself)
+TORCHVISION_SKIP = frozenset({"root", "transform", "target_transform", "transforms", "loader"})
+TFDS_KEEP = frozenset({"name", "builder_kwargs"})  # the dataset, its config; not the split
+
+
+def _literals(
+    call: ast.Call,
+    consts: dict[str, str],
+    skip: frozenset[str] | set[str] = frozenset(),
+    keep: frozenset[str] | None = None,
+    first: int = 0,
+    last: int | None = None,
+) -> dict[str, Any] | None:
+    """The call's arguments from position ``first`` (to ``last``) and its keywords (but
+    ``skip``, or only ``keep``) as Python literals; None when one is not a literal (a replay
+    runs the literal call only, never the script that computes it)."""
+    chosen = call.args[first:last]
+    keywords = [
+        kw for kw in call.keywords if kw.arg not in skip and (keep is None or kw.arg in keep)
+    ]
+    if any(isinstance(a, ast.Starred) for a in chosen) or any(k.arg is None for k in keywords):
+        return None  # *args / **kwargs: not known without running the script
+    try:
+        args = [_literal(a, consts) for a in chosen]
+        kwargs = {str(k.arg): _literal(k.value, consts) for k in keywords}
+    except ValueError:
+        return None
+    return {"args": args, "kwargs": kwargs}
+
+
+def _literal(node: ast.expr, consts: dict[str, str]) -> Any:
+    text = string_value(node, consts)
+    if text is not None:
+        return text
+    try:
+        value = ast.literal_eval(node)
+        json.dumps(value)  # a set or bytes is no JSON: not replayable either
+    except (TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise ValueError(str(exc)) from exc
+    return value
 
 
 def _arg(call: ast.Call, keyword: str, position: int) -> ast.expr | None:

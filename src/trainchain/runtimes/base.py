@@ -125,6 +125,15 @@ class Runtime(ABC):
     # whether a trial may reach the internet (a run-time download it makes itself); when not,
     # the controller prefetches what it can into the dataset cache and stops on the rest
     trials_online: bool = True
+    # True when ``replay_download`` runs a library's download with network for offline trials
+    replays_downloads: bool = False
+    datasets_mount: str | None = None  # where trials see the dataset cache (None: its own path)
+
+    def replay_download(self, env: Environment, command: list[str], cache: Path) -> tuple[int, str]:
+        """Run ``command`` (``dataset_replay``: trainchain's replay of one detected download,
+        never the user's script) in ``env`` with network and ``cache`` writable at the path the
+        trials read it; return its exit code and output."""
+        raise NotImplementedError(f"the {self.name} runtime's trials download for themselves")
 
     @abstractmethod
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:

@@ -120,6 +120,8 @@ class DockerRuntime(Runtime):
     name = "docker"
     starts_ahead = True
     trials_online = False  # network_mode="none"
+    replays_downloads = True  # a download container fills the cache (docker_prefetch)
+    datasets_mount = DATASETS
 
     def __init__(
         self, client: DockerClient | None = None, options: images.BuildOptions | None = None
@@ -143,6 +145,19 @@ class DockerRuntime(Runtime):
         plan = images.env_plan(spec.profile, spec.packages, spec.project_requirements, self.options)
         built = image_build.ensure_image(self.client, plan, log)
         return Environment(runtime=self.name, key=spec.key(), image=plan.tag, created=built)
+
+    def replay_download(self, env: Environment, command: list[str], cache: Path) -> tuple[int, str]:
+        import docker.errors
+        import requests
+
+        from trainchain.runtimes.docker_prefetch import run_replay
+
+        if not env.image:
+            return 1, "no image to replay the download in"
+        try:
+            return run_replay(self.client, env.image, command, cache)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            return 1, f"the Docker engine at {docker_host()} could not run it: {exc}"
 
     def prepare(self, env: Environment, trial: TrialSpec) -> None:
         """Create and start, in the background, the container of an attempt that comes next

@@ -20,7 +20,7 @@ from trainchain.profiles import (
 )
 from trainchain.runtimes.base import EnvSpec
 from trainchain.stages.context import StageContext, StageResult, split_params
-from trainchain.stages.inputs import plan_inputs
+from trainchain.stages.inputs import plan_inputs, replay_downloads
 
 if TYPE_CHECKING:
     from trainchain.detection.result import Detection
@@ -59,10 +59,20 @@ def run(ctx: StageContext) -> StageResult:
         paths.datasets_dir(),
         trials_online=runtime.trials_online,
         say=ctx.say,
+        replays=runtime.replays_downloads,
     )
     for note in plan.notes:
         ctx.say(note)
     env = runtime.provision(found.env_spec, lambda line: ctx.emit({"kind": "build", "line": line}))
+    if plan.replays:  # library downloads for offline trials: replayed in their image
+        cache = paths.datasets_dir()
+        replay_downloads(
+            plan,
+            lambda command: runtime.replay_download(env, command, cache),
+            cache,
+            runtime.datasets_mount or str(cache),
+            ctx.say,
+        )
     ctx.store.update_run(
         run_.id,
         profile=found.profile,

@@ -10,8 +10,10 @@
   ``TFDS_DATA_DIR`` and ``TORCH_HOME`` point into it, so a dataset is fetched once per
   machine. One whose files and URLs are known is fetched here by the controller
   (``trainchain.datasets``); any other is left to the first trial, which a runtime whose trials
-  have no network (Docker) cannot do. What cannot be fetched stops the run here, naming the
-  files to put there.
+  have no network (Docker) cannot do: there the detected call, when its arguments are literals,
+  is replayed once in the trial's image with network (``replay_downloads``, after the build,
+  ``trainchain.dataset_replay``). What cannot be fetched stops the run, naming the files to put
+  there.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainchain import datasets, paths
+from trainchain import dataset_replay, datasets, paths
 from trainchain.errors import DetectionError
 from trainchain.settings import operator_settings
 
@@ -48,6 +50,8 @@ class InputsPlan:
 
     data: dict[str, str] = field(default_factory=dict)  # NAME -> PATH beyond --data
     notes: list[str] = field(default_factory=list)  # what was mapped, for the run's log
+    # downloads the runtime replays once the image is built (``replay_downloads``)
+    replays: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_inputs(
@@ -57,11 +61,13 @@ def plan_inputs(
     offline: bool | None = None,
     trials_online: bool = True,
     say: Callable[[str], None] = lambda message: None,
+    replays: bool = False,
 ) -> InputsPlan:
     """The data mapping and cache environment of the trials, after prefetching the downloads
     whose sources are known; ``MissingInputError`` when an input or a download is missing.
     ``offline=None`` tries (prefetch) or probes the download hosts; ``trials_online`` says
-    whether trials may fetch what the controller cannot."""
+    whether trials may fetch what the controller cannot; ``replays`` that the runtime replays a
+    library's download for trials without network (the plan's ``replays``)."""
     mapped: dict[str, str] = {}  # beyond ``data``: what detection maps by itself
     notes: list[str] = []
     missing: list[str] = []
@@ -81,8 +87,13 @@ def plan_inputs(
             f"{item['line']}): {item['hint']}"
         )
     downloads = detection.get("downloads") or []
+    replayed: list[dict[str, Any]] = []
     for item in downloads:
-        problem = _download_problem(item, cache, offline, trials_online, say)
+        if _replayable(item, offline, trials_online, replays):
+            replayed.append(item)
+            problem = None
+        else:
+            problem = _download_problem(item, cache, offline, trials_online, say)
         if problem:
             missing.append(problem)
         if item.get("library") == "torchvision" and item.get("root"):
@@ -103,7 +114,54 @@ def plan_inputs(
             f"{item['call']} ({item['file']}:{item['line']}) reads the dataset cache "
             f"{cache / str(item['cache'])}"
         )
-    return InputsPlan(mapped, notes)
+    return InputsPlan(mapped, notes, replayed)
+
+
+def _replayable(
+    item: dict[str, Any], offline: bool | None, trials_online: bool, replays: bool
+) -> bool:
+    """A download the runtime replays: trials without network, a runtime that can, a call
+    with literal arguments and no URL of its own, and a machine not declared offline."""
+    if trials_online or not replays or datasets.known_files(item):
+        return False
+    forced = offline if offline is not None else _offline_set()
+    return not forced and dataset_replay.replay_spec(item, "") is not None
+
+
+def replay_downloads(
+    plan: InputsPlan,
+    replay: Callable[[list[str]], tuple[int, str]],
+    cache: Path,
+    container_cache: str,
+    say: Callable[[str], None] = lambda message: None,
+) -> None:
+    """Replay each of ``plan.replays`` (``replay(command)`` runs it with network and the cache
+    writable at ``container_cache``); ``MissingInputError`` naming the calls that failed."""
+    problems = []
+    for item in plan.replays:
+        spec = dataset_replay.replay_spec(item, container_cache)
+        assert spec is not None  # _replayable checked it
+        say(f"dataset {item['dataset']!r}: replaying {dataset_replay.describe(spec)} with network")
+        code, output = replay(dataset_replay.replay_command(spec))
+        if code == 0:
+            done = output.strip().splitlines()
+            say(f"dataset {item['dataset']!r}: {done[-1] if done else 'fetched'}")
+            continue
+        last = next((ln for ln in reversed(output.strip().splitlines()) if ln.strip()), "")
+        where = cache / str(item["cache"])
+        problems.append(
+            f"  - {item['call']} ({item['file']}:{item['line']}) downloads {item['dataset']!r} "
+            f"at run time; the controller could not fetch it into the dataset cache {where} "
+            f"(replaying {dataset_replay.describe(spec)} with network: exit {code}: "
+            f"{last or 'no output'}); fill the dataset cache {where} with what "
+            f"{item['library']} saves there (run the script once where it is online with "
+            f"{_env_hint(str(item['library']), cache)}, or once with --runtime local)"
+        )
+    if problems:
+        raise MissingInputError(
+            "the script reads inputs that this machine cannot give it; nothing was trained:\n"
+            + "\n".join(problems)
+        )
 
 
 def _covered(path: str, name: str, data: dict[str, str]) -> bool:

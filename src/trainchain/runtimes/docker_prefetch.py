@@ -1,0 +1,88 @@
+"""The download container: one short-lived container that fills the dataset cache for Docker
+trials, which have no network (``dataset_replay``).
+
+It is the only container trainchain starts with network, so it holds nothing of the user's:
+its command is trainchain's replay module (``trainchain.agent.fetch_replay``, from the staged
+agent mounted read-only), the working copy is not mounted, and the one writable mount is the
+dataset cache, at the path the trials read it. It runs as the caller's uid with every
+capability dropped, no-new-privileges and the trials' memory and pids limits. The operator's
+mirror and proxy settings reach it; nothing else of the host's environment does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from trainchain.agent import contract
+from trainchain.runtimes.staging import agent_dir
+from trainchain.settings import operator_settings
+
+LABEL_PREFETCH = "trainchain.prefetch"  # not trainchain.run: no trial's, the monitor skips it
+REPLAY_SECONDS = 6 * 3600  # a large dataset over a slow link; a hung one ends here
+OUTPUT_CHARS = 4000
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+
+
+def create_args(image: str, command: list[str], cache: Path, user: str) -> dict[str, Any]:
+    """What ``containers.create`` gets for a replay (the regression test reads it)."""
+    from docker.types import Mount
+
+    from trainchain.runtimes import docker as runtime
+
+    environment = {
+        "PYTHONPATH": runtime.AGENT_DIR,
+        "PYTHONUNBUFFERED": "1",
+        "HOME": "/tmp/home",
+        **contract.dataset_environ(runtime.DATASETS),
+        **{k: v for k, v in os.environ.items() if k in PROXY_VARIABLES},
+    }
+    mirror = operator_settings().datasets_mirror
+    if mirror:
+        environment[contract.DATASETS_MIRROR] = mirror
+    memory = runtime.DEFAULT_LIMITS["memory"]
+    return {
+        "image": image,
+        "entrypoint": command[:1],
+        "command": command[1:],
+        "init": True,
+        "name": f"trainchain-prefetch-{secrets.token_hex(4)}",
+        "labels": {LABEL_PREFETCH: "1"},
+        "environment": environment,
+        "mounts": [
+            Mount(runtime.AGENT_DIR, str(agent_dir()), type="bind", read_only=True),
+            Mount(runtime.DATASETS, str(cache), type="bind", read_only=False),
+        ],
+        "working_dir": "/tmp",
+        "user": user,
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "pids_limit": int(runtime.DEFAULT_LIMITS["pids"]),
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "privileged": False,
+    }
+
+
+def run_replay(client: Any, image: str, command: list[str], cache: Path) -> tuple[int, str]:
+    """Run the replay to its end; its exit code and the tail of its output."""
+    import requests
+
+    cache.mkdir(parents=True, exist_ok=True)
+    user = f"{os.getuid()}:{os.getgid()}"  # the cache's owner, as the controller's prefetch
+    container = client.containers.create(**create_args(image, command, cache, user))
+    try:
+        container.start()
+        try:
+            code = int(container.wait(timeout=REPLAY_SECONDS).get("StatusCode", 1))
+        except requests.RequestException:
+            container.kill()
+            code = -1
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+    finally:
+        with contextlib.suppress(Exception):
+            container.remove(force=True, v=True)
+    return code, output[-OUTPUT_CHARS:]
