@@ -123,6 +123,7 @@ def locked_fetch(original: Callable[..., Any], data_home_of: Callable[[Any], str
             finally:
                 held.discard(home)
 
+    fetch.trainchain_locked = True  # type: ignore[attr-defined]
     return fetch
 
 
@@ -138,7 +139,8 @@ def patch_sklearn_datasets(module: Any) -> None:
 
     for name in [n for n in dir(module) if n.startswith("fetch_")]:
         original = getattr(module, name)
-        if callable(original) and not hasattr(original, "__wrapped__"):
+        # not __wrapped__: scikit-learn's own parameter validation wraps every fetch_*
+        if callable(original) and not getattr(original, "trainchain_locked", False):
             setattr(module, name, locked_fetch(original, data_home_of))
 
 

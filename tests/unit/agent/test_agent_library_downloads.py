@@ -203,3 +203,111 @@ def test_sklearn_file_in_the_cache_is_used_when_whole_and_replaced_when_not(tmp_
         assert fetch_remote(remote, dirname=str(cache)) == cache / "tiny.bin"
         assert http.requests["/tiny.bin"] == 1  # whole now: read from the cache
     assert sorted(p.name for p in cache.iterdir()) == [".tiny.bin.lock", "tiny.bin"]
+
+
+# a whole fetch_*: download, extract, convert, delete the archive. Real scikit-learn; only the
+# archive's URL and sha256 are this test's (its synthetic archive is served locally)
+FETCH_HOUSING = """
+import os, sys, time
+import sklearn.datasets
+from sklearn.datasets import _california_housing as housing
+url, checksum, home = sys.argv[1:]
+housing.ARCHIVE = housing.ARCHIVE._replace(url=url, checksum=checksum)
+calls = []
+fetch_remote = housing._fetch_remote
+housing._fetch_remote = lambda *a, **k: calls.append(1) or fetch_remote(*a, **k)
+go = os.environ.get("GO")
+while go and not os.path.exists(go):
+    time.sleep(0.05)
+data = sklearn.datasets.fetch_california_housing(data_home=home)
+print("downloads", len(calls), "rows", data.data.shape[0], "target", round(data.target.sum(), 3))
+"""
+
+
+def _housing_archive(folder: Path) -> bytes:
+    """A small archive laid out as California housing's (9 numeric columns)."""
+    import io
+    import tarfile
+
+    rows = [
+        ",".join(str(float(c + r)) for c in range(1, 10))
+        for r in range(40)  # no zero: households (a divisor) are column 7
+    ]
+    text = ("\n".join(rows) + "\n").encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("CaliforniaHousing/cal_housing.data")
+        info.size = len(text)
+        archive.addfile(info, io.BytesIO(text))
+    (folder / "cal_housing.tgz").write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("through_agent", [True, False], ids=["agent", "without-hook"])
+def test_two_trials_running_one_sklearn_fetch_never_extract_at_once(
+    staged_agent: Path, tmp_path: Path, through_agent: bool
+) -> None:
+    pytest.importorskip("sklearn")
+    site = tmp_path / "site"
+    site.mkdir()
+    checksum = hashlib.sha256(_housing_archive(site)).hexdigest()
+    home = tmp_path / "cache" / "sklearn"
+    go = tmp_path / "go"
+    with serve(site, delay=3.0) as http:
+        procs = []
+        for index in range(2):
+            workdir = tmp_path / f"trial{index}"
+            workdir.mkdir()
+            (workdir / "train.py").write_text(FETCH_HOUSING)
+            env = agent_env(staged_agent, workdir, None)
+            env["GO"] = str(go) if index else ""
+            agent = ["-m", "trainchain.agent"] if through_agent else []
+            args = [http.url + "/cal_housing.tgz", checksum, str(home)]
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, *agent, "train.py", *args],
+                    cwd=workdir,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        _wait_for_request(http, "/cal_housing.tgz", lambda: procs[0].poll() is not None)
+        go.touch()  # trial 0 is downloading: now trial 1 calls fetch_california_housing too
+        outputs = [p.communicate(timeout=300) for p in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0 or not through_agent, err[-3000:]
+    assert "downloads 1 rows 40" in outputs[0][0], outputs[0]
+    if through_agent:
+        # trial 1 waited for trial 0's whole fetch (download, extraction, archive removed)
+        # and read the converted data: it never reached the download step
+        assert "downloads 0 rows 40" in outputs[1][0], outputs[1]
+        assert http.requests["/cal_housing.tgz"] == 1
+    else:  # both went through the download step at once
+        assert "downloads 1" in outputs[1][0] or procs[1].returncode != 0, outputs[1]
+        assert http.requests["/cal_housing.tgz"] == 2
+    assert (home / "cal_housing_py3.pkz").is_file() and not (home / "cal_housing.tgz").exists()
+
+
+def test_a_library_download_is_read_from_the_operators_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = pytest.importorskip("sklearn.datasets._base")
+    fetch_remote = library_downloads.locked_fetch_remote(base._fetch_remote)
+    mirror = tmp_path / "mirror"
+    (mirror / "sklearn" / "data.example.org" / "files").mkdir(parents=True)
+    (mirror / "sklearn" / "data.example.org" / "files" / "tiny.bin").write_bytes(PAYLOAD)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    remote = base.RemoteFileMetadata(
+        "tiny.bin", "https://data.example.org/files/tiny.bin", hashlib.sha256(PAYLOAD).hexdigest()
+    )
+    with serve(mirror) as http:
+        monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", http.url + "/")
+        assert fetch_remote(remote, dirname=str(cache)) == cache / "tiny.bin"
+    assert http.requests == {"/sklearn/data.example.org/files/tiny.bin": 1}
+    assert (cache / "tiny.bin").read_bytes() == PAYLOAD
+    assert library_downloads.mirrored("https://h.org/a/b.tgz", "torchvision") == (
+        f"{http.url}/torchvision/h.org/a/b.tgz"
+    )
