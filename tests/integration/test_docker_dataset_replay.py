@@ -16,14 +16,21 @@ from tests.cli import run_json, write_project
 from tests.contract.helpers import build_options, docker_client
 from tests.dataset_server import Served, serve
 
+MARK = "written-by-the-script"
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 TRAIN = f"""
+import os
 from sklearn.datasets import fetch_openml
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 C = 1.0
+try:  # the trials read the cache read-only: this script must never run where it is writable
+    with open(os.path.join(os.environ["SCIKIT_LEARN_DATA"], "{MARK}"), "w") as mark:
+        mark.write("the user's script ran with the cache writable")
+except OSError:
+    pass
 
 x, y = fetch_openml(data_id={openml_site.DATA_ID}, as_frame=False, parser="liac-arff",
                     return_X_y=True)
@@ -69,6 +76,8 @@ def test_a_library_download_is_replayed_once_and_docker_trials_read_it_offline(
     cached = tmp_path / "datasets" / "sklearn" / "openml" / "openml.org"
     data = f"data/v1/download/{openml_site.FILE_ID}/tiny-bands.arff.gz"
     assert (cached / data).is_file()
+    # the download container ran our replay, never the script (which would have left its mark)
+    assert not list((tmp_path / "datasets").rglob(MARK))
     trial = report["trials"][0]
     assert trial["state"] == "complete", trial
     assert trial["value"] > 0.8  # the bands are learnable: it trained on the served rows
@@ -81,7 +90,7 @@ def test_a_library_download_that_fails_stops_a_docker_run_before_training(
     proc, report, http = _run(tmp_path, tmp_path / "empty", monkeypatch)
     assert proc.returncode == 2, proc.stderr + json.dumps(report)[:3000]
     error = report["error"]
-    assert "sklearn.datasets.fetch_openml (train.py:8)" in error, error
+    assert "sklearn.datasets.fetch_openml (train.py:14)" in error, error
     assert f"downloads 'fetch_openml:data_id={openml_site.DATA_ID}'" in error, error
     assert str(tmp_path / "datasets" / "sklearn") in error and "nothing was trained" in error
     assert "HTTP Error 404" in error and "--runtime local" in error, error

@@ -1,0 +1,201 @@
+"""Replays of library downloads for trials without network (trainchain.dataset_replay): what
+detection keeps of the call (its literal arguments only), the command the download container
+runs (trainchain's replay module, with the cache path filled in; never the user's script), and
+the container itself (``runtimes.docker_prefetch``: no working copy, only the cache writable).
+torch and tensorflow_datasets are not installed here: their replays are checked as commands."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainchain.agent import fetch_replay
+from trainchain.dataset_replay import REPLAY_MODULE, describe, replay_command, replay_spec
+from trainchain.detection.downloads import find_downloads
+from trainchain.detection.facts import analyze
+from trainchain.stages.inputs import MissingInputError, plan_inputs
+
+CACHE = "/trainchain/datasets"
+
+
+def _download(source: str) -> dict[str, Any]:
+    tree = ast.parse(source)
+    found = find_downloads({"train.py": tree}, {"train.py": analyze("train.py", tree).aliases})
+    assert len(found) == 1, found
+    return found[0].to_dict()
+
+
+def _spec(source: str) -> dict[str, Any] | None:
+    return replay_spec(_download(source), CACHE)
+
+
+@pytest.mark.parametrize(
+    ("source", "replayed"),
+    [
+        (
+            "from sklearn.datasets import fetch_covtype\nx = fetch_covtype()",
+            "sklearn.datasets.fetch_covtype(data_home='/trainchain/datasets/sklearn')",
+        ),
+        (  # the script's own data_home is not the cache the trials read: replaced
+            "import sklearn.datasets as d\n"
+            "d.fetch_20newsgroups(subset='train', categories=['sci.space'], "
+            "data_home='/home/me/data', download_if_missing=False)",
+            "sklearn.datasets.fetch_20newsgroups(subset='train', categories=['sci.space'], "
+            "download_if_missing=True, data_home='/trainchain/datasets/sklearn')",
+        ),
+        (
+            "from sklearn.datasets import fetch_openml\nNAME = 'adult'\n"
+            "fetch_openml(NAME, version=2, as_frame=False)",
+            "sklearn.datasets.fetch_openml('adult', version=2, as_frame=False, "
+            "data_home='/trainchain/datasets/sklearn')",
+        ),
+        (  # transforms are objects and choose nothing downloaded: left out
+            "from torchvision import datasets, transforms\n"
+            "datasets.CIFAR10(root='data', train=False, download=True, "
+            "transform=transforms.ToTensor())",
+            "torchvision.datasets.CIFAR10('/trainchain/datasets/torchvision', train=False, "
+            "download=True)",
+        ),
+        (
+            "import torchvision\ntorchvision.datasets.MNIST('./data', True, None, download=True)",
+            "torchvision.datasets.MNIST('/trainchain/datasets/torchvision', True, None, "
+            "download=True)",
+        ),
+        (  # the split is read later from what load() prepared: the whole dataset is fetched
+            "import tensorflow_datasets as tfds\n"
+            "ds = tfds.load('mnist', split='train', as_supervised=True)",
+            "tensorflow_datasets.load('mnist', data_dir='/trainchain/datasets/tensorflow_datasets'"
+            ", download=True)",
+        ),
+        (
+            "import tensorflow_datasets as tfds\n"
+            "b = tfds.builder(name='cifar10', builder_kwargs={'config': 'plain'})",
+            "tensorflow_datasets.load('cifar10', builder_kwargs={'config': 'plain'}, "
+            "data_dir='/trainchain/datasets/tensorflow_datasets', download=True)",
+        ),
+    ],
+)
+def test_a_literal_call_is_replayed_with_the_cache_filled_in(source: str, replayed: str) -> None:
+    spec = _spec(source)
+    assert spec is not None
+    assert describe(spec) == replayed
+    command = replay_command(spec)
+    assert command[:3] == ["python", "-m", REPLAY_MODULE]
+    assert json.loads(command[3]) == spec  # one argument: no shell, nothing of the script
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import sys\nfrom sklearn.datasets import fetch_openml\nfetch_openml(sys.argv[1])",
+        "from sklearn.datasets import fetch_openml\nkw = {}\nfetch_openml('a', **kw)",
+        "from torchvision import datasets\nROOT = make()\ndatasets.MNIST(ROOT, download=True)",
+        "from torchvision import datasets\ndatasets.MNIST('d', train=flag(), download=True)",
+        "import tensorflow_datasets as tfds\ntfds.load(pick())",
+        # a URL the script names is fetched by the controller only over https from a public
+        # address: never by a container that has network
+        "from sklearn.datasets import fetch_file\nfetch_file('http://10.0.0.5/x.csv')",
+    ],
+)
+def test_a_call_whose_arguments_need_the_script_is_not_replayed(source: str) -> None:
+    assert _spec(source) is None
+
+
+def test_docker_trials_get_a_replay_and_the_rest_keeps_the_fill_the_cache_hint(
+    tmp_path: Path,
+) -> None:
+    literal = _download("from sklearn.datasets import fetch_covtype\nfetch_covtype()")
+    plan = plan_inputs(
+        {"downloads": [literal]}, {}, tmp_path, offline=False, trials_online=False, replays=True
+    )
+    assert plan.replays == [literal]
+    # local trials download for themselves; a runtime that cannot replay keeps the hint
+    assert plan_inputs({"downloads": [literal]}, {}, tmp_path, offline=False).replays == []
+    with pytest.raises(MissingInputError, match="the trials have no network"):
+        plan_inputs({"downloads": [literal]}, {}, tmp_path, offline=False, trials_online=False)
+    # a machine declared offline replays nothing: the hint names the cache to fill
+    with pytest.raises(MissingInputError, match="cannot reach"):
+        plan_inputs(
+            {"downloads": [literal]}, {}, tmp_path, offline=True, trials_online=False, replays=True
+        )
+    computed = _download(
+        "import sys\nfrom sklearn.datasets import fetch_openml\nfetch_openml(sys.argv[1])"
+    )
+    with pytest.raises(MissingInputError) as info:
+        plan_inputs(
+            {"downloads": [computed]},
+            {},
+            tmp_path,
+            offline=False,
+            trials_online=False,
+            replays=True,
+        )
+    assert "train.py:3" in info.value.message
+    assert f"SCIKIT_LEARN_DATA={tmp_path / 'sklearn'}" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "runpy.run_path",
+        "builtins.exec",
+        "os.system",
+        "sklearn.datasets.load_files",
+        "torchvision.datasets.utils.download_url",
+        "sklearn.datasets.fetch_x;import os",
+    ],
+)
+def test_the_replay_module_calls_only_a_librarys_dataset_downloader(call: str) -> None:
+    with pytest.raises(ValueError, match="not a dataset download trainchain replays"):
+        fetch_replay.replay({"call": call, "args": ["train.py"], "kwargs": {}})
+
+
+def test_the_download_container_runs_our_replay_and_holds_nothing_of_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("docker")
+    from trainchain.runtimes import docker_prefetch
+    from trainchain.runtimes.docker import AGENT_DIR, CODE, DATASETS
+
+    monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", "http://mirror.internal:8080")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not for the download container")
+    spec = _spec("from sklearn.datasets import fetch_covtype\nfetch_covtype()")
+    assert spec is not None
+    command = replay_command(spec)
+    args = docker_prefetch.create_args("trainchain/sklearn:x", command, tmp_path, "1000:1000")
+    assert [*args["entrypoint"], *args["command"]] == command
+    assert args["entrypoint"] == ["python"] and args["command"][:2] == ["-m", REPLAY_MODULE]
+    mounts = {m["Target"]: (m["Source"], m["ReadOnly"]) for m in args["mounts"]}
+    assert set(mounts) == {AGENT_DIR, DATASETS}  # no working copy, no data, no socket
+    assert mounts[DATASETS] == (str(tmp_path), False) and mounts[AGENT_DIR][1] is True
+    assert CODE not in json.dumps(args) and args["working_dir"] == "/tmp"
+    assert args["cap_drop"] == ["ALL"] and args["security_opt"] == ["no-new-privileges"]
+    assert args["user"] == "1000:1000" and not args["privileged"]
+    environment = args["environment"]
+    assert environment["TRAINCHAIN_DATASETS_MIRROR"] == "http://mirror.internal:8080"
+    assert environment["SCIKIT_LEARN_DATA"] == f"{DATASETS}/sklearn"
+    assert "AWS_SECRET_ACCESS_KEY" not in environment
+    assert "trainchain.run" not in args["labels"]  # no trial's: the monitor leaves it alone
+
+
+def test_the_replay_module_never_imports_the_script_of_its_working_directory(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "train.py").write_text("open('ran', 'w').write('the script ran')\n")
+    (tmp_path / "sklearn.py").write_text("open('ran', 'w').write('a shadowing module ran')\n")
+    spec = {"call": "runpy.run_path", "args": ["train.py"], "kwargs": {}}
+    proc = subprocess.run(
+        [sys.executable, "-m", REPLAY_MODULE, json.dumps(spec)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "not a dataset download" in proc.stderr
+    assert not (tmp_path / "ran").exists()
