@@ -69,7 +69,6 @@ def test_the_replay_module_never_imports_the_script_of_its_working_directory(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "train.py").write_text("open('ran', 'w').write('the script ran')\n")
-    (tmp_path / "sklearn.py").write_text("open('ran', 'w').write('a shadowing module ran')\n")
     spec = {"call": "runpy.run_path", "args": ["train.py"], "kwargs": {}}
     proc = subprocess.run(
         [sys.executable, "-m", REPLAY_MODULE, json.dumps(spec)],
