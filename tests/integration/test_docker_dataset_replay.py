@@ -17,7 +17,7 @@ from tests.contract.helpers import build_options, docker_client
 from tests.dataset_server import Served, serve
 
 MARK = "written-by-the-script"
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 TRAIN = f"""
 import os
@@ -61,6 +61,7 @@ def _run(
     return proc, report, http
 
 
+@pytest.mark.docker
 def test_a_library_download_is_replayed_once_and_docker_trials_read_it_offline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,6 +84,26 @@ def test_a_library_download_is_replayed_once_and_docker_trials_read_it_offline(
     assert trial["value"] > 0.8  # the bands are learnable: it trained on the served rows
 
 
+def test_local_trials_read_a_library_download_from_the_operators_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local trials are online: the first one downloads, through the agent's hook, from the
+    mirror (this machine has no route to openml.org), into the machine's cache."""
+    mirror = tmp_path / "mirror"
+    openml_site.write(mirror)
+    repo = write_project(tmp_path / "repo", {"train.py": TRAIN})
+    monkeypatch.setenv("TRAINCHAIN_DATASETS_DIR", str(tmp_path / "datasets"))
+    with serve(mirror) as http:
+        monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", http.url)
+        proc, report = run_json(str(repo), "--no-tune", timeout=1200)
+    assert proc.returncode in (0, 3), proc.stderr + json.dumps(report)[:3000]
+    assert dict(http.requests) == dict.fromkeys(openml_site.PATHS, 1)
+    cached = tmp_path / "datasets" / "sklearn" / "openml" / "openml.org"
+    assert (cached / f"data/v1/download/{openml_site.FILE_ID}/tiny-bands.arff.gz").is_file()
+    assert report["trials"][0]["value"] > 0.8
+
+
+@pytest.mark.docker
 def test_a_library_download_that_fails_stops_a_docker_run_before_training(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,6 +37,7 @@ DATASET_CACHES = {
 VARIABLES = frozenset(
     {PARAMS, OUTPUT_DIR, CHECKPOINT_DIR, EVENTS, RUN, TRIAL, ATTEMPT, SEED, FIT, PATH_MAP, CODE}
     | set(DATASET_CACHES)
+    | {DATASETS_MIRROR}
 )
 
 
@@ -61,9 +62,13 @@ def attempt_environ(
     }
 
 
-def dataset_environ(cache: str) -> dict[str, str]:
-    """Point every library's download cache into the shared dataset cache ``cache``."""
-    return {var: f"{cache}/{sub}" for var, sub in DATASET_CACHES.items()}
+def dataset_environ(cache: str, mirror: str | None = None) -> dict[str, str]:
+    """Point every library's download cache into the shared dataset cache ``cache``; with the
+    operator's ``mirror``, the libraries' downloads read it (``library_downloads``)."""
+    environ = {var: f"{cache}/{sub}" for var, sub in DATASET_CACHES.items()}
+    if mirror:
+        environ[DATASETS_MIRROR] = mirror
+    return environ
 
 
 def path_map_environ(path_map: Mapping[str, str]) -> dict[str, str]:

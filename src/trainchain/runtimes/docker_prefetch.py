@@ -37,12 +37,9 @@ def create_args(image: str, command: list[str], cache: Path, user: str) -> dict[
         "PYTHONPATH": runtime.AGENT_DIR,
         "PYTHONUNBUFFERED": "1",
         "HOME": "/tmp/home",
-        **contract.dataset_environ(runtime.DATASETS),
+        **contract.dataset_environ(runtime.DATASETS, operator_settings().datasets_mirror),
         **{k: v for k, v in os.environ.items() if k in PROXY_VARIABLES},
     }
-    mirror = operator_settings().datasets_mirror
-    if mirror:
-        environment[contract.DATASETS_MIRROR] = mirror
     memory = runtime.DEFAULT_LIMITS["memory"]
     return {
         "image": image,

@@ -38,6 +38,7 @@ from trainchain.runtimes.installer import (
     uv_failure,
 )
 from trainchain.runtimes.staging import agent_dir
+from trainchain.settings import operator_settings
 from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ class LocalRuntime(Runtime):
         )
         environ.update(contract.path_map_environ(path_map))
         if trial.datasets is not None:
-            environ.update(contract.dataset_environ(str(trial.datasets)))
+            mirror = operator_settings().datasets_mirror  # library downloads read it
+            environ.update(contract.dataset_environ(str(trial.datasets), mirror))
         cmd = self.command(env, trial)
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         try:

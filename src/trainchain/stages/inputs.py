@@ -38,6 +38,8 @@ _HOSTS = {
     "torchvision": "download.pytorch.org",
 }
 PROBE_SECONDS = 3.0
+# libraries whose downloads the agent redirects to TRAINCHAIN_DATASETS_MIRROR (library_downloads)
+MIRRORED = frozenset({"sklearn", "torchvision"})
 
 
 class MissingInputError(DetectionError):
@@ -235,6 +237,8 @@ def _offline(library: str, forced: bool | None) -> bool:
         return True
     if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
         return False  # downloads go through the proxy; a direct probe says nothing
+    if library in MIRRORED and operator_settings().datasets_mirror:
+        return False  # the agent reads this library's downloads from the operator's mirror
     host = _HOSTS.get(library)
     if host is None:
         return False
