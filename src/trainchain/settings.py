@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     ray_containers: bool = Field(False, description="Ray runtime: trials in containers on nodes.")
     ray_idle_seconds: float = Field(10.0, description="Ray runtime: idle time before a host ends.")
     datasets_mirror: str | None = Field(
-        None, description="HTTP server holding a copy of a dataset cache, fetched from first."
+        None,
+        description="HTTP server holding a copy of a dataset cache (and of library downloads: "
+        "LIBRARY/HOST/PATH), fetched from first.",
     )
     uv: str | None = Field(
         None, description="The uv binary for venvs and images, or `off` to use pip."
