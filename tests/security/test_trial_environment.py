@@ -4,6 +4,7 @@ secrets, on any runtime; the allow-list lives in runtimes/trial_env.py."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,28 @@ def test_a_container_trial_gets_only_allow_listed_names(
     assert environ["TRAINCHAIN_SEED"] == "7" and "TRAINCHAIN_PARAMS" in environ
     assert environ["SHARED_WITH_TRIALS"] == "shared-on-purpose"  # the operator's choice only
     assert not set(SECRETS) & set(environ)
+
+
+@pytest.mark.parametrize(
+    ("mirror", "passed"),
+    [
+        ("https://mirror.example/datasets", True),
+        ("https://u:mirror-secret-6@mirror.example", False),
+    ],
+)
+def test_a_local_trial_gets_the_dataset_mirror_only_without_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mirror: str, passed: bool
+) -> None:
+    monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", mirror)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "train.py").write_text(
+        "import os\nprint('mirror', '=', os.environ.get('TRAINCHAIN_DATASETS_MIRROR'))\n"
+    )
+    trial = replace(trial_spec(tmp_path, work), datasets=tmp_path / "datasets")
+    env = Environment(runtime="local", key="host", python=sys.executable)
+    outcome = LocalRuntime().start(env, trial).wait(120)
+    assert outcome is not None and outcome.exit_code == 0
+    log = trial.log_path.read_text()
+    assert (f"mirror = {mirror}" in log) is passed, log[-2000:]
+    assert "mirror-secret-6" not in log

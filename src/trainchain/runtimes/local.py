@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,8 +117,7 @@ class LocalRuntime(Runtime):
         )
         environ.update(contract.path_map_environ(path_map))
         if trial.datasets is not None:
-            mirror = operator_settings().datasets_mirror  # library downloads read it
-            environ.update(contract.dataset_environ(str(trial.datasets), mirror))
+            environ.update(contract.dataset_environ(str(trial.datasets), _mirror_for_trials()))
         cmd = self.command(env, trial)
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         try:
@@ -270,3 +270,15 @@ def trial_process(process_id: str, run_id: str) -> psutil.Process | None:
     except (psutil.Error, ValueError):
         return None
     return process if owner == run_id else None
+
+
+def _mirror_for_trials() -> str | None:
+    """The operator's dataset mirror for the trials' library downloads, unless its URL carries
+    credentials: a trial's code reads its environment (the controller's prefetch still uses it)."""
+    mirror = operator_settings().datasets_mirror
+    if mirror:
+        parts = urllib.parse.urlsplit(mirror)
+        if parts.username or parts.password:
+            log.info("TRAINCHAIN_DATASETS_MIRROR has credentials: not passed to local trials")
+            return None
+    return mirror
