@@ -1,7 +1,7 @@
-"""Docker variants (issue 6): ``docker kill`` of the trial container at random epochs, a
-corrupted latest checkpoint, a full checkpoint filesystem and a deterministic crash, through
-``DockerRuntime``. Restarting dockerd is not tested here: on a shared engine it stops every
-other container (docs/reliability.md says what is known about it)."""
+"""Docker variants (issue 6): ``docker kill`` of the trial container at random epochs, its
+``docker stop`` (a SIGTERM), a corrupted latest checkpoint, a full checkpoint filesystem and a
+deterministic crash, through ``DockerRuntime``. Restarting dockerd is not tested here: on a
+shared engine it stops every other container (test_dockerd_restart.py does, where allowed)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,22 @@ from typing import Any
 import pytest
 
 from tests.contract.helpers import build_options, require_engine
-from tests.faults.helpers import EPOCHS, Kill, Watcher, make_runner, run_kill_case
+from tests.faults.helpers import (
+    CNN_SCRIPT,
+    EPOCHS,
+    PAUSE,
+    Kill,
+    Watcher,
+    make_runner,
+    run_kill_case,
+)
 from tests.faults.record import record
 from tests.faults.test_checkpoints import CORRUPTIONS, CRASHING, full_tmpfs
 from tests.faults.test_kill_training import FULL, SEED, _id, plan
 from trainchain.agent.events import read_events
 from trainchain.profiles import env_packages
 from trainchain.runtimes.base import Environment, EnvSpec
+from trainchain.runtimes.docker_process import STOP_GRACE_SECONDS
 from trainchain.trials.workspace import trial_dirs
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -83,6 +92,64 @@ def test_docker_kill_of_the_trial_container_resumes_with_a_whole_curve(
     )
     if case.failure is not None:
         pytest.fail(f"seed {SEED}, kills {kills}: {case.failure}")
+
+
+def test_docker_stop_of_the_trial_container_ends_it_by_its_sigterm_and_resumes(
+    tmp_path: Path, docker_runtime: Any, keras_image: Environment
+) -> None:
+    """``docker stop`` (the runtime's graceful stop, dockerd's shutdown) sends SIGTERM through
+    docker's init, then SIGKILL after its timeout. The training ends by the SIGTERM (143, not
+    137) with an ``end`` event saying so, even when the agent's ``Terminated`` is dropped by
+    TensorFlow (the stop lands during the epoch's end, in Keras' ``save_weights``), and the
+    next attempt resumes from the checkpoint."""
+    stopped: dict[str, Any] = {}
+
+    def stop(run_id: str, _start: dict[str, Any], attempt: int) -> str:
+        running = [
+            c
+            for c in docker_runtime.find_trial_containers(run_id)
+            if c.attempt == attempt and c.status == "running"
+        ]
+        assert running, f"no running container for attempt {attempt} of {run_id}"
+        container = docker_runtime.client.containers.get(running[0].id)
+        container.stop(timeout=STOP_GRACE_SECONDS)  # as DockerProcess.stop: returns once ended
+        container.reload()
+        stopped.update(container.attrs["State"])
+        return str(running[0].name)
+
+    # the epochs left after the stop outlast docker's stop timeout: a SIGTERM that did not end
+    # the training is the engine's SIGKILL (137)
+    pause = STOP_GRACE_SECONDS / 4
+    store, case = run_kill_case(
+        tmp_path,
+        docker_runtime,
+        keras_image,
+        "stop-docker",
+        [Kill(attempt=1, after_epoch=3, delay=0.0)],
+        stop,
+        code=CNN_SCRIPT.replace(f"PAUSE = {PAUSE}", f"PAUSE = {pause}"),
+    )
+    events, _ = read_events(str(trial_dirs(tmp_path / "run", 0).events(1)))
+    ends = [ev for ev in events if ev.get("type") == "end"]
+    trial = store.trial("stop-docker", 0)
+    assert trial is not None
+    first, *rest = trial.attempts
+    end = (ends[-1]["exception"] or {}).get("message") if ends else None
+    resumed = ", ".join(f"attempt {a.number} {a.outcome} from epoch {a.first_epoch}" for a in rest)
+    record(
+        "docker_stop",
+        "SIGTERM after epoch 3",
+        runtime="docker",
+        ok=case.failure is None and stopped.get("ExitCode") == 143,
+        outcome=f"exit code {stopped.get('ExitCode')} (end: {end}); {resumed}",
+    )
+    assert stopped.get("ExitCode") == 143, stopped  # SIGTERM; 137: SIGKILL after the timeout
+    assert [(ev["status"], (ev["exception"] or {}).get("type")) for ev in ends] == [
+        ("error", "Terminated")
+    ], ends
+    assert first.outcome == "killed" and (first.reason or "").startswith("killed by SIGTERM")
+    assert (first.last_epoch or 0) < EPOCHS, first.last_epoch
+    assert case.failure is None, case.failure  # resumed from the checkpoint, whole curve
 
 
 def test_docker_corrupted_checkpoint_falls_back_to_the_previous_one(

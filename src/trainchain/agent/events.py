@@ -44,6 +44,7 @@ from typing import Any
 from trainchain.agent import contract
 
 _lock = threading.Lock()
+_ended: set[str] = set()  # events files with their ``end``: the first one written is the end
 
 
 def events_path() -> str | None:
@@ -57,9 +58,14 @@ def emit(type_: str, **fields: Any) -> None:
         return
     record = {"type": type_, "time": time.time(), **fields}
     line = json.dumps(record, default=_jsonable) + "\n"
-    with _lock, open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
+    with _lock:
+        if type_ == "end":
+            if path in _ended:
+                return  # the main thread and the SIGTERM watchdog (``signals``) may both end
+            _ended.add(path)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
 
 
 def read_events(path: str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

@@ -8,7 +8,7 @@ import os
 import sys
 import sysconfig
 import traceback
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from trainchain.agent import events
@@ -52,6 +52,15 @@ def location(exc: BaseException, project_dir: str) -> tuple[str | None, int | No
     for frame in traceback.extract_tb(exc.__traceback__):
         if is_user_file(frame.filename, project_dir):
             found = (_display(frame.filename), frame.lineno)
+    return found
+
+
+def stack_location(frame: FrameType | None, project_dir: str) -> tuple[str | None, int | None]:
+    """The innermost ``file, line`` inside the user's code of a running thread's stack."""
+    found: tuple[str | None, int | None] = (None, None)
+    for summary in traceback.extract_stack(frame) if frame is not None else []:
+        if is_user_file(summary.filename, project_dir):
+            found = (_display(summary.filename), summary.lineno)
     return found
 
 

@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
         pid=os.getpid(),
         resumed=_has_checkpoint(st.checkpoint_dir),
     )
-    signals.install()
+    signals.install(os.path.dirname(path))
     code = _run(st, entrypoint, path, args)
     if signals.was_terminated():
         signals.die_like_terminated()  # the controller must still see "killed by SIGTERM"

@@ -114,6 +114,45 @@ def test_sigterm_runs_the_scripts_cleanup_and_ends_with_an_end_event(
     assert exc["line"] in (4, 5, 6), exc
 
 
+def test_a_sigterm_whose_exception_is_swallowed_still_ends_the_script(
+    staged_agent: Path, tmp_path: Path
+) -> None:
+    """The handler's ``Terminated`` raised in Python code that C calls and whose errors it drops
+    (here a ``__del__``; in Keras, TensorFlow's fast path calling ``TensorShape.__len__``) is
+    lost: the agent's watchdog still ends the script by the signal, with its ``end`` event."""
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+
+            class Batch:
+                def __del__(self):  # a resource's release: Python run from C, which drops
+                    time.sleep(0.1)  # an exception raised in it ("Exception ignored in")
+
+            print("started", flush=True)
+            for _ in range(300):
+                Batch()
+            print("training finished", flush=True)
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainchain.agent", "train.py"],
+        cwd=tmp_path, env=agent_env(staged_agent, tmp_path, {}), text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert out == "", err  # the loop (30 s) did not go on to its end
+    assert proc.returncode == -signal.SIGTERM
+    ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
+    assert len(ends) == 1, err
+    assert (ends[0]["status"], ends[0]["exception"]["type"]) == ("error", "Terminated")
+    assert ends[0]["exception"]["file"] == "train.py", ends[0]
+
+
 class _Iterator:
     """Shaped like Keras 2's ImageDataGenerator iterators: batch_size read per epoch."""
 
