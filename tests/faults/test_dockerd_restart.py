@@ -107,9 +107,9 @@ def test_a_dockerd_restart_mid_trial_resumes_from_the_checkpoint(tmp_path: Path)
             "dockerd-restart",
             kills,
             restart_dockerd,
-            # dockerd took up to ~9 s here from its SIGTERM to stopping the container: the 5
-            # epochs after the kill must outlast that, or the attempt ends before the restart
-            code=CNN_SCRIPT.replace(f"PAUSE = {PAUSE}", "PAUSE = 3.0"),
+            # dockerd's SIGTERM ends the container within the agent's grace (2 s): the 5 epochs
+            # after the kill outlast it, so the attempt is still training when dockerd stops
+            code=CNN_SCRIPT.replace(f"PAUSE = {PAUSE}", "PAUSE = 1.0"),
         )
     finally:
         runtime.close()
@@ -128,11 +128,11 @@ def test_a_dockerd_restart_mid_trial_resumes_from_the_checkpoint(tmp_path: Path)
     )
     assert case.failure is None, case.failure
     # lost with the engine (it ended the container, then stopped answering), or killed by the
-    # engine's shutdown: its SIGTERM, or its SIGKILL once its stop timeout ran out
-    killed = first.reason or ""
-    assert (
-        first.outcome == "killed" and killed.startswith(("killed by SIGTERM", "killed by SIGKILL"))
-    ) or (first.outcome == "lost" and "Docker engine" in killed), (first.outcome, first.reason)
+    # engine's SIGTERM as it shut down; never its SIGKILL (137): the SIGTERM ends the training
+    why = first.reason or ""
+    assert (first.outcome == "killed" and why.startswith("killed by SIGTERM")) or (
+        first.outcome == "lost" and "Docker engine" in why and "exit code 143" in why
+    ), (first.outcome, first.reason)
     assert rest and rest[-1].outcome == "succeeded" and rest[-1].last_epoch == EPOCHS
     assert (rest[-1].first_epoch or 0) > 1  # resumed, not started over
 
