@@ -142,3 +142,57 @@ def test_the_last_trial_continues_the_best_from_its_checkpoint(tmp_path: Path) -
     assert extended["attempts"][0]["resumed_from"] == 6
     # it went on from trial 1's weights: its first new epoch is not a fresh start's
     assert extended["epochs"][0]["metrics"]["val_accuracy"] >= curve[-1] - 0.05
+
+
+# examples/digits-cnn's Sequential network: the architecture knobs apply, keras.augment too
+# until the baseline shows 8x8 inputs.
+DIGITS_SEQUENTIAL = DIGITS.replace(
+    """    inputs = keras.Input(shape=(8, 8, 1))
+    h = keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same")(inputs)
+    h = keras.layers.Flatten()(keras.layers.MaxPooling2D((2, 2))(h))
+    h = keras.layers.Dense(64, activation="relu")(h)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(h))
+""",
+    """    model = keras.Sequential([
+        keras.Input(shape=(8, 8, 1)),
+        keras.layers.Conv2D(32, (3, 3), activation="relu", padding="same"),
+        keras.layers.MaxPooling2D((2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+""",
+)
+
+
+def test_the_baseline_is_a_complete_point_and_augment_leaves_8x8_inputs(tmp_path: Path) -> None:
+    import optuna
+
+    from trainchain import paths
+
+    assert "Sequential" in DIGITS_SEQUENTIAL
+    proj = write_project(
+        tmp_path / "digits",
+        {
+            "train.py": DIGITS_SEQUENTIAL,
+            "requirements.txt": "scikit-learn\n",
+            "trainchain.yaml": "target: 0.999\nmax_trials: 3\nseed: 4\n"
+            "params:\n  EPOCHS: {type: int, low: 2, high: 4}\n",
+        },
+    )
+    proc = trainchain("run", str(proj))
+    out = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
+    assert proc.returncode == 3, out[-3000:]
+    assert "keras.augment is not searched: the model's input images are 8x8" in out, out
+    (summary,) = optuna.get_all_study_summaries(paths.db_url())
+    shown = trainchain("runs", "show", summary.study_name.removeprefix("trainchain-"), "--json")
+    report = json.loads(shown.stdout)
+    tuned = [t for t in report["trials"] if t["number"] > 0]
+    assert tuned and all("keras.augment" not in t["params"] for t in tuned), tuned
+    assert all("keras.batchnorm" in t["params"] for t in tuned)  # the other knobs stay
+    study = optuna.load_study(study_name=f"trainchain-{report['run_id']}", storage=paths.db_url())
+    first = study.trials[0]
+    assert first.state == optuna.trial.TrialState.COMPLETE
+    assert first.value == pytest.approx(report["baseline"]["value"])
+    assert set(first.params) == set(study.trials[1].distributions)  # every dimension
+    assert first.params["keras.optimizer"] == "adam" and first.params["LEARNING_RATE"] == 1e-4

@@ -281,6 +281,14 @@ def _input_shape(model: Any) -> tuple[Any, ...]:
     return _shape(model.inputs[0].shape)
 
 
+def input_shape(model: Any) -> list[int | None] | None:
+    """The built model's input shape (batch first) as JSON, or None when it has no one input."""
+    try:
+        return [int(d) if isinstance(d, int) else None for d in _input_shape(model)]
+    except Exception:  # noqa: BLE001 - a subclassed or multi-input model
+        return None
+
+
 def _pop(model: Any) -> None:
     try:
         model.pop(rebuild=False)  # Keras 3: rebuild once at the end

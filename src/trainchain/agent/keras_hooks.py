@@ -3,11 +3,13 @@
 Works on the class the script's ``keras`` (or ``tf_keras``) module exports, which is the same
 class behind ``tensorflow.keras`` and ``from tensorflow import keras``, for Keras 3 and 2.
 - ``compile``: ``keras.learning_rate`` on the optimizer (also one given as a string), the
-  optimizer choice (``keras_optimizer``) and the architecture knobs (``keras_arch``);
-- ``fit``: ``keras.epochs``/``keras.batch_size``, the ``data`` event and steps clamped to one
-  pass (``data_sizes``), per-epoch events, ``BackupAndRestore`` on the checkpoint directory,
-  the best epoch kept and early stop (``best_epoch``), the ``classes`` event (chance level),
-  the model saved to the output directory afterwards;
+  optimizer choice (``keras_optimizer``) and the architecture knobs (``keras_arch``); the
+  ``optimizer`` event says which optimizer the model compiled with;
+- ``fit``: ``keras.epochs``/``keras.batch_size``, the ``data`` and ``input`` (the model's input
+  shape) events and steps clamped to one pass (``data_sizes``), per-epoch events,
+  ``BackupAndRestore`` on the checkpoint directory, the best epoch kept and early stop
+  (``best_epoch``), the ``classes`` event (chance level), the model saved to the output
+  directory afterwards;
 - ``evaluate``: its results as ``metric`` events (source ``keras_evaluate``).
 """
 
@@ -81,7 +83,9 @@ def _compile(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], k
         optimizer = kwargs.get("optimizer", "rmsprop")
         kwargs["optimizer"] = keras_optimizer.swap(model, optimizer, keras, st)
     keras_arch.apply_once(model, keras, st)
-    return original(model, **kwargs)
+    compiled = original(model, **kwargs)
+    keras_optimizer.report(model)
+    return compiled
 
 
 def _with_learning_rate(optimizer: Any, lr: float, keras: Any) -> Any:
@@ -106,6 +110,8 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
     data_sizes.emit_data(call, train, val)
     data_sizes.clamp_steps(kwargs, train, val)
     built = keras_resume.ensure_built(model, kwargs)
+    if built:  # the input's shape: which knobs can apply (``keras.augment`` needs images)
+        events.emit("input", call=call, shape=keras_arch.input_shape(model))
     keras_arch.apply_once(model, keras, st)
     ckpt_dir = os.path.join(st.checkpoint_dir, f"keras-fit-{call}")
     epochs = int(kwargs.get("epochs", 1))

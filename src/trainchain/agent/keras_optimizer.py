@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from trainchain.agent import events
 from trainchain.agent.keras_arch import OPTIMIZER_NOTE
 from trainchain.agent.state import TrialState
 
@@ -63,6 +64,24 @@ def swap(model: Any, optimizer: Any, keras: Any, state: TrialState) -> Any:
     )
     state.mark_applied(KNOB, choice, "keras")
     return new
+
+
+def report(model: Any) -> None:
+    """The ``optimizer`` event: the compiled model's optimizer (``name`` as a ``keras.optimizer``
+    choice would name it) and its constant learning rate (None for a schedule), so the
+    baseline's point in the search space is known (``trainchain.tuning.written``)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return
+    try:
+        rate: Any = _learning_rate(optimizer.get_config(), None)
+    except Exception:  # noqa: BLE001 - a schedule (deserialised above) or an odd optimizer
+        rate = None
+    events.emit(
+        "optimizer",
+        name=type(optimizer).__name__.lower(),
+        learning_rate=rate if isinstance(rate, float) else None,
+    )
 
 
 def _optimizer_class(choice: str, current: Any, keras: Any) -> type:

@@ -52,6 +52,9 @@ class SearchSettings:
     n_startup_trials: int = 4  # TPE's random start-up trials (``tuning.startup_trials``)
     warm_start: list[dict[str, Any]] = field(default_factory=list)  # params to try first
     fixed: dict[str, Any] = field(default_factory=dict)  # always passed (prompt answers...)
+    # each dimension's value in the baseline (``tuning.written``): told to the study as its
+    # first complete point; empty: the baseline is a rung competitor only
+    written: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,7 +102,7 @@ def tune(
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     if not study.trials:  # a new study (a resumed one has its history)
         if settings.sampler != "grid":  # a grid sampler expects a grid point in every trial
-            tuning.report_baseline(study, _curve(baseline, settings) if baseline else [])
+            _report_baseline(runner, study, settings, distributions, baseline)
         _warm_start(study, settings, distributions)
     search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
     search.pinned = pinned
@@ -256,6 +259,29 @@ class _Search:
         log.info(message)
         self.runner.progress({"kind": "log", "message": message})
         return number, trial, params
+
+
+def _report_baseline(
+    runner: TrialRunner,
+    study: optuna.Study,
+    settings: SearchSettings,
+    distributions: dict[str, Any],
+    baseline: Any,
+) -> None:
+    """The baseline in the study: its curve in the rungs and, when every dimension has an
+    as-written value, a complete observation (recorded on the trial as ``as_written``)."""
+    from trainchain import tuning
+
+    curve = _curve(baseline, settings) if baseline else []
+    point, missing = tuning.baseline_point(distributions, settings.written)
+    complete = bool(settings.written) and not missing and baseline is not None
+    value = baseline.value if complete and baseline.state == TrialState.COMPLETE.value else None
+    if complete and value is not None:
+        runner.store.update_trial(baseline.id, info={**(baseline.info or {}), "as_written": point})
+        log.info("tuning: the baseline is the study's first point: %s", point)
+    elif settings.written:
+        log.info("tuning: the baseline is a rung competitor only: no as-written %s", missing)
+    tuning.report_baseline(study, curve, point, distributions, value)
 
 
 def _chance(baseline: Any, metric: str) -> float | None:
@@ -438,6 +464,7 @@ def _key(params: dict[str, Any]) -> str:
 # -- the stage -------------------------------------------------------------------------------
 def run(ctx: StageContext) -> StageResult:
     """Skip when the baseline reached the target (or tuning is off), else search."""
+    from trainchain import tuning
     from trainchain.space import resolve_space
 
     config, run_ = ctx.config, ctx.run
@@ -451,8 +478,18 @@ def run(ctx: StageContext) -> StageResult:
     fixed = dict(ctx.result_of(Stage.TRAIN).get("params") or {})
     metric = run_.metric_name or config.metric
     space, notes = resolve_space(ctx.detection.get("space") or {}, baseline_data_sizes(ctx.run_dir))
+    facts = tuning.baseline_facts(ctx.run_dir)
+    dropped = tuning.inapplicable_knobs(space, facts)
+    for name, why in dropped.items():
+        space.pop(name)
+        notes.append(f"{name} is not searched: {why}")
+    if dropped:
+        ctx.store.update_trial(baseline.id, info={**(baseline.info or {}), "not_searched": dropped})
     for note in notes:
         ctx.say(f"search space: {note}")
+    written = tuning.written.written_values(
+        ctx.detection.get("parameters") or [], dict(baseline.params), facts
+    )
     settings = SearchSettings(
         study_name=f"trainchain-{run_.id}",
         storage_url=ctx.store.url,
@@ -465,6 +502,7 @@ def run(ctx: StageContext) -> StageResult:
         seed=config.seed,
         warm_start=warm_start_params(ctx),
         fixed=fixed,
+        written=written,
     )
     budget = Budget(config.max_trials, config.timeout, config.max_epochs_total)
     ctx.announce_plan()

@@ -102,24 +102,41 @@ _INNER_REASONS = {
 }
 
 
-def report_baseline(study: Study, curve: list[tuple[int, float]]) -> None:
-    """Put the baseline's per-epoch values in the study's rungs, as a competitor only.
+def report_baseline(
+    study: Study,
+    curve: list[tuple[int, float]],
+    point: dict[str, Any] | None = None,
+    distributions: dict[str, Any] | None = None,
+    value: float | None = None,
+) -> None:
+    """Put the baseline in the study: its per-epoch values in the rungs, and when ``point``
+    (its value of every dimension, ``written.baseline_point``) and ``value`` are known, as a
+    complete observation the sampler learns from.
 
-    Successive halving always promotes the first trial to reach a rung, so without this the
-    first tuning trial trains all its epochs however slowly it learns; with it, it must beat
-    the script's defaults at each rung the baseline reached. The baseline's Optuna trial has
-    no parameters and ends FAIL: the sampler ignores it (a parameterless COMPLETE trial would
-    empty multivariate TPE's search space), and the pruners keep its rung values.
+    Successive halving always promotes the first trial to reach a rung, so without the curve
+    the first tuning trial trains all its epochs however slowly it learns; with it, it must
+    beat the script's defaults at each rung the baseline reached. Without a complete point the
+    baseline's Optuna trial has no parameters and ends FAIL: the sampler ignores it (a COMPLETE
+    trial missing dimensions would shrink multivariate TPE's search space), the pruners keep
+    its rung values.
     """
-    if not curve:
+    complete = point is not None and distributions is not None and value is not None
+    if not curve and not complete:
         return
-    # enqueued (with no parameters), so a grid sampler assigns it no grid point
-    study.enqueue_trial({}, user_attrs={"trainchain": "baseline curve (rungs only)"})
-    trial = study.ask()
-    for step, value in curve:
-        trial.report(value, step)
+    if complete:
+        assert point is not None and distributions is not None
+        study.enqueue_trial(point, user_attrs={"trainchain": "baseline (the script as written)"})
+        trial = study.ask(distributions)
+    else:  # enqueued (with no parameters), so a grid sampler assigns it no grid point
+        study.enqueue_trial({}, user_attrs={"trainchain": "baseline curve (rungs only)"})
+        trial = study.ask()
+    for step, epoch_value in curve:
+        trial.report(epoch_value, step)
         trial.should_prune()  # successive halving records the rung values here
-    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    if complete:
+        study.tell(trial, value)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def make_pruner(name: str, resource: int | None = None, chance: float | None = None) -> Any:
