@@ -196,3 +196,55 @@ def test_the_baseline_is_a_complete_point_and_augment_leaves_8x8_inputs(tmp_path
     assert first.value == pytest.approx(report["baseline"]["value"])
     assert set(first.params) == set(study.trials[1].distributions)  # every dimension
     assert first.params["keras.optimizer"] == "adam" and first.params["LEARNING_RATE"] == 1e-4
+
+
+# DIGITS paced: each epoch takes a second at least, so a short tuning budget ends mid-trial
+DIGITS_PACED = DIGITS.replace(
+    "import keras\n",
+    "import time\n\nimport keras\n\n\nclass Pace(keras.callbacks.Callback):\n"
+    "    def on_epoch_begin(self, epoch, logs=None):\n        time.sleep(1.0)\n",
+    1,
+).replace("validation_data=(x_val, y_val))", "validation_data=(x_val, y_val), callbacks=[Pace()])")
+
+
+def test_the_tuning_budget_stops_a_running_trial_which_keeps_its_best_epoch(
+    tmp_path: Path,
+) -> None:
+    """--timeout 25: trial 1 (60 epochs of a second or more) is stopped at the deadline, not
+    after its epochs; it completes with its best epoch so far, which is registered."""
+    assert "callbacks=[Pace()]" in DIGITS_PACED
+    proj = write_project(
+        tmp_path / "digits",
+        {
+            "train.py": DIGITS_PACED,
+            "requirements.txt": "scikit-learn\n",
+            "trainchain.yaml": "target: 0.999\nmax_trials: 4\nseed: 3\nsampler: grid\n"
+            "timeout: 25\n"
+            "params:\n  LEARNING_RATE: {type: categorical, choices: [0.01]}\n"
+            "  EPOCHS: {type: int, low: 2, high: 60}\n" + FIXED_BATCH,
+        },
+    )
+    proc, report = run_json(str(proj))
+    assert proc.returncode == 3, proc.stderr + json.dumps(report, indent=1)[:3000]
+    assert [t["number"] for t in report["trials"]] == [0, 1]  # the budget ended the search
+    stopped = report["trials"][1]
+    epochs = [e["epoch"] for e in stopped["epochs"]]
+    assert stopped["state"] == "complete", stopped
+    assert stopped["params"]["EPOCHS"] == 60 and 1 <= len(epochs) < 60, epochs
+    assert stopped["early_stop"] is None  # not ended by a plateau or the target
+    why = stopped["warning"] or ""
+    assert f"stopped at the tuning budget (--timeout 25s) after epoch {epochs[-1]}" in why, why
+    best = stopped["best_epoch"]
+    curve = [e["metrics"]["val_accuracy"] for e in stopped["epochs"]]
+    assert best["value"] == pytest.approx(max(curve)) and stopped["value"] == best["value"]
+    assert report["best"]["trial"] == 1 and report["best"]["value"] == best["value"]
+    registered = Path(report["model"]["path"])
+    out = subprocess.run(
+        [sys.executable, "-c", EVALUATE, str(proj), str(registered)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    # the registered model is the stopped trial's best epoch, not the weights it was stopped at
+    assert float(out.stdout.strip().splitlines()[-1]) == pytest.approx(best["value"], abs=1e-4)

@@ -8,7 +8,9 @@ A callback added to every hooked ``fit``:
   (derived from the epoch budget unless the controller sets it), became NaN, or reached the
   target (when the trial is judged on this epoch metric);
 - at the end of ``fit`` loads the best epoch's weights back, so what the script evaluates and
-  saves, and what the trial registers, is the best epoch's model.
+  saves, and what the trial registers, is the best epoch's model; a fit stopped by SIGTERM
+  (the tuning budget's deadline) does the same before the agent saves the model
+  (``keep_best_on_stop``).
 
 Settings come from ``TRAINCHAIN_FIT`` (JSON: ``metric``, ``goal``, ``target``, ``patience``),
 set by the controller; standalone runs keep the best epoch but never stop early.
@@ -247,6 +249,22 @@ def _make_class(base: type) -> type:
                 os.replace(self.meta + ".tmp", self.meta)
             except Exception as exc:  # noqa: BLE001 - the last epoch's model is kept instead
                 logger.warning("could not keep the best epoch's weights (%s: %s)", type(exc), exc)
+
+        def keep_best_on_stop(self) -> bool:
+            """The process is being stopped mid-fit (SIGTERM: the tuning budget's deadline or
+            pruning): load the best epoch's weights back, as the end of fit would, and say its
+            ``best`` event in this attempt. False when no epoch ended yet or its weights cannot
+            be loaded (the model in memory is then some batches past any epoch)."""
+            t = self.tracker
+            if not t.best_epoch or not os.path.exists(self.weights):
+                return False
+            try:
+                self.model.load_weights(self.weights)
+            except Exception as exc:  # noqa: BLE001 - nothing to keep
+                logger.warning("could not restore the best epoch (%s: %s)", type(exc), exc)
+                return False
+            self._say()
+            return True
 
         def on_train_end(self, logs: Any = None) -> None:
             t = self.tracker

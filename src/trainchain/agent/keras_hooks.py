@@ -9,7 +9,7 @@ class behind ``tensorflow.keras`` and ``from tensorflow import keras``, for Kera
   shape) events and steps clamped to one pass (``data_sizes``), per-epoch events,
   ``BackupAndRestore`` on the checkpoint directory, the best epoch kept and early stop
   (``best_epoch``), the ``classes`` event (chance level), the model saved to the output
-  directory afterwards;
+  directory afterwards (also when the trial is stopped mid-fit: its best epoch's weights);
 - ``evaluate``: its results as ``metric`` events (source ``keras_evaluate``).
 """
 
@@ -30,6 +30,7 @@ from trainchain.agent import (
     keras_arch,
     keras_optimizer,
     keras_resume,
+    signals,
     state,
 )
 
@@ -145,7 +146,8 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
         )
     callbacks.append(_epoch_logger(keras)(call, epochs, kwargs.get("batch_size")))
     # after the epoch logger: the epoch event comes before the ``best`` it causes
-    callbacks.append(best_epoch.callback(keras, ckpt_dir, epochs))
+    keeper = best_epoch.callback(keras, ckpt_dir, epochs)
+    callbacks.append(keeper)
     balance = best_epoch.class_balance(kwargs, model)
     if balance is not None:
         events.emit("classes", call=call, **balance)
@@ -155,6 +157,10 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
     with st.training():
         try:
             history = original(model, **kwargs)
+        except signals.Terminated:  # stopped mid-fit: the best epoch so far is the model
+            if keeper.keep_best_on_stop():
+                save_model(model, keras, st)
+            raise
         finally:
             _counters["fit_depth"] -= 1
             st.keras_busy -= 1

@@ -22,7 +22,7 @@ from trainchain.stages.context import StageContext, StageResult
 from trainchain.states import StageState, TrialState
 from trainchain.trials import metrics as M
 from trainchain.trials import optuna_compat
-from trainchain.trials.runner import TrialResult, TrialRunner
+from trainchain.trials.runner import Deadline, TrialResult, TrialRunner
 
 if TYPE_CHECKING:
     import optuna
@@ -160,7 +160,9 @@ class _Search:
                 self.in_flight += 1
             try:
                 hook = _pruning_hook(trial, self.settings, self.pruner)
-                result = self.runner.run(number, params, hook, optuna_number=trial.number)
+                result = self.runner.run(
+                    number, params, hook, optuna_number=trial.number, deadline=self._deadline()
+                )
             finally:
                 with self.lock:
                     self.in_flight -= 1
@@ -171,6 +173,15 @@ class _Search:
                     result.value, self.settings.target, self.settings.goal
                 ):
                     self.stop = self.stop or f"trial {result.number} reached the target"
+
+    def _deadline(self) -> Deadline | None:
+        """The wall-time budget ends running trials too (they keep their best epoch), as Ray
+        Tune's ``time_budget_s`` does; Optuna's ``optimize(timeout=)`` lets a running trial
+        finish, which overran a cat/dog budget by 15 minutes."""
+        if self.budget.timeout is None:
+            return None
+        budget = f"the tuning budget (--timeout {self.budget.timeout:g}s)"
+        return Deadline(self.started + self.budget.timeout, budget)
 
     def _next(self) -> tuple[int, Any, dict[str, Any]] | None:
         if self.stop:

@@ -74,6 +74,20 @@ class TrialSetup:
     target: float | None = None  # the agent ends a fit whose validation metric reaches it
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When a running trial is stopped because a budget is spent (``time.monotonic()``), and
+    which budget: "the tuning budget (--timeout 600s)". Such a trial is not a failure: it keeps
+    its best epoch so far (value and model) and completes."""
+
+    at: float
+    budget: str
+
+    @property
+    def reason(self) -> str:
+        return f"stopped at {self.budget}"
+
+
 @dataclass
 class TrialResult:
     number: int
@@ -108,7 +122,10 @@ class TrialRunner:
         params: dict[str, Any],
         on_epoch: EpochHook | None = None,
         optuna_number: int | None = None,
+        deadline: Deadline | None = None,
     ) -> TrialResult:
+        """Train trial ``number`` to its end; at ``deadline`` a running attempt is stopped and
+        the trial keeps its best epoch so far (``_finish_at_deadline``)."""
         trial = self._trial_row(number, params, optuna_number)
         if trial.state != TrialState.RUNNING.value:
             return self._result(trial)  # finished before a controller restart: never rerun
@@ -128,10 +145,10 @@ class TrialRunner:
                 attached = None
                 spec = self._spec(trial, row.number, params)
                 outcome, events = self._follow(
-                    process, spec, trial, row.number, on_epoch, row.last_epoch or 0
+                    process, spec, trial, row.number, on_epoch, row.last_epoch or 0, deadline
                 )
             else:
-                outcome, events = self._attempt(trial, attempt_no, params, on_epoch)
+                outcome, events = self._attempt(trial, attempt_no, params, on_epoch, deadline)
             outcome = _after_training(outcome, events)
             summary = _summarize(outcome, events)
             history.append(summary)
@@ -140,6 +157,8 @@ class TrialRunner:
             if outcome.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR):
                 return self._finish_success(trial, events, attempt_no)
             if outcome.kind == OutcomeKind.STOPPED:
+                if deadline is not None and outcome.reason == deadline.reason:
+                    return self._finish_at_deadline(trial, events, deadline)
                 return self._finish(trial, TrialState.PRUNED, error=outcome.reason)
             if not decision.restart:
                 return self._finish(
@@ -188,7 +207,12 @@ class TrialRunner:
         )
 
     def _attempt(
-        self, trial: Trial, attempt_no: int, params: dict[str, Any], on_epoch: EpochHook | None
+        self,
+        trial: Trial,
+        attempt_no: int,
+        params: dict[str, Any],
+        on_epoch: EpochHook | None,
+        deadline: Deadline | None = None,
     ) -> tuple[Outcome, list[dict[str, Any]]]:
         spec = self._spec(trial, attempt_no, params)
         if not self._prepared(spec):
@@ -198,7 +222,7 @@ class TrialRunner:
         self.store.add_attempt(trial.id, attempt_no, process.id)
         if trial.number >= 1:  # tuning: more trials come (the baseline, 0, is often the only one)
             self._prepare(trial.number + 1)
-        return self._follow(process, spec, trial, attempt_no, on_epoch)
+        return self._follow(process, spec, trial, attempt_no, on_epoch, deadline=deadline)
 
     def _prepare(self, number: int) -> None:
         """On a runtime that starts attempts ahead (docker: the container's create and start),
@@ -232,9 +256,10 @@ class TrialRunner:
         attempt_no: int,
         on_epoch: EpochHook | None,
         recorded: int = 0,
+        deadline: Deadline | None = None,
     ) -> tuple[Outcome, list[dict[str, Any]]]:
         try:
-            return self._watch(process, spec, trial, attempt_no, on_epoch, recorded)
+            return self._watch(process, spec, trial, attempt_no, on_epoch, recorded, deadline)
         except KeyboardInterrupt:  # Ctrl-C: leave no training behind; resume restarts it
             reason = "the controller was interrupted"
             process.kill(OutcomeKind.STOPPED, reason)
@@ -258,12 +283,15 @@ class TrialRunner:
         attempt_no: int,
         on_epoch: EpochHook | None,
         recorded: int = 0,
+        deadline: Deadline | None = None,
     ) -> tuple[Outcome, list[dict[str, Any]]]:
-        """Follow one attempt: events to the store, pruning, trial and stall timeouts.
+        """Follow one attempt: events to the store, pruning, trial and stall timeouts, and a
+        graceful stop (as pruning's) at ``deadline``.
 
         Epochs up to ``recorded`` were stored by a controller that died (a re-attached attempt).
         """
         events: list[dict[str, Any]] = []
+        stopping = False
         offset, started, last_activity, last_size = 0, time.monotonic(), time.monotonic(), 0
         outcome: Outcome | None = None
         while outcome is None:
@@ -287,7 +315,10 @@ class TrialRunner:
             if outcome is not None:
                 break
             now = time.monotonic()
-            if self.setup.trial_timeout and now - started > self.setup.trial_timeout:
+            if deadline is not None and now >= deadline.at and not stopping:
+                stopping = True
+                process.stop(deadline.reason)  # SIGTERM: the agent keeps the best epoch
+            elif self.setup.trial_timeout and now - started > self.setup.trial_timeout:
                 process.kill(
                     OutcomeKind.TIMEOUT,
                     f"exceeded the trial timeout of {self.setup.trial_timeout:g}s",
@@ -391,27 +422,54 @@ class TrialRunner:
                 f"Set metric: in trainchain.yaml or print it. Last lines of output:\n{tail}"
             )
             return self._finish(trial, TrialState.FAILED, error=error)
-        model = next((ev.get("path") for ev in reversed(events) if ev.get("type") == "model"), None)
-        architecture = next(
-            (ev for ev in reversed(events) if ev.get("type") == "architecture"), None
-        )
-        applied = [ev for ev in events if ev.get("type") in ("param", "prompt")]
         self.store.update_trial(
             trial.id,
             value=choice.value,
             metric_name=choice.name,
             metric_source=choice.source,
             metrics=choice.all_metrics,
-            model_path=model,
-            info={
-                **(trial.info or {}),
-                "architecture": architecture,
-                "applied": applied,
-                "adjusted": [ev for ev in events if ev.get("type") == "adjusted"],
-                "warning": crash_warning(crash) if crash else None,
-                **best_epoch_info(events),
-            },
+            model_path=_model_path(events),
+            info=_trial_info(trial, events, crash_warning(crash) if crash else None),
         )
+        return self._finish(trial, TrialState.COMPLETE)
+
+    def _finish_at_deadline(
+        self, trial: Trial, events: list[dict[str, Any]], deadline: Deadline
+    ) -> TrialResult:
+        """A trial stopped at a budget's deadline completes with its best epoch so far: the
+        agent loaded that epoch's weights back and saved the model when SIGTERM came (the
+        ``best`` and ``model`` events). Its value is the best epoch's figure of the trial's
+        metric (``val_<metric>`` first): the script's own evaluation after ``fit`` never ran.
+        Without an epoch kept (stopped in the first one) the trial is pruned."""
+        fresh = self.store.trial(self.setup.run_id, trial.number) or trial
+        last = max((e.epoch for e in fresh.epochs), default=0)
+        best = next((ev for ev in reversed(events) if ev.get("type") == "best"), None)
+        model = _model_path(events)
+        if best is None or model is None or not M._is_number(best.get("value")):
+            kept = "before its first epoch ended" if not last else "with no best epoch kept"
+            return self._finish(
+                trial, TrialState.PRUNED, error=f"{deadline.reason} after epoch {last} {kept}"
+            )
+        metrics = {k: float(v) for k, v in (best.get("metrics") or {}).items() if M._is_number(v)}
+        wanted = self.setup.metric
+        found = M.epoch_metric(metrics, wanted) if wanted != "auto" else None
+        name, value = (
+            (wanted, found[1]) if found else (str(best.get("metric")), float(best["value"]))
+        )
+        why = (
+            f"{deadline.reason} after epoch {last}; it keeps its best epoch {best.get('epoch')} "
+            f"({found[0] if found else name} {value:.4f})"
+        )
+        self.store.update_trial(
+            trial.id,
+            value=value,
+            metric_name=name,
+            metric_source="keras_epoch",
+            metrics=metrics,
+            model_path=model,
+            info={**_trial_info(fresh, events, why), "stopped": {"epoch": last, "why": why}},
+        )
+        self.progress({"kind": "log", "message": f"trial {trial.number} {why}"})
         return self._finish(trial, TrialState.COMPLETE)
 
     def _finish(self, trial: Trial, state: TrialState, error: str | None = None) -> TrialResult:
@@ -586,6 +644,24 @@ def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
 
 
 _SUCCESS = (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR)
+
+
+def _model_path(events: list[dict[str, Any]]) -> str | None:
+    return next((ev.get("path") for ev in reversed(events) if ev.get("type") == "model"), None)
+
+
+def _trial_info(trial: Trial, events: list[dict[str, Any]], warning: str | None) -> dict[str, Any]:
+    """A finished trial's info: what the agent applied and reported, and a warning."""
+    return {
+        **(trial.info or {}),
+        "architecture": next(
+            (ev for ev in reversed(events) if ev.get("type") == "architecture"), None
+        ),
+        "applied": [ev for ev in events if ev.get("type") in ("param", "prompt")],
+        "adjusted": [ev for ev in events if ev.get("type") == "adjusted"],
+        "warning": warning,
+        **best_epoch_info(events),
+    }
 
 
 def best_epoch_info(events: list[dict[str, Any]]) -> dict[str, Any]:
