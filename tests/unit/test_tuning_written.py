@@ -94,8 +94,16 @@ def test_fixed_values_and_defaults_outside_the_range_are_handled() -> None:
     assert baseline_point(dist, {"lr": 0.5, "units": 64})[1] == ["lr"]  # outside: not a point
 
 
-def test_augment_is_dropped_for_small_or_non_image_inputs_only() -> None:
+def test_augment_is_dropped_for_small_or_non_image_inputs_only(tmp_path: Path) -> None:
     space = {"keras.augment": {"type": "categorical"}, "keras.batchnorm": {"type": "bool"}}
+    # a cat/dog baseline's events (64x64 RGB): augment stays
+    catdog = [
+        {**ev, "shape": [None, 64, 64, 3]} if ev["type"] == "input" else ev for ev in DIGITS_EVENTS
+    ]
+    _write_events(tmp_path / "catdog", catdog)
+    assert inapplicable_knobs(space, baseline_facts(tmp_path / "catdog")) == {}
+    _write_events(tmp_path / "digits", DIGITS_EVENTS)
+    assert list(inapplicable_knobs(space, baseline_facts(tmp_path / "digits"))) == ["keras.augment"]
     digits = inapplicable_knobs(space, {"input_shape": [None, 8, 8, 1]})
     assert list(digits) == ["keras.augment"] and "8x8" in digits["keras.augment"]
     assert inapplicable_knobs(space, {"input_shape": [None, 64, 64, 3]}) == {}  # cat/dog-like

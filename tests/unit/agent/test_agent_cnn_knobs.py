@@ -96,6 +96,11 @@ def test_augment_batchnorm_and_optimizer_reach_the_model_and_the_saved_file(
     assert "saved predicts alike True" in run.stdout
     assert {n: v for n, (v, how) in run.params().items() if how == "keras"} == KNOBS
     assert run.end["status"] == "ok"
+    # what the tuner reads from a baseline: the compiled optimizer and the input's shape
+    (optimizer,) = run.of("optimizer")
+    assert optimizer == {**optimizer, "name": "sgd", "learning_rate": pytest.approx(0.003)}
+    (shape,) = run.of("input")
+    assert shape["shape"] == [None, 32, 32, 3] and shape["call"] == 1
 
 
 MLP = """
