@@ -440,16 +440,19 @@ class TrialRunner:
         agent loaded that epoch's weights back and saved the model when SIGTERM came (the
         ``best`` and ``model`` events). Its value is the best epoch's figure of the trial's
         metric (``val_<metric>`` first): the script's own evaluation after ``fit`` never ran.
-        Without an epoch kept (stopped in the first one) the trial is pruned."""
+        Without an epoch kept (stopped in the first one, or a script without a Keras ``fit``)
+        the trial is pruned."""
         fresh = self.store.trial(self.setup.run_id, trial.number) or trial
         last = max((e.epoch for e in fresh.epochs), default=0)
         best = next((ev for ev in reversed(events) if ev.get("type") == "best"), None)
         model = _model_path(events)
         if best is None or model is None or not M._is_number(best.get("value")):
-            kept = "before its first epoch ended" if not last else "with no best epoch kept"
-            return self._finish(
-                trial, TrialState.PRUNED, error=f"{deadline.reason} after epoch {last} {kept}"
+            why = (
+                f"{deadline.reason} after epoch {last} with no best epoch and model kept"
+                if last
+                else f"{deadline.reason} before its first epoch ended"
             )
+            return self._finish(trial, TrialState.PRUNED, error=why)
         metrics = {k: float(v) for k, v in (best.get("metrics") or {}).items() if M._is_number(v)}
         wanted = self.setup.metric
         found = M.epoch_metric(metrics, wanted) if wanted != "auto" else None
