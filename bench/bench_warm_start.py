@@ -143,6 +143,7 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, conditions: str
             return float(statistics.median(r[kind][key] for r in ok))
 
         trials = med("warm", "trials") / med("cold", "trials")
+        per_seed = [r["warm"]["trials"] / r["cold"]["trials"] for r in ok]
         tuning = med("warm", "tuning_trials") / max(med("cold", "tuning_trials"), 1e-9)
         lines += [
             "",
@@ -155,8 +156,12 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, conditions: str
             f"time {ratio(med('warm', 'seconds'), med('cold', 'seconds'))}.",
             "",
             f"Goal (#17): the second commit reaches the target in <= 0.5x the trials of a cold "
-            f"start: {'met' if trials <= 0.5 else 'missed'} ({trials:.2f}x, baseline counted; "
-            f"{tuning:.2f}x on tuning trials).",
+            f"start: {'met' if trials <= 0.5 else 'missed'} on the medians ({trials:.2f}x, "
+            f"baseline counted; {tuning:.2f}x on tuning trials). Seed by seed the ratio is <= 0.5 "
+            f"on {sum(x <= 0.5 for x in per_seed)}/{len(per_seed)} seeds (median of the "
+            f"per-seed ratios {statistics.median(per_seed):.2f}x): a run needs 2 trials at "
+            "least (the baseline, then the enqueued best), so a cold run that reached the "
+            "target with its first tuning trial leaves nothing to gain.",
         ]
     errors = [
         (r["seed"], k, r[k]["error"]) for r in rows for k in ("cold", "warm") if "error" in r[k]
