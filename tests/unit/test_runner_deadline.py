@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fake_runtime import Act, ScriptedRuntime
+from tests.fake_runtime import Act, ScriptedRuntime, failed
 
 from trainchain.runtimes.base import Environment
 from trainchain.states import TrialState
@@ -90,3 +90,11 @@ def test_a_pruned_trial_is_still_pruned_under_a_deadline(tmp_path: Path) -> None
     far = Deadline(time.monotonic() + 600, BUDGET)
     result = runner.run(1, {}, on_epoch=lambda _e, _m: "behind the others", deadline=far)
     assert result.state == TrialState.PRUNED and result.error == "behind the others"
+
+
+def test_a_failed_attempt_is_not_restarted_past_the_deadline(tmp_path: Path) -> None:
+    runner = _runner(tmp_path, failed())
+    result = runner.run(1, {}, deadline=Deadline(time.monotonic() - 1, BUDGET))
+    assert result.state == TrialState.FAILED
+    assert f"not restarted: {BUDGET} is spent" in (result.error or "")
+    assert isinstance(runner.runtime, ScriptedRuntime) and runner.runtime.attempts(1) == 1

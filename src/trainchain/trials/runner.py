@@ -35,7 +35,7 @@ from trainchain.settings import operator_settings
 from trainchain.states import OutcomeKind, TrialState
 from trainchain.store import Attempt, Store, Trial, utcnow
 from trainchain.trials import metrics as M
-from trainchain.trials.policy import AttemptSummary, decide
+from trainchain.trials.policy import AttemptSummary, Decision, decide
 from trainchain.trials.workspace import fresh_copy, trial_dirs
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,10 @@ class TrialRunner:
             summary = _summarize(outcome, events)
             history.append(summary)
             decision = decide(history, self.setup.max_restarts, self.setup.restart_backoff)
+            if decision.restart and deadline is not None and time.monotonic() >= deadline.at:
+                decision = Decision(
+                    False, f"{summary.reason}; not restarted: {deadline.budget} is spent"
+                )
             self._end_attempt(trial.id, attempt_no, outcome, events, decision.reason)
             if outcome.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR):
                 return self._finish_success(trial, events, attempt_no)
