@@ -158,8 +158,9 @@ def _fit(original: Callable[..., Any], model: Any, kwargs: dict[str, Any], keras
         try:
             history = original(model, **kwargs)
         except signals.Terminated:  # stopped mid-fit: the best epoch so far is the model
-            if keeper.keep_best_on_stop():
-                save_model(model, keras, st)
+            with signals.keeping():
+                if keeper.keep_best_on_stop():
+                    save_model(model, keras, st)
             raise
         finally:
             _counters["fit_depth"] -= 1

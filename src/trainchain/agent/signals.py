@@ -12,25 +12,32 @@ the main thread, and when that is Python code called back from C that clears err
 ``hasattr`` or a dict lookup in C do the same) ``Terminated`` is dropped and training goes on to
 its end, until docker's SIGKILL 10 s later. So the first SIGTERM also wakes a watchdog thread:
 ``GRACE_SECONDS`` later it writes the ``end`` event (unless the main thread did) and ends the
-process by the signal. From the first SIGTERM on its disposition is the default: a second one
-ends the process at once.
+process by the signal; while the agent saves a stopped fit's best epoch (``keeping``) it waits
+for that, up to ``KEEP_SECONDS``. From the first SIGTERM on its disposition is the default: a
+second one ends the process at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
 
 from trainchain.agent import events, outcome
 
 GRACE_SECONDS = 2.0  # for the script's own cleanup; docker's stop timeout is 10 s
+# while the agent saves what a stopped training keeps (its best epoch's model: ``keeping``),
+# the watchdog waits up to this long after the signal, still within the runtimes' 10 s
+KEEP_SECONDS = 8.0
 
 _received: list[int] = []
 _armed = threading.Event()
+_keeping = threading.Event()
 
 
 class Terminated(BaseException):
@@ -62,7 +69,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def _watch(project_dir: str) -> None:
     """After a SIGTERM: end the process if it still runs ``GRACE_SECONDS`` later."""
     _armed.wait()
+    signalled = time.monotonic()
     time.sleep(GRACE_SECONDS)
+    while _keeping.is_set() and time.monotonic() - signalled < KEEP_SECONDS:
+        time.sleep(0.05)
     signum = _received[0]
     name = signal.Signals(signum).name
     main = sys._current_frames().get(threading.main_thread().ident or 0)
@@ -76,6 +86,17 @@ def _watch(project_dir: str) -> None:
     exception = {"type": "Terminated", "message": message, "file": file, "line": line}
     events.emit("end", status="error", exception=exception, after_training=False)
     os.kill(os.getpid(), signum)
+
+
+@contextlib.contextmanager
+def keeping() -> Iterator[None]:
+    """Around saving what a stopped training keeps: the watchdog lets it finish (up to
+    ``KEEP_SECONDS`` after the signal) before it ends the process."""
+    _keeping.set()
+    try:
+        yield
+    finally:
+        _keeping.clear()
 
 
 def was_terminated() -> bool:

@@ -153,6 +153,45 @@ def test_a_sigterm_whose_exception_is_swallowed_still_ends_the_script(
     assert ends[0]["exception"]["file"] == "train.py", ends[0]
 
 
+def test_the_watchdog_lets_a_stopped_training_save_what_it_keeps(
+    staged_agent: Path, tmp_path: Path
+) -> None:
+    """A fit stopped by SIGTERM saves its best epoch's model (``signals.keeping``): the watchdog
+    waits for that save past its 2 s grace (here 3 s of saving), then the script ends."""
+    (tmp_path / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            from trainchain.agent import signals
+
+            try:
+                print("started", flush=True)
+                for _ in range(600):
+                    time.sleep(0.1)
+            except signals.Terminated:
+                with signals.keeping():  # as the Keras hook saves the best epoch's model
+                    for _ in range(30):
+                        time.sleep(0.1)
+                    print("kept", flush=True)
+                raise
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainchain.agent", "train.py"],
+        cwd=tmp_path, env=agent_env(staged_agent, tmp_path, {}), text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert out == "kept\n", err  # not ended by the watchdog in the middle of the save
+    assert proc.returncode == -signal.SIGTERM
+    ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
+    assert len(ends) == 1 and ends[0]["exception"]["type"] == "Terminated", ends
+
+
 class _Iterator:
     """Shaped like Keras 2's ImageDataGenerator iterators: batch_size read per epoch."""
 
