@@ -1,11 +1,23 @@
-"""Registry rows for tests that need models without training one."""
+"""Store rows for tests: a recorded run, registry rows for models not trained here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from trainchain.store import ModelAlias, ModelVersion, Store
+from trainchain.store import ModelAlias, ModelVersion, Run, Store
+
+
+def new_run(tmp_path: Path) -> tuple[Store, str]:
+    """A SQLite store in ``tmp_path`` holding one recorded run; (store, run id)."""
+    store = Store(f"sqlite:///{tmp_path / 'db'}")
+    with store.session() as s:
+        run = Run(source="/src", name="m")
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    return store, run_id
 
 
 def add_versions(

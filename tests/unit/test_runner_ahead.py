@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.records import new_run
+
 from trainchain.runtimes.base import Environment, TrialProcess, TrialSpec
 from trainchain.runtimes.local import LocalRuntime
 from trainchain.states import TrialState
-from trainchain.store import Run, Store
+from trainchain.store import Store
 from trainchain.trials.runner import TrialRunner, TrialSetup
 
 SCRIPT = "EPOCHS = 1\nprint(f'accuracy: {EPOCHS / 10}')\n"
@@ -62,12 +64,7 @@ def test_a_runtime_that_does_not_start_ahead_gets_no_preparation(tmp_path: Path)
 
 def _run(tmp_path: Path) -> tuple[Store, TrialSetup]:
     """A recorded run and its snapshot holding SCRIPT."""
-    store = Store(f"sqlite:///{tmp_path / 'db'}")
-    with store.session() as s:
-        run = Run(source="/src", name="m")
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    store, run_id = new_run(tmp_path)
     snapshot = tmp_path / "snapshot"
     snapshot.mkdir()
     (snapshot / "train.py").write_text(SCRIPT)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from tests.fake_runtime import Act, ScriptedRuntime, failed
+from tests.records import new_run
 
 from trainchain.runtimes.base import Environment
 from trainchain.states import TrialState
-from trainchain.store import Run, Store
 from trainchain.trials.runner import Deadline, TrialRunner, TrialSetup
 
 
@@ -22,12 +22,7 @@ def _epoch(n: int, val: float) -> dict[str, Any]:
 
 def _runner(tmp_path: Path, act: Act) -> TrialRunner:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    store = Store(f"sqlite:///{tmp_path / 'db'}")
-    with store.session() as s:
-        run = Run(source="/src", name="m")
-        s.add(run)
-        s.flush()
-        run_id = run.id
+    store, run_id = new_run(tmp_path)
     snapshot = tmp_path / "project"
     snapshot.mkdir()
     setup = TrialSetup(

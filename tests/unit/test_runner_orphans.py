@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.records import new_run
+
 from trainchain.runtimes.base import Environment, EnvSpec, Runtime, TrialProcess, TrialSpec
 from trainchain.states import TrialState
-from trainchain.store import Attempt, Run, Store, Trial
+from trainchain.store import Attempt, Store, Trial
 from trainchain.trials.runner import TrialRunner, TrialSetup
 from trainchain.trials.workspace import trial_dirs
 
@@ -37,12 +39,8 @@ def _orphan(
 ) -> tuple[Store, str, Path]:
     """A run whose trial 0 has attempt 1 still marked running, its events file holding
     ``lines``: what a controller killed mid-attempt leaves behind."""
-    store = Store(f"sqlite:///{tmp_path / 'db'}")
+    store, run_id = new_run(tmp_path)
     with store.session() as s:
-        run = Run(source="/src", name="m")
-        s.add(run)
-        s.flush()
-        run_id = run.id
         trial = Trial(run_id=run_id, number=0, params=params, state="running")
         s.add(trial)
         s.flush()
