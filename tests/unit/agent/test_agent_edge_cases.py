@@ -94,15 +94,7 @@ def test_sigterm_runs_the_scripts_cleanup_and_ends_with_an_end_event(
             """
         )
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trainchain.agent", "train.py"],
-        cwd=tmp_path, env=agent_env(staged_agent, tmp_path, {}), text=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "started\n"
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    proc, out, err = _sigterm_once_started(staged_agent, tmp_path, timeout=30)
     assert proc.returncode == -signal.SIGTERM  # still "killed by SIGTERM" for the runtime
     assert out == "cleanup ran\n"
     ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
@@ -136,15 +128,7 @@ def test_a_sigterm_whose_exception_is_swallowed_still_ends_the_script(
             """
         )
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trainchain.agent", "train.py"],
-        cwd=tmp_path, env=agent_env(staged_agent, tmp_path, {}), text=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "started\n"
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    proc, out, err = _sigterm_once_started(staged_agent, tmp_path, timeout=120)
     assert out == "", err  # the loop (30 s) did not go on to its end
     assert proc.returncode == -signal.SIGTERM
     ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
@@ -177,6 +161,18 @@ def test_the_watchdog_lets_a_stopped_training_save_what_it_keeps(
             """
         )
     )
+    proc, out, err = _sigterm_once_started(staged_agent, tmp_path, timeout=60)
+    assert out == "kept\n", err  # not ended by the watchdog in the middle of the save
+    assert proc.returncode == -signal.SIGTERM
+    ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
+    assert len(ends) == 1 and ends[0]["exception"]["type"] == "Terminated", ends
+
+
+def _sigterm_once_started(
+    staged_agent: Path, tmp_path: Path, timeout: float
+) -> tuple[subprocess.Popen[str], str, str]:
+    """Run ``train.py`` under the agent, SIGTERM it once it prints "started"; (process, the
+    rest of its stdout, its stderr)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "trainchain.agent", "train.py"],
         cwd=tmp_path, env=agent_env(staged_agent, tmp_path, {}), text=True,
@@ -185,11 +181,8 @@ def test_the_watchdog_lets_a_stopped_training_save_what_it_keeps(
     assert proc.stdout is not None
     assert proc.stdout.readline() == "started\n"
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert out == "kept\n", err  # not ended by the watchdog in the middle of the save
-    assert proc.returncode == -signal.SIGTERM
-    ends = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "end"]
-    assert len(ends) == 1 and ends[0]["exception"]["type"] == "Terminated", ends
+    out, err = proc.communicate(timeout=timeout)
+    return proc, out, err
 
 
 class _Iterator:
