@@ -54,6 +54,40 @@ def _wait_for_request(http: Served, path: str, gave_up: Callable[[], bool]) -> N
         time.sleep(0.05)
 
 
+def _two_trials(
+    staged_agent: Path,
+    tmp_path: Path,
+    script: str,
+    args: list[str],
+    through_agent: bool,
+    watched: tuple[Served, str],
+) -> tuple[list[subprocess.Popen[str]], list[tuple[str, str]]]:
+    """Two trial processes running ``script``: trial 1 waits for the ``GO`` file, touched once
+    trial 0's request for the watched path reached the (slow) server; (processes, outputs)."""
+    procs = []
+    for index in range(2):
+        workdir = tmp_path / f"trial{index}"
+        workdir.mkdir()
+        (workdir / "train.py").write_text(script)
+        env = agent_env(staged_agent, workdir, None)
+        env["GO"] = str(go) if index else ""
+        agent = ["-m", "trainchain.agent"] if through_agent else []
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *agent, "train.py", *args],
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+        )
+    http, path = watched
+    _wait_for_request(http, path, lambda: procs[0].poll() is not None)
+    go.touch()  # trial 0 is downloading (a slow link): now trial 1 asks too
+    return procs, [p.communicate(timeout=300) for p in procs]
+
+
 @pytest.mark.parametrize("through_agent", [True, False], ids=["agent", "without-hook"])
 def test_two_trials_fetching_one_sklearn_file_download_it_once(
     staged_agent: Path, tmp_path: Path, through_agent: bool
@@ -61,31 +95,11 @@ def test_two_trials_fetching_one_sklearn_file_download_it_once(
     pytest.importorskip("sklearn")
     cache = tmp_path / "cache" / "sklearn"
     cache.mkdir(parents=True)  # as every fetch_* makes its data_home
-    go = tmp_path / "go"
     checksum = hashlib.sha256(PAYLOAD).hexdigest()
     with serve(_site(tmp_path), delay=3.0) as http:
-        procs = []
-        for index in range(2):
-            workdir = tmp_path / f"trial{index}"
-            workdir.mkdir()
-            (workdir / "train.py").write_text(FETCH_REMOTE)
-            env = agent_env(staged_agent, workdir, None)
-            env["GO"] = str(go) if index else ""
-            agent = ["-m", "trainchain.agent"] if through_agent else []
-            args = [http.url + "/tiny.bin", str(cache), checksum]
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, *agent, "train.py", *args],
-                    cwd=workdir,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        _wait_for_request(http, "/tiny.bin", lambda: procs[0].poll() is not None)
-        go.touch()  # trial 0 is downloading (a slow link): now trial 1 asks too
-        outputs = [p.communicate(timeout=300) for p in procs]
+        args = [http.url + "/tiny.bin", str(cache), checksum]
+        procs, outputs = _two_trials(staged_agent, tmp_path, FETCH_REMOTE, args, through_agent,
+                                     (http, "/tiny.bin"))  # fmt: skip
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
         assert f"got {cache / 'tiny.bin'} {len(PAYLOAD)}" in out, out
@@ -252,30 +266,10 @@ def test_two_trials_running_one_sklearn_fetch_never_extract_at_once(
     site.mkdir()
     checksum = hashlib.sha256(_housing_archive(site)).hexdigest()
     home = tmp_path / "cache" / "sklearn"
-    go = tmp_path / "go"
     with serve(site, delay=3.0) as http:
-        procs = []
-        for index in range(2):
-            workdir = tmp_path / f"trial{index}"
-            workdir.mkdir()
-            (workdir / "train.py").write_text(FETCH_HOUSING)
-            env = agent_env(staged_agent, workdir, None)
-            env["GO"] = str(go) if index else ""
-            agent = ["-m", "trainchain.agent"] if through_agent else []
-            args = [http.url + "/cal_housing.tgz", checksum, str(home)]
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, *agent, "train.py", *args],
-                    cwd=workdir,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        _wait_for_request(http, "/cal_housing.tgz", lambda: procs[0].poll() is not None)
-        go.touch()  # trial 0 is downloading: now trial 1 calls fetch_california_housing too
-        outputs = [p.communicate(timeout=300) for p in procs]
+        args = [http.url + "/cal_housing.tgz", checksum, str(home)]
+        procs, outputs = _two_trials(staged_agent, tmp_path, FETCH_HOUSING, args, through_agent,
+                                     (http, "/cal_housing.tgz"))  # fmt: skip
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0 or not through_agent, err[-3000:]
     assert "downloads 1 rows 40" in outputs[0][0], outputs[0]
