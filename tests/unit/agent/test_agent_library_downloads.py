@@ -64,6 +64,7 @@ def _two_trials(
 ) -> tuple[list[subprocess.Popen[str]], list[tuple[str, str]]]:
     """Two trial processes running ``script``: trial 1 waits for the ``GO`` file, touched once
     trial 0's request for the watched path reached the (slow) server; (processes, outputs)."""
+    go = tmp_path / "go"
     procs = []
     for index in range(2):
         workdir = tmp_path / f"trial{index}"
