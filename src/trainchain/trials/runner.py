@@ -34,6 +34,7 @@ from trainchain.runtimes.base import (
 from trainchain.settings import operator_settings
 from trainchain.states import OutcomeKind, TrialState
 from trainchain.store import Attempt, Store, Trial, utcnow
+from trainchain.trials import attempt_events as E
 from trainchain.trials import metrics as M
 from trainchain.trials.policy import AttemptSummary, Decision, decide
 from trainchain.trials.workspace import fresh_copy, trial_dirs
@@ -149,8 +150,8 @@ class TrialRunner:
                 )
             else:
                 outcome, events = self._attempt(trial, attempt_no, params, on_epoch, deadline)
-            outcome = _after_training(outcome, events)
-            summary = _summarize(outcome, events)
+            outcome = E.after_training(outcome, events)
+            summary = E.summarize(outcome, events)
             history.append(summary)
             decision = decide(history, self.setup.max_restarts, self.setup.restart_backoff)
             if decision.restart and deadline is not None and time.monotonic() >= deadline.at:
@@ -171,7 +172,7 @@ class TrialRunner:
                     error=self._failure(trial, summary, decision.reason, attempt_no),
                 )
             if decision.halve_batch:
-                params["keras.batch_size"] = max(1, int(_batch_size(events, params)) // 2)
+                params["keras.batch_size"] = max(1, int(E.batch_size(events, params)) // 2)
                 self.store.update_trial(trial.id, params=dict(params))
             self.progress({"kind": "restart", "trial": number, "reason": decision.reason})
             time.sleep(decision.backoff)
@@ -310,7 +311,7 @@ class TrialRunner:
                     self._announce_fit(trial.number, raw)
                 elif raw.get("type") == "recovered":
                     self._record_recovered(trial, attempt_no, raw)
-            for ev in map(_as_epoch, new):
+            for ev in map(E.as_epoch, new):
                 if ev is None or int(ev.get("epoch", 0)) <= recorded:
                     continue
                 verdict = self._record_epoch(trial, attempt_no, ev, on_epoch)
@@ -336,7 +337,7 @@ class TrialRunner:
         for raw in new:
             if raw.get("type") == "recovered":
                 self._record_recovered(trial, attempt_no, raw)
-        for ev in map(_as_epoch, new):
+        for ev in map(E.as_epoch, new):
             if ev is not None and int(ev.get("epoch", 0)) > recorded:
                 self._record_epoch(trial, attempt_no, ev, None)
         return outcome, events
@@ -414,12 +415,12 @@ class TrialRunner:
         self, trial: Trial, events: list[dict[str, Any]], attempt_no: int
     ) -> TrialResult:
         choice = M.choose_metric(events, self.setup.metric, self.setup.goal)
-        crash = crash_after_training(events)
+        crash = E.crash_after_training(events)
         if choice is None:
             tail = _tail(trial_dirs(self.setup.run_dir, trial.number).log(attempt_no), 20)
             wanted = "metric" if self.setup.metric == "auto" else f"metric {self.setup.metric!r}"
             if crash is not None:
-                error = _metric_after_crash(trial.number, wanted, crash, events, tail)
+                error = E.metric_after_crash(trial.number, wanted, crash, events, tail)
                 return self._finish(trial, TrialState.FAILED, error=error)
             error = (
                 f"trial {trial.number}: found no {wanted}; tried {STDOUT_PATTERNS_HINT}. "
@@ -432,8 +433,8 @@ class TrialRunner:
             metric_name=choice.name,
             metric_source=choice.source,
             metrics=choice.all_metrics,
-            model_path=_model_path(events),
-            info=_trial_info(trial, events, crash_warning(crash) if crash else None),
+            model_path=E.model_path(events),
+            info=E.trial_info(trial, events, E.crash_warning(crash) if crash else None),
         )
         return self._finish(trial, TrialState.COMPLETE)
 
@@ -449,7 +450,7 @@ class TrialRunner:
         fresh = self.store.trial(self.setup.run_id, trial.number) or trial
         last = max((e.epoch for e in fresh.epochs), default=0)
         best = next((ev for ev in reversed(events) if ev.get("type") == "best"), None)
-        model = _model_path(events)
+        model = E.model_path(events)
         if best is None or model is None or not M._is_number(best.get("value")):
             why = (
                 f"{deadline.reason} after epoch {last} with no best epoch and model kept"
@@ -474,7 +475,7 @@ class TrialRunner:
             metric_source="keras_epoch",
             metrics=metrics,
             model_path=model,
-            info={**_trial_info(fresh, events, why), "stopped": {"epoch": last, "why": why}},
+            info={**E.trial_info(fresh, events, why), "stopped": {"epoch": last, "why": why}},
         )
         self.progress({"kind": "log", "message": f"trial {trial.number} {why}"})
         return self._finish(trial, TrialState.COMPLETE)
@@ -565,13 +566,13 @@ class TrialRunner:
                 and end is not None
                 and (end.get("status") == "ok" or end.get("after_training"))
             ):
-                for ev in map(_as_epoch, events):
+                for ev in map(E.as_epoch, events):
                     if ev is not None and int(ev.get("epoch", 0)) > (attempt.last_epoch or 0):
                         self._record_epoch(trial, attempt.number, ev, None)
                 kept = "finished while the controller was down; result kept"
-                crash = crash_after_training(events)
+                crash = E.crash_after_training(events)
                 outcome = (
-                    Outcome(OutcomeKind.SUCCEEDED_WITH_ERROR, reason=crash_warning(crash))
+                    Outcome(OutcomeKind.SUCCEEDED_WITH_ERROR, reason=E.crash_warning(crash))
                     if crash
                     else Outcome(OutcomeKind.SUCCEEDED, reason=kept)
                 )
@@ -641,106 +642,7 @@ def trial_seed(trial: Trial, setup: TrialSetup) -> int:
     return int(seed) if isinstance(seed, int) else _new_seed(setup, trial.number)
 
 
-def _as_epoch(ev: dict[str, Any]) -> dict[str, Any] | None:
-    """Keras epoch events, and SDK metrics logged with a step (PyTorch loops), as epochs."""
-    if ev.get("type") == "epoch":
-        return ev
-    if ev.get("type") == "metric" and ev.get("step") is not None and M._is_number(ev.get("value")):
-        return {"epoch": int(ev["step"]), "metrics": {str(ev["name"]): float(ev["value"])}}
-    return None
-
-
 _SUCCESS = (OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED_WITH_ERROR)
-
-
-def _model_path(events: list[dict[str, Any]]) -> str | None:
-    return next((ev.get("path") for ev in reversed(events) if ev.get("type") == "model"), None)
-
-
-def _trial_info(trial: Trial, events: list[dict[str, Any]], warning: str | None) -> dict[str, Any]:
-    """A finished trial's info: what the agent applied and reported, and a warning."""
-    return {
-        **(trial.info or {}),
-        "architecture": next(
-            (ev for ev in reversed(events) if ev.get("type") == "architecture"), None
-        ),
-        "applied": [ev for ev in events if ev.get("type") in ("param", "prompt")],
-        "adjusted": [ev for ev in events if ev.get("type") == "adjusted"],
-        "warning": warning,
-        **best_epoch_info(events),
-    }
-
-
-def best_epoch_info(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The agent's ``best``, ``early_stop`` and ``classes`` events of the last fit."""
-    out: dict[str, Any] = {}
-    for kind in ("best", "early_stop", "classes"):
-        found = next((ev for ev in reversed(events) if ev.get("type") == kind), None)
-        if found is not None:
-            out[kind] = {k: v for k, v in found.items() if k not in ("type", "time", "ts")}
-    return out
-
-
-def crash_after_training(events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The exception of a script that failed after its training finished, else None."""
-    end = next((ev for ev in reversed(events) if ev.get("type") == "end"), None)
-    if end is None or not end.get("after_training"):
-        return None
-    exc = end.get("exception")
-    return dict(exc) if isinstance(exc, dict) else {"type": "error", "message": ""}
-
-
-def crash_warning(exc: dict[str, Any]) -> str:
-    where = f" at {exc.get('file')}:{exc.get('line')}" if exc.get("file") else ""
-    return (
-        f"the script failed after training finished{where}: {exc.get('type')}: "
-        f"{exc.get('message')}; the trial kept training's metrics and model"
-    )
-
-
-def _after_training(outcome: Outcome, events: list[dict[str, Any]]) -> Outcome:
-    """A failed exit after training finished completes the trial, with a warning."""
-    exc = crash_after_training(events)
-    if outcome.kind != OutcomeKind.FAILED or exc is None:
-        return outcome
-    return Outcome(
-        OutcomeKind.SUCCEEDED_WITH_ERROR,
-        exit_code=outcome.exit_code,
-        reason=crash_warning(exc),
-    )
-
-
-def _metric_after_crash(
-    number: int, wanted: str, exc: dict[str, Any], events: list[dict[str, Any]], tail: str
-) -> str:
-    reported = sorted({n for pairs in M.final_metrics(events).values() for n, _ in pairs})
-    where = f"{exc.get('file')}:{exc.get('line')}" if exc.get("file") else "an unknown line"
-    return (
-        f"trial {number}: the {wanted} was not reported before the script failed after "
-        f"training at {where} ({exc.get('type')}: {exc.get('message')}); it is probably "
-        f"printed after that point. Fix the failure at {where}, or set metric: in "
-        f"trainchain.yaml to one reported before it ({', '.join(reported) or 'none was'}). "
-        f"Last lines of output:\n{tail}"
-    )
-
-
-def _summarize(outcome: Outcome, events: list[dict[str, Any]]) -> AttemptSummary:
-    end = next((ev for ev in reversed(events) if ev.get("type") == "end"), None)
-    epochs = [int(ev["epoch"]) for ev in events if ev.get("type") == "epoch" and "epoch" in ev]
-    exception = end.get("exception") if end else None
-    reason = outcome.reason
-    if outcome.kind == OutcomeKind.FAILED and exception:
-        reason = f"{outcome.reason}: {exception.get('type')}: {exception.get('message')}"
-    elif outcome.kind == OutcomeKind.FAILED and end and end.get("message"):
-        reason = f"{outcome.reason}: {end.get('message')}"
-    return AttemptSummary(outcome.kind, reason, exception, max(epochs) if epochs else None)
-
-
-def _batch_size(events: list[dict[str, Any]], params: dict[str, Any]) -> int:
-    for ev in reversed(events):
-        if ev.get("type") == "fit" and ev.get("batch_size"):
-            return int(ev["batch_size"])
-    return int(params.get("keras.batch_size") or 32)
 
 
 def cap_log(path: Path, limit: int | None = None) -> int:
