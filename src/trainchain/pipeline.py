@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trainchain import interrupts
 from trainchain.config import Config, override
 from trainchain.errors import ConfigError, TargetNotReachedError, TrainchainError
 from trainchain.notify.listener import NotifyListener
@@ -107,6 +108,7 @@ class Pipeline:
         if self.store.get_run(run_id).status != RunStatus.RUNNING and only in (None, Stage.FETCH):
             self._start(run_id)
         for stage in todo:
+            interrupts.check()
             error = self._run_stage(run_id, stage)
             if error is not None:
                 return self._finish(run_id, RunStatus.FAILED, error.message, stage, error.exit_code)

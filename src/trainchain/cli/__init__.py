@@ -100,8 +100,10 @@ def cli(verbose: int) -> None:
 
 def main() -> None:
     """Entry point: user mistakes end with a message and an exit code, never a traceback."""
+    from trainchain import interrupts
     from trainchain.errors import TrainchainError
 
+    interrupts.install()
     try:
         code = cli.main(standalone_mode=False)  # returns ctx.exit()'s code in this mode
         sys.exit(code if isinstance(code, int) else 0)

@@ -20,6 +20,7 @@ from typing import Any
 
 import tenacity
 
+from trainchain import interrupts
 from trainchain.agent import STDOUT_PATTERNS, contract
 from trainchain.agent.events import read_events
 from trainchain.errors import RuntimeUnavailableError
@@ -300,6 +301,7 @@ class TrialRunner:
         offset, started, last_activity, last_size = 0, time.monotonic(), time.monotonic(), 0
         outcome: Outcome | None = None
         while outcome is None:
+            interrupts.check()  # a Ctrl-C whose KeyboardInterrupt was swallowed still stops us
             outcome = process.wait(POLL_SECONDS)
             new, offset = read_events(str(spec.events_path), offset)
             events.extend(new)
