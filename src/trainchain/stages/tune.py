@@ -104,6 +104,8 @@ def tune(
         if settings.sampler != "grid":  # a grid sampler expects a grid point in every trial
             _report_baseline(runner, study, settings, distributions, baseline)
         _warm_start(study, settings, distributions)
+        if settings.sampler != "grid":
+            _probe_regularised(runner, study, settings, distributions, baseline)
     search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
     search.pinned = pinned
     search.pending = [
@@ -293,6 +295,40 @@ def _report_baseline(
     elif settings.written:
         log.info("tuning: the baseline is a rung competitor only: no as-written %s", missing)
     tuning.report_baseline(study, curve, point, distributions, value)
+
+
+def _probe_regularised(
+    runner: TrialRunner,
+    study: optuna.Study,
+    settings: SearchSettings,
+    distributions: dict[str, Any],
+    baseline: Any,
+) -> None:
+    """After a baseline that overfits, queue its point with the regularising knobs on, as a
+    probe the rung pruners do not stop (``tuning.diagnosis``); warm-start trials go first."""
+    from trainchain import tuning
+    from trainchain.tuning import diagnosis
+
+    if baseline is None or baseline.state != TrialState.COMPLETE.value:
+        return
+    epochs = [e.metrics or {} for e in sorted(baseline.epochs, key=lambda e: e.epoch)]
+    found = diagnosis.overfitting(epochs, _hook_metric(settings), settings.goal)
+    if found is None:
+        return
+    written, _ = tuning.baseline_point(distributions, settings.written)
+    point = diagnosis.regularised_point(written, distributions)
+    if point is None:
+        log.info("tuning: the baseline overfits (%s); no regularising knob to try", found.why)
+        return
+    knobs = {k: v for k, v in point.items() if k in diagnosis.REGULARISING}
+    study.enqueue_trial(point, user_attrs={diagnosis.PROBE_ATTR: found.why}, skip_if_exists=True)
+    message = (
+        f"the baseline overfits ({found.why}): the next new trial regularises it ("
+        + ", ".join(f"{k}={v}" for k, v in knobs.items())
+        + ") and trains to its plateau or the target without racing at the rungs"
+    )
+    log.info("tuning: %s", message)
+    runner.progress({"kind": "log", "message": message})
 
 
 def _chance(baseline: Any, metric: str) -> float | None:

@@ -6,7 +6,8 @@ recover in the epochs a small budget leaves; comparing it with other trials, as 
 or successive halving pruners do, needs other trials at that epoch first, and with only the
 baseline to compare against the median pruner let such a trial run all 17 epochs. So
 ``ChanceLevelPruner`` looks at the trial's own curve first, and asks the wrapped Optuna pruner
-(``SuccessiveHalvingPruner``, i.e. ASHA, by default) only for a trial that is alive.
+(``SuccessiveHalvingPruner``, i.e. ASHA, by default) only for a trial that is alive, and not
+for a planned probe (``diagnosis``: the regularised trial after an overfitting baseline).
 
 Why successive halving: epochs are the resource and a trial that survives a rung simply goes
 on training (its own weights, in the same process), so ASHA's promotions cost nothing; its
@@ -24,6 +25,7 @@ import optuna
 from optuna.pruners import BasePruner
 
 from trainchain.tuning.budget import min_resource
+from trainchain.tuning.diagnosis import PROBE_ATTR
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -80,7 +82,7 @@ class ChanceLevelPruner(BasePruner):
         curve = [values[step] for step in sorted(values)]
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         why = dead_curve(curve, self.chance, maximize, self.patience)
-        if why is None and self.inner.prune(study, trial):
+        if why is None and self.inner.prune(study, trial) and not _is_probe(trial):
             why = f"pruned by {type(self.inner).__name__} at epoch {trial.last_step}: " + (
                 _INNER_REASONS.get(type(self.inner).__name__, "behind the other trials")
             )
@@ -93,6 +95,12 @@ class ChanceLevelPruner(BasePruner):
     def reason(self, number: int) -> str:
         with self._lock:
             return self._reasons.get(number, "pruned")
+
+
+def _is_probe(trial: FrozenTrial) -> bool:
+    """A planned probe (``diagnosis.PROBE_ATTR``) trains to its plateau: the inner pruner still
+    sees it (its rung values become the other trials' competitors) but does not stop it."""
+    return bool(trial.user_attrs.get(PROBE_ATTR))
 
 
 _INNER_REASONS = {

@@ -1,0 +1,114 @@
+"""Diagnosis of the baseline's curves, and the regularised probe the rung pruners let train."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+
+from trainchain.tuning import make_pruner, report_baseline
+from trainchain.tuning.diagnosis import PROBE_ATTR, overfitting, regularised_point
+
+# the cat/dog CNN's baseline (examples/catdog-cnn, 5 epochs, measured): val_loss turns up at
+# epoch 5 while the training loss falls, training accuracy 0.81 against 0.74 held out
+CATDOG = [
+    {"loss": 0.666, "accuracy": 0.592, "val_loss": 0.624, "val_accuracy": 0.707},
+    {"loss": 0.570, "accuracy": 0.704, "val_loss": 0.561, "val_accuracy": 0.710},
+    {"loss": 0.516, "accuracy": 0.745, "val_loss": 0.527, "val_accuracy": 0.742},
+    {"loss": 0.475, "accuracy": 0.771, "val_loss": 0.525, "val_accuracy": 0.739},
+    {"loss": 0.422, "accuracy": 0.808, "val_loss": 0.555, "val_accuracy": 0.740},
+]
+# the digits CNN's baseline (learning rate 1e-4): both losses still falling, no gap
+UNDERFIT = [
+    {
+        "loss": 2.2 - 0.2 * i,
+        "accuracy": 0.3 + 0.08 * i,
+        "val_loss": 2.25 - 0.2 * i,
+        "val_accuracy": 0.3 + 0.08 * i,
+    }
+    for i in range(6)
+]
+
+
+def test_an_overfitting_baseline_is_named_with_its_evidence() -> None:
+    found = overfitting(CATDOG, "val_accuracy")
+    assert found is not None
+    assert "val_loss rose from 0.525 (epoch 4) to 0.555 (epoch 5)" in found.why
+    assert "accuracy 0.808 against val_accuracy 0.740" in found.why
+    assert overfitting(CATDOG, "val_loss", "minimize") is not None  # the losses decide
+
+
+@pytest.mark.parametrize(
+    ("epochs", "why"),
+    [
+        (UNDERFIT, "still learning"),
+        (CATDOG[:2], "too few epochs"),
+        ([{**e, "val_loss": math.nan} for e in CATDOG], "no finite validation loss"),
+        ([{k: v for k, v in e.items() if k != "val_loss"} for e in CATDOG], "no held-out loss"),
+        # the validation loss rose, but so did the training loss: divergence, not overfitting
+        ([*CATDOG[:4], {**CATDOG[4], "loss": 0.6}], "both losses rose"),
+        # a rise within noise (1%) is not evidence
+        ([*CATDOG[:4], {**CATDOG[4], "val_loss": 0.53}], "small rise"),
+        # held-out accuracy as high as training accuracy: no generalisation gap
+        ([*CATDOG[:4], {**CATDOG[4], "val_accuracy": 0.79}], "no gap"),
+    ],
+)
+def test_no_overfitting_without_the_evidence(epochs: list[dict[str, float]], why: str) -> None:
+    assert overfitting(epochs, "val_accuracy") is None, why
+
+
+def _distributions() -> dict[str, optuna.distributions.BaseDistribution]:
+    D = optuna.distributions
+    return {
+        "lr": D.FloatDistribution(1e-4, 1e-2, log=True),
+        "keras.augment": D.CategoricalDistribution(["none", "flip", "flip_rotate"]),
+        "keras.batchnorm": D.CategoricalDistribution([False, True]),
+        "keras.dropout": D.FloatDistribution(0.0, 0.25),
+        "keras.extra_conv_blocks": D.IntDistribution(0, 2),
+    }
+
+
+def test_the_regularised_point_is_the_baseline_with_the_knobs_the_space_has() -> None:
+    baseline = {"lr": 0.001, "keras.augment": "none", "keras.dropout": 0.0, "unknown": 3}
+    point = regularised_point(baseline, _distributions())
+    assert point == {
+        "lr": 0.001,
+        "keras.augment": "flip",
+        "keras.batchnorm": True,
+        "keras.dropout": 0.25,  # 0.3 clipped into the range
+        "keras.extra_conv_blocks": 1,
+    }
+    small = {k: v for k, v in _distributions().items() if k != "keras.augment"}  # 8x8 inputs
+    assert "keras.augment" not in (regularised_point(baseline, small) or {})
+    assert regularised_point(baseline, {"lr": _distributions()["lr"]}) is None
+
+
+def test_a_probe_is_not_stopped_at_the_rungs_but_competes_there() -> None:
+    """Behind the baseline at epoch 2 (as the regularised cat/dog CNN is), a probe trains on;
+    the same curve without the probe mark is pruned, and the probe's rung value is recorded."""
+    pruner = make_pruner("asha", resource=18, chance=0.5)  # rungs at epochs 2, 6, 18
+    slow_start = [0.51, 0.646, 0.72, 0.74, 0.76, 0.79, 0.81]
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    report_baseline(study, [(1, 0.707), (2, 0.71), (3, 0.742), (4, 0.739), (5, 0.74)])
+    study.enqueue_trial({}, user_attrs={PROBE_ATTR: "the baseline overfits"})
+    for marked in (True, False):
+        trial = study.ask()
+        assert bool(trial.user_attrs.get(PROBE_ATTR)) is marked
+        stopped = None
+        for epoch, value in enumerate(slow_start, 1):
+            trial.report(value, epoch)
+            if trial.should_prune():
+                stopped = epoch
+                break
+        assert stopped == (None if marked else 2)
+        study.tell(trial, max(slow_start[: stopped or len(slow_start)]))
+    assert study.trials[1].system_attrs.get("completed_rung_0") == 0.646
+    # a chance-level probe is still stopped: the guard is not a rung
+    trial = study.ask()
+    study.enqueue_trial({}, user_attrs={PROBE_ATTR: "x"})
+    probe = study.ask()
+    for epoch in (1, 2, 3):
+        probe.report(0.5, epoch)
+    assert probe.should_prune()
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
