@@ -3,7 +3,8 @@ from typing import Any
 import optuna
 import pytest
 
-from trainchain.stages.tune import Budget, _budget_spent, grid_space, to_distributions
+from trainchain.stages.tune import Budget, _budget_spent
+from trainchain.tuning.sampling import grid_space, to_distributions
 
 SPACE: dict[str, dict[str, Any]] = {
     "EPOCHS": {"type": "int", "low": 1, "high": 20},
@@ -14,7 +15,7 @@ SPACE: dict[str, dict[str, Any]] = {
 
 
 def test_distributions_match_the_space() -> None:
-    d = to_distributions(optuna, SPACE)
+    d = to_distributions(SPACE)
     assert d["EPOCHS"] == optuna.distributions.IntDistribution(1, 20)
     assert d["lr"].log and d["lr"].low == 1e-4
     assert d["use_bn"].choices == (False, True) and d["act"].choices == ("relu", "tanh")

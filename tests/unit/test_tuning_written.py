@@ -10,7 +10,6 @@ import optuna
 from tests.conftest import EXAMPLES
 
 from trainchain.stages.detect import detect_project
-from trainchain.stages.tune import to_distributions
 from trainchain.trials.workspace import trial_dirs
 from trainchain.tuning import (
     baseline_facts,
@@ -19,6 +18,7 @@ from trainchain.tuning import (
     pin_epochs,
     report_baseline,
 )
+from trainchain.tuning.sampling import to_distributions
 from trainchain.tuning.written import augment_cannot_apply, written_values
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -49,7 +49,7 @@ def test_the_baseline_is_the_studys_first_complete_point(tmp_path: Path) -> None
     _write_events(tmp_path, DIGITS_EVENTS)
     facts = baseline_facts(tmp_path)
     assert facts["optimizer"] == "adam" and facts["input_shape"] == [None, 8, 8, 1]
-    distributions = to_distributions(optuna, space)
+    distributions = to_distributions(space)
     point, missing = baseline_point(distributions, written_values(parameters, {}, facts))
     assert not missing
     study = optuna.create_study(
@@ -73,7 +73,7 @@ def test_the_baseline_is_the_studys_first_complete_point(tmp_path: Path) -> None
 
 def test_a_baseline_without_a_value_in_every_dimension_is_a_rung_competitor_only() -> None:
     space, parameters = _digits_space()
-    distributions = to_distributions(optuna, space)
+    distributions = to_distributions(space)
     # the script compiled with Adadelta: no keras.optimizer choice is the as-written one
     written = written_values(parameters, {}, {"optimizer": "adadelta"})
     point, missing = baseline_point(distributions, written)

@@ -97,7 +97,7 @@ def tune(
     pruner = tuning.make_pruner(settings.pruner, resource, _chance(baseline, settings.metric))
     log.info("tuning: epochs pinned %s, resource %s epochs, %s", pinned, resource, settings.pruner)
     study = _study(optuna, settings, pruner)
-    distributions = to_distributions(optuna, settings.space)
+    distributions = tuning.sampling.to_distributions(settings.space)
     if not distributions:
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     if not study.trials:  # a new study (a resumed one has its history)
@@ -214,7 +214,7 @@ class _Search:
             if self.settings.seed is not None:
                 # A sampler seeded per ask: a resumed search asks what an uninterrupted one would.
                 seed = self.settings.seed + 1000 * self.next_number + self.duplicates
-                self.study.sampler = make_sampler(self.optuna, replace(self.settings, seed=seed))
+                self.study.sampler = _sampler(replace(self.settings, seed=seed))
             trial = self.study.ask(self.distributions)
             params = {**self.settings.fixed, **trial.params}
             if _key(params) not in self.seen:
@@ -304,31 +304,19 @@ def _probe_regularised(
     distributions: dict[str, Any],
     baseline: Any,
 ) -> None:
-    """After a baseline that overfits, queue its point with the regularising knobs on, as a
-    probe the rung pruners do not stop (``tuning.diagnosis``); warm-start trials go first."""
+    """After a baseline that overfits, queue the regularised probe (``tuning.diagnosis``)."""
     from trainchain import tuning
-    from trainchain.tuning import diagnosis
 
     if baseline is None or baseline.state != TrialState.COMPLETE.value:
         return
     epochs = [e.metrics or {} for e in sorted(baseline.epochs, key=lambda e: e.epoch)]
-    found = diagnosis.overfitting(epochs, _hook_metric(settings), settings.goal)
-    if found is None:
-        return
     written, _ = tuning.baseline_point(distributions, settings.written)
-    point = diagnosis.regularised_point(written, distributions)
-    if point is None:
-        log.info("tuning: the baseline overfits (%s); no regularising knob to try", found.why)
-        return
-    knobs = {k: v for k, v in point.items() if k in diagnosis.REGULARISING}
-    study.enqueue_trial(point, user_attrs={diagnosis.PROBE_ATTR: found.why}, skip_if_exists=True)
-    message = (
-        f"the baseline overfits ({found.why}): the next new trial regularises it ("
-        + ", ".join(f"{k}={v}" for k, v in knobs.items())
-        + ") and trains to its plateau or the target without racing at the rungs"
+    message = tuning.diagnosis.queue_probe(
+        study, distributions, epochs, written, _hook_metric(settings), settings.goal
     )
-    log.info("tuning: %s", message)
-    runner.progress({"kind": "log", "message": message})
+    if message:
+        log.info("tuning: %s", message)
+        runner.progress({"kind": "log", "message": message})
 
 
 def _chance(baseline: Any, metric: str) -> float | None:
@@ -356,72 +344,15 @@ def _study(
         storage=storage,
         load_if_exists=True,
         direction=settings.goal,
-        sampler=make_sampler(optuna, settings),
+        sampler=_sampler(settings),
         pruner=pruner,
     )
 
 
-def make_sampler(optuna: Any, settings: SearchSettings) -> Any:  # an optuna BaseSampler
-    if settings.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=settings.seed)
-    if settings.sampler == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=settings.seed)
-    if settings.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(settings.space), seed=settings.seed)
-    # Few startup trials: a trial costs minutes, not milliseconds, and the target is close.
-    return optuna.samplers.TPESampler(
-        seed=settings.seed, n_startup_trials=settings.n_startup_trials, multivariate=True
-    )
+def _sampler(settings: SearchSettings) -> Any:  # an optuna BaseSampler
+    from trainchain.tuning.sampling import make_sampler
 
-
-def to_distributions(optuna: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    D = optuna.distributions
-    out: dict[str, Any] = {}
-    for name, dim in space.items():
-        kind = dim.get("type")
-        if kind == "int":
-            out[name] = D.IntDistribution(
-                int(dim["low"]),
-                int(dim["high"]),
-                log=bool(dim.get("log")),
-                step=int(dim.get("step") or 1),
-            )
-        elif kind == "float":
-            out[name] = D.FloatDistribution(
-                float(dim["low"]),
-                float(dim["high"]),
-                log=bool(dim.get("log")),
-                step=dim.get("step"),
-            )
-        elif kind == "bool":
-            out[name] = D.CategoricalDistribution([False, True])
-        elif kind == "categorical" and dim.get("choices"):
-            out[name] = D.CategoricalDistribution(list(dim["choices"]))
-    return out
-
-
-def grid_space(space: dict[str, dict[str, Any]], points: int = 4) -> dict[str, list[Any]]:
-    grid: dict[str, list[Any]] = {}
-    for name, dim in space.items():
-        kind = dim.get("type")
-        if kind == "int":
-            first, last = int(dim["low"]), int(dim["high"])
-            step = max(1, (last - first) // (points - 1))
-            grid[name] = list(range(first, last + 1, step))
-        elif kind == "float":
-            low, high = float(dim["low"]), float(dim["high"])
-            if dim.get("log"):
-                grid[name] = [
-                    math.exp(math.log(low) + i * (math.log(high) - math.log(low)) / (points - 1))
-                    for i in range(points)
-                ]
-            else:
-                grid[name] = [low + i * (high - low) / (points - 1) for i in range(points)]
-        elif kind == "bool":
-            grid[name] = [False, True]
-        elif dim.get("choices"):
-            grid[name] = list(dim["choices"])
-    return grid
+    return make_sampler(settings.sampler, settings.seed, settings.space, settings.n_startup_trials)
 
 
 def _warm_start(

@@ -17,6 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
+
+from trainchain.trials import optuna_compat
+
 LOSS_RISE = 0.02  # the validation loss at the last epoch this far above its minimum (2%)
 MIN_GAP = 0.03  # and, for a bounded score (accuracy), training ahead of validation by this much
 PROBE_ATTR = "trainchain_probe"  # user attribute of a trial the rung pruners must not stop
@@ -78,7 +82,6 @@ def regularised_point(
 ) -> dict[str, Any] | None:
     """The baseline's point (as many dimensions as it has) with each regularising knob of
     the space turned on, clipped into its range; None when the space has none of them."""
-    from trainchain.trials import optuna_compat
 
     knobs: dict[str, Any] = {}
     for name, value in REGULARISING.items():
@@ -96,3 +99,27 @@ def regularised_point(
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e300
+
+
+def queue_probe(
+    study: optuna.Study,
+    distributions: dict[str, Any],
+    epochs: Sequence[dict[str, Any]],
+    written: dict[str, Any],
+    metric: str,
+    goal: str,
+) -> str | None:
+    """When the baseline's ``epochs`` show overfitting, enqueue the regularised point of
+    ``written`` (the baseline's point) as a probe; what was done, for the run log, or None."""
+    found = overfitting(epochs, metric, goal)
+    if found is None:
+        return None
+    point = regularised_point(written, distributions)
+    if point is None:
+        return f"the baseline overfits ({found.why}); the space has no regularising knob"
+    study.enqueue_trial(point, user_attrs={PROBE_ATTR: found.why}, skip_if_exists=True)
+    knobs = ", ".join(f"{k}={v}" for k, v in point.items() if k in REGULARISING)
+    return (
+        f"the baseline overfits ({found.why}): the next new trial regularises it ({knobs}) "
+        "and trains to its plateau or the target without racing at the rungs"
+    )
