@@ -1,14 +1,14 @@
 """Read the baseline's curves before searching: a model that overfits gets regularised first.
 
 The tuning playbooks start here (Godbole et al., "Deep Learning Tuning Playbook", Google 2023;
-Keras' "Overfit and underfit" tutorial): when the validation loss turns up while the training
-loss keeps falling, more of the same model will not help; regularisation will. A random or
-TPE start-up trial finds that out by chance, and successive halving then prunes it, because a
-regularised model learns more slowly in its first epochs (measured on the cat/dog CNN: 0.65
-after 2 epochs against the baseline's 0.71, then 0.81 at epoch 8 where the baseline peaked at
-0.77 and fell). So after an overfitting baseline the first tuning trial is the baseline's own
-point with the regularising knobs the space has turned on, and it is a *probe*: it trains to
-its plateau or the target, like the baseline, instead of racing other trials at the rungs.
+Keras' "Overfit and underfit" tutorial): when the validation loss turns up, or stalls, while
+the training loss keeps falling, more of the same model will not help; regularisation will.
+A random or TPE start-up trial finds that out by chance, and successive halving then prunes
+it, because a regularised model learns more slowly in its first epochs (measured on the cat/dog
+CNN: 0.65 after 2 epochs against the baseline's 0.71, then 0.81 at epoch 8 where the baseline
+peaked at 0.77 and fell). So after an overfitting baseline the first tuning trial is the
+baseline's own point with the regularising knobs the space has turned on, and it is a *probe*:
+it trains to its plateau or the target, like the baseline, instead of racing at the rungs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import optuna
 from trainchain.trials import optuna_compat
 
 LOSS_RISE = 0.02  # the validation loss at the last epoch this far above its minimum (2%)
+STALL_EPOCHS, STALL_SHARE = 2, 0.25  # or over the last 2 epochs it fell < 1/4 as fast as loss
+MIN_LEARNING = 0.05  # ... while the training loss fell 5% or more (it still learns)
 MIN_GAP = 0.03  # and, for a bounded score (accuracy), training ahead of validation by this much
 PROBE_ATTR = "trainchain_probe"  # user attribute of a trial the rung pruners must not stop
 
@@ -47,34 +49,52 @@ def overfitting(
 ) -> Overfit | None:
     """Whether these per-epoch metrics (the baseline's, in order) show overfitting.
 
-    Overfitting: at the last epoch ``val_loss`` is ``LOSS_RISE`` above its minimum while the
-    training ``loss`` kept falling after that minimum; when ``metric`` is a held-out score to
-    maximize with a training counterpart in [0, 1] (``val_accuracy`` / ``accuracy``),
-    training must also be ``MIN_GAP`` ahead. Fewer than 3 epochs, or no losses: None (no evidence).
+    Overfitting: the validation loss has turned (``_loss_turned``) while the training loss
+    kept falling; when ``metric`` is a held-out score to maximize with a training counterpart
+    in [0, 1] (``val_accuracy`` / ``accuracy``), training must also be ``MIN_GAP`` ahead at
+    the last epoch. Fewer than 3 epochs, or no losses: None (no evidence).
     """
     rows = [e for e in epochs if _finite(e.get("loss")) and _finite(e.get("val_loss"))]
-    if len(rows) < 3:
+    if len(rows) < 3 or any(float(e["val_loss"]) <= 0 for e in rows):
         return None
-    val = [float(e["val_loss"]) for e in rows]
-    low = min(range(len(val)), key=val.__getitem__)
-    last = len(rows) - 1
-    if low == last or val[last] < val[low] * (1 + LOSS_RISE) or val[low] <= 0:
+    why = _loss_turned([float(e["loss"]) for e in rows], [float(e["val_loss"]) for e in rows])
+    if why is None:
         return None
-    if float(rows[last]["loss"]) >= float(rows[low]["loss"]):
-        return None  # both losses rose: divergence or noise, not overfitting
-    why = (
-        f"val_loss rose from {val[low]:.4g} (epoch {low + 1}) to {val[last]:.4g} "
-        f"(epoch {last + 1}) while loss fell from {float(rows[low]['loss']):.4g} "
-        f"to {float(rows[last]['loss']):.4g}"
-    )
+    last = rows[-1]
     train = metric[4:] if metric.startswith("val_") and goal == "maximize" else None
-    if train and _finite(rows[last].get(train)) and _finite(rows[last].get(metric)):
-        seen, held_out = float(rows[last][train]), float(rows[last][metric])
+    if train and _finite(last.get(train)) and _finite(last.get(metric)):
+        seen, held_out = float(last[train]), float(last[metric])
         if 0 <= held_out <= 1 and 0 <= seen <= 1:
             if seen - held_out < MIN_GAP:
                 return None
             why += f"; {train} {seen:.3f} against {metric} {held_out:.3f}"
     return Overfit(why)
+
+
+def _loss_turned(loss: list[float], val: list[float]) -> str | None:
+    """Why the validation loss has stopped following the training loss, or None.
+
+    Either it rose: the last epoch ``LOSS_RISE`` above its minimum while the training loss
+    fell after that minimum. Or it stalled: over the last ``STALL_EPOCHS`` epochs it fell by
+    less than ``STALL_SHARE`` of the training loss's relative fall, while that fell by
+    ``MIN_LEARNING`` or more (the model still learns, but only the training set).
+    """
+    low, last = min(range(len(val)), key=val.__getitem__), len(val) - 1
+    if low < last and val[last] >= val[low] * (1 + LOSS_RISE) and loss[last] < loss[low]:
+        return (
+            f"val_loss rose from {val[low]:.4g} (epoch {low + 1}) to {val[last]:.4g} "
+            f"(epoch {last + 1}) while loss fell from {loss[low]:.4g} to {loss[last]:.4g}"
+        )
+    first = last - STALL_EPOCHS
+    train_fall = (loss[first] - loss[last]) / loss[first] if loss[first] > 0 else 0.0
+    val_fall = (val[first] - val[last]) / val[first]
+    if train_fall >= MIN_LEARNING and val_fall < STALL_SHARE * train_fall:
+        return (
+            f"over epochs {first + 2}-{last + 1} val_loss fell {val_fall:.1%} "
+            f"({val[first]:.4g} to {val[last]:.4g}) while loss fell {train_fall:.1%} "
+            f"({loss[first]:.4g} to {loss[last]:.4g})"
+        )
+    return None
 
 
 def regularised_point(
