@@ -14,7 +14,7 @@ from trainchain.server import logstream
 from trainchain.server.app import create_app
 from trainchain.server.testing import make_client
 from trainchain.store import Store
-from trainchain.trials.runner import cap_log
+from trainchain.trials.attempt_log import cap_log
 
 
 def test_an_attempt_log_is_capped_while_the_trial_keeps_writing(tmp_path: Path) -> None:

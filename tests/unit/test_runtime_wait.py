@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from trainchain.errors import RuntimeUnavailableError, TrainchainError
-from trainchain.trials.runner import start_when_available
+from trainchain.trials.runtime_wait import start_when_available
 
 STARTED: Any = object()  # what the runtime's start returns
 
