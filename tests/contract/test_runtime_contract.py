@@ -170,7 +170,7 @@ def _start(
 def owner(provisioned: Provisioned) -> int:
     """Who owns a trial's files: the caller, except that a root caller's containers run as
     ``TRIAL_UID`` (a trial is never root)."""
-    from trainchain.runtimes.docker import TRIAL_UID
+    from trainchain.runtimes.docker_container import TRIAL_UID
 
     root_container = provisioned[0].name == "docker" and os.getuid() == 0
     return TRIAL_UID if root_container else os.getuid()

@@ -22,7 +22,8 @@ from tests.cli import write_project
 from tests.contract.helpers import build_options, docker_client
 from tests.faults.test_controller_death import _query, _running_trial
 from trainchain.cli.revive import revive
-from trainchain.runtimes.docker import LABEL_RUN, DockerRuntime
+from trainchain.runtimes.docker import DockerRuntime
+from trainchain.runtimes.docker_container import LABEL_RUN
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
 

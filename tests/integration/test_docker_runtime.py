@@ -16,7 +16,8 @@ from tests.contract.helpers import build_options, trial_spec
 
 from trainchain.errors import ConfigError, EnvironmentBuildError, RuntimeUnavailableError
 from trainchain.runtimes.base import Environment, EnvSpec, Resources, TrialSpec
-from trainchain.runtimes.docker import TRIAL_UID, DockerRuntime
+from trainchain.runtimes.docker import DockerRuntime
+from trainchain.runtimes.docker_container import TRIAL_UID
 from trainchain.runtimes.docker_process import DockerProcess, classify
 from trainchain.states import OutcomeKind
 

@@ -19,7 +19,8 @@ import pytest
 from tests.contract.helpers import build_options, read_events, trial_spec
 
 from trainchain.runtimes.base import Environment, TrialSpec
-from trainchain.runtimes.docker import LABEL_RUN, DockerRuntime
+from trainchain.runtimes.docker import DockerRuntime
+from trainchain.runtimes.docker_container import LABEL_RUN
 from trainchain.runtimes.docker_spare import LABEL_SPARE
 from trainchain.states import OutcomeKind
 

@@ -92,10 +92,10 @@ def test_data_stays_inside_the_operators_roots(
 def test_the_dataset_cache_is_read_only_in_a_trial_container(tmp_path: Path) -> None:
     """Pushed code must not change what other projects' trials read from the machine's
     dataset cache (the agent gives Keras a writable shadow instead)."""
-    from trainchain.runtimes.docker import DATASETS, _mounts
+    from trainchain.runtimes.docker_container import DATASETS, trial_mounts
 
     workdir = tmp_path / "code"
     workdir.mkdir()
     spec = trial_spec(tmp_path, workdir, datasets=tmp_path / "datasets")
-    cache = [m for m in _mounts(spec) if m["Target"] == DATASETS]
+    cache = [m for m in trial_mounts(spec) if m["Target"] == DATASETS]
     assert len(cache) == 1 and cache[0]["ReadOnly"] is True

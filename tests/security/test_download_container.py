@@ -37,7 +37,7 @@ def test_the_download_container_runs_our_replay_and_holds_nothing_of_the_users(
 ) -> None:
     pytest.importorskip("docker")
     from trainchain.runtimes import docker_prefetch
-    from trainchain.runtimes.docker import AGENT_DIR, CODE, DATASETS
+    from trainchain.runtimes.docker_container import AGENT_DIR, CODE, DATASETS
 
     monkeypatch.setenv("TRAINCHAIN_DATASETS_MIRROR", "http://mirror.internal:8080")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not for the download container")

@@ -11,7 +11,7 @@ import pytest
 from tests.contract.helpers import trial_spec
 
 from trainchain.runtimes.base import Environment
-from trainchain.runtimes.docker import container_environ
+from trainchain.runtimes.docker_container import container_environ
 from trainchain.runtimes.local import LocalRuntime
 
 SECRETS = {

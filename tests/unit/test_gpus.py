@@ -12,7 +12,7 @@ from tests.contract.helpers import trial_spec
 from trainchain.errors import ConfigError
 from trainchain.runtimes import gpus
 from trainchain.runtimes.base import Resources, TrialSpec
-from trainchain.runtimes.docker import container_environ
+from trainchain.runtimes.docker_container import container_environ
 from trainchain.runtimes.local import trial_environ
 
 

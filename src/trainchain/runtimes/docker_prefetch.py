@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trainchain.agent import contract
+from trainchain.runtimes.docker_container import AGENT_DIR, DATASETS, DEFAULT_LIMITS
 from trainchain.runtimes.staging import agent_dir
 from trainchain.settings import operator_settings
 
@@ -31,16 +32,14 @@ def create_args(image: str, command: list[str], cache: Path, user: str) -> dict[
     """What ``containers.create`` gets for a replay (the regression test reads it)."""
     from docker.types import Mount
 
-    from trainchain.runtimes import docker as runtime
-
     environment = {
-        "PYTHONPATH": runtime.AGENT_DIR,
+        "PYTHONPATH": AGENT_DIR,
         "PYTHONUNBUFFERED": "1",
         "HOME": "/tmp/home",
-        **contract.dataset_environ(runtime.DATASETS, operator_settings().datasets_mirror),
+        **contract.dataset_environ(DATASETS, operator_settings().datasets_mirror),
         **{k: v for k, v in os.environ.items() if k in PROXY_VARIABLES},
     }
-    memory = runtime.DEFAULT_LIMITS["memory"]
+    memory = DEFAULT_LIMITS["memory"]
     return {
         "image": image,
         "entrypoint": command[:1],
@@ -50,14 +49,14 @@ def create_args(image: str, command: list[str], cache: Path, user: str) -> dict[
         "labels": {LABEL_PREFETCH: "1"},
         "environment": environment,
         "mounts": [
-            Mount(runtime.AGENT_DIR, str(agent_dir()), type="bind", read_only=True),
-            Mount(runtime.DATASETS, str(cache), type="bind", read_only=False),
+            Mount(AGENT_DIR, str(agent_dir()), type="bind", read_only=True),
+            Mount(DATASETS, str(cache), type="bind", read_only=False),
         ],
         "working_dir": "/tmp",
         "user": user,
         "mem_limit": memory,
         "memswap_limit": memory,
-        "pids_limit": int(runtime.DEFAULT_LIMITS["pids"]),
+        "pids_limit": int(DEFAULT_LIMITS["pids"]),
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "privileged": False,
