@@ -129,10 +129,13 @@ class Runtime(ABC):
     replays_downloads: bool = False
     datasets_mount: str | None = None  # where trials see the dataset cache (None: its own path)
 
-    def replay_download(self, env: Environment, command: list[str], cache: Path) -> tuple[int, str]:
+    def replay_download(
+        self, env: Environment, command: list[str], cache: Path, run_id: str
+    ) -> tuple[int, str]:
         """Run ``command`` (``dataset_replay``: trainchain's replay of one detected download,
-        never the user's script) in ``env`` with network and ``cache`` writable at the path the
-        trials read it; return its exit code and output."""
+        never the user's script) for run ``run_id`` in ``env`` with network and ``cache``
+        writable at the path the trials read it; return its exit code and output. What a
+        controller of the run that died mid-replay left running is removed first."""
         raise NotImplementedError(f"the {self.name} runtime's trials download for themselves")
 
     @abstractmethod

@@ -46,6 +46,7 @@ from trainchain.runtimes.docker_container import (
 )
 from trainchain.runtimes.docker_container import container_name as _container_name  # noqa: F401
 from trainchain.runtimes.docker_container import trial_mounts as _mounts  # noqa: F401
+from trainchain.runtimes.docker_prefetch import LABEL_PREFETCH, run_replay
 from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
     ENGINE_RETURN_SECONDS,
     DockerProcess,
@@ -126,16 +127,16 @@ class DockerRuntime(Runtime):
         built = image_build.ensure_image(self.client, plan, log)
         return Environment(runtime=self.name, key=spec.key(), image=plan.tag, created=built)
 
-    def replay_download(self, env: Environment, command: list[str], cache: Path) -> tuple[int, str]:
+    def replay_download(
+        self, env: Environment, command: list[str], cache: Path, run_id: str
+    ) -> tuple[int, str]:
         import docker.errors
         import requests
-
-        from trainchain.runtimes.docker_prefetch import run_replay
 
         if not env.image:
             return 1, "no image to replay the download in"
         try:
-            return run_replay(self.client, env.image, command, cache)
+            return run_replay(self.client, env.image, command, cache, run_id)
         except (docker.errors.DockerException, requests.RequestException) as exc:
             return 1, f"the Docker engine at {docker_host()} could not run it: {exc}"
 
@@ -270,6 +271,8 @@ class DockerRuntime(Runtime):
         found = []
         for container in self.client.containers.list(all=True, filters={"label": label}):
             labels = container.labels
+            if not _is_trial(labels):
+                continue
             found.append(
                 TrialContainer(
                     id=str(container.id),
@@ -331,7 +334,7 @@ class DockerRuntime(Runtime):
             try:
                 for event in self.client.events(decode=True, filters=filters):
                     attributes = (event.get("Actor") or {}).get("Attributes") or {}
-                    if attributes.get("exitCode", "0") != "0" and attributes.get(LABEL_RUN):
+                    if attributes.get("exitCode", "0") != "0" and _is_trial(attributes):
                         died(attributes[LABEL_RUN])
                     if stop.is_set():
                         break
@@ -344,6 +347,8 @@ class DockerRuntime(Runtime):
         lines = []
         exited: dict[str, str | list[str] | bool] = {"label": LABEL_RUN, "status": "exited"}
         for c in self.client.containers.list(all=True, filters=exited):
+            if not _is_trial(c.labels):
+                continue
             state = c.attrs.get("State") or {}
             if state.get("ExitCode") not in (0, None) or state.get("OOMKilled"):
                 lines.append(
@@ -370,3 +375,9 @@ def _no_gpus(trial: TrialSpec, exc: Exception) -> None:
     so not ``RuntimeUnavailableError``, which the runner waits out)."""
     if gpus.refused(exc) and gpus.device_requests(trial):
         raise gpus.no_gpu_support(trial, docker_host(), exc) from None
+
+
+def _is_trial(labels: dict[str, str]) -> bool:
+    """Whether a container's labels (an event's attributes hold them too) are a trial's: the
+    download container carries its run's label as well, but trains nothing."""
+    return bool(labels.get(LABEL_RUN)) and LABEL_PREFETCH not in labels

@@ -68,7 +68,7 @@ def run(ctx: StageContext) -> StageResult:
         cache = paths.datasets_dir()
         replay_downloads(
             plan,
-            lambda command: runtime.replay_download(env, command, cache),
+            lambda command: runtime.replay_download(env, command, cache, run_.id),
             cache,
             runtime.datasets_mount or str(cache),
             ctx.say,
