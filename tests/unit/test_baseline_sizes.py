@@ -8,8 +8,8 @@ from pathlib import Path
 
 from trainchain.space import param_space, resolve_space
 from trainchain.stages.context import run_dir
-from trainchain.stages.tune import baseline_data_sizes
 from trainchain.trials.workspace import trial_dirs
+from trainchain.tuning.written import baseline_data_sizes
 
 
 def _events(path: Path, *events: dict[str, object]) -> None:

@@ -3,7 +3,8 @@ from typing import Any
 import optuna
 import pytest
 
-from trainchain.stages.tune import Budget, _budget_spent
+from trainchain.tuning.budget import Budget
+from trainchain.tuning.budget import budget_spent as _budget_spent
 from trainchain.tuning.sampling import grid_space, to_distributions
 
 SPACE: dict[str, dict[str, Any]] = {

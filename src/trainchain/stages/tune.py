@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainchain.stages import Stage
@@ -27,15 +26,10 @@ from trainchain.trials.runner import Deadline, TrialResult, TrialRunner
 if TYPE_CHECKING:
     import optuna
 
+    from trainchain.tuning.budget import Budget
+
 log = logging.getLogger(__name__)
 MAX_DUPLICATE_ASKS = 50  # a tiny space can be exhausted; stop asking after this many repeats
-
-
-@dataclass(frozen=True)
-class Budget:
-    max_trials: int  # including the baseline
-    timeout: float | None = None
-    max_epochs_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,10 +180,12 @@ class _Search:
         return Deadline(self.started + self.budget.timeout, budget)
 
     def _next(self) -> tuple[int, Any, dict[str, Any]] | None:
+        from trainchain import tuning
+
         if self.stop:
             return None
         finished = self.done + self.results
-        self.stop = _budget_spent(
+        self.stop = tuning.budget.budget_spent(
             self.budget,
             len(finished) + self.in_flight,
             sum(r.epochs for r in finished),
@@ -423,16 +419,6 @@ def _trial_id(study: optuna.Study, number: int) -> int:
     return optuna_compat.trial_id(study, number)
 
 
-def _budget_spent(budget: Budget, trials: int, epochs: int, elapsed: float) -> str | None:
-    if trials >= budget.max_trials:
-        return f"max_trials ({budget.max_trials}) spent"
-    if budget.timeout is not None and elapsed >= budget.timeout:
-        return f"timeout ({budget.timeout:g}s) spent"
-    if budget.max_epochs_total is not None and epochs >= budget.max_epochs_total:
-        return f"max_epochs_total ({budget.max_epochs_total}) spent"
-    return None
-
-
 def _key(params: dict[str, Any]) -> str:
     import json
 
@@ -455,7 +441,8 @@ def run(ctx: StageContext) -> StageResult:
         return StageResult({"reason": "tuning disabled (--no-tune)"}, StageState.SKIPPED)
     fixed = dict(ctx.result_of(Stage.TRAIN).get("params") or {})
     metric = run_.metric_name or config.metric
-    space, notes = resolve_space(ctx.detection.get("space") or {}, baseline_data_sizes(ctx.run_dir))
+    sizes = tuning.written.baseline_data_sizes(ctx.run_dir)
+    space, notes = resolve_space(ctx.detection.get("space") or {}, sizes)
     facts = tuning.baseline_facts(ctx.run_dir)
     dropped = tuning.inapplicable_knobs(space, facts)
     for name, why in dropped.items():
@@ -482,7 +469,7 @@ def run(ctx: StageContext) -> StageResult:
         fixed=fixed,
         written=written,
     )
-    budget = Budget(config.max_trials, config.timeout, config.max_epochs_total)
+    budget = tuning.budget.Budget(config.max_trials, config.timeout, config.max_epochs_total)
     ctx.announce_plan()
     runner = ctx.trial_runner(metric, share=config.parallel)
     done = [runner.run(0, baseline.params)]
@@ -491,22 +478,6 @@ def run(ctx: StageContext) -> StageResult:
     return StageResult(
         {"trials": len(result.trials), "reached": result.reached, "stop_reason": result.stop_reason}
     )
-
-
-def baseline_data_sizes(run_dir: Path) -> dict[str, Any] | None:
-    """The sizes of the training input the baseline saw (its agent's first ``data`` event
-    with a known length; the latest attempt first), or None."""
-    from trainchain.agent.events import read_events
-    from trainchain.trials.workspace import trial_dirs
-
-    root = trial_dirs(run_dir, 0).root
-    files = sorted(root.glob("events-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
-    for path in reversed(files):
-        events, _ = read_events(str(path))
-        for event in events:
-            if event.get("type") == "data" and event.get("train_batches"):
-                return event
-    return None
 
 
 def warm_start_params(ctx: StageContext) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
-"""Epochs as the resource, and how much of a small budget goes to random start-up trials."""
+"""A search's budget, epochs as the resource, and how much of a small budget goes to random
+start-up trials."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from trainchain.space import kind_of
@@ -50,3 +52,23 @@ def min_resource(resource: int | None, reduction_factor: int) -> int | None:
     if not resource:
         return None
     return max(1, resource // (reduction_factor**2))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a search may spend; whichever runs out first ends it."""
+
+    max_trials: int  # including the baseline
+    timeout: float | None = None
+    max_epochs_total: int | None = None
+
+
+def budget_spent(budget: Budget, trials: int, epochs: int, elapsed: float) -> str | None:
+    """Which part of the budget is spent, or None."""
+    if trials >= budget.max_trials:
+        return f"max_trials ({budget.max_trials}) spent"
+    if budget.timeout is not None and elapsed >= budget.timeout:
+        return f"timeout ({budget.timeout:g}s) spent"
+    if budget.max_epochs_total is not None and epochs >= budget.max_epochs_total:
+        return f"max_epochs_total ({budget.max_epochs_total}) spent"
+    return None

@@ -125,3 +125,19 @@ def augment_cannot_apply(shape: list[int | None]) -> str | None:
             f"{MIN_AUGMENT_SIDE}x{MIN_AUGMENT_SIDE}: the agent never augments them"
         )
     return None
+
+
+def baseline_data_sizes(run_dir: Path) -> dict[str, Any] | None:
+    """The sizes of the training input the baseline saw (its agent's first ``data`` event
+    with a known length; the latest attempt first), or None."""
+    from trainchain.agent.events import read_events
+    from trainchain.trials.workspace import trial_dirs
+
+    root = trial_dirs(run_dir, 0).root
+    files = sorted(root.glob("events-*.jsonl"), key=lambda p: int(p.stem.split("-")[1]))
+    for path in reversed(files):
+        events, _ = read_events(str(path))
+        for event in events:
+            if event.get("type") == "data" and event.get("train_batches"):
+                return event
+    return None
