@@ -22,7 +22,8 @@ import optuna
 from trainchain.trials import optuna_compat
 
 LOSS_RISE = 0.02  # the validation loss at the last epoch this far above its minimum (2%)
-STALL_EPOCHS, STALL_SHARE = 2, 0.25  # or over the last 2 epochs it fell < 1/4 as fast as loss
+STALL_EPOCHS, STALL_SHARE = (1, 2), 0.25  # or over the last 1 or 2 epochs it fell < 1/4 as
+# fast as the training loss
 MIN_LEARNING = 0.05  # ... while the training loss fell 5% or more (it still learns)
 MIN_GAP = 0.03  # and, for a bounded score (accuracy), training ahead of validation by this much
 PROBE_ATTR = "trainchain_probe"  # user attribute of a trial the rung pruners must not stop
@@ -75,7 +76,7 @@ def _loss_turned(loss: list[float], val: list[float]) -> str | None:
     """Why the validation loss has stopped following the training loss, or None.
 
     Either it rose: the last epoch ``LOSS_RISE`` above its minimum while the training loss
-    fell after that minimum. Or it stalled: over the last ``STALL_EPOCHS`` epochs it fell by
+    fell after that minimum. Or it stalled: over the last epoch, or the last two, it fell by
     less than ``STALL_SHARE`` of the training loss's relative fall, while that fell by
     ``MIN_LEARNING`` or more (the model still learns, but only the training set).
     """
@@ -85,15 +86,19 @@ def _loss_turned(loss: list[float], val: list[float]) -> str | None:
             f"val_loss rose from {val[low]:.4g} (epoch {low + 1}) to {val[last]:.4g} "
             f"(epoch {last + 1}) while loss fell from {loss[low]:.4g} to {loss[last]:.4g}"
         )
-    first = last - STALL_EPOCHS
-    train_fall = (loss[first] - loss[last]) / loss[first] if loss[first] > 0 else 0.0
-    val_fall = (val[first] - val[last]) / val[first]
-    if train_fall >= MIN_LEARNING and val_fall < STALL_SHARE * train_fall:
-        return (
-            f"over epochs {first + 2}-{last + 1} val_loss fell {val_fall:.1%} "
-            f"({val[first]:.4g} to {val[last]:.4g}) while loss fell {train_fall:.1%} "
-            f"({loss[first]:.4g} to {loss[last]:.4g})"
-        )
+    for window in STALL_EPOCHS:
+        first = last - window
+        if first < 0 or loss[first] <= 0:
+            continue
+        train_fall = (loss[first] - loss[last]) / loss[first]
+        val_fall = (val[first] - val[last]) / val[first]
+        if train_fall >= MIN_LEARNING and val_fall < STALL_SHARE * train_fall:
+            span = f"epoch {last + 1}" if window == 1 else f"epochs {first + 2}-{last + 1}"
+            return (
+                f"val_loss went from {val[first]:.4g} to {val[last]:.4g} ({-val_fall:+.1%}) "
+                f"over {span} while loss fell {train_fall:.1%} "
+                f"({loss[first]:.4g} to {loss[last]:.4g})"
+            )
     return None
 
 
