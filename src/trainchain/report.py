@@ -40,6 +40,7 @@ class TrialReport:
     # the epoch whose weights were kept ({"epoch", "value", "metric"}) and why fit ended early
     best_epoch: dict[str, Any] | None = None
     early_stop: dict[str, Any] | None = None
+    probe: str | None = None  # why the search planned this trial (``tuning.diagnosis``)
 
 
 @dataclass

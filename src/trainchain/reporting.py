@@ -68,6 +68,7 @@ def build_report(store: Store, run: Run) -> RunReport:
             ],
             best_epoch=_event(t.info or {}, "best", ("epoch", "value", "metric")),
             early_stop=_event(t.info or {}, "early_stop", ("epoch", "why")),
+            probe=_text((t.info or {}).get("probe")),
         )
         for t in trials
     ]

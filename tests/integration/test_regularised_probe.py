@@ -55,6 +55,10 @@ def test_an_overfitting_cnn_is_regularised_first(tmp_path: Path) -> None:
     )
     assert probe["params"]["keras.learning_rate"] == 0.001  # the rest is the baseline's point
     assert "Halving" not in (probe.get("warning") or ""), probe  # no rung stops a probe
+    assert "regularised first: the baseline overfits (val_loss" in (probe["probe"] or ""), probe
+    assert report["trials"][0]["probe"] is None
+    table = trainchain("runs", "show", report["run_id"])
+    assert "probe (trial 1): regularised first" in " ".join(table.stdout.split()), table.stdout
     study = optuna.load_study(study_name=f"trainchain-{report['run_id']}", storage=paths.db_url())
     marked = [t.number for t in study.trials if t.user_attrs.get(PROBE_ATTR)]
     assert marked == [1], marked  # the baseline is the study's trial 0

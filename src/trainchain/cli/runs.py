@@ -117,6 +117,8 @@ def show(run_id: str, as_json: bool) -> None:
         )
     out.print(table)
     for t in report.trials:
+        if t.probe:
+            out.print(f"probe (trial {t.number}): {escape(t.probe)}")
         if t.warning:
             out.print(f"[yellow]warning (trial {t.number}): {escape(t.warning)}[/]")
         for change in t.adjusted:

@@ -163,6 +163,7 @@ class _Search:
                 with self.lock:
                     self.in_flight -= 1
             with self.lock:
+                _record_probe(self.runner, trial, result.number)
                 _tell(self.optuna, self.study, trial, result)
                 self.results.append(result)
                 if result.state == TrialState.COMPLETE and M.reaches(
@@ -313,6 +314,17 @@ def _probe_regularised(
     if message:
         log.info("tuning: %s", message)
         runner.progress({"kind": "log", "message": message})
+
+
+def _record_probe(runner: TrialRunner, trial: optuna.Trial, number: int) -> None:
+    """A planned probe's reason on its trial's record (``runs show``, the JSON report)."""
+    from trainchain.tuning.diagnosis import PROBE_ATTR
+
+    why = trial.user_attrs.get(PROBE_ATTR)
+    row = runner.store.trial(runner.setup.run_id, number) if why else None
+    if row is not None:
+        info = {**(row.info or {}), "probe": f"regularised first: the baseline overfits ({why})"}
+        runner.store.update_trial(row.id, info=info)
 
 
 def _chance(baseline: Any, metric: str) -> float | None:
