@@ -95,11 +95,7 @@ def tune(
     if not distributions:
         return TuneResult([], False, "nothing to tune: no parameters were found or declared")
     if not study.trials:  # a new study (a resumed one has its history)
-        if settings.sampler != "grid":  # a grid sampler expects a grid point in every trial
-            _report_baseline(runner, study, settings, distributions, baseline)
-        _warm_start(study, settings, distributions)
-        if settings.sampler != "grid":
-            _probe_regularised(runner, study, settings, distributions, baseline)
+        _first_points(runner, study, settings, distributions, baseline)
     search = _Search(runner, settings, budget, done, study, distributions, optuna, pruner)
     search.pinned = pinned
     search.pending = [
@@ -271,45 +267,40 @@ class _Search:
         return number, trial, params
 
 
-def _report_baseline(
+def _first_points(
     runner: TrialRunner,
     study: optuna.Study,
     settings: SearchSettings,
     distributions: dict[str, Any],
     baseline: Any,
 ) -> None:
-    """The baseline in the study: its curve in the rungs and, when every dimension has an
-    as-written value, a complete observation (recorded on the trial as ``as_written``)."""
+    """What a new study starts from: the baseline (its curve in the rungs and, when every
+    dimension has an as-written value, a complete observation recorded on the trial as
+    ``as_written``), the earlier runs' best (warm start) and, after a baseline that overfits,
+    the regularised probe (``tuning.diagnosis``). A grid sampler gets the warm start only:
+    it expects a grid point in every trial."""
     from trainchain import tuning
 
-    curve = _curve(baseline, settings) if baseline else []
+    grid = settings.sampler == "grid"
     point, missing = tuning.baseline_point(distributions, settings.written)
-    complete = bool(settings.written) and not missing and baseline is not None
-    value = baseline.value if complete and baseline.state == TrialState.COMPLETE.value else None
-    if complete and value is not None:
-        runner.store.update_trial(baseline.id, info={**(baseline.info or {}), "as_written": point})
-        log.info("tuning: the baseline is the study's first point: %s", point)
-    elif settings.written:
-        log.info("tuning: the baseline is a rung competitor only: no as-written %s", missing)
-    tuning.report_baseline(study, curve, point, distributions, value)
-
-
-def _probe_regularised(
-    runner: TrialRunner,
-    study: optuna.Study,
-    settings: SearchSettings,
-    distributions: dict[str, Any],
-    baseline: Any,
-) -> None:
-    """After a baseline that overfits, queue the regularised probe (``tuning.diagnosis``)."""
-    from trainchain import tuning
-
-    if baseline is None or baseline.state != TrialState.COMPLETE.value:
+    if not grid:
+        curve = _curve(baseline, settings) if baseline else []
+        complete = bool(settings.written) and not missing and baseline is not None
+        done = baseline is not None and baseline.state == TrialState.COMPLETE.value
+        value = baseline.value if complete and done else None
+        if complete and value is not None:
+            info = {**(baseline.info or {}), "as_written": point}
+            runner.store.update_trial(baseline.id, info=info)
+            log.info("tuning: the baseline is the study's first point: %s", point)
+        elif settings.written:
+            log.info("tuning: the baseline is a rung competitor only: no as-written %s", missing)
+        tuning.report_baseline(study, curve, point, distributions, value)
+    _warm_start(study, settings, distributions)
+    if grid or baseline is None or baseline.state != TrialState.COMPLETE.value:
         return
     epochs = [e.metrics or {} for e in sorted(baseline.epochs, key=lambda e: e.epoch)]
-    written, _ = tuning.baseline_point(distributions, settings.written)
     message = tuning.diagnosis.queue_probe(
-        study, distributions, epochs, written, _hook_metric(settings), settings.goal
+        study, distributions, epochs, point, _hook_metric(settings), settings.goal
     )
     if message:
         log.info("tuning: %s", message)
