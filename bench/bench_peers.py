@@ -165,8 +165,9 @@ def render(task: str, rows: list[dict[str, Any]], args: argparse.Namespace, cond
     seeds = sorted({r["seed"] for r in rows})
     by = {s: [r for r in rows if r["strategy"] == s and "error" not in r] for s in STRATEGIES}
     ones = sorted(float(r["load"].split("/")[0]) for r in rows)
+    title = args.title or "Time to target vs peers"
     lines = [
-        f"## Time to target vs peers: `examples/{spec['example']}` to val_accuracy "
+        f"## {title}: `examples/{spec['example']}` to val_accuracy "
         f"{spec['target']} (`bench/bench_peers.py --task {task}`)",
         "",
         f"{conditions}. Each row started at a 1-min load average between {ones[0]:.1f} and "
@@ -261,6 +262,7 @@ def main() -> None:
     parser.add_argument("--deadline-minutes", type=float, help="start no new row after this")
     parser.add_argument("--section", help="docs/benchmarks.md section [peers-TASK]")
     parser.add_argument("--note", default="", help="a paragraph for the section (how it ran)")
+    parser.add_argument("--title", help="the section's heading [Time to target vs peers]")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     args.budget = args.budget or (900.0 if args.task == "digits" else 1200.0)
