@@ -22,8 +22,8 @@ import optuna
 from trainchain.trials import optuna_compat
 
 LOSS_RISE = 0.02  # the validation loss at the last epoch this far above its minimum (2%)
-STALL_EPOCHS, STALL_SHARE = (1, 2), 0.25  # or over the last 1 or 2 epochs it fell < 1/4 as
-# fast as the training loss
+# or it stalled: over the last epoch or two it fell by under a quarter of the training loss's fall
+STALL_EPOCHS, STALL_SHARE = (1, 2), 0.25
 MIN_LEARNING = 0.05  # ... while the training loss fell 5% or more (it still learns)
 MIN_GAP = 0.03  # and, for a bounded score (accuracy), training ahead of validation by this much
 PROBE_ATTR = "trainchain_probe"  # user attribute of a trial the rung pruners must not stop
@@ -107,7 +107,6 @@ def regularised_point(
 ) -> dict[str, Any] | None:
     """The baseline's point (as many dimensions as it has) with each regularising knob of
     the space turned on, clipped into its range; None when the space has none of them."""
-
     knobs: dict[str, Any] = {}
     for name, value in REGULARISING.items():
         dist = distributions.get(name)
@@ -120,10 +119,6 @@ def regularised_point(
     if not knobs:
         return None
     return {**{k: v for k, v in baseline.items() if k in distributions}, **knobs}
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e300
 
 
 def queue_probe(
@@ -148,3 +143,7 @@ def queue_probe(
         f"the baseline overfits ({found.why}): the next new trial regularises it ({knobs}) "
         "and trains to its plateau or the target without racing at the rungs"
     )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e300
