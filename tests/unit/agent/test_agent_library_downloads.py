@@ -171,7 +171,8 @@ def test_two_torchvision_downloads_of_one_file_fetch_it_once(tmp_path: Path, hoo
     with serve(_site(tmp_path), delay=2.0) as http:
         _race(fetch, fetch, http, "/tiny.bin")
     assert http.requests["/tiny.bin"] == (1 if hooked else 2)
-    assert seen == [len(PAYLOAD)] * 2
+    if hooked:  # without the lock a reader may see the other download's half-written file
+        assert seen == [len(PAYLOAD)] * 2  # (CI saw 655360 of 1048576 bytes): the race itself
     assert (root / "tiny.bin").read_bytes() == PAYLOAD
     assert not [p for p in root.iterdir() if ".part" in p.name]
 
