@@ -167,7 +167,7 @@ def docker_phases(docker: Any, env: Any, root: Path, repeat: int) -> str:
     """The docker runtime's calls for one attempt, timed one by one (same arguments)."""
     import os
 
-    from trainchain.runtimes import docker as dockerlib
+    from trainchain.runtimes import docker_container as made
     from trainchain.runtimes.docker_process import probe
 
     phases: dict[str, list[float]] = {}
@@ -206,11 +206,11 @@ def docker_phases(docker: Any, env: Any, root: Path, repeat: int) -> str:
                 env.image,
                 command=[t.entrypoint],
                 init=True,
-                name=dockerlib._container_name(t),
-                labels={dockerlib.LABEL_RUN: t.run_id},
-                environment=dockerlib.container_environ(t),
-                mounts=dockerlib._mounts(t),
-                working_dir=dockerlib.CODE,
+                name=made.container_name(t),
+                labels={made.LABEL_RUN: t.run_id},
+                environment=made.container_environ(t),
+                mounts=made.trial_mounts(t),
+                working_dir=made.CODE,
                 user=f"{os.getuid()}:{os.getgid()}",
                 network_mode="none",
             ),

@@ -33,7 +33,6 @@ from trainchain.runtimes.base import (
     TrialSpec,
 )
 from trainchain.runtimes.docker_container import (
-    CODE,  # noqa: F401 - bench/bench_overhead.py times a create with its own arguments
     DATASETS,
     EVENTS_DIR,
     LABEL_ATTEMPT,
@@ -44,8 +43,6 @@ from trainchain.runtimes.docker_container import (
     create_args,
     prepare_dirs,
 )
-from trainchain.runtimes.docker_container import container_name as _container_name  # noqa: F401
-from trainchain.runtimes.docker_container import trial_mounts as _mounts  # noqa: F401
 from trainchain.runtimes.docker_prefetch import LABEL_PREFETCH, run_replay
 from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
     ENGINE_RETURN_SECONDS,
