@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.helpers import build_options, metric_events, trial_spec
+from tests.contract.helpers import build_options, metric_events, read_events, trial_spec
 from tests.fake_runtime import Act, ScriptedRuntime, metric
 from tests.services import require
 from trainchain.runtimes import get_runtime
@@ -391,22 +391,26 @@ def test_a_prepared_attempt_behaves_like_a_cold_one(
     """``prepare`` (before the params exist), then ``start``: the same attempt as a cold start,
     with its data, author paths, dataset cache, params and environment (docker: a spare)."""
     runtime, env = provisioned
-    blank = _author_paths_spec(tmp_path, "7", "ahead")
+    # "decimal": a module the agent does not import, imported ahead as a framework would be
+    blank = _author_paths_spec(tmp_path, "7", "ahead", preload=("decimal",))
     runtime.prepare(env, blank)
     spare_ids = []
-    for spare in getattr(runtime, "_spares", []):  # docker: the container started ahead
-        assert spare.wait_ready(120)
-        spare_ids.append(spare.container.id)
+    for spare in getattr(runtime, "_spares", []):  # started ahead: docker's container, a process
+        if runtime.name == "docker":
+            assert spare.wait_ready(120)
+        spare_ids.append(spare.container.id if runtime.name == "docker" else str(spare.proc.pid))
     spec = dataclasses.replace(blank, params={"SCALE": 3}, extra_env={"TRAINCHAIN_SEED": "99"})
     proc = runtime.start(env, spec)
     outcome = proc.wait(240)
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, _log(spec)
     assert (spec.output_dir / "seen.txt").read_text() == "7 ahead 99"
-    assert spare_ids == ([proc.id] if runtime.name == "docker" else [])
+    assert spare_ids == ([proc.id] if runtime.name in ("docker", "local") else [])
+    warm = [e["imported"] for e in read_events(spec.events_path) if e["type"] == "warm"]
+    assert warm == ([["decimal"]] if spare_ids else [])
 
 
 def _author_paths_spec(
-    tmp_path: Path, answer: str, cached: str, **fields: str | dict[str, str]
+    tmp_path: Path, answer: str, cached: str, **fields: str | dict[str, str] | tuple[str, ...]
 ) -> TrialSpec:
     """AUTHOR_PATHS_SCRIPT's attempt: ``answer`` in the file an author path names, ``cached``
     in a Keras dataset of the cache."""

@@ -27,6 +27,8 @@ live. Every event has ``type`` and ``time`` (Unix seconds). The types:
                  validation_steps past the end of a finite input clamped to one pass)
 ``dataset_cache`` {"cache", "shadow", "why"}  Keras was given a writable shadow of a read-only
                  dataset cache (symlinks to the cached files)
+``warm``         {"imported": [str], "seconds", "waited"}  a warm start: the interpreter imported
+                 these frameworks ahead (taking "seconds"), then waited "waited" s for its release
 ``end``          {"status": "ok"|"error", "exception": {"type", "message", "file", "line"} | None,
                  "after_training": bool}  true: the script failed after its training finished
 

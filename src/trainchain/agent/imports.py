@@ -3,13 +3,21 @@
 The agent may not import frameworks itself (they may be absent, and importing TensorFlow costs
 seconds), so it waits for the script to import them. A meta-path finder wraps the loader of
 the watched modules; the callback runs once the module's code has executed.
+
+A warm start (``warm``) imports the script's frameworks ahead, before the script runs. Their
+hooks then still wait for the script: ``defer`` holds them until the script's first ``import``
+of that framework (a wrapper on ``builtins.__import__`` while any are held), so the seeds are
+set at the same point of the script as on a cold start (after the script's own ``random.seed``
+and before its model is built).
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib.abc
 import importlib.machinery
 import logging
+import random
 import sys
 import threading
 import types
@@ -22,6 +30,13 @@ Hook = Callable[[types.ModuleType], None]
 
 _hooks: dict[str, list[Hook]] = {}
 _lock = threading.RLock()
+# Imported ahead (a warm start), in import order: (triggers, modules, words drawn from Python's
+# random by that import). The script's import of a trigger releases the held hooks of that
+# group's modules and of the earlier groups' (a later group imported those too: so would the
+# script's import of it on a cold start), and draws those words again.
+_groups: list[tuple[frozenset[str], frozenset[str], int]] = []
+_held: set[str] = set()  # module names whose hooks wait for the script's import
+_real_import = builtins.__import__
 
 
 def install(hooks: Mapping[str, Hook]) -> None:
@@ -34,11 +49,61 @@ def when_imported(name: str, hook: Hook) -> None:
     """Call ``hook(module)`` after ``name`` is imported (at once if it already is)."""
     with _lock:
         module = sys.modules.get(name)
-        if module is None:
+        if module is None or name in _held:
             _hooks.setdefault(name, []).append(hook)
-            _install_finder()
+            if module is None:
+                _install_finder()
             return
     _run(hook, module)
+
+
+def defer(groups: Sequence[tuple[Sequence[str], Sequence[str], int]]) -> None:
+    """Modules imported ahead of the script: ``(triggers, modules, words)`` per group, in import
+    order. Hooks for ``modules`` wait until the script imports one of ``triggers`` (or of a
+    later group's), as if that import had loaded them (drawing ``words`` from ``random``)."""
+    with _lock:
+        for triggers, modules, words in groups:
+            _groups.append((frozenset(triggers), frozenset(modules), words))
+            _held.update(m for m in modules if m in sys.modules)
+        if _groups:
+            builtins.__import__ = _watching_import
+
+
+def _watching_import(
+    name: str,
+    globals: Mapping[str, object] | None = None,  # noqa: A002 - __import__'s own signature
+    locals: Mapping[str, object] | None = None,  # noqa: A002
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> types.ModuleType:
+    module = _real_import(name, globals, locals, fromlist, level)
+    if level == 0:
+        top = name.partition(".")[0]
+        last = max((i for i, group in enumerate(_groups) if top in group[0]), default=-1)
+        if last >= 0:
+            _release(last)
+    return module
+
+
+def _release(last: int) -> None:
+    """Run the held hooks of groups ``0..last``: the script has imported group ``last``."""
+    with _lock:
+        released = _groups[: last + 1]
+        modules = frozenset().union(*(group[1] for group in released)) & _held
+        for _ in range(sum(group[2] for group in released)):
+            random.getrandbits(32)
+        del _groups[: last + 1]
+        _held.difference_update(modules)
+        if not _groups:
+            builtins.__import__ = _real_import
+        ready = [(n, _hooks.pop(n, [])) for n in sorted(modules, key=_load_order)]
+    for name, hooks in ready:
+        for hook in hooks:
+            _run(hook, sys.modules[name])
+
+
+def _load_order(name: str) -> int:
+    return list(sys.modules).index(name) if name in sys.modules else len(sys.modules)
 
 
 def _run(hook: Hook, module: types.ModuleType) -> None:

@@ -92,6 +92,8 @@ class TrialSpec:
     # The GPUs this attempt was given (ids, as in CUDA_VISIBLE_DEVICES): set on a Ray node by
     # the host actor from Ray's assignment, () for none; None: the runtime's own choice (gpus)
     gpu_ids: tuple[str, ...] | None = None
+    # frameworks an attempt started ahead imports before its release (``agent.warm``)
+    preload: tuple[str, ...] = ()
 
 
 class TrialProcess(ABC):

@@ -152,7 +152,7 @@ class DockerRuntime(Runtime):
         created["labels"][LABEL_SPARE] = "1"
 
         def create(fifo: str) -> Any:
-            waiter = ["python", "-c", WAITER, f"{EVENTS_DIR}/{fifo}"]
+            waiter = ["python", "-c", WAITER, f"{EVENTS_DIR}/{fifo}", *trial.preload]
             return self.client.containers.create(entrypoint=waiter, command=[], **created)
 
         # the waiter runs as the attempt's user: the FIFO is its

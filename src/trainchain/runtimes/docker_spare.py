@@ -4,14 +4,13 @@ Creating and starting a container (namespaces, mounts, cgroups, docker's init) t
 idle machine and over a second on a loaded one. ``DockerRuntime.prepare`` does it while the
 previous trial trains: the spare has the attempt's own mounts, limits, user, labels and working
 directory (a mount cannot be added to a running container, so a spare is made for one given
-attempt, never shared), but its process is a waiter: a few lines of Python that read one message
-from a FIFO in the attempt's events directory, then exec the image's entrypoint with the
-attempt's command line and environment (its parameters are only known then). The waiter has
-imported the agent already (standard library only, nothing of the script's), so it runs the
-agent's ``main`` itself rather than starting a new interpreter (the image's entrypoint, exec'd,
-when the agent cannot be imported). From there on the container is the one a cold start would
-have made: docker's init is PID 1, the exit code, the logs and the end are the agent's, and
-``DockerProcess`` follows it unchanged.
+attempt, never shared), but its process is a waiter (``trainchain.agent.warm``): it imports the
+agent and the script's frameworks (TensorFlow: seconds), then reads one message from a FIFO in
+the attempt's events directory with the attempt's command line and environment (its parameters
+are only known then), and runs the agent's ``main`` itself rather than starting a new
+interpreter (the image's entrypoint, exec'd, when the agent cannot be imported). From there on
+the container is the one a cold start would have made: docker's init is PID 1, the exit code,
+the logs and the end are the agent's, and ``DockerProcess`` follows it unchanged.
 
 The controller opens the FIFO for writing once the waiter reads it (that is how it knows the
 spare is ready) and keeps it open until the release; a controller that dies closes it, the
@@ -38,26 +37,24 @@ from trainchain.runtimes.base import TrialSpec
 
 log = logging.getLogger(__name__)
 
-# Import the agent (its imports are paid before the release), read the release (end-of-file:
-# discarded, or the controller died), then run the agent as ``python -m trainchain.agent`` would
-# (it sets the script's argv and path itself); the image's entrypoint if the agent cannot load.
+# Import the agent and the script's frameworks (``trainchain.agent.warm``: paid before the
+# release), read the release (end-of-file: discarded, or the controller died), then run the agent
+# as ``python -m trainchain.agent`` would; the image's entrypoint if the agent cannot load.
 WAITER = """\
 import json, os, sys
 try:
-    from trainchain.agent.runner import main
+    from trainchain.agent.warm import main
 except Exception as exc:
     print(f"trainchain: the agent does not import ahead ({exc})", file=sys.stderr)
-    main = None
+else:
+    main()
 with open(sys.argv[1], "rb") as fifo:
     message = fifo.read()
 if not message:
     sys.exit(0)
 message = json.loads(message)
 os.environ.update(message["env"])
-if main is None:
-    os.execvp(message["argv"][0], message["argv"])
-os.makedirs(os.environ.get("HOME") or "/tmp/home", exist_ok=True)
-sys.exit(main(message["args"]))
+os.execvp(message["argv"][0], message["argv"])
 """
 READY_SECONDS = 60.0  # a spare whose waiter is not reading by then is given up
 MAX_MESSAGE = 60_000  # below a pipe's capacity: the release never blocks on a stuck reader

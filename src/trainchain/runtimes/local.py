@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from trainchain.runtimes.base import (
     TrialProcess,
     TrialSpec,
 )
+from trainchain.runtimes.docker_spare import blank
 from trainchain.runtimes.installer import (
     InstallFailed,
     build_with_pip,
@@ -38,6 +40,7 @@ from trainchain.runtimes.installer import (
     pip_failure,
     uv_failure,
 )
+from trainchain.runtimes.local_spare import LocalSpare, discard_all
 from trainchain.runtimes.staging import agent_dir
 from trainchain.settings import operator_settings
 from trainchain.states import OutcomeKind
@@ -62,8 +65,14 @@ class LocalRuntime(Runtime):
 
     name = "local"
 
+    starts_ahead = True
+
     def __init__(self, home: Path | None = None) -> None:
         self.envs = home or paths.envs_dir()
+        self._spares: list[LocalSpare] = []  # started ahead by ``prepare``, one per attempt
+        self._spares_lock = threading.Lock()  # parallel trials prepare and start from threads
+        # spares nobody used are killed with the runtime, or at the interpreter's exit
+        self._finalizer = weakref.finalize(self, discard_all, self._spares)
 
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
         key = spec.key()
@@ -97,7 +106,50 @@ class LocalRuntime(Runtime):
             return None
         return trial_process(process_id, run_id) is not None
 
+    def prepare(self, env: Environment, trial: TrialSpec) -> None:
+        """Start the interpreter of an attempt that comes next, importing the script's
+        frameworks while the current trial trains (``local_spare``)."""
+        with self._spares_lock:
+            if not trial.preload or any(s.matches(trial) for s in self._spares):
+                return
+            python = env.python or sys.executable
+            spare = LocalSpare(python, trial, self._environ(blank(trial)), list(trial.preload))
+            self._spares.append(spare)
+
+    def close(self) -> None:
+        """Kill the spares nobody used (running attempts go on)."""
+        self._finalizer()
+
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
+        environ = self._environ(trial)
+        with self._spares_lock:
+            spare = next((s for s in self._spares if s.matches(trial)), None)
+            if spare is not None:
+                self._spares.remove(spare)
+        if spare is not None:
+            args = [trial.entrypoint, *trial.args]
+            proc = spare.release(self.command(env, trial), args, environ)
+            if proc is not None:
+                log.debug("trial %s attempt %s: warm start", trial.trial, trial.attempt)
+                return LocalProcess(proc, spare.log_file)
+        log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
+        try:
+            proc = subprocess.Popen(
+                self.command(env, trial),
+                cwd=trial.workdir,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill reaches its children too
+            )
+        except BaseException:
+            log_file.close()  # no process took ownership of it
+            raise
+        return LocalProcess(proc, log_file)
+
+    def _environ(self, trial: TrialSpec) -> dict[str, str]:
+        """Make the attempt's links and directories; its environment."""
         path_map: dict[str, str] = {}
         for name, given in trial.data.items():
             source = given if given.is_absolute() else trial.workdir / given
@@ -118,22 +170,7 @@ class LocalRuntime(Runtime):
         environ.update(contract.path_map_environ(path_map))
         if trial.datasets is not None:
             environ.update(contract.dataset_environ(str(trial.datasets), _mirror_for_trials()))
-        cmd = self.command(env, trial)
-        log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=trial.workdir,
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: kill reaches its children too
-            )
-        except BaseException:
-            log_file.close()  # no process took ownership of it
-            raise
-        return LocalProcess(proc, log_file)
+        return environ
 
     def command(self, env: Environment, trial: TrialSpec) -> list[str]:
         """The attempt's command line (the Ray node runtime wraps it in a supervisor)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trainchain import paths
+from trainchain.agent import warm
 from trainchain.config import Config
 from trainchain.errors import ConfigError, TrainchainError
 from trainchain.runtimes.base import Environment, Resources, Runtime
@@ -177,6 +178,7 @@ class StageContext:
             datasets=paths.datasets_dir() if detection.get("downloads") else None,
             seed=config.seed,
             target=config.target,
+            preload=tuple(warm.frameworks(detection.get("imports") or [])),
         )
         return TrialRunner(self.store, self.runtime, self.environment, setup, self.emit)
 

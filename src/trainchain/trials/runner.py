@@ -161,6 +161,7 @@ class TrialRunner:
             datasets=self.setup.datasets,
             extra_env=extra_env,
             resources=self.setup.resources,
+            preload=self.setup.preload,
         )
 
     def _attempt(

@@ -39,6 +39,7 @@ class TrialSetup:
     datasets: Path | None = None  # the dataset cache, when the script downloads datasets
     seed: int | None = None  # seed: of trainchain.yaml; each trial's seed derives from it
     target: float | None = None  # the agent ends a fit whose validation metric reaches it
+    preload: tuple[str, ...] = ()  # frameworks a warm start imports ahead (``agent.warm``)
 
 
 @dataclass(frozen=True)
