@@ -8,6 +8,7 @@ the ``stage`` command and the Jenkins export are derived from.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from trainchain.stages.promote import model_name
 from trainchain.states import RunStatus, StageState
 from trainchain.store import Store, utcnow
 from trainchain.tracking.listener import TrackingListener
+
+log = logging.getLogger(__name__)
 
 EXIT_CODES = {RunStatus.SUCCEEDED: 0, RunStatus.TARGET_NOT_REACHED: 3, RunStatus.FAILED: 1}
 
@@ -65,6 +68,7 @@ class Pipeline:
         self.store = store or Store()
         self.emit: Progress = progress or (lambda _event: None)
         self.runtime = runtime  # None: each run's configured runtime
+        self._runtimes: dict[str, dict[str, Runtime]] = {}  # run id -> its stages' runtimes
         self.listeners = (NotifyListener(), TrackingListener()) if listeners is None else listeners
 
     def create_run(
@@ -93,7 +97,19 @@ class Pipeline:
 
         ctx = self.context(run_id)
         with controller_lock(ctx.run_dir):
-            return self._execute(ctx.run.id, only)
+            self._runtimes[run_id] = {}
+            try:
+                return self._execute(ctx.run.id, only)
+            finally:
+                self._close_runtimes(run_id)
+
+    def _close_runtimes(self, run_id: str) -> None:
+        """The run's stages are done: what its runtimes started ahead and nobody used goes."""
+        for runtime in self._runtimes.pop(run_id, {}).values():
+            try:
+                runtime.close()
+            except Exception:  # noqa: BLE001 - the run's outcome stands; the spare dies with us
+                log.warning("closing the %s runtime failed", runtime.name, exc_info=True)
 
     def _execute(self, run_id: str, only: Stage | None) -> RunOutcome:
         for needed in SPECS[only].needs if only else ():
@@ -173,7 +189,8 @@ class Pipeline:
         return RunOutcome(self.report(run_id), code)
 
     def context(self, run_id: str) -> StageContext:
-        return StageContext(self.store.get_run(run_id), self.store, self.emit, self.runtime)
+        shared = self._runtimes.get(run_id)
+        return StageContext(self.store.get_run(run_id), self.store, self.emit, self.runtime, shared)
 
     def report(self, run_id: str) -> RunReport:
         from trainchain.reporting import build_report

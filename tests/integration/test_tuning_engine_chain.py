@@ -189,6 +189,13 @@ def test_the_baseline_is_a_complete_point_and_augment_leaves_8x8_inputs(tmp_path
     assert first.value == pytest.approx(report["baseline"]["value"])
     assert set(first.params) == set(study.trials[1].distributions)  # every dimension
     assert first.params["keras.optimizer"] == "adam" and first.params["LEARNING_RATE"] == 1e-4
+    # every tuned trial started warm: its interpreter imported Keras while the one before
+    # trained (trial 1's while the baseline did, a stage earlier)
+    trials_dir = paths.run_dir(report["run_id"]) / "trials"
+    for trial in tuned:
+        events = trials_dir / f"{trial['number']:03d}" / "events-1.jsonl"
+        warm = [json.loads(line) for line in events.read_text().splitlines() if '"warm"' in line]
+        assert [e["imported"] for e in warm] == [["numpy", "keras"]], trial["number"]
 
 
 # DIGITS paced: each epoch takes a second at least, so a short tuning budget ends mid-trial

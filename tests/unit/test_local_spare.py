@@ -4,6 +4,7 @@ frameworks while the current trial trains (``runtimes/local_spare``, ``agent/war
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -176,3 +177,24 @@ def test_no_pushed_code_runs_ahead_and_a_shadowing_module_makes_the_start_cold(
     assert "falls back to a cold one: train.py's directory has its own colorsys" in log
     assert (blank.workdir / "shadow-imports.txt").read_text() == "imported\n"
     assert "the repository colorsys" in log and "accuracy: 0.3" in log
+
+
+def test_a_working_copy_made_again_after_the_spare_gets_a_cold_start(tmp_path: Path) -> None:
+    """The spare's working directory is the one that existed at ``prepare``: a copy made again
+    since (a new controller's fresh copy) would leave it in a deleted directory."""
+    runtime = LocalRuntime(tmp_path / "envs")
+    script = "EPOCHS = 1\nprint(f'accuracy: {EPOCHS / 10}')\n"
+    blank = _spec(tmp_path, script, preload=("numpy",))
+    runtime.prepare(ENV, blank)
+    (spare,) = runtime._spares
+    shutil.rmtree(blank.workdir)
+    blank.workdir.mkdir()
+    (blank.workdir / "train.py").write_text(script)
+    spec = _released(blank)
+    process = runtime.start(ENV, spec)
+    outcome = process.wait(120)
+    log = spec.log_path.read_text()
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, log
+    assert process.id != str(spare.proc.pid) and spare.proc.returncode is not None
+    assert "accuracy: 0.3" in log
+    assert [e for e in read_events(spec.events_path) if e["type"] == "warm"] == []

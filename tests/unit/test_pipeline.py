@@ -220,3 +220,30 @@ def test_the_default_listeners_notify_and_record_the_tracking_export(tmp_path: P
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_a_runs_stages_share_one_runtime_which_is_closed_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What one stage starts ahead (the baseline's stage prepares trial 1) is the next stage's
+    to use; what nobody used goes with the run, not with the process."""
+
+    class Closing(ScriptedRuntime):
+        name = "local"
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    made: list[Closing] = []
+
+    def get_runtime(name: str) -> Closing:
+        made.append(Closing(lambda _trial: accuracy(0.5)))
+        return made[-1]
+
+    monkeypatch.setattr("trainchain.runtimes.get_runtime", get_runtime)
+    pipeline = Pipeline(Store(), listeners=[])
+    run_id = pipeline.create_run(str(_project(tmp_path, f"target: 0.9\nmax_trials: 2\n{SPACE}")))
+    assert pipeline.execute(run_id).exit_code == 3
+    assert len(made) == 1 and len(made[0].started) == 2  # baseline and trial 1: one runtime
+    assert made[0].closed == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -50,6 +51,15 @@ def test_each_tuned_trial_prepares_the_next_one_which_then_starts_on_it(tmp_path
     assert result.state == TrialState.COMPLETE and result.value == 0.4  # its own params
     assert runtime.started[-1] == (2, runtime.prepared[0][3])  # the prepared copy, not a new one
     assert [p[0] for p in runtime.prepared] == [2, 3]
+
+
+def test_a_tuned_run_prepares_trial_1_while_its_baseline_trains(tmp_path: Path) -> None:
+    store, setup = _run(tmp_path)
+    runtime = AheadRuntime(tmp_path / "envs")
+    env = Environment("local", "k", python=sys.executable)
+    runner = TrialRunner(store, runtime, env, dataclasses.replace(setup, tuned=True))
+    assert runner.run(0, {"EPOCHS": 2}).state == TrialState.COMPLETE
+    assert [p[:3] for p in runtime.prepared] == [(1, 1, {})]
 
 
 def test_a_runtime_that_does_not_start_ahead_gets_no_preparation(tmp_path: Path) -> None:

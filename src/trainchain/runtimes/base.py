@@ -152,6 +152,11 @@ class Runtime(ABC):
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         """Start ``python -m trainchain.agent <entrypoint> [args]`` for one attempt."""
 
+    def close(self) -> None:
+        """Let go of what the runtime holds (attempts started ahead, connections); running
+        attempts go on. The default holds nothing."""
+        return None
+
     def prepare(self, env: Environment, trial: TrialSpec) -> None:
         """Get ready to start ``trial`` (whose working copy exists already) while something else
         runs; ``start`` with the same attempt (any params and ``extra_env``) is then quicker.

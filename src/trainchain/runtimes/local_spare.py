@@ -37,6 +37,7 @@ class LocalSpare:
         self, python: str, trial: TrialSpec, environ: dict[str, str], imports: list[str]
     ) -> None:
         self.trial = blank(trial)
+        self.workdir = trial.workdir.stat().st_ino  # its working directory, as it was made
         read, self._write = os.pipe()
         fcntl.fcntl(self._write, fcntl.F_SETFL, os.O_NONBLOCK)
         self.log_file: IO[bytes] = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115
@@ -68,7 +69,7 @@ class LocalSpare:
         (it is discarded then, and the caller starts the attempt cold)."""
         message = json.dumps({"argv": argv, "args": args, "env": environ}).encode()
         written = -1
-        if len(message) <= MAX_MESSAGE and self.proc.poll() is None:
+        if len(message) <= MAX_MESSAGE and self.proc.poll() is None and self._same_workdir():
             try:
                 written = os.write(self._write, message)
             except OSError as exc:  # the spare died meanwhile (EPIPE)
@@ -78,6 +79,13 @@ class LocalSpare:
             return None
         self._close_pipe()  # end-of-file: the spare runs the attempt
         return self.proc
+
+    def _same_workdir(self) -> bool:
+        """A working copy made again since (``rmtree`` + copy) is not the spare's directory."""
+        try:
+            return self.trial.workdir.stat().st_ino == self.workdir
+        except OSError:
+            return False
 
     def discard(self) -> None:
         """Kill the spare (it may still be importing: it reads the pipe only after)."""

@@ -74,12 +74,15 @@ class TrialError(TrainchainError):
 @dataclass
 class StageContext:
     """The run a stage works on and its collaborators. ``runtime`` given = used for every
-    stage (tests inject a scripted one); else the run's environment names it."""
+    stage (tests inject a scripted one); else the run's environment names it, made once for the
+    run's stages when the pipeline shares ``runtimes`` (what one stage started ahead, the
+    baseline's next trial, is the next stage's)."""
 
     run: Run
     store: Store
     emit: Progress
     given_runtime: Runtime | None = None
+    runtimes: dict[str, Runtime] | None = None  # by name, shared by the run's stages
 
     @functools.cached_property
     def config(self) -> Config:
@@ -96,7 +99,11 @@ class StageContext:
         from trainchain.runtimes import get_runtime
 
         name = (self.run.environment or {}).get("runtime") or self.config.runtime
-        return get_runtime(name)
+        if self.runtimes is None:
+            return get_runtime(name)
+        if name not in self.runtimes:
+            self.runtimes[name] = get_runtime(name)
+        return self.runtimes[name]
 
     @property
     def environment(self) -> Environment:
@@ -179,6 +186,7 @@ class StageContext:
             seed=config.seed,
             target=config.target,
             preload=tuple(warm.frameworks(detection.get("imports") or [])),
+            tuned=config.tune,
         )
         return TrialRunner(self.store, self.runtime, self.environment, setup, self.emit)
 

@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from trainchain import interrupts
@@ -50,6 +49,7 @@ from trainchain.trials.workspace import fresh_copy, trial_dirs
 __all__ = ["Deadline", "EpochHook", "Progress", "TrialResult", "TrialRunner", "TrialSetup"]
 
 log = logging.getLogger(__name__)
+AHEAD = ".prepared"  # in a trial's directory: its first working copy was made ahead, unused
 POLL_SECONDS = 0.25
 
 
@@ -66,7 +66,6 @@ class TrialRunner:
         self.progress = progress or (lambda _event: None)
         self.recorder = AttemptRecorder(store, self.progress)
         self.endings = TrialEndings(store, setup, self.progress)
-        self._ahead: dict[int, Path] = {}  # trial number -> working copy prepared ahead
         self._ahead_lock = threading.Lock()
 
     # -- public ------------------------------------------------------------------------------
@@ -178,19 +177,21 @@ class TrialRunner:
         spec.events_path.unlink(missing_ok=True)
         process = self._start(spec)
         self.store.add_attempt(trial.id, attempt_no, process.id)
-        if trial.number >= 1:  # tuning: more trials come (the baseline, 0, is often the only one)
+        if trial.number >= 1 or self.setup.tuned:  # more trials come
             self._prepare(trial.number + 1)
         return self._follow(process, spec, trial, attempt_no, on_epoch, deadline=deadline)
 
     def _prepare(self, number: int) -> None:
-        """On a runtime that starts attempts ahead (docker: the container's create and start),
-        make trial ``number``'s working copy and have the runtime prepare its first attempt
-        while this trial trains. A trial that never comes wastes one start, nothing else."""
+        """On a runtime that starts attempts ahead (docker: the container's create and start;
+        local: the interpreter's imports), make trial ``number``'s working copy and have the
+        runtime prepare its first attempt while this trial trains. A trial that never comes
+        wastes one start, nothing else. The copy is marked (``AHEAD``) rather than remembered:
+        the baseline's stage prepares trial 1 for the tune stage's runner."""
         if not self.runtime.starts_ahead:
             return
         spec = self._spec_of(number, 1, {}, {})
         with self._ahead_lock:
-            if number in self._ahead or spec.workdir.parent.exists():
+            if spec.workdir.parent.exists():
                 return  # prepared already, or started (another worker, an earlier controller)
             try:
                 fresh_copy(self.setup.snapshot, spec.workdir)
@@ -198,13 +199,19 @@ class TrialRunner:
             except Exception as exc:  # noqa: BLE001 - the attempt will simply start cold
                 log.warning("could not prepare trial %s ahead: %s", number, exc)
                 return
-            self._ahead[number] = spec.workdir
+            (spec.workdir.parent / AHEAD).write_text(spec.workdir.name)
 
     def _prepared(self, spec: TrialSpec) -> bool:
-        """Whether ``spec``'s working copy was made ahead (waits while it is being made)."""
+        """Whether ``spec``'s working copy was made ahead and never used (waits while it is
+        being made); the mark goes, so a restarted attempt gets a fresh copy."""
+        mark = spec.workdir.parent / AHEAD
         with self._ahead_lock:
-            workdir = self._ahead.pop(spec.trial, None)
-        return spec.attempt == 1 and workdir == spec.workdir and workdir.is_dir()
+            try:
+                made = mark.read_text()
+            except FileNotFoundError:
+                return False
+            mark.unlink()
+        return spec.attempt == 1 and made == spec.workdir.name and spec.workdir.is_dir()
 
     def _follow(
         self,

@@ -40,6 +40,7 @@ class TrialSetup:
     seed: int | None = None  # seed: of trainchain.yaml; each trial's seed derives from it
     target: float | None = None  # the agent ends a fit whose validation metric reaches it
     preload: tuple[str, ...] = ()  # frameworks a warm start imports ahead (``agent.warm``)
+    tuned: bool = False  # tuning trials follow the baseline: trial 1 is prepared while it trains
 
 
 @dataclass(frozen=True)
