@@ -13,7 +13,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,12 @@ class TrialSpec:
     gpu_ids: tuple[str, ...] | None = None
     # frameworks an attempt started ahead imports before its release (``agent.warm``)
     preload: tuple[str, ...] = ()
+
+
+def blank(trial: TrialSpec) -> TrialSpec:
+    """What an attempt started ahead is made for: the attempt without what is only known at its
+    start (its parameters and ``extra_env``: the seed)."""
+    return replace(trial, params={}, extra_env={})
 
 
 class TrialProcess(ABC):

@@ -31,6 +31,7 @@ from trainchain.runtimes.base import (
     Runtime,
     TrialProcess,
     TrialSpec,
+    blank,
 )
 from trainchain.runtimes.docker_container import (
     DATASETS,
@@ -51,7 +52,7 @@ from trainchain.runtimes.docker_process import (  # noqa: F401 - re-exported
     docker_host,
     probe,
 )
-from trainchain.runtimes.docker_spare import LABEL_SPARE, WAITER, Spare, blank, discard_all
+from trainchain.runtimes.docker_spare import LABEL_SPARE, WAITER, Spare, discard_all
 
 if TYPE_CHECKING:
     from docker import DockerClient

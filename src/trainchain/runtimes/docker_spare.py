@@ -30,10 +30,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-from trainchain.runtimes.base import TrialSpec
+from trainchain.runtimes.base import TrialSpec, blank
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +58,6 @@ os.execvp(message["argv"][0], message["argv"])
 READY_SECONDS = 60.0  # a spare whose waiter is not reading by then is given up
 MAX_MESSAGE = 60_000  # below a pipe's capacity: the release never blocks on a stuck reader
 LABEL_SPARE = "trainchain.spare"
-
-
-def blank(trial: TrialSpec) -> TrialSpec:
-    """What a spare is made for: the attempt without what is only known at its start."""
-    return replace(trial, params={}, extra_env={})
 
 
 class Spare:

@@ -28,8 +28,8 @@ from trainchain.runtimes.base import (
     Runtime,
     TrialProcess,
     TrialSpec,
+    blank,
 )
-from trainchain.runtimes.docker_spare import blank
 from trainchain.runtimes.installer import (
     InstallFailed,
     build_with_pip,

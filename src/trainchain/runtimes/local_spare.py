@@ -5,9 +5,9 @@ epochs on the digits CNN).
 
 The spare reads its release from a pipe it inherited: one JSON message with the attempt's
 command line and environment (its parameters and seed are only known then). The controller
-holds the write end; closing it without a message (a discarded spare), or dying, gives the
-spare end-of-file and it exits 0, so no spare outlives its controller. A spare the controller
-discards itself is killed at once: the script has not started in it.
+holds the write end: a controller that dies closes it, the spare reads end-of-file and exits 0,
+so no spare outlives its controller. One the controller discards is killed at once: the script
+has not started in it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ import signal
 import subprocess
 from typing import IO
 
-from trainchain.runtimes.base import TrialSpec
-from trainchain.runtimes.docker_spare import blank
+from trainchain.runtimes.base import TrialSpec, blank
 
 log = logging.getLogger(__name__)
 
