@@ -88,8 +88,10 @@ def test_the_attempt_runs_in_its_spare_with_its_params_and_settings(
     log = spec.log_path.read_text()
     assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED, log
     assert "epochs=7 seed=11" in log  # the parameters and the environment of the release
-    kinds = [e["type"] for e in read_events(spec.events_path)]
-    assert kinds[:2] == ["seed", "start"] and "metric" in kinds and kinds[-1] == "end"
+    events = read_events(spec.events_path)
+    kinds = [e["type"] for e in events]
+    assert kinds[:3] == ["warm", "seed", "start"] and "metric" in kinds and kinds[-1] == "end"
+    assert events[0]["imported"] == []  # a script of no framework: nothing imported ahead
 
 
 def test_exit_codes_and_stop_reach_a_released_attempt(
