@@ -39,13 +39,13 @@ EXIT_CODES = {RunStatus.SUCCEEDED: 0, RunStatus.TARGET_NOT_REACHED: 3, RunStatus
 
 
 # fmt: off
-STAGES = (  #  stage        run          needs             docker target ends_run
-    StageSpec(Stage.FETCH,   fetch.run,   (),               False, False, False),
-    StageSpec(Stage.DETECT,  detect.run,  (Stage.FETCH,),   True,  False, False),
-    StageSpec(Stage.TRAIN,   train.run,   (Stage.DETECT,),  True,  False, False),
-    StageSpec(Stage.TUNE,    tune.run,    (Stage.TRAIN,),   True,  True,  False),
-    StageSpec(Stage.PROMOTE, promote.run, (Stage.TRAIN,),   False, True,  False),
-    StageSpec(Stage.MONITOR, monitor.run, (Stage.FETCH,),   True,  True,  True),
+STAGES = (  #  stage        run          needs             docker target ends_run reads_trials
+    StageSpec(Stage.FETCH,   fetch.run,   (),               False, False, False,  False),
+    StageSpec(Stage.DETECT,  detect.run,  (Stage.FETCH,),   True,  False, False,  False),
+    StageSpec(Stage.TRAIN,   train.run,   (Stage.DETECT,),  True,  False, False,  False),
+    StageSpec(Stage.TUNE,    tune.run,    (Stage.TRAIN,),   True,  True,  False,  False),
+    StageSpec(Stage.PROMOTE, promote.run, (Stage.TRAIN,),   False, True,  False,  True),
+    StageSpec(Stage.MONITOR, monitor.run, (Stage.FETCH,),   True,  True,  True,   False),
 )
 # fmt: on
 SPECS = {spec.stage: spec for spec in STAGES}
@@ -111,6 +111,13 @@ class Pipeline:
             except Exception:  # noqa: BLE001 - the run's outcome stands; the spare dies with us
                 log.warning("closing the %s runtime failed", runtime.name, exc_info=True)
 
+    def _settle(self, run_id: str) -> None:
+        """Trials whose training ended while their interpreters still exit (the next trial
+        went on meanwhile): wait for those exits, which flush what the scripts left open."""
+        given = [self.runtime] if self.runtime is not None else []
+        for runtime in [*given, *self._runtimes.get(run_id, {}).values()]:
+            runtime.settle()
+
     def _execute(self, run_id: str, only: Stage | None) -> RunOutcome:
         for needed in SPECS[only].needs if only else ():
             if not self._finished(run_id, needed):
@@ -150,6 +157,8 @@ class Pipeline:
 
     def _run_stage(self, run_id: str, stage: Stage) -> TrainchainError | None:
         """Run one stage and record how it ended; the error of a failed one."""
+        if SPECS[stage].reads_trials:
+            self._settle(run_id)
         self._record(run_id, stage, StageState.RUNNING)
         try:
             ctx = self.context(run_id)

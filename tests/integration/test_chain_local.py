@@ -102,6 +102,38 @@ def test_argparse_constants_and_notebook_sources(tmp_path: Path) -> None:
     assert report["best"]["value"] > 0.9
 
 
+LATE_WRITES = """
+import atexit, os, pathlib, time
+
+out = pathlib.Path(os.environ.get("TRAINCHAIN_OUTPUT_DIR", "."))
+notes = open(out / "notes.txt", "w")  # never closed: the interpreter's exit flushes it
+notes.write("written, never closed")
+
+
+def late():
+    time.sleep(4)
+    (out / "late.txt").write_text("the atexit handler ran")
+
+
+atexit.register(late)
+"""
+
+
+def test_what_a_trial_writes_while_its_interpreter_exits_is_registered(tmp_path: Path) -> None:
+    """The trial is recorded at its agent's ``end`` and the run goes on while the interpreter
+    exits; promote waits for that exit (``Runtime.settle``). Without the wait the registry got
+    an empty notes.txt and no late.txt."""
+    script = SKLEARN_CONSTANTS.replace("C = 0.0001\n", "C = 1.0\n") + LATE_WRITES
+    proj = write_project(
+        tmp_path / "late", {"train.py": script, "requirements.txt": "scikit-learn\n"}
+    )
+    proc, report = run_json(str(proj), "--no-tune", "--target", "0.5")
+    assert proc.returncode == 0, proc.stderr + json.dumps(report)
+    version = Path(report["model"]["path"]).parent
+    assert (version / "notes.txt").read_text() == "written, never closed"
+    assert (version / "late.txt").read_text() == "the atexit handler ran"
+
+
 def test_resume_after_kill_9_never_reruns_a_finished_trial(tmp_path: Path) -> None:
     slow = SKLEARN_CONSTANTS.replace("PAUSE = 0.0", "PAUSE = 3.0")
     proj = write_project(

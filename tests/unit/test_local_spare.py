@@ -198,3 +198,24 @@ def test_a_working_copy_made_again_after_the_spare_gets_a_cold_start(tmp_path: P
     assert process.id != str(spare.proc.pid) and spare.proc.returncode is not None
     assert "accuracy: 0.3" in log
     assert [e for e in read_events(spec.events_path) if e["type"] == "warm"] == []
+
+
+def test_a_script_that_sets_environment_variables_gets_a_cold_start(tmp_path: Path) -> None:
+    """Frameworks read variables such as KERAS_BACKEND or TF_ENABLE_ONEDNN_OPTS at their
+    import: one imported ahead read them before the script set them."""
+    script = (
+        "import os\nos.environ['TF_ENABLE_ONEDNN_OPTS'] = '0'\nimport numpy\n"
+        "EPOCHS = 1\nprint('pid', os.getpid())\nprint(f'accuracy: {EPOCHS / 10}')\n"
+    )
+    runtime = LocalRuntime(tmp_path / "envs")
+    blank = _spec(tmp_path, script, preload=("numpy",))
+    runtime.prepare(ENV, blank)
+    (spare,) = runtime._spares
+    spec = _released(blank)
+    ran = _ran(spec, runtime)
+    log = spec.log_path.read_text()
+    assert "falls back to a cold one: train.py sets environment variables" in log
+    assert "accuracy: 0.3" in log
+    assert [e for e in read_events(spec.events_path) if e["type"] == "warm"] == []
+    # exec'd in place: the same process, a fresh interpreter
+    assert ran["pid"] == str(spare.proc.pid)

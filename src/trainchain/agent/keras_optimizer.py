@@ -1,8 +1,11 @@
-"""``keras.optimizer``: compile with another optimizer (adam|sgd|rmsprop), same learning rate.
+"""``keras.optimizer``: compile with another optimizer (adam|sgd|rmsprop), the rate carried over.
 
 Applied in the ``compile`` hook after ``keras.learning_rate``, so the rate the trial asked for
 (or the script's own, or the schedule it wrote) carries over; gradient clipping carries over
-too. ``sgd`` means SGD with momentum 0.9 (plain SGD at an Adam-sized rate barely moves). The
+too. ``sgd`` means SGD with momentum 0.9. A constant rate moves between the adaptive family
+(Adam, RMSprop, ...) and SGD by the ratio of Keras' own defaults (SGD 0.01, Adam 0.001), so a
+rate that trains one trains the other: SGD at an Adam-sized rate barely moves in the epochs a
+trial has (the digits CNN after 5 epochs at 2e-4: Adam 0.81, SGD 0.19, SGD at 2e-3 0.68). The
 swap is noted on the model for the ``architecture`` event (``keras_arch``). Standard library
 only at module level: ``keras`` is the script's module, passed in.
 """
@@ -21,6 +24,7 @@ logger = logging.getLogger(__name__)
 KNOB = "keras.optimizer"
 CHOICES = ("adam", "sgd", "rmsprop")
 SGD_MOMENTUM = 0.9
+SGD_RATE_RATIO = 10.0  # Keras' default rates: SGD's 0.01 over Adam's and RMSprop's 0.001
 _CARRIED = ("clipnorm", "clipvalue", "global_clipnorm")
 
 
@@ -45,7 +49,8 @@ def swap(model: Any, optimizer: Any, keras: Any, state: TrialState) -> Any:
         setattr(model, OPTIMIZER_NOTE, f"optimizer: the script's {old} kept (already {choice})")
         return optimizer
     config = optimizer.get_config()
-    rate = _learning_rate(config, keras)
+    kept = _learning_rate(config, keras)
+    rate = _carried_rate(kept, old, choice)
     kwargs: dict[str, Any] = {"learning_rate": rate}
     if choice == "sgd":
         kwargs["momentum"] = SGD_MOMENTUM
@@ -54,13 +59,16 @@ def swap(model: Any, optimizer: Any, keras: Any, state: TrialState) -> Any:
         new = wanted_cls(**kwargs, **carried)
     except TypeError:  # a legacy optimizer without global_clipnorm
         new = wanted_cls(**kwargs)
-    shown = rate if isinstance(rate, float) else type(rate).__name__
+    if rate is kept or rate == kept:
+        how = f"learning rate {rate if isinstance(rate, float) else type(rate).__name__} kept"
+    else:
+        how = f"learning rate {kept} -> {rate} (Keras' default rates: SGD 0.01, Adam 0.001)"
     setattr(
         model,
         OPTIMIZER_NOTE,
         f"optimizer: {old} -> {type(new).__name__}"
         + (f" (momentum {SGD_MOMENTUM})" if choice == "sgd" else "")
-        + f", learning rate {shown} kept",
+        + f", {how}",
     )
     state.mark_applied(KNOB, choice, "keras")
     return new
@@ -95,6 +103,14 @@ def _optimizer_class(choice: str, current: Any, keras: Any) -> type:
     if not isinstance(cls, type):
         raise ValueError(f"this Keras has no optimizers.{name}")
     return cls
+
+
+def _carried_rate(rate: Any, old: str, choice: str) -> Any:
+    """A constant rate in the new optimizer's scale (a schedule is kept as written)."""
+    if not isinstance(rate, float) or (old.lower() == "sgd") == (choice == "sgd"):
+        return rate
+    ratio = SGD_RATE_RATIO if choice == "sgd" else 1 / SGD_RATE_RATIO
+    return float(f"{rate * ratio:.7g}")
 
 
 def _learning_rate(config: dict[str, Any], keras: Any) -> Any:

@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import random
+import re
 import sys
 import time
 
@@ -113,6 +114,32 @@ def shadowed(entrypoint: str, groups: list[Group]) -> str | None:
     return None
 
 
+# os.environ["KERAS_BACKEND"] = ..., .setdefault/.update(...), os.putenv(...), %env (notebooks)
+_ENV_WRITE = re.compile(
+    r"environ\s*(\[[^\]]*\]\s*=(?!=)|\.(setdefault|update)\s*\()|\bputenv\s*\(|%(set_)?env\b"
+)
+
+
+def sets_environment(entrypoint: str) -> str | None:
+    """A script that writes environment variables (``KERAS_BACKEND``, ``TF_ENABLE_ONEDNN_OPTS``,
+    read by the frameworks at their import) gets a cold start: a framework imported ahead read
+    them before the script set them. The entrypoint and its directory's modules are read."""
+    project = os.path.dirname(os.path.abspath(entrypoint))
+    try:
+        names = sorted(n for n in os.listdir(project) if n.endswith((".py", ".ipynb")))
+    except OSError:
+        names = []
+    for name in dict.fromkeys([os.path.basename(entrypoint), *names]):
+        try:
+            with open(os.path.join(project, name), encoding="utf-8", errors="replace") as fh:
+                text = fh.read(1_000_000)
+        except OSError:
+            continue
+        if _ENV_WRITE.search(text):
+            return f"{name} sets environment variables, which frameworks read at their import"
+    return None
+
+
 def read_release(source: str) -> bytes:
     """The release message (empty: end-of-file, no attempt comes)."""
     if source.isdigit():
@@ -137,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(release["env"])  # the spare's own are the attempt's, less its parameters
     random.seed()  # fresh entropy, as a new interpreter has (the agent seeds a seeded trial)
     failed = failed or shadowed(release["args"][0], groups)
+    failed = failed or (sets_environment(release["args"][0]) if groups else None)
     if failed:
         print(f"trainchain: the warm start falls back to a cold one: {failed}", file=sys.stderr)
         os.execvpe(release["argv"][0], release["argv"], os.environ)

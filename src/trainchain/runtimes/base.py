@@ -123,6 +123,13 @@ class TrialProcess(ABC):
     def kill(self, kind: OutcomeKind, reason: str) -> None:
         """End it at once (SIGKILL) and report ``kind`` (TIMEOUT, STOPPED...) as its outcome."""
 
+    def release(self) -> bool:
+        """Its agent wrote ``end`` ok: the training is over and only the interpreter's exit
+        (atexit handlers, finalizers flushing what the script left open) remains. True when
+        the runtime takes over waiting for that exit (``Runtime.settle``), so the controller
+        can go on to the next trial; False (the default): the controller waits here."""
+        return False
+
 
 class Runtime(ABC):
     """Where trials run. Implementations: ``LocalRuntime``, ``DockerRuntime``, ``RayRuntime``."""
@@ -157,6 +164,12 @@ class Runtime(ABC):
     @abstractmethod
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         """Start ``python -m trainchain.agent <entrypoint> [args]`` for one attempt."""
+
+    def settle(self) -> None:
+        """Wait until every attempt released (``TrialProcess.release``) has exited: before
+        anything reads the trials' files (promote), and at ``close``. The default releases
+        nothing, so has nothing to wait for."""
+        return None
 
     def close(self) -> None:
         """Let go of what the runtime holds (attempts started ahead, connections); running

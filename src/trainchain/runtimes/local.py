@@ -13,7 +13,7 @@ import sys
 import threading
 import urllib.parse
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -47,6 +47,9 @@ from trainchain.states import OutcomeKind
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0
+# a released attempt exits in about a second (TensorFlow's teardown); one still there after
+# this long hangs (a thread the script never joins) and is stopped, with a warning
+EXIT_WAIT_SECONDS = 60.0
 
 
 @contextlib.contextmanager
@@ -71,8 +74,10 @@ class LocalRuntime(Runtime):
         self.envs = home or paths.envs_dir()
         self._spares: list[LocalSpare] = []  # started ahead by ``prepare``, one per attempt
         self._spares_lock = threading.Lock()  # parallel trials prepare and start from threads
-        # spares nobody used are killed with the runtime, or at the interpreter's exit
-        self._finalizer = weakref.finalize(self, discard_all, self._spares)
+        self._released: list[LocalProcess] = []  # training over, interpreter still exiting
+        # released attempts are waited for, and spares nobody used killed, with the runtime
+        # (``close``), or when it is collected, or at the interpreter's exit
+        self._finalizer = weakref.finalize(self, _let_go, self._released, self._spares)
 
     def provision(self, spec: EnvSpec, log: LogSink) -> Environment:
         key = spec.key()
@@ -116,9 +121,19 @@ class LocalRuntime(Runtime):
             spare = LocalSpare(python, trial, self._environ(blank(trial)), list(trial.preload))
             self._spares.append(spare)
 
+    def settle(self) -> None:
+        with self._spares_lock:
+            taken, self._released[:] = list(self._released), []
+        _let_go(taken, [])
+
     def close(self) -> None:
-        """Kill the spares nobody used (running attempts go on)."""
+        """Wait for the released attempts' exits; kill the spares nobody used (running
+        attempts go on)."""
         self._finalizer()
+
+    def _release(self, process: LocalProcess) -> None:
+        with self._spares_lock:
+            self._released.append(process)
 
     def start(self, env: Environment, trial: TrialSpec) -> TrialProcess:
         environ = self._environ(trial)
@@ -131,7 +146,7 @@ class LocalRuntime(Runtime):
             proc = spare.release(self.command(env, trial), args, environ)
             if proc is not None:
                 log.debug("trial %s attempt %s: warm start", trial.trial, trial.attempt)
-                return LocalProcess(proc, spare.log_file)
+                return LocalProcess(proc, spare.log_file, self._release)
         log_file = open(trial.log_path, "ab", buffering=0)  # noqa: SIM115 - owned by the process
         try:
             proc = subprocess.Popen(
@@ -146,7 +161,7 @@ class LocalRuntime(Runtime):
         except BaseException:
             log_file.close()  # no process took ownership of it
             raise
-        return LocalProcess(proc, log_file)
+        return LocalProcess(proc, log_file, self._release)
 
     def _environ(self, trial: TrialSpec) -> dict[str, str]:
         """Make the attempt's links and directories; its environment."""
@@ -218,12 +233,49 @@ def trial_environ(
 
 
 class LocalProcess(TrialProcess):
-    def __init__(self, proc: subprocess.Popen[bytes], log_file: object) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        log_file: object,
+        on_release: Callable[[LocalProcess], None] | None = None,
+    ) -> None:
         self.proc = proc
         self.id = str(proc.pid)
         self._log_file = log_file
+        self._on_release = on_release
         self._forced: tuple[OutcomeKind, str] | None = None
         self._lock = threading.Lock()
+
+    def release(self) -> bool:
+        """The interpreter's exit (about 1 s with TensorFlow loaded) overlaps the next trial;
+        the runtime's ``settle`` waits for it."""
+        if self._on_release is None or self._forced:
+            return False
+        self._close_log()  # the process writes through its own descriptor
+        self._on_release(self)
+        return True
+
+    def exited(self, limit: float) -> None:
+        """Wait up to ``limit`` seconds for a released attempt to exit (then stop it); say so
+        when its exit was not clean: its trial keeps the result its agent reported."""
+        try:
+            code = self.proc.wait(limit)
+        except subprocess.TimeoutExpired:
+            log.warning(
+                "trial process %s was still running %gs after its training ended (a thread "
+                "the script never joins?); stopping it",
+                self.id,
+                limit,
+            )
+            self.stop("still running after its training ended")
+            code = self.proc.wait()
+        if code:
+            log.warning(
+                "trial process %s exited with %s after its training ended; the trial keeps "
+                "its result",
+                self.id,
+                f"code {code}" if code > 0 else f"signal {-code}",
+            )
 
     def poll(self) -> Outcome | None:
         code = self.proc.poll()
@@ -254,10 +306,13 @@ class LocalProcess(TrialProcess):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
-    def _outcome(self, code: int) -> Outcome:
+    def _close_log(self) -> None:
         close = getattr(self._log_file, "close", None)
         if close:
             close()
+
+    def _outcome(self, code: int) -> Outcome:
+        self._close_log()
         if self._forced:
             kind, reason = self._forced
             return Outcome(kind, exit_code=code, reason=reason)
@@ -270,6 +325,12 @@ class LocalProcess(TrialProcess):
             )
             return Outcome(OutcomeKind.KILLED, signal=sig, reason=f"killed by {name}")
         return Outcome(OutcomeKind.FAILED, exit_code=code, reason=f"exited with code {code}")
+
+
+def _let_go(released: list[LocalProcess], spares: list[LocalSpare]) -> None:
+    while released:
+        released.pop().exited(EXIT_WAIT_SECONDS)
+    discard_all(spares)
 
 
 def _build(target: Path, packages: list[str], log: LogSink) -> str:

@@ -65,6 +65,7 @@ class StageSpec:
     needs_docker: bool = False  # builds images or runs trial containers (Jenkins agent label)
     reports_target: bool = False  # run alone, exits 3 while no trial reached the target
     ends_run: bool = False  # sets the run's final status
+    reads_trials: bool = False  # copies trials' files: their processes' exits come first
 
 
 class TrialError(TrainchainError):

@@ -277,8 +277,12 @@ class TrialRunner:
                     continue
                 verdict = self.recorder.epoch(trial, attempt_no, ev, on_epoch)
                 if verdict:
+                    stopping = True
                     process.stop(verdict if isinstance(verdict, str) else "pruned")
             if outcome is not None:
+                break
+            if not stopping and _ended_ok(new) and process.release():
+                outcome = Outcome(OutcomeKind.SUCCEEDED, exit_code=0)  # its exit: ``settle``
                 break
             now = time.monotonic()
             if deadline is not None and now >= deadline.at and not stopping:
@@ -325,3 +329,9 @@ class TrialRunner:
             None,
             a.last_epoch,
         )
+
+
+def _ended_ok(events: list[dict[str, Any]]) -> bool:
+    """Whether the agent wrote its ``end`` ok among ``events``: training and the outputs are
+    done, and the process only has its interpreter's exit left."""
+    return any(e.get("type") == "end" and e.get("status") == "ok" for e in events)

@@ -87,9 +87,10 @@ def test_augment_batchnorm_and_optimizer_reach_the_model_and_the_saved_file(
     # 8 filters: gamma, beta, moving mean and variance of the added BatchNormalization
     assert arch["after"]["params"] - arch["before"]["params"] == 4 * 8
     assert arch["after"]["layers"] - arch["before"]["layers"] == 4
-    # SGD with momentum 0.9 at the script's learning rate, clipping kept
-    assert "optimizer SGD 0.003 0.9 1.0\n" in run.stdout
-    assert any("Adam -> SGD (momentum 0.9), learning rate 0.003 kept" in n for n in arch["notes"])
+    # SGD with momentum 0.9 at the script's Adam rate in SGD's scale (x10), clipping kept
+    assert "optimizer SGD 0.03 0.9 1.0\n" in run.stdout
+    swapped = "Adam -> SGD (momentum 0.9), learning rate 0.003 -> 0.03"
+    assert any(swapped in n for n in arch["notes"])
     assert "inference is deterministic True" in run.stdout  # augmentation off at predict
     # only shape-preserving layers were inserted: the script's layers (and weights) stay
     assert "script's layer objects kept True" in run.stdout
@@ -98,7 +99,7 @@ def test_augment_batchnorm_and_optimizer_reach_the_model_and_the_saved_file(
     assert run.end["status"] == "ok"
     # what the tuner reads from a baseline: the compiled optimizer and the input's shape
     (optimizer,) = run.of("optimizer")
-    assert optimizer == {**optimizer, "name": "sgd", "learning_rate": pytest.approx(0.003)}
+    assert optimizer == {**optimizer, "name": "sgd", "learning_rate": pytest.approx(0.03)}
     (shape,) = run.of("input")
     assert shape["shape"] == [None, 32, 32, 3] and shape["call"] == 1
 
@@ -160,3 +161,34 @@ def test_default_valued_knobs_leave_the_layers_and_their_weights_alone(
     assert "same layer object True" in run.stdout  # not rebuilt: trained weights would survive
     (arch,) = run.of("architecture")
     assert arch["before"] == arch["after"] and arch["knobs"] == params
+
+
+SWAPS = """
+import keras
+
+for optimizer in (keras.optimizers.SGD(learning_rate=0.05), keras.optimizers.Adam(0.002)):
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    rate = round(float(model.optimizer.learning_rate), 6)
+    print("compiled", type(model.optimizer).__name__, rate)
+"""
+
+
+@pytest.mark.parametrize(
+    ("choice", "compiled"),
+    [
+        # from SGD the rate comes down by Keras' defaults' ratio; between Adam-family kept
+        ("adam", ["compiled Adam 0.005", "compiled Adam 0.002"]),
+        ("rmsprop", ["compiled RMSprop 0.005", "compiled RMSprop 0.002"]),
+        ("sgd", ["compiled SGD 0.05", "compiled SGD 0.02"]),
+    ],
+)
+def test_a_swapped_optimizer_gets_the_rate_in_its_own_scale(
+    run_agent: RunAgent, choice: str, compiled: list[str]
+) -> None:
+    run = run_agent(SWAPS, params={"keras.optimizer": choice})
+    assert run.returncode == 0, run.stderr
+    assert [line for line in run.stdout.splitlines() if line.startswith("compiled")] == compiled
+    assert [o["learning_rate"] for o in run.of("optimizer")] == [
+        pytest.approx(float(line.split()[-1])) for line in compiled
+    ]
