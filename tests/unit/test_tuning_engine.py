@@ -3,6 +3,7 @@ start-up trials, pinned epochs, and a trial's value taken from its best epoch.""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import optuna
@@ -174,3 +175,15 @@ def test_a_spent_grid_ends_its_last_trial_normally() -> None:
     assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED"]
     with pytest.raises(RuntimeError, match="Study.stop"):  # what it did before
         study.tell(study.ask(x), 0.1)
+
+
+@pytest.mark.parametrize(("parallel", "lies"), [(1, False), (2, True)])
+def test_parallel_tpe_counts_running_trials_as_bad(parallel: int, lies: bool) -> None:
+    """Two workers asking TPE at once would be sent to the same region without the liar."""
+    from trainchain.stages.tune import SearchSettings, _sampler
+
+    space = {"lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}}
+    settings = SearchSettings("s", "sqlite://", space, "accuracy", "maximize", 0.9)
+    sampler = _sampler(dataclasses.replace(settings, parallel=parallel))
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._constant_liar is lies

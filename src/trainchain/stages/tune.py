@@ -44,6 +44,7 @@ class SearchSettings:
     pruner: str = "asha"
     seed: int | None = None
     n_startup_trials: int = 4  # TPE's random start-up trials (``tuning.startup_trials``)
+    parallel: int = 1  # trials asked for at once (TPE then lies about the running ones)
     warm_start: list[dict[str, Any]] = field(default_factory=list)  # params to try first
     fixed: dict[str, Any] = field(default_factory=dict)  # always passed (prompt answers...)
     # each dimension's value in the baseline (``tuning.written``): told to the study as its
@@ -86,6 +87,7 @@ def tune(
         space=space,
         fixed={**settings.fixed, **pinned},
         n_startup_trials=tuning.startup_trials(budget.max_trials),
+        parallel=parallel,
     )
     resource = tuning.epoch_resource(pinned, len(baseline.epochs) if baseline else 0)
     pruner = tuning.make_pruner(settings.pruner, resource, _chance(baseline, settings.metric))
@@ -351,7 +353,13 @@ def _study(
 def _sampler(settings: SearchSettings) -> Any:  # an optuna BaseSampler
     from trainchain.tuning.sampling import make_sampler
 
-    return make_sampler(settings.sampler, settings.seed, settings.space, settings.n_startup_trials)
+    return make_sampler(
+        settings.sampler,
+        settings.seed,
+        settings.space,
+        settings.n_startup_trials,
+        parallel=settings.parallel,
+    )
 
 
 def _warm_start(

@@ -9,9 +9,15 @@ import optuna
 
 
 def make_sampler(
-    name: str, seed: int | None, space: dict[str, dict[str, Any]], n_startup_trials: int
+    name: str,
+    seed: int | None,
+    space: dict[str, dict[str, Any]],
+    n_startup_trials: int,
+    parallel: int = 1,
 ) -> optuna.samplers.BaseSampler:
-    """``random``, ``cmaes``, ``grid`` (over ``grid_space``) or multivariate TPE."""
+    """``random``, ``cmaes``, ``grid`` (over ``grid_space``) or multivariate TPE; with
+    ``parallel`` trials at once, TPE's constant liar counts the running ones as bad, so two
+    workers are not sent to the same region (Optuna's advice for parallel TPE)."""
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":
@@ -20,7 +26,10 @@ def make_sampler(
         return optuna.samplers.GridSampler(grid_space(space), seed=seed)
     # Few startup trials: a trial costs minutes, not milliseconds, and the target is close.
     return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=n_startup_trials, multivariate=True
+        seed=seed,
+        n_startup_trials=n_startup_trials,
+        multivariate=True,
+        constant_liar=parallel > 1,
     )
 
 
