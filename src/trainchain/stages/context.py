@@ -162,6 +162,14 @@ class StageContext:
         for name, path in (detection.get("data_plan") or {}).items():
             # mapped by detection: a repository file (relative) or the dataset cache
             data.setdefault(name, Path(path))
+        resources = functools.partial(
+            Resources,
+            config.resources.memory,
+            gpus=config.resources.gpus,
+            custom=dict(config.resources.custom),
+        )
+        # On a cluster each trial asks for its own CPUs: --parallel fills the nodes.
+        ray = config.runtime == "ray"
         setup = TrialSetup(
             run_id=self.run.id,
             run_dir=self.run_dir,
@@ -174,20 +182,19 @@ class StageContext:
             trial_timeout=config.trial_timeout,
             stall_timeout=config.stall_timeout,
             max_restarts=config.max_restarts,
-            resources=Resources(
-                config.resources.memory,
-                # On a cluster each trial asks for its own CPUs: --parallel fills the nodes.
-                config.resources.cpus
-                if config.runtime == "ray"
-                else _cpus(config.resources.cpus, share),
-                gpus=config.resources.gpus,
-                custom=dict(config.resources.custom),
+            resources=resources(
+                config.resources.cpus if ray else _cpus(config.resources.cpus, share)
             ),
             datasets=paths.datasets_dir() if detection.get("downloads") else None,
             seed=config.seed,
             target=config.target,
             preload=tuple(warm.frameworks(detection.get("imports") or [])),
             tuned=config.tune,
+            parallel=config.parallel if config.tune else 1,
+            # the baseline runs alone; the trials it prepares share the CPUs as tuning will
+            tuned_resources=resources(
+                config.resources.cpus if ray else _cpus(config.resources.cpus, config.parallel)
+            ),
         )
         return TrialRunner(self.store, self.runtime, self.environment, setup, self.emit)
 

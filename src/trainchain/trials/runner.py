@@ -159,7 +159,7 @@ class TrialRunner:
             data=self.setup.data,
             datasets=self.setup.datasets,
             extra_env=extra_env,
-            resources=self.setup.resources,
+            resources=(number and self.setup.tuned_resources) or self.setup.resources,
             preload=self.setup.preload,
         )
 
@@ -177,8 +177,11 @@ class TrialRunner:
         spec.events_path.unlink(missing_ok=True)
         process = self._start(spec)
         self.store.add_attempt(trial.id, attempt_no, process.id)
-        if trial.number >= 1 or self.setup.tuned:  # more trials come
-            self._prepare(trial.number + 1)
+        if trial.number >= 1:  # more trials come: the one after those running now
+            self._prepare(trial.number + self.setup.parallel)
+        elif self.setup.tuned:  # the baseline: the first tuning trials
+            for number in range(1, self.setup.parallel + 1):
+                self._prepare(number)
         return self._follow(process, spec, trial, attempt_no, on_epoch, deadline=deadline)
 
     def _prepare(self, number: int) -> None:

@@ -41,6 +41,8 @@ class TrialSetup:
     target: float | None = None  # the agent ends a fit whose validation metric reaches it
     preload: tuple[str, ...] = ()  # frameworks a warm start imports ahead (``agent.warm``)
     tuned: bool = False  # tuning trials follow the baseline: trial 1 is prepared while it trains
+    parallel: int = 1  # tuning trials at once: that many are prepared ahead
+    tuned_resources: Resources | None = None  # the tuning trials', when not ``resources``
 
 
 @dataclass(frozen=True)
