@@ -59,7 +59,7 @@ def swap(model: Any, optimizer: Any, keras: Any, state: TrialState) -> Any:
         new = wanted_cls(**kwargs, **carried)
     except TypeError:  # a legacy optimizer without global_clipnorm
         new = wanted_cls(**kwargs)
-    if rate is kept or rate == kept:
+    if rate is kept:  # _carried_rate returns the very object when it keeps the rate
         how = f"learning rate {rate if isinstance(rate, float) else type(rate).__name__} kept"
     else:
         how = f"learning rate {kept} -> {rate} (Keras' default rates: SGD 0.01, Adam 0.001)"

@@ -124,7 +124,7 @@ class LocalRuntime(Runtime):
     def settle(self) -> None:
         with self._spares_lock:
             taken, self._released[:] = list(self._released), []
-        _let_go(taken, [])
+        _wait_exits(taken)
 
     def close(self) -> None:
         """Wait for the released attempts' exits; kill the spares nobody used (running
@@ -327,9 +327,13 @@ class LocalProcess(TrialProcess):
         return Outcome(OutcomeKind.FAILED, exit_code=code, reason=f"exited with code {code}")
 
 
-def _let_go(released: list[LocalProcess], spares: list[LocalSpare]) -> None:
+def _wait_exits(released: list[LocalProcess]) -> None:
     while released:
         released.pop().exited(EXIT_WAIT_SECONDS)
+
+
+def _let_go(released: list[LocalProcess], spares: list[LocalSpare]) -> None:
+    _wait_exits(released)
     discard_all(spares)
 
 

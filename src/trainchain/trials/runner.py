@@ -159,7 +159,9 @@ class TrialRunner:
             data=self.setup.data,
             datasets=self.setup.datasets,
             extra_env=extra_env,
-            resources=(number and self.setup.tuned_resources) or self.setup.resources,
+            resources=self.setup.tuned_resources
+            if number and self.setup.tuned_resources
+            else self.setup.resources,
             preload=self.setup.preload,
         )
 
